@@ -1,0 +1,32 @@
+package db
+
+// Actor is who performs a change, recorded in the audit log. Every write
+// method that changes security-relevant state takes one, so the audit trail
+// cannot be forgotten by a caller.
+type Actor struct {
+	// UserID is the signed-in user, or 0 for the CLI or the system itself.
+	UserID int64
+	// Label is shown in the audit log: the user's email, "cli" or "system".
+	Label string
+	// IP is the client address as the web layer determined it ("" for the CLI).
+	IP string
+}
+
+// CLIActor is the operator running a keyward subcommand on the host.
+func CLIActor() Actor { return Actor{Label: "cli"} }
+
+// SystemActor is Keyward acting on its own (expiry sweeps, start-up work).
+func SystemActor() Actor { return Actor{Label: "system"} }
+
+// event starts an audit event performed by a.
+func (a Actor) event(action, targetType string, targetID int64, target string) AuditEvent {
+	return AuditEvent{
+		ActorID:    a.UserID,
+		Actor:      a.Label,
+		Action:     action,
+		TargetType: targetType,
+		TargetID:   targetID,
+		Target:     target,
+		IP:         a.IP,
+	}
+}

@@ -1,0 +1,232 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Audit actions. They are stored as-is, so they never change once shipped.
+const (
+	ActionLoginSuccess   = "login.success"
+	ActionLoginFailure   = "login.failure"
+	ActionLogout         = "logout"
+	ActionSetup          = "setup.complete"
+	ActionUserCreate     = "user.create"
+	ActionPasswordChange = "password.change"
+	ActionSessionEnd     = "session.end"
+	ActionUserDisable    = "user.disable"
+	ActionUserEnable     = "user.enable"
+	ActionKeyCreate      = "key.create"
+	ActionKeyRoll        = "key.roll"
+	ActionKeyUpdate      = "key.update"
+	ActionKeyDisable     = "key.disable"
+	ActionKeyEnable      = "key.enable"
+	ActionKeyRevoke      = "key.revoke"
+	ActionKeyNewIP       = "key.new_ip"
+	ActionSettingChange  = "setting.change"
+)
+
+var actionLabels = map[string]string{
+	ActionLoginSuccess:   "Signed in",
+	ActionLoginFailure:   "Failed sign-in",
+	ActionLogout:         "Signed out",
+	ActionSetup:          "Completed setup",
+	ActionUserCreate:     "User created",
+	ActionPasswordChange: "Password changed",
+	ActionSessionEnd:     "Session ended",
+	ActionUserDisable:    "User disabled",
+	ActionUserEnable:     "User enabled",
+	ActionKeyCreate:      "Key created",
+	ActionKeyRoll:        "Key rolled",
+	ActionKeyUpdate:      "Key edited",
+	ActionKeyDisable:     "Key disabled",
+	ActionKeyEnable:      "Key enabled",
+	ActionKeyRevoke:      "Key revoked",
+	ActionKeyNewIP:       "Used from a new IP",
+	ActionSettingChange:  "Setting changed",
+}
+
+// ActionLabel gives the human label of an audit action. An action recorded
+// by a newer version still shows as its raw name rather than as nothing.
+func ActionLabel(action string) string {
+	if l, ok := actionLabels[action]; ok {
+		return l
+	}
+	return action
+}
+
+// Actions lists every known action in a stable order, for filter menus.
+func Actions() []string {
+	return []string{
+		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
+		ActionUserCreate, ActionPasswordChange, ActionSessionEnd,
+		ActionUserDisable, ActionUserEnable,
+		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
+		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionSettingChange,
+	}
+}
+
+// AuditEvent is one row of the audit log. Actor and Target are copied as
+// text at the time of the event, so the log still reads correctly after the
+// user or key it names has changed.
+type AuditEvent struct {
+	ID         int64
+	At         time.Time
+	ActorID    int64 // 0 for the CLI or the system
+	Actor      string
+	Action     string
+	TargetType string // "user", "key", "setting" or ""
+	TargetID   int64
+	Target     string
+	IP         string
+	Detail     map[string]string
+}
+
+// Audit records e on its own. At zero means now.
+func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: audit: %w", err)
+	}
+	defer tx.Rollback()
+	if err := insertAudit(ctx, tx, s.Now(), e); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: audit: %w", err)
+	}
+	return nil
+}
+
+const insertAuditSQL = `INSERT INTO audit_events
+	(at, actor_id, actor, action, target_type, target_id, target, ip, detail)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertAudit writes e inside tx, so that a change and its audit record
+// commit or fail together. at is used when e.At is zero.
+func insertAudit(ctx context.Context, tx *sql.Tx, at time.Time, e AuditEvent) error {
+	if !e.At.IsZero() {
+		at = e.At
+	}
+	detail := []byte("{}")
+	if len(e.Detail) > 0 {
+		var err error
+		if detail, err = json.Marshal(e.Detail); err != nil {
+			return fmt.Errorf("db: audit detail: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, insertAuditSQL,
+		toMillis(at), nullID(e.ActorID), e.Actor, e.Action, e.TargetType,
+		nullID(e.TargetID), e.Target, e.IP, string(detail)); err != nil {
+		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// nullID stores 0 (no user, no target) as NULL.
+func nullID(id int64) sql.NullInt64 {
+	return sql.NullInt64{Int64: id, Valid: id != 0}
+}
+
+// AuditFilter narrows ListAudit. Zero fields do not filter.
+type AuditFilter struct {
+	ActorID    int64
+	Action     string
+	TargetType string
+	TargetID   int64
+	Since      *time.Time // inclusive
+	Until      *time.Time // exclusive
+	// BeforeID pages with a keyset: only events with a smaller id, i.e. the
+	// ones after the last row of the previous page. Stable while new events
+	// arrive, unlike OFFSET.
+	BeforeID int64
+	Limit    int // default 50, at most 500
+}
+
+const (
+	defaultAuditLimit = 50
+	maxAuditLimit     = 500
+)
+
+const listAuditSQL = `SELECT id, at, actor_id, actor, action, target_type, target_id, target, ip, detail
+	FROM audit_events`
+
+// ListAudit returns events matching f, newest first.
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.ActorID != 0 {
+		add("actor_id = ?", f.ActorID)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.TargetType != "" {
+		add("target_type = ?", f.TargetType)
+	}
+	if f.TargetID != 0 {
+		add("target_id = ?", f.TargetID)
+	}
+	if f.Since != nil {
+		add("at >= ?", toMillis(*f.Since))
+	}
+	if f.Until != nil {
+		add("at < ?", toMillis(*f.Until))
+	}
+	if f.BeforeID > 0 {
+		add("id < ?", f.BeforeID)
+	}
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = defaultAuditLimit
+	case limit > maxAuditLimit:
+		limit = maxAuditLimit
+	}
+	q := listAuditSQL
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		var (
+			e                 AuditEvent
+			at                int64
+			actorID, targetID sql.NullInt64
+			detail            string
+		)
+		if err := rows.Scan(&e.ID, &at, &actorID, &e.Actor, &e.Action, &e.TargetType,
+			&targetID, &e.Target, &e.IP, &detail); err != nil {
+			return nil, fmt.Errorf("db: scan audit: %w", err)
+		}
+		e.At = fromMillis(at)
+		e.ActorID = actorID.Int64
+		e.TargetID = targetID.Int64
+		if detail != "" && detail != "{}" {
+			if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
+				return nil, fmt.Errorf("db: audit %d detail: %w", e.ID, err)
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: list audit: %w", err)
+	}
+	return out, nil
+}

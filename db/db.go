@@ -1,0 +1,208 @@
+// Package db holds Keyward's data and the rules that guard it: the schema and
+// its migrations, all SQL, the domain types, password hashing, the API-key
+// format, verification (cache and usage recorder), sessions and the audit log.
+// It knows nothing of HTTP.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Options tune a Store. The zero value is production-ready.
+type Options struct {
+	// Now is the clock; tests inject a fake one. Defaults to time.Now.
+	Now func() time.Time
+	// Argon2 overrides the password-hashing parameters. Tests pass cheap ones;
+	// production uses PasswordParams (m=19456 KiB, t=2, p=1).
+	Argon2 *argon2id.Params
+	// MaxConcurrentHashes bounds argon2id computations running at once, so a
+	// burst of sign-ins cannot exhaust memory. Defaults to the number of CPUs.
+	MaxConcurrentHashes int
+}
+
+// Store is the handle to the database. SQLite allows one writer at a time, so
+// all writes go through a single connection (w) whose transactions begin
+// IMMEDIATE, which rules out the deadlock of two deferred transactions that
+// both try to upgrade to a write lock. Reads use a pool (r) and run in
+// parallel thanks to WAL.
+type Store struct {
+	w, r *sql.DB
+	now  func() time.Time
+
+	passwords *passwordHasher
+
+	// keyChanged is called synchronously after every committed change to a
+	// key or to a user that owns keys, so the verification cache never
+	// answers from a stale snapshot. See SetKeyChangeHook.
+	keyChanged func()
+}
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// pending migrations.
+func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("db: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("db: create directory: %w", err)
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("db: open writer: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("db: open readers: %w", err)
+	}
+	n := max(4, runtime.NumCPU()*2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+
+	s := &Store{w: w, r: r, now: opt.Now, keyChanged: func() {}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.passwords = newPasswordHasher(opt.Argon2, opt.MaxConcurrentHashes)
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn builds a modernc.org/sqlite DSN with every pragma in it, so that each
+// pooled connection gets them (a PRAGMA run once would only reach one).
+func dsn(path string, writer bool) string {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	if writer {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	errW := s.w.Close()
+	errR := s.r.Close()
+	if errW != nil {
+		return errW
+	}
+	return errR
+}
+
+// Now is the Store's clock, in UTC.
+func (s *Store) Now() time.Time { return s.now().UTC() }
+
+// SetKeyChangeHook registers fn to run synchronously after every committed
+// change that can alter a verification answer (key created, edited, rolled,
+// disabled, enabled, revoked; user disabled or enabled). The verifier uses it
+// to drop its cache; a cross-instance notifier can wrap it later.
+func (s *Store) SetKeyChangeHook(fn func()) {
+	if fn == nil {
+		fn = func() {}
+	}
+	s.keyChanged = fn
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// Backup writes a consistent copy of the database to path (VACUUM INTO),
+// safe while the server runs.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return Errorf(ErrConflict, "backup file %s already exists", path)
+	}
+	if _, err := s.r.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("db: backup: %w", err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its first line ("ok").
+func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	var res string
+	if err := s.r.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
+		return "", fmt.Errorf("db: integrity check: %w", err)
+	}
+	return res, nil
+}
+
+// migrate applies the embedded migrations not yet recorded in
+// schema_migrations, each in its own transaction, in file-name order.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("db: create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("db: list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.applyMigration(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, name string) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: begin migration %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return fmt.Errorf("db: check migration %s: %w", name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrationFS.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("db: read migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("db: apply migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
+		strings.TrimPrefix(name, "migrations/"), s.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("db: record migration %s: %w", name, err)
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,291 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// KeyStatus is the state of a key as people see it.
+type KeyStatus string
+
+// Key states. Disabled is reversible; revoked is final.
+const (
+	KeyActive   KeyStatus = "active"
+	KeyExpiring KeyStatus = "expiring"
+	KeyExpired  KeyStatus = "expired"
+	KeyDisabled KeyStatus = "disabled"
+	KeyRevoked  KeyStatus = "revoked"
+)
+
+// ExpiringWindow is how long before its expiry a key is flagged as
+// expiring, early enough for its owner to roll it.
+const ExpiringWindow = 7 * 24 * time.Hour
+
+// Limits on key fields.
+const (
+	MaxKeyNameLength        = 100
+	MaxKeyDescriptionLength = 500
+	MaxRevokeReasonLength   = 500
+	MaxScopes               = 20
+	MaxScopeLength          = 64
+)
+
+// Key is an API key as stored: never its plaintext, which exists only in the
+// response that creates it.
+type Key struct {
+	ID                int64
+	UserID            int64
+	OwnerEmail        string
+	Name              string
+	Description       string
+	Hint              string // "kw_…abcd"
+	Scopes            []string
+	CreatedAt         time.Time
+	ExpiresAt         *time.Time
+	DisabledAt        *time.Time
+	RevokedAt         *time.Time
+	RevokedBy         int64 // 0 when not revoked, or revoked from the CLI
+	RevokeReason      string
+	RolledFrom        int64 // the key this one replaced, or 0
+	LastUsedAt        *time.Time
+	LastUsedIP        string
+	LastUsedUserAgent string
+}
+
+// Status gives the key's state at now. A revoked key stays revoked whatever
+// else is true of it, and so on down: revoked > disabled > expired >
+// expiring > active.
+func (k Key) Status(now time.Time) KeyStatus {
+	switch {
+	case k.RevokedAt != nil:
+		return KeyRevoked
+	case k.DisabledAt != nil:
+		return KeyDisabled
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
+		return KeyExpired
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now.Add(ExpiringWindow)):
+		return KeyExpiring
+	default:
+		return KeyActive
+	}
+}
+
+// Stale reports whether the key is still usable (neither revoked nor
+// expired) but was last used more than unused ago, or never used and created
+// more than neverUsed ago: a candidate for revocation. It matches
+// KeyFilter.Stale; see StaleThresholds for the two durations.
+func (k Key) Stale(now time.Time, unused, neverUsed time.Duration) bool {
+	if k.RevokedAt != nil || (k.ExpiresAt != nil && !k.ExpiresAt.After(now)) {
+		return false
+	}
+	if k.LastUsedAt != nil {
+		return k.LastUsedAt.Before(now.Add(-unused))
+	}
+	return k.CreatedAt.Before(now.Add(-neverUsed))
+}
+
+// Scope restricts key queries to one owner, in SQL, so that a handler cannot
+// forget the check: another user's key is simply not found.
+type Scope struct {
+	userID int64
+	all    bool
+}
+
+// OwnedBy limits queries to the keys of userID.
+func OwnedBy(userID int64) Scope { return Scope{userID: userID} }
+
+// AnyOwner lifts the restriction. Only for admins and the CLI.
+func AnyOwner() Scope { return Scope{all: true} }
+
+// KeyInput is what a person chooses when creating a key.
+type KeyInput struct {
+	Name        string
+	Description string
+	Scopes      []string
+	ExpiresAt   *time.Time // nil: never expires
+}
+
+// ParseScopes reads scopes as typed in a form or on the command line,
+// separated by commas or white space, and removes duplicates keeping the
+// first. It returns a user-facing message, or "" when all are valid.
+func ParseScopes(s string) ([]string, string) {
+	return normalizeScopes(strings.FieldsFunc(s, func(r rune) bool {
+		return r == ',' || unicode.IsSpace(r)
+	}))
+}
+
+// normalizeScopes validates scopes and drops duplicates. Uppercase is
+// refused rather than folded: a scope is compared byte for byte by the
+// services that check it, so silently changing it would hide a mismatch.
+func normalizeScopes(in []string) ([]string, string) {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, sc := range in {
+		if msg := checkScope(sc); msg != "" {
+			return nil, msg
+		}
+		if !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	if len(out) > MaxScopes {
+		return nil, fmt.Sprintf("Use at most %d scopes.", MaxScopes)
+	}
+	if len(out) == 0 {
+		return nil, ""
+	}
+	return out, ""
+}
+
+func checkScope(sc string) string {
+	if sc == "" || len(sc) > MaxScopeLength {
+		return fmt.Sprintf("Each scope must be 1 to %d characters long.", MaxScopeLength)
+	}
+	for i := 0; i < len(sc); i++ {
+		c := sc[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte(":._-", c) >= 0) {
+			return fmt.Sprintf("Scope %q is not allowed: use lowercase letters, digits and : . _ -", sc)
+		}
+	}
+	return ""
+}
+
+// checkKeyName trims and checks a key name, reporting into ve.
+func checkKeyName(name string, ve *ValidationError) string {
+	name = strings.TrimSpace(name)
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		ve.Add("name", "Enter a name.")
+	case n > MaxKeyNameLength:
+		ve.Add("name", fmt.Sprintf("Use at most %d characters.", MaxKeyNameLength))
+	case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
+		ve.Add("name", "Remove control characters from the name.")
+	}
+	return name
+}
+
+// checkFreeText trims a description or a reason and checks its length; line
+// breaks and tabs are allowed, other control characters are not.
+func checkFreeText(field, s string, maxRunes int, ve *ValidationError) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case utf8.RuneCountInString(s) > maxRunes:
+		ve.Add(field, fmt.Sprintf("Use at most %d characters.", maxRunes))
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+	}):
+		ve.Add(field, "Remove control characters.")
+	}
+	return s
+}
+
+// checkKeyInput validates and normalizes in.
+func checkKeyInput(in KeyInput, now time.Time) (KeyInput, error) {
+	var ve ValidationError
+	in.Name = checkKeyName(in.Name, &ve)
+	in.Description = checkFreeText("description", in.Description, MaxKeyDescriptionLength, &ve)
+	scopes, msg := normalizeScopes(in.Scopes)
+	if msg != "" {
+		ve.Add("scopes", msg)
+	}
+	in.Scopes = scopes
+	if in.ExpiresAt != nil {
+		if !in.ExpiresAt.After(now) {
+			ve.Add("expires_at", "Choose an expiry in the future.")
+		}
+		t := in.ExpiresAt.UTC().Truncate(time.Millisecond)
+		in.ExpiresAt = &t
+	}
+	return in, ve.Err()
+}
+
+// querier is what both the reader pool and a write transaction offer, so a
+// write can re-read a key inside its own transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// selectKeySQL is the column list scanKey reads, in order.
+const selectKeySQL = `SELECT k.id, k.user_id, u.email, k.name, k.description, k.hint, k.scopes,
+	k.created_at, k.expires_at, k.disabled_at, k.revoked_at, k.revoked_by, k.revoke_reason,
+	k.rolled_from, k.last_used_at, k.last_used_ip, k.last_used_user_agent
+	FROM api_keys k JOIN users u ON u.id = k.user_id`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanKey(r rowScanner) (Key, error) {
+	var (
+		k                                Key
+		scopes                           string
+		created                          int64
+		expires, disabled, revoked, used sql.NullInt64
+		revokedBy, rolledFrom            sql.NullInt64
+	)
+	if err := r.Scan(&k.ID, &k.UserID, &k.OwnerEmail, &k.Name, &k.Description, &k.Hint, &scopes,
+		&created, &expires, &disabled, &revoked, &revokedBy, &k.RevokeReason,
+		&rolledFrom, &used, &k.LastUsedIP, &k.LastUsedUserAgent); err != nil {
+		return Key{}, err
+	}
+	k.Scopes = splitScopes(scopes)
+	k.CreatedAt = fromMillis(created)
+	k.ExpiresAt = timePtr(expires)
+	k.DisabledAt = timePtr(disabled)
+	k.RevokedAt = timePtr(revoked)
+	k.RevokedBy = revokedBy.Int64
+	k.RolledFrom = rolledFrom.Int64
+	k.LastUsedAt = timePtr(used)
+	return k, nil
+}
+
+// splitScopes reads the stored, space-separated form.
+func splitScopes(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
+
+// errKeyNotFound is the one answer for a missing key and for someone else's.
+func errKeyNotFound() error { return Errorf(ErrNotFound, "Key not found.") }
+
+const getKeySQL = selectKeySQL + ` WHERE k.id = ? AND (? OR k.user_id = ?)`
+
+// getKey reads one key within scope through q (the reader pool or a write
+// transaction).
+func getKey(ctx context.Context, q querier, scope Scope, id int64) (Key, error) {
+	k, err := scanKey(q.QueryRowContext(ctx, getKeySQL, id, scope.all, scope.userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, errKeyNotFound()
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("db: get key %d: %w", id, err)
+	}
+	return k, nil
+}
+
+// GetKey returns key id if scope can see it, else ErrNotFound.
+func (s *Store) GetKey(ctx context.Context, scope Scope, id int64) (Key, error) {
+	return getKey(ctx, s.r, scope, id)
+}
+
+const keyVisibleSQL = `SELECT COUNT(*) FROM api_keys k WHERE k.id = ? AND (? OR k.user_id = ?)`
+
+// checkKeyVisible returns ErrNotFound unless scope can see key id.
+func (s *Store) checkKeyVisible(ctx context.Context, scope Scope, id int64) error {
+	var n int
+	if err := s.r.QueryRowContext(ctx, keyVisibleSQL, id, scope.all, scope.userID).Scan(&n); err != nil {
+		return fmt.Errorf("db: check key %d: %w", id, err)
+	}
+	if n == 0 {
+		return errKeyNotFound()
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for the stale-key thresholds, overridable by the settings
+// "stale_days" and "never_used_days".
+const (
+	DefaultStaleDays     = 90
+	DefaultNeverUsedDays = 30
+)
+
+// Paging bounds for ListKeys.
+const (
+	DefaultKeyLimit = 25
+	MaxKeyLimit     = 500
+)
+
+// KeyFilter narrows ListKeys and CountKeys. Zero fields do not filter.
+type KeyFilter struct {
+	// Status is one of the KeyStatus values or "" for any; KeyActive
+	// includes expiring keys (they still work).
+	Status KeyStatus
+	// Stale: usable keys unused for the stale threshold, or never used and
+	// older than the never-used threshold (see Key.Stale).
+	Stale bool
+	// NeverUsed: keys that have never been verified.
+	NeverUsed bool
+	// ExpiringWithin: usable keys that expire within this duration.
+	ExpiringWithin time.Duration
+	// Search matches names containing this text, case-insensitively for
+	// ASCII; % and _ are taken literally.
+	Search string
+	Limit  int // default DefaultKeyLimit, at most MaxKeyLimit
+	Offset int
+}
+
+// Fragments of the WHERE clause ListKeys and CountKeys assemble. Each status
+// fragment mirrors Key.Status, so a filter and the badge beside a key agree.
+const (
+	keyScopeCond     = `(? OR k.user_id = ?)`
+	keyUsableCond    = `k.revoked_at IS NULL AND k.disabled_at IS NULL`
+	keyActiveCond    = keyUsableCond + ` AND (k.expires_at IS NULL OR k.expires_at > ?)`
+	keyExpiringCond  = keyUsableCond + ` AND k.expires_at > ? AND k.expires_at <= ?`
+	keyExpiredCond   = keyUsableCond + ` AND k.expires_at <= ?`
+	keyDisabledCond  = `k.revoked_at IS NULL AND k.disabled_at IS NOT NULL`
+	keyRevokedCond   = `k.revoked_at IS NOT NULL`
+	keyStaleCond     = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?) AND ((k.last_used_at IS NOT NULL AND k.last_used_at < ?) OR (k.last_used_at IS NULL AND k.created_at < ?))`
+	keyNeverUsedCond = `k.last_used_at IS NULL`
+	keySearchCond    = `k.name LIKE ? ESCAPE '\'`
+)
+
+// keyWhere builds the WHERE clause and its arguments for scope and f.
+func (s *Store) keyWhere(ctx context.Context, scope Scope, f KeyFilter) (string, []any, error) {
+	now := toMillis(s.Now())
+	conds := []string{keyScopeCond}
+	args := []any{scope.all, scope.userID}
+	add := func(cond string, a ...any) {
+		conds = append(conds, cond)
+		args = append(args, a...)
+	}
+	switch f.Status {
+	case "":
+	case KeyActive:
+		add(keyActiveCond, now)
+	case KeyExpiring:
+		add(keyExpiringCond, now, now+ExpiringWindow.Milliseconds())
+	case KeyExpired:
+		add(keyExpiredCond, now)
+	case KeyDisabled:
+		add(keyDisabledCond)
+	case KeyRevoked:
+		add(keyRevokedCond)
+	default:
+		return "", nil, Errorf(ErrInvalid, "Unknown key status %q.", string(f.Status))
+	}
+	if f.Stale {
+		unused, neverUsed, err := s.StaleThresholds(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		add(keyStaleCond, now, now-unused.Milliseconds(), now-neverUsed.Milliseconds())
+	}
+	if f.NeverUsed {
+		add(keyNeverUsedCond)
+	}
+	if f.ExpiringWithin > 0 {
+		add(keyExpiringCond, now, now+f.ExpiringWithin.Milliseconds())
+	}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		add(keySearchCond, "%"+escapeLike(q)+"%")
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
+}
+
+// escapeLike makes s match literally inside a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ListKeys returns the keys in scope matching f, newest first, with their
+// owner's email.
+func (s *Store) ListKeys(ctx context.Context, scope Scope, f KeyFilter) ([]Key, error) {
+	where, args, err := s.keyWhere(ctx, scope, f)
+	if err != nil {
+		return nil, err
+	}
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = DefaultKeyLimit
+	case limit > MaxKeyLimit:
+		limit = MaxKeyLimit
+	}
+	args = append(args, limit, max(f.Offset, 0))
+	rows, err := s.r.QueryContext(ctx, selectKeySQL+where+` ORDER BY k.id DESC LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: list keys: %w", err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("db: scan key: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: list keys: %w", err)
+	}
+	return out, nil
+}
+
+const countKeysSQL = `SELECT COUNT(*) FROM api_keys k`
+
+// CountKeys counts the keys in scope matching f (Limit and Offset ignored).
+func (s *Store) CountKeys(ctx context.Context, scope Scope, f KeyFilter) (int, error) {
+	where, args, err := s.keyWhere(ctx, scope, f)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, countKeysSQL+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("db: count keys: %w", err)
+	}
+	return n, nil
+}
+
+// StaleThresholds reads the stale-key settings: how long without use makes
+// a used key stale ("stale_days", default 90) and how old a never-used key
+// must be to count as stale ("never_used_days", default 30). A missing or
+// unusable value means the default.
+func (s *Store) StaleThresholds(ctx context.Context) (unused, neverUsed time.Duration, err error) {
+	days := func(name string, def int) (time.Duration, error) {
+		v, ok, err := s.Setting(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		n, perr := strconv.Atoi(strings.TrimSpace(v))
+		if !ok || perr != nil || n <= 0 {
+			n = def
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	if unused, err = days("stale_days", DefaultStaleDays); err != nil {
+		return 0, 0, err
+	}
+	if neverUsed, err = days("never_used_days", DefaultNeverUsedDays); err != nil {
+		return 0, 0, err
+	}
+	return unused, neverUsed, nil
+}
+
+// DayCount is the number of successful verifications on one UTC day.
+type DayCount struct {
+	Day   time.Time // midnight UTC
+	Count int64
+}
+
+// MaxUsageDays bounds KeyUsage.
+const MaxUsageDays = 366
+
+const msPerDay = 24 * 60 * 60 * 1000
+
+// dayNumber is the UTC day of t, counted from the Unix epoch.
+func dayNumber(t time.Time) int64 { return t.UnixMilli() / msPerDay }
+
+const keyUsageSQL = `SELECT day, count FROM key_usage_daily WHERE key_id = ? AND day >= ? AND day <= ?`
+
+// KeyUsage returns the daily counts of key id over the last days days
+// (default 30, at most MaxUsageDays), oldest first, with zeros for days
+// without use; the last entry is today (UTC). Usage still in memory is not
+// included until the next flush, at most a second later.
+func (s *Store) KeyUsage(ctx context.Context, scope Scope, id int64, days int) ([]DayCount, error) {
+	if days <= 0 {
+		days = 30
+	}
+	days = min(days, MaxUsageDays)
+	if err := s.checkKeyVisible(ctx, scope, id); err != nil {
+		return nil, err
+	}
+	today := dayNumber(s.Now())
+	first := today - int64(days) + 1
+	out := make([]DayCount, days)
+	for i := range out {
+		out[i].Day = fromMillis((first + int64(i)) * msPerDay)
+	}
+	rows, err := s.r.QueryContext(ctx, keyUsageSQL, id, first, today)
+	if err != nil {
+		return nil, fmt.Errorf("db: key usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var day, n int64
+		if err := rows.Scan(&day, &n); err != nil {
+			return nil, fmt.Errorf("db: scan key usage: %w", err)
+		}
+		out[day-first].Count = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: key usage: %w", err)
+	}
+	return out, nil
+}
+
+// KeyEvents returns the audit events about key id, newest first, if scope
+// can see the key.
+func (s *Store) KeyEvents(ctx context.Context, scope Scope, id int64, limit int) ([]AuditEvent, error) {
+	if err := s.checkKeyVisible(ctx, scope, id); err != nil {
+		return nil, err
+	}
+	return s.ListAudit(ctx, AuditFilter{TargetType: "key", TargetID: id, Limit: limit})
+}

@@ -1,0 +1,282 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RollGraces are the grace periods a rolled key may keep working for: none,
+// an hour, a day, a week. A fixed list keeps the choice simple and stops a
+// "roll" from quietly extending a key's life.
+var RollGraces = []time.Duration{0, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+const (
+	errRevokedUnchangeable = "This key is revoked and cannot be changed."
+	errAlreadyRevoked      = "This key is already revoked."
+)
+
+const (
+	keyOwnerSQL = `SELECT email, disabled_at FROM users WHERE id = ?`
+
+	insertKeySQL = `INSERT INTO api_keys
+		(user_id, name, description, key_hash, hint, scopes, created_at, expires_at, rolled_from)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// insertKey generates a key for userID inside tx and returns its id and
+// plaintext.
+func insertKey(ctx context.Context, tx *sql.Tx, userID int64, in KeyInput, now time.Time, rolledFrom int64) (int64, string, error) {
+	secret, err := GenerateKey()
+	if err != nil {
+		return 0, "", err
+	}
+	hash := HashKey(secret)
+	res, err := tx.ExecContext(ctx, insertKeySQL, userID, in.Name, in.Description, hash[:],
+		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom))
+	if err != nil {
+		return 0, "", fmt.Errorf("db: insert key: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, "", fmt.Errorf("db: insert key: %w", err)
+	}
+	return id, secret, nil
+}
+
+// CreateKey creates a key for userID and returns it with its plaintext, which
+// is never available again. A disabled user gets no new keys.
+func (s *Store) CreateKey(ctx context.Context, userID int64, in KeyInput, actor Actor) (Key, string, error) {
+	now := s.Now()
+	in, err := checkKeyInput(in, now)
+	if err != nil {
+		return Key{}, "", err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Key{}, "", fmt.Errorf("db: create key: %w", err)
+	}
+	defer tx.Rollback()
+
+	var (
+		owner    string
+		disabled sql.NullInt64
+	)
+	switch err := tx.QueryRowContext(ctx, keyOwnerSQL, userID).Scan(&owner, &disabled); {
+	case errors.Is(err, sql.ErrNoRows):
+		return Key{}, "", errUserNotFound
+	case err != nil:
+		return Key{}, "", fmt.Errorf("db: create key: %w", err)
+	case disabled.Valid:
+		return Key{}, "", Errorf(ErrConflict, "This user is disabled and cannot get new keys.")
+	}
+	id, secret, err := insertKey(ctx, tx, userID, in, now, 0)
+	if err != nil {
+		return Key{}, "", err
+	}
+	e := actor.event(ActionKeyCreate, "key", id, in.Name)
+	e.Detail = keyCreateDetail(owner, in)
+	if err := insertAudit(ctx, tx, now, e); err != nil {
+		return Key{}, "", err
+	}
+	k, err := getKey(ctx, tx, AnyOwner(), id)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return Key{}, "", fmt.Errorf("db: create key: %w", err)
+	}
+	s.keyChanged()
+	return k, secret, nil
+}
+
+func keyCreateDetail(owner string, in KeyInput) map[string]string {
+	d := map[string]string{"owner": owner, "expires_at": "never"}
+	if in.ExpiresAt != nil {
+		d["expires_at"] = in.ExpiresAt.Format(time.RFC3339)
+	}
+	if len(in.Scopes) > 0 {
+		d["scopes"] = strings.Join(in.Scopes, " ")
+	}
+	return d
+}
+
+// changeKey runs one change to key id in a write transaction: it loads the
+// key within scope, lets fn write (and audit) the change, re-reads the key,
+// commits and then drops the verification cache. fn reports whether it
+// changed anything; a no-op neither commits nor invalidates.
+func (s *Store) changeKey(ctx context.Context, scope Scope, id int64,
+	fn func(tx *sql.Tx, k Key, now time.Time) (bool, error)) (Key, error) {
+	now := s.Now()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Key{}, fmt.Errorf("db: change key: %w", err)
+	}
+	defer tx.Rollback()
+	k, err := getKey(ctx, tx, scope, id)
+	if err != nil {
+		return Key{}, err
+	}
+	changed, err := fn(tx, k, now)
+	if err != nil || !changed {
+		return k, err
+	}
+	if k, err = getKey(ctx, tx, AnyOwner(), id); err != nil {
+		return Key{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Key{}, fmt.Errorf("db: change key: %w", err)
+	}
+	s.keyChanged()
+	return k, nil
+}
+
+const updateKeySQL = `UPDATE api_keys SET name = ?, description = ? WHERE id = ?`
+
+// UpdateKey renames a key and changes its description. A revoked key is
+// final and cannot be edited.
+func (s *Store) UpdateKey(ctx context.Context, scope Scope, id int64, name, description string, actor Actor) (Key, error) {
+	var ve ValidationError
+	name = checkKeyName(name, &ve)
+	description = checkFreeText("description", description, MaxKeyDescriptionLength, &ve)
+	if err := ve.Err(); err != nil {
+		return Key{}, err
+	}
+	return s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+		if k.RevokedAt != nil {
+			return false, Errorf(ErrConflict, errRevokedUnchangeable)
+		}
+		if k.Name == name && k.Description == description {
+			return false, nil
+		}
+		if _, err := tx.ExecContext(ctx, updateKeySQL, name, description, id); err != nil {
+			return false, fmt.Errorf("db: update key %d: %w", id, err)
+		}
+		e := actor.event(ActionKeyUpdate, "key", id, name)
+		e.Detail = map[string]string{}
+		if k.Name != name {
+			e.Detail["old_name"] = k.Name
+		}
+		if k.Description != description {
+			e.Detail["description"] = "changed"
+		}
+		return true, insertAudit(ctx, tx, now, e)
+	})
+}
+
+const setKeyDisabledSQL = `UPDATE api_keys SET disabled_at = ? WHERE id = ?`
+
+// SetKeyDisabled disables a key (it stops verifying at once) or enables it
+// again. Asking for the state the key is already in changes nothing.
+func (s *Store) SetKeyDisabled(ctx context.Context, scope Scope, id int64, disabled bool, actor Actor) (Key, error) {
+	return s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+		if k.RevokedAt != nil {
+			return false, Errorf(ErrConflict, errRevokedUnchangeable)
+		}
+		if (k.DisabledAt != nil) == disabled {
+			return false, nil
+		}
+		at, action := sql.NullInt64{}, ActionKeyEnable
+		if disabled {
+			at, action = sql.NullInt64{Int64: toMillis(now), Valid: true}, ActionKeyDisable
+		}
+		if _, err := tx.ExecContext(ctx, setKeyDisabledSQL, at, id); err != nil {
+			return false, fmt.Errorf("db: set key %d disabled: %w", id, err)
+		}
+		return true, insertAudit(ctx, tx, now, actor.event(action, "key", id, k.Name))
+	})
+}
+
+const revokeKeySQL = `UPDATE api_keys SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?`
+
+// RevokeKey ends a key for good, recording who did it and why.
+func (s *Store) RevokeKey(ctx context.Context, scope Scope, id int64, reason string, actor Actor) (Key, error) {
+	var ve ValidationError
+	reason = checkFreeText("reason", reason, MaxRevokeReasonLength, &ve)
+	if err := ve.Err(); err != nil {
+		return Key{}, err
+	}
+	return s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+		if k.RevokedAt != nil {
+			return false, Errorf(ErrConflict, errAlreadyRevoked)
+		}
+		if _, err := tx.ExecContext(ctx, revokeKeySQL, toMillis(now), nullID(actor.UserID), reason, id); err != nil {
+			return false, fmt.Errorf("db: revoke key %d: %w", id, err)
+		}
+		e := actor.event(ActionKeyRevoke, "key", id, k.Name)
+		if reason != "" {
+			e.Detail = map[string]string{"reason": reason}
+		}
+		return true, insertAudit(ctx, tx, now, e)
+	})
+}
+
+const setKeyExpirySQL = `UPDATE api_keys SET expires_at = ? WHERE id = ?`
+
+// RollKey replaces a key: the new one has the same owner, name, description
+// and scopes, and the same lifetime length if the old one had an expiry. The
+// old key keeps working for grace (one of RollGraces) so that services can
+// switch over, then expires; it never gains time. The roll is audited on the
+// old key and the creation on the new one.
+func (s *Store) RollKey(ctx context.Context, scope Scope, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
+	if !validGrace(grace) {
+		var ve ValidationError
+		ve.Add("grace", "Choose one of the offered grace periods.")
+		return Key{}, "", Key{}, ve.Err()
+	}
+	var newID int64
+	old, err = s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+		if k.RevokedAt != nil {
+			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
+		}
+		in := KeyInput{Name: k.Name, Description: k.Description, Scopes: k.Scopes}
+		if k.ExpiresAt != nil {
+			t := now.Add(k.ExpiresAt.Sub(k.CreatedAt))
+			in.ExpiresAt = &t
+		}
+		var err error
+		if newID, secret, err = insertKey(ctx, tx, k.UserID, in, now, k.ID); err != nil {
+			return false, err
+		}
+		oldExpiry := now.Add(grace)
+		if k.ExpiresAt != nil && k.ExpiresAt.Before(oldExpiry) {
+			oldExpiry = *k.ExpiresAt
+		}
+		if _, err := tx.ExecContext(ctx, setKeyExpirySQL, toMillis(oldExpiry), id); err != nil {
+			return false, fmt.Errorf("db: roll key %d: %w", id, err)
+		}
+		e := actor.event(ActionKeyRoll, "key", id, k.Name)
+		e.Detail = map[string]string{
+			"new_key_id": fmt.Sprint(newID),
+			"grace":      grace.String(),
+			"expires_at": oldExpiry.Format(time.RFC3339),
+		}
+		if err := insertAudit(ctx, tx, now, e); err != nil {
+			return false, err
+		}
+		e = actor.event(ActionKeyCreate, "key", newID, k.Name)
+		e.Detail = keyCreateDetail(k.OwnerEmail, in)
+		e.Detail["rolled_from"] = fmt.Sprint(id)
+		if err := insertAudit(ctx, tx, now, e); err != nil {
+			return false, err
+		}
+		newKey, err = getKey(ctx, tx, AnyOwner(), newID)
+		return err == nil, err
+	})
+	if err != nil {
+		return Key{}, "", Key{}, err
+	}
+	return newKey, secret, old, nil
+}
+
+func validGrace(d time.Duration) bool {
+	for _, g := range RollGraces {
+		if d == g {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,184 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Session is the server side of a browser session. The cookie carries a
+// random 256-bit id; only its SHA-256 (TokenHash) is stored, so reading the
+// database does not yield a usable cookie. Data holds the encoded session
+// values (flashes, CSRF token) owned by the web layer.
+type Session struct {
+	ID         int64
+	TokenHash  []byte
+	UserID     int64
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute limit; the idle limit is judged from LastSeenAt
+	IP         string
+	UserAgent  string
+	Data       []byte
+}
+
+const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data`
+
+func scanSession(row scanner) (Session, error) {
+	var (
+		ss                     Session
+		created, seen, expires int64
+	)
+	if err := row.Scan(&ss.ID, &ss.TokenHash, &ss.UserID, &created, &seen, &expires, &ss.IP, &ss.UserAgent, &ss.Data); err != nil {
+		return Session{}, err
+	}
+	ss.CreatedAt = fromMillis(created)
+	ss.LastSeenAt = fromMillis(seen)
+	ss.ExpiresAt = fromMillis(expires)
+	return ss, nil
+}
+
+var errSessionNotFound = Errorf(ErrNotFound, "No such session.")
+
+const insertSessionSQL = `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// CreateSession stores sess and fills in its ID. Zero CreatedAt and
+// LastSeenAt default to now; ExpiresAt and TokenHash are required.
+func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
+	if len(sess.TokenHash) == 0 || sess.ExpiresAt.IsZero() || sess.UserID == 0 {
+		return fmt.Errorf("db: create session: token hash, user and expiry are required")
+	}
+	now := s.Now()
+	if sess.CreatedAt.IsZero() {
+		sess.CreatedAt = now
+	}
+	if sess.LastSeenAt.IsZero() {
+		sess.LastSeenAt = sess.CreatedAt
+	}
+	res, err := s.w.ExecContext(ctx, insertSessionSQL, sess.TokenHash, sess.UserID,
+		toMillis(sess.CreatedAt), toMillis(sess.LastSeenAt), toMillis(sess.ExpiresAt),
+		sess.IP, sess.UserAgent, sess.Data)
+	if err != nil {
+		return fmt.Errorf("db: create session: %w", err)
+	}
+	if sess.ID, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("db: create session: %w", err)
+	}
+	return nil
+}
+
+const sessionByHashSQL = `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash = ? AND expires_at > ?`
+
+// SessionByTokenHash finds a live session by the hash of its cookie id. An
+// expired row is ErrNotFound even before DeleteExpiredSessions removes it.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (Session, error) {
+	ss, err := scanSession(s.r.QueryRowContext(ctx, sessionByHashSQL, hash, toMillis(s.Now())))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, errSessionNotFound
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("db: get session: %w", err)
+	}
+	return ss, nil
+}
+
+const touchSessionSQL = `UPDATE sessions SET last_seen_at = ?, data = ? WHERE id = ?`
+
+// TouchSession records activity and saves the session values. ErrNotFound
+// means the session was ended meanwhile (sign-out elsewhere, password change)
+// and must not be resurrected.
+func (s *Store) TouchSession(ctx context.Context, id int64, lastSeen time.Time, data []byte) error {
+	res, err := s.w.ExecContext(ctx, touchSessionSQL, toMillis(lastSeen), data, id)
+	if err != nil {
+		return fmt.Errorf("db: touch session: %w", err)
+	}
+	return oneRow(res, errSessionNotFound)
+}
+
+// DeleteSession ends a session; ending one that is already gone is not an
+// error, so signing out twice is harmless.
+func (s *Store) DeleteSession(ctx context.Context, id int64) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("db: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSession ends one of userID's sessions. The user id is part of
+// the WHERE clause, so nobody can end another person's session by guessing
+// its id: that is ErrNotFound.
+func (s *Store) DeleteUserSession(ctx context.Context, userID, sessionID int64) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND user_id = ?`, sessionID, userID)
+	if err != nil {
+		return fmt.Errorf("db: delete session: %w", err)
+	}
+	return oneRow(res, errSessionNotFound)
+}
+
+// DeleteUserSessions ends every session of userID except exceptID (0 keeps
+// none) and returns how many ended.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID int64) (int64, error) {
+	res, err := s.w.ExecContext(ctx, endOtherSessSQL, userID, exceptID)
+	if err != nil {
+		return 0, fmt.Errorf("db: delete sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("db: delete sessions: %w", err)
+	}
+	return n, nil
+}
+
+const listUserSessionsSQL = `SELECT ` + sessionColumns + ` FROM sessions
+	WHERE user_id = ? AND expires_at > ?
+	ORDER BY last_seen_at DESC, id DESC`
+
+// ListUserSessions returns userID's unexpired sessions, most recently used first.
+func (s *Store) ListUserSessions(ctx context.Context, userID int64) ([]Session, error) {
+	rows, err := s.r.QueryContext(ctx, listUserSessionsSQL, userID, toMillis(s.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("db: list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		ss, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("db: scan session: %w", err)
+		}
+		out = append(out, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteExpiredSessions removes sessions past their absolute expiry and
+// returns how many; the server runs it periodically.
+func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, toMillis(s.Now()))
+	if err != nil {
+		return 0, fmt.Errorf("db: delete expired sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("db: delete expired sessions: %w", err)
+	}
+	return n, nil
+}
+
+// oneRow turns "no row affected" into notFound.
+func oneRow(res sql.Result, notFound error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("db: rows affected: %w", err)
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}

@@ -1,0 +1,354 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Role decides what a user may see: members manage their own keys, admins
+// review everyone's keys, users and the audit log.
+type Role string
+
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// User is an account. The password hash never leaves this package.
+type User struct {
+	ID                int64
+	Email             string
+	Role              Role
+	CreatedAt         time.Time
+	DisabledAt        *time.Time
+	PasswordChangedAt time.Time
+	LastLoginAt       *time.Time
+}
+
+// IsAdmin reports whether u has the admin role (disabled or not).
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// Disabled reports whether u may no longer sign in or use keys.
+func (u User) Disabled() bool { return u.DisabledAt != nil }
+
+// maxEmailLength is RFC 5321's limit on a forward path.
+const maxEmailLength = 254
+
+// NormalizeEmail trims spaces and lowercases, so that one address is one
+// account however it is typed. The column is COLLATE NOCASE as well.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// ValidateEmail returns "" when email (already normalized) looks like an
+// address, else a message for the form. Deliberately loose: the only real
+// test of an address is a message delivered to it.
+func ValidateEmail(email string) string {
+	if email == "" {
+		return "Enter an email address."
+	}
+	if len(email) > maxEmailLength {
+		return fmt.Sprintf("Use at most %d characters.", maxEmailLength)
+	}
+	if strings.IndexFunc(email, unicode.IsSpace) >= 0 {
+		return "An email address has no spaces."
+	}
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || local == "" || strings.Contains(domain, "@") {
+		return "Enter an email address like name@example.com."
+	}
+	if i := strings.Index(domain, "."); i <= 0 || i == len(domain)-1 {
+		return "Enter an email address like name@example.com."
+	}
+	return ""
+}
+
+const userColumns = `id, email, role, created_at, disabled_at, password_changed_at, last_login_at`
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(row scanner, extra ...any) (User, error) {
+	var (
+		u                   User
+		role                string
+		created, pwChanged  int64
+		disabled, lastLogin sql.NullInt64
+	)
+	dest := append([]any{&u.ID, &u.Email, &role, &created, &disabled, &pwChanged, &lastLogin}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return User{}, err
+	}
+	u.Role = Role(role)
+	u.CreatedAt = fromMillis(created)
+	u.DisabledAt = timePtr(disabled)
+	u.PasswordChangedAt = fromMillis(pwChanged)
+	u.LastLoginAt = timePtr(lastLogin)
+	return u, nil
+}
+
+// errUserNotFound is what every lookup of a missing user returns.
+var errUserNotFound = Errorf(ErrNotFound, "No such user.")
+
+// CreateUser adds an account. It validates the email and password (fields
+// "email" and "password"), hashes the password, then inserts the user and
+// the "user.create" audit event in one transaction.
+func (s *Store) CreateUser(ctx context.Context, email, password string, role Role, actor Actor) (User, error) {
+	return s.createUser(ctx, email, password, role, actor, false)
+}
+
+// CreateFirstAdmin creates the first admin from the setup page. It fails with
+// ErrConflict once any admin exists; the check runs inside the write
+// transaction, so two setup forms submitted at once cannot both succeed.
+func (s *Store) CreateFirstAdmin(ctx context.Context, email, password string, ip string) (User, error) {
+	return s.createUser(ctx, email, password, RoleAdmin, Actor{IP: ip}, true)
+}
+
+var errSetupDone = Errorf(ErrConflict, "Setup is already complete.")
+
+const (
+	emailTakenSQL  = `SELECT COUNT(*) FROM users WHERE email = ?`
+	hasAdminSQL    = `SELECT COUNT(*) FROM users WHERE role = 'admin'`
+	insertUserSQL  = `INSERT INTO users (email, password_hash, role, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)`
+	emailTakenText = "An account with this email already exists."
+)
+
+func (s *Store) createUser(ctx context.Context, email, password string, role Role, actor Actor, firstAdmin bool) (User, error) {
+	email = NormalizeEmail(email)
+	var ve ValidationError
+	if msg := ValidateEmail(email); msg != "" {
+		ve.Add("email", msg)
+	}
+	if role != RoleAdmin && role != RoleMember {
+		ve.Add("role", "Choose a role.")
+	}
+	if msg := CheckPassword(password, email); msg != "" {
+		ve.Add("password", msg)
+	}
+	if err := ve.Err(); err != nil {
+		return User{}, err
+	}
+	// Fail fast before the costly hash; the transaction below re-checks.
+	if firstAdmin {
+		if ok, err := s.HasAdmin(ctx); err != nil {
+			return User{}, err
+		} else if ok {
+			return User{}, errSetupDone
+		}
+	}
+	// Hash outside the transaction: the single writer must not wait on argon2.
+	hash, err := s.passwords.hash(ctx, password)
+	if err != nil {
+		return User{}, err
+	}
+
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("db: create user: %w", err)
+	}
+	defer tx.Rollback()
+	if firstAdmin {
+		var n int
+		if err := tx.QueryRowContext(ctx, hasAdminSQL).Scan(&n); err != nil {
+			return User{}, fmt.Errorf("db: create first admin: %w", err)
+		}
+		if n > 0 {
+			return User{}, errSetupDone
+		}
+	}
+	var taken int
+	if err := tx.QueryRowContext(ctx, emailTakenSQL, email).Scan(&taken); err != nil {
+		return User{}, fmt.Errorf("db: create user: %w", err)
+	}
+	if taken > 0 {
+		ve.Add("email", emailTakenText)
+		return User{}, &ve
+	}
+	now := s.Now()
+	res, err := tx.ExecContext(ctx, insertUserSQL, email, hash, string(role), toMillis(now), toMillis(now))
+	if err != nil {
+		return User{}, fmt.Errorf("db: insert user: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return User{}, fmt.Errorf("db: insert user: %w", err)
+	}
+	u := User{ID: id, Email: email, Role: role, CreatedAt: fromMillis(toMillis(now)), PasswordChangedAt: fromMillis(toMillis(now))}
+
+	action := ActionUserCreate
+	if firstAdmin {
+		// The new admin is the actor of their own setup.
+		actor = Actor{UserID: id, Label: email, IP: actor.IP}
+		action = ActionSetup
+	}
+	e := actor.event(action, "user", id, email)
+	e.Detail = map[string]string{"role": string(role)}
+	if err := insertAudit(ctx, tx, now, e); err != nil {
+		return User{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return User{}, fmt.Errorf("db: create user: %w", err)
+	}
+	return u, nil
+}
+
+const authUserSQL = `SELECT ` + userColumns + `, password_hash FROM users WHERE email = ?`
+
+// Authenticate checks an email and password. Every failure — unknown email,
+// wrong password, disabled account — is the same ErrInvalidCredentials and
+// costs one argon2id comparison, so neither the answer nor its timing tells
+// an attacker which accounts exist. Success records last_login_at.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (User, error) {
+	var hash string
+	u, err := scanUser(s.r.QueryRowContext(ctx, authUserSQL, NormalizeEmail(email)), &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		s.passwords.compareDummy(ctx, password)
+		if err := ctx.Err(); err != nil {
+			return User{}, err
+		}
+		return User{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("db: authenticate: %w", err)
+	}
+	ok, err := s.passwords.compare(ctx, password, hash)
+	if err != nil {
+		return User{}, err
+	}
+	if !ok || u.Disabled() {
+		return User{}, ErrInvalidCredentials
+	}
+	now := fromMillis(toMillis(s.Now()))
+	if _, err := s.w.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, toMillis(now), u.ID); err != nil {
+		return User{}, fmt.Errorf("db: record login: %w", err)
+	}
+	u.LastLoginAt = &now
+	return u, nil
+}
+
+const getUserSQL = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+
+// GetUser returns the user with id, or ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, getUserSQL, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, errUserNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("db: get user: %w", err)
+	}
+	return u, nil
+}
+
+const getUserByEmailSQL = `SELECT ` + userColumns + ` FROM users WHERE email = ?`
+
+// GetUserByEmail returns the user with email (any case), or ErrNotFound.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, getUserByEmailSQL, NormalizeEmail(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, errUserNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("db: get user by email: %w", err)
+	}
+	return u, nil
+}
+
+// HasAdmin reports whether any admin exists, disabled or not: it decides
+// whether /setup is still open, and a disabled admin can be re-enabled from
+// the CLI, so it must not reopen setup.
+func (s *Store) HasAdmin(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, hasAdminSQL).Scan(&n); err != nil {
+		return false, fmt.Errorf("db: has admin: %w", err)
+	}
+	return n > 0, nil
+}
+
+const countActiveAdminsSQL = `SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL`
+
+// CountActiveAdmins counts admins who can still sign in.
+func (s *Store) CountActiveAdmins(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, countActiveAdminsSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("db: count admins: %w", err)
+	}
+	return n, nil
+}
+
+const (
+	userStateSQL     = `SELECT email, role, disabled_at FROM users WHERE id = ?`
+	setDisabledSQL   = `UPDATE users SET disabled_at = ? WHERE id = ?`
+	deleteAllSessSQL = `DELETE FROM sessions WHERE user_id = ?`
+)
+
+// SetUserDisabled disables or re-enables a user. Disabling ends all of the
+// user's sessions at once and makes their keys fail verification; it is
+// refused for the last active admin, who would otherwise lock everyone out
+// of the admin pages. Setting the state a user already has does nothing.
+func (s *Store) SetUserDisabled(ctx context.Context, userID int64, disabled bool, actor Actor) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: set user disabled: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		email, role string
+		disabledAt  sql.NullInt64
+	)
+	err = tx.QueryRowContext(ctx, userStateSQL, userID).Scan(&email, &role, &disabledAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errUserNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("db: set user disabled: %w", err)
+	}
+	if disabledAt.Valid == disabled {
+		return nil
+	}
+	now := s.Now()
+	action := ActionUserEnable
+	var detail map[string]string
+	if disabled {
+		if Role(role) == RoleAdmin {
+			var n int
+			if err := tx.QueryRowContext(ctx, countActiveAdminsSQL).Scan(&n); err != nil {
+				return fmt.Errorf("db: count admins: %w", err)
+			}
+			if n <= 1 {
+				return Errorf(ErrConflict, "The last active admin cannot be disabled.")
+			}
+		}
+		res, err := tx.ExecContext(ctx, deleteAllSessSQL, userID)
+		if err != nil {
+			return fmt.Errorf("db: end sessions: %w", err)
+		}
+		ended, _ := res.RowsAffected()
+		action = ActionUserDisable
+		detail = map[string]string{"sessions_ended": fmt.Sprint(ended)}
+	}
+	if _, err := tx.ExecContext(ctx, setDisabledSQL, nullMillisIf(disabled, now), userID); err != nil {
+		return fmt.Errorf("db: set user disabled: %w", err)
+	}
+	e := actor.event(action, "user", userID, email)
+	e.Detail = detail
+	if err := insertAudit(ctx, tx, now, e); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: set user disabled: %w", err)
+	}
+	s.keyChanged()
+	return nil
+}
+
+// nullMillisIf is t when set, else NULL.
+func nullMillisIf(set bool, t time.Time) sql.NullInt64 {
+	if !set {
+		return sql.NullInt64{}
+	}
+	return nullMillis(&t)
+}

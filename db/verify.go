@@ -1,0 +1,266 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// VerifyCode says why a key was refused; "" when it is valid.
+type VerifyCode string
+
+// Refusal codes, in the order Verify checks them.
+const (
+	CodeMalformed         VerifyCode = "MALFORMED"
+	CodeNotFound          VerifyCode = "NOT_FOUND"
+	CodeRevoked           VerifyCode = "REVOKED"
+	CodeDisabled          VerifyCode = "DISABLED"
+	CodeExpired           VerifyCode = "EXPIRED"
+	CodeInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
+)
+
+// VerifyRequest is one question from a service: is Key valid (for Scope, if
+// set)? IP and UserAgent describe the caller, for "last used".
+type VerifyRequest struct {
+	Key, Scope, IP, UserAgent string
+}
+
+// VerifyResult is the answer. When the key exists but is refused, only Code
+// and KeyID are set (KeyID is for logs, never for the caller). Scopes is
+// shared with the cache: read it, do not modify it.
+type VerifyResult struct {
+	Valid     bool
+	Code      VerifyCode
+	KeyID     int64
+	Name      string
+	OwnerID   int64
+	Owner     string
+	Scopes    []string
+	ExpiresAt *time.Time
+}
+
+// VerifierOptions tune a Verifier. Zero values take the defaults.
+type VerifierOptions struct {
+	// CacheTTL bounds how long a cached key is trusted; it is how soon a
+	// change made by another process (the CLI) is seen. Default 5s.
+	CacheTTL time.Duration
+	// NegativeTTL is the same for unknown keys. Default 2s.
+	NegativeTTL time.Duration
+	// FlushInterval is how often Run writes recorded usage. Default 1s.
+	FlushInterval time.Duration
+	// MaxEntries bounds the cache; when full it is emptied. Default 100000.
+	MaxEntries int
+	// Logger receives flush failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Verifier answers "is this key valid?" at close to the speed of a map
+// lookup. The path: ParseKey (no database for junk) -> SHA-256 -> cache ->
+// on a miss one indexed query -> checks. Every change made through the Store
+// drops the cache synchronously (SetKeyChangeHook), so a revocation is
+// effective on the next request; CacheTTL covers changes made elsewhere.
+// Usage is recorded in memory and written by Flush, so no request waits on a
+// write.
+type Verifier struct {
+	s   *Store
+	opt VerifierOptions
+
+	// gen is bumped by every invalidation. An entry carries the generation
+	// read before its query; a mismatch makes it a miss, so a lookup racing
+	// with a revocation can never store a stale snapshot that outlives it.
+	gen     atomic.Uint64
+	shards  [cacheShards]cacheShard
+	lookups atomic.Int64
+
+	usage   usageRecorder
+	flushMu sync.Mutex // one flush at a time, so a failed batch merges back in order
+}
+
+// cacheShards splits the cache so concurrent verifications rarely share a
+// lock; the key hash is uniformly random, so its first byte picks a shard.
+const cacheShards = 64
+
+type cacheShard struct {
+	mu      sync.RWMutex
+	entries map[[32]byte]cacheEntry
+}
+
+// cacheEntry is a snapshot of a key (nil: no such key) as of fetched.
+type cacheEntry struct {
+	snap    *keySnapshot
+	gen     uint64
+	fetched time.Time
+}
+
+// keySnapshot is what verification needs to know about a key.
+type keySnapshot struct {
+	id, ownerID int64
+	owner, name string
+	scopes      []string
+	expiresAt   *time.Time
+	disabled    bool // the key or its owner
+	revoked     bool
+}
+
+// NewVerifier returns a Verifier for s and registers its cache invalidation
+// as s's key-change hook.
+func NewVerifier(s *Store, opt VerifierOptions) *Verifier {
+	if opt.CacheTTL <= 0 {
+		opt.CacheTTL = 5 * time.Second
+	}
+	if opt.NegativeTTL <= 0 {
+		opt.NegativeTTL = 2 * time.Second
+	}
+	if opt.FlushInterval <= 0 {
+		opt.FlushInterval = time.Second
+	}
+	if opt.MaxEntries <= 0 {
+		opt.MaxEntries = 100000
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	v := &Verifier{s: s, opt: opt}
+	for i := range v.shards {
+		v.shards[i].entries = map[[32]byte]cacheEntry{}
+	}
+	v.usage.reset()
+	s.SetKeyChangeHook(v.invalidate)
+	return v
+}
+
+// invalidate makes every cached entry a miss, then frees them.
+func (v *Verifier) invalidate() {
+	v.gen.Add(1)
+	for i := range v.shards {
+		sh := &v.shards[i]
+		sh.mu.Lock()
+		clear(sh.entries)
+		sh.mu.Unlock()
+	}
+}
+
+// Lookups counts the database queries Verify has made.
+func (v *Verifier) Lookups() int64 { return v.lookups.Load() }
+
+// Verify answers req. The error is only for a database failure; every
+// refusal is a result with a Code.
+func (v *Verifier) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error) {
+	if ParseKey(req.Key) != nil {
+		return VerifyResult{Code: CodeMalformed}, nil
+	}
+	now := v.s.Now()
+	snap, err := v.snapshot(ctx, HashKey(req.Key), now)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	res := check(snap, req.Scope, now)
+	if res.Valid {
+		v.usage.record(snap.id, now, req.IP, req.UserAgent)
+	}
+	return res, nil
+}
+
+// check applies the rules, in order, to a snapshot. Expiry is decided here
+// from the snapshot's time, so a cached key still expires on the dot.
+func check(snap *keySnapshot, scope string, now time.Time) VerifyResult {
+	switch {
+	case snap == nil:
+		return VerifyResult{Code: CodeNotFound}
+	case snap.revoked:
+		return VerifyResult{Code: CodeRevoked, KeyID: snap.id}
+	case snap.disabled:
+		return VerifyResult{Code: CodeDisabled, KeyID: snap.id}
+	case snap.expiresAt != nil && !snap.expiresAt.After(now):
+		return VerifyResult{Code: CodeExpired, KeyID: snap.id}
+	case scope != "" && !slices.Contains(snap.scopes, scope):
+		return VerifyResult{Code: CodeInsufficientScope, KeyID: snap.id}
+	}
+	return VerifyResult{
+		Valid: true, KeyID: snap.id, Name: snap.name, OwnerID: snap.ownerID, Owner: snap.owner,
+		Scopes: snap.scopes, ExpiresAt: snap.expiresAt,
+	}
+}
+
+// snapshot returns the key with hash h from the cache, or from the database
+// on a miss.
+func (v *Verifier) snapshot(ctx context.Context, h [32]byte, now time.Time) (*keySnapshot, error) {
+	sh := &v.shards[h[0]%cacheShards]
+	gen := v.gen.Load()
+	sh.mu.RLock()
+	e, ok := sh.entries[h]
+	sh.mu.RUnlock()
+	if ok && e.gen == gen && now.Before(e.fetched.Add(v.ttl(e.snap))) && !now.Before(e.fetched) {
+		return e.snap, nil
+	}
+	snap, err := v.lookup(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	sh.mu.Lock()
+	if len(sh.entries) >= v.opt.MaxEntries/cacheShards+1 {
+		clear(sh.entries)
+	}
+	sh.entries[h] = cacheEntry{snap: snap, gen: gen, fetched: now}
+	sh.mu.Unlock()
+	return snap, nil
+}
+
+func (v *Verifier) ttl(snap *keySnapshot) time.Duration {
+	if snap == nil {
+		return v.opt.NegativeTTL
+	}
+	return v.opt.CacheTTL
+}
+
+const verifyLookupSQL = `SELECT k.id, k.user_id, u.email, k.name, k.scopes, k.expires_at,
+	k.disabled_at, k.revoked_at, u.disabled_at
+	FROM api_keys k JOIN users u ON u.id = k.user_id
+	WHERE k.key_hash = ?`
+
+// lookup reads the key with hash h, or nil if there is none.
+func (v *Verifier) lookup(ctx context.Context, h [32]byte) (*keySnapshot, error) {
+	v.lookups.Add(1)
+	var (
+		snap                                      keySnapshot
+		scopes                                    string
+		expires, disabled, revoked, ownerDisabled sql.NullInt64
+	)
+	err := v.s.r.QueryRowContext(ctx, verifyLookupSQL, h[:]).Scan(&snap.id, &snap.ownerID, &snap.owner,
+		&snap.name, &scopes, &expires, &disabled, &revoked, &ownerDisabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: verify lookup: %w", err)
+	}
+	snap.scopes = splitScopes(scopes)
+	snap.expiresAt = timePtr(expires)
+	snap.disabled = disabled.Valid || ownerDisabled.Valid
+	snap.revoked = revoked.Valid
+	return &snap, nil
+}
+
+// Run flushes recorded usage every FlushInterval until ctx is done, then
+// flushes once more so a graceful shutdown loses nothing.
+func (v *Verifier) Run(ctx context.Context) {
+	t := time.NewTicker(v.opt.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			_ = v.Flush(ctx)
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_ = v.Flush(final)
+			cancel()
+			return
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+// AccountShow is GET /account: profile, password change, active sessions.
+func (h *Handler) AccountShow(c echo.Context) error {
+	m, err := h.accountPage(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.Account(m))
+}
+
+func (h *Handler) accountPage(c echo.Context) (views.AccountPage, error) {
+	a := CurrentAuth(c)
+	rows, err := h.Store.ListUserSessions(ctx(c), a.User.ID)
+	if err != nil {
+		return views.AccountPage{}, err
+	}
+	m := views.AccountPage{
+		Layout:    h.layout(c, "Account", "account"),
+		Email:     a.User.Email,
+		Role:      string(a.User.Role),
+		CreatedAt: a.User.CreatedAt,
+	}
+	for _, s := range rows {
+		m.Sessions = append(m.Sessions, views.SessionRow{
+			ID: s.ID, Device: describeUserAgent(s.UserAgent), UserAgent: s.UserAgent, IP: s.IP,
+			CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, Current: s.ID == a.SessionID,
+		})
+	}
+	return m, nil
+}
+
+// AccountPassword is POST /account/password. A changed password ends every
+// other session of the user (a thief's session too).
+func (h *Handler) AccountPassword(c echo.Context) error {
+	a := CurrentAuth(c)
+	current, next := c.FormValue("current_password"), c.FormValue("new_password")
+	var err error
+	if next != c.FormValue("new_password_confirm") {
+		err = &db.ValidationError{Fields: map[string]string{"new_password_confirm": "The new passwords don't match."}}
+	} else {
+		err = h.Store.ChangePassword(ctx(c), a.User.ID, current, next, a.SessionID, actor(c))
+	}
+	if fe := db.FieldErrors(err); fe != nil {
+		m, perr := h.accountPage(c)
+		if perr != nil {
+			return perr
+		}
+		m.PasswordErrors = fe
+		return render(c, http.StatusUnprocessableEntity, views.Account(m))
+	}
+	if err != nil {
+		return err
+	}
+	h.flash(c, "success", "Your password was changed. All your other sessions were signed out.")
+	return redirect(c, "/account")
+}
+
+// AccountSessionEnd is POST /account/sessions/{id}/end: sign out one of the
+// user's other sessions (scoped by user in SQL: another user's id is 404).
+func (h *Handler) AccountSessionEnd(c echo.Context) error {
+	a := CurrentAuth(c)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return db.ErrNotFound
+	}
+	if id == a.SessionID {
+		return BadRequest("CURRENT_SESSION", "To end this session, use Sign out.")
+	}
+	if err := h.Store.DeleteUserSession(ctx(c), a.User.ID, id); err != nil {
+		return err
+	}
+	_ = h.Store.Audit(ctx(c), db.AuditEvent{
+		ActorID: a.User.ID, Actor: a.User.Email, Action: db.ActionSessionEnd,
+		TargetType: "user", TargetID: a.User.ID, Target: a.User.Email, IP: c.RealIP(),
+		Detail: map[string]string{"session_id": strconv.FormatInt(id, 10)},
+	})
+	h.flash(c, "success", "That session was signed out.")
+	return redirect(c, "/account")
+}
+
+// AccountSessionsEndOthers is POST /account/sessions/end-others.
+func (h *Handler) AccountSessionsEndOthers(c echo.Context) error {
+	a := CurrentAuth(c)
+	n, err := h.Store.DeleteUserSessions(ctx(c), a.User.ID, a.SessionID)
+	if err != nil {
+		return err
+	}
+	_ = h.Store.Audit(ctx(c), db.AuditEvent{
+		ActorID: a.User.ID, Actor: a.User.Email, Action: db.ActionSessionEnd,
+		TargetType: "user", TargetID: a.User.ID, Target: a.User.Email, IP: c.RealIP(),
+		Detail: map[string]string{"sessions": strconv.FormatInt(n, 10), "scope": "all other sessions"},
+	})
+	switch n {
+	case 0:
+		h.flash(c, "info", "There were no other sessions to sign out.")
+	case 1:
+		h.flash(c, "success", "Signed out 1 other session.")
+	default:
+		h.flash(c, "success", "Signed out "+strconv.FormatInt(n, 10)+" other sessions.")
+	}
+	return redirect(c, "/account")
+}
+
+// describeUserAgent turns a user agent into "Firefox on macOS". It is a
+// display hint, not a security decision, so a few substring checks suffice.
+func describeUserAgent(ua string) string {
+	if ua == "" {
+		return "Unknown device"
+	}
+	browser := "Browser"
+	switch {
+	case strings.Contains(ua, "Edg/"):
+		browser = "Edge"
+	case strings.Contains(ua, "Firefox/"):
+		browser = "Firefox"
+	case strings.Contains(ua, "Chrome/") || strings.Contains(ua, "Chromium/") || strings.Contains(ua, "HeadlessChrome/"):
+		browser = "Chrome"
+	case strings.Contains(ua, "Safari/"):
+		browser = "Safari"
+	case strings.HasPrefix(ua, "curl/"):
+		return "curl"
+	case strings.HasPrefix(ua, "Go-http-client"):
+		return "Go HTTP client"
+	}
+	os := ""
+	switch {
+	case strings.Contains(ua, "Windows"):
+		os = "Windows"
+	case strings.Contains(ua, "iPhone") || strings.Contains(ua, "iPad"):
+		os = "iOS"
+	case strings.Contains(ua, "Mac OS X"):
+		os = "macOS"
+	case strings.Contains(ua, "Android"):
+		os = "Android"
+	case strings.Contains(ua, "Linux"):
+		os = "Linux"
+	}
+	if os == "" {
+		return browser
+	}
+	return browser + " on " + os
+}

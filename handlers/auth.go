@@ -1,0 +1,193 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+// Home is GET /: the keys page for the signed-in, sign-in for visitors.
+func (h *Handler) Home(c echo.Context) error {
+	if CurrentAuth(c) != nil {
+		return c.Redirect(http.StatusSeeOther, "/keys")
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// loginNotices are the fixed messages the sign-in page can show from its
+// query string (visitors have no session to carry a flash).
+var loginNotices = map[string]views.Flash{
+	"signed_out": {Kind: "success", Message: "You have been signed out."},
+	"expired":    {Kind: "info", Message: "Your session ended. Please sign in again."},
+	"password":   {Kind: "success", Message: "Your password was changed. Please sign in again."},
+}
+
+// LoginShow is GET /login.
+func (h *Handler) LoginShow(c echo.Context) error {
+	if CurrentAuth(c) != nil {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Next: safeNext(c.QueryParam("next"))}
+	if f, ok := loginNotices[c.QueryParam("m")]; ok {
+		m.Flashes = append(m.Flashes, f)
+	}
+	return render(c, http.StatusOK, views.Login(m))
+}
+
+// LoginSubmit is POST /login. Every failure shows the same message, and an
+// unknown email costs the same argon2id time as a wrong password, so the
+// page reveals nothing about which accounts exist.
+func (h *Handler) LoginSubmit(c echo.Context) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	password := c.FormValue("password")
+	next := safeNext(c.FormValue("next"))
+	ip := c.RealIP()
+	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, 254), Next: next}
+
+	if wait := h.LoginThrottle.Wait(ip, email); wait > 0 {
+		h.Metrics.Login("throttled")
+		secs := int(math.Ceil(wait.Seconds()))
+		m.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", plural(secs, "second"))
+		c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
+		return render(c, http.StatusTooManyRequests, views.Login(m))
+	}
+	if email == "" || password == "" {
+		m.Error = "Enter your email and password."
+		return render(c, http.StatusUnprocessableEntity, views.Login(m))
+	}
+	u, err := h.Store.Authenticate(ctx(c), email, password)
+	if errors.Is(err, db.ErrInvalidCredentials) {
+		h.LoginThrottle.Failure(ip, email)
+		h.Metrics.Login("failure")
+		_ = h.Store.Audit(ctx(c), db.AuditEvent{
+			Actor: "anonymous", Action: db.ActionLoginFailure, TargetType: "user",
+			Target: truncate(db.NormalizeEmail(email), 254), IP: ip,
+		})
+		m.Error = "Invalid email or password."
+		return render(c, http.StatusUnauthorized, views.Login(m))
+	}
+	if err != nil {
+		return err
+	}
+	h.LoginThrottle.Success(ip, email)
+	if err := h.Sessions.Start(c, u); err != nil {
+		return err
+	}
+	h.Metrics.Login("success")
+	_ = h.Store.Audit(ctx(c), db.AuditEvent{
+		ActorID: u.ID, Actor: u.Email, Action: db.ActionLoginSuccess,
+		TargetType: "user", TargetID: u.ID, Target: u.Email, IP: ip,
+	})
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// Logout is POST /logout: the session row is deleted, so the cookie is
+// worthless even if someone kept a copy.
+func (h *Handler) Logout(c echo.Context) error {
+	if a := CurrentAuth(c); a != nil {
+		_ = h.Store.Audit(ctx(c), db.AuditEvent{
+			ActorID: a.User.ID, Actor: a.User.Email, Action: db.ActionLogout,
+			TargetType: "user", TargetID: a.User.ID, Target: a.User.Email, IP: c.RealIP(),
+		})
+	}
+	if err := h.Sessions.End(c); err != nil {
+		return err
+	}
+	return redirect(c, "/login?m=signed_out")
+}
+
+// SetupShow is GET /setup?token=…: the first-admin form, shown only with
+// the one-time token printed at start-up and only while no admin exists.
+func (h *Handler) SetupShow(c echo.Context) error {
+	m := views.SetupPage{Layout: h.layout(c, "Set up Keyward", ""), Token: c.QueryParam("token")}
+	if ok, err := h.setupAllowed(c, m.Token); err != nil {
+		return err
+	} else if !ok {
+		m.TokenInvalid = true
+		m.Token = ""
+		return render(c, http.StatusForbidden, views.Setup(m))
+	}
+	return render(c, http.StatusOK, views.Setup(m))
+}
+
+// SetupSubmit is POST /setup: creates the first admin and signs them in.
+func (h *Handler) SetupSubmit(c echo.Context) error {
+	token := c.FormValue("token")
+	m := views.SetupPage{Layout: h.layout(c, "Set up Keyward", ""), Token: token}
+	if ok, err := h.setupAllowed(c, token); err != nil {
+		return err
+	} else if !ok {
+		m.TokenInvalid = true
+		m.Token = ""
+		return render(c, http.StatusForbidden, views.Setup(m))
+	}
+	m.Email = truncate(strings.TrimSpace(c.FormValue("email")), 254)
+	password := c.FormValue("password")
+	if password != c.FormValue("password_confirm") {
+		m.Errors = views.FieldErrors{"password_confirm": "The passwords don't match."}
+		return render(c, http.StatusUnprocessableEntity, views.Setup(m))
+	}
+	u, err := h.Store.CreateFirstAdmin(ctx(c), m.Email, password, c.RealIP())
+	if fe := db.FieldErrors(err); fe != nil {
+		m.Errors = fe
+		return render(c, http.StatusUnprocessableEntity, views.Setup(m))
+	}
+	if errors.Is(err, db.ErrConflict) {
+		m.TokenInvalid = true
+		m.Token = ""
+		return render(c, http.StatusForbidden, views.Setup(m))
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.Sessions.Start(c, u); err != nil {
+		return err
+	}
+	h.flash(c, "success", "Welcome to Keyward. Your admin account is ready — create your first API key.")
+	return c.Redirect(http.StatusSeeOther, "/keys")
+}
+
+// setupAllowed: no admin yet and the token matches (constant time).
+func (h *Handler) setupAllowed(c echo.Context, token string) (bool, error) {
+	has, err := h.Store.HasAdmin(ctx(c))
+	if err != nil {
+		return false, err
+	}
+	if has || h.SetupToken == "" || token == "" {
+		return false, nil
+	}
+	return subtle.ConstantTimeCompare([]byte(token), []byte(h.SetupToken)) == 1, nil
+}
+
+// safeNext keeps post-sign-in redirects on this site: a local absolute path,
+// not "//host" or "/\host" which browsers treat as another origin.
+func safeNext(p string) string {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
+		strings.ContainsAny(p, "\r\n") || strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/logout") {
+		return "/keys"
+	}
+	return p
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

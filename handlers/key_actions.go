@@ -1,0 +1,104 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+// KeyEdit is POST /keys/{id}/edit: rename or re-describe a key.
+func (h *Handler) KeyEdit(c echo.Context) error {
+	id, err := keyID(c)
+	if err != nil {
+		return err
+	}
+	name, desc := c.FormValue("name"), c.FormValue("description")
+	_, err = h.Store.UpdateKey(ctx(c), keyScope(c), id, name, desc, actor(c))
+	if fe := db.FieldErrors(err); fe != nil {
+		m, perr := h.keyPage(c, id)
+		if perr != nil {
+			return perr
+		}
+		m.EditName, m.EditDesc, m.EditErrors = name, desc, fe
+		return render(c, http.StatusUnprocessableEntity, views.KeyShow(m))
+	}
+	if err != nil {
+		return err
+	}
+	h.flash(c, "success", "Key details saved.")
+	return redirect(c, keyPath(id))
+}
+
+// KeyDisable is POST /keys/{id}/disable: verification fails until enabled.
+func (h *Handler) KeyDisable(c echo.Context) error {
+	return h.setDisabled(c, true)
+}
+
+// KeyEnable is POST /keys/{id}/enable.
+func (h *Handler) KeyEnable(c echo.Context) error {
+	return h.setDisabled(c, false)
+}
+
+func (h *Handler) setDisabled(c echo.Context, disabled bool) error {
+	id, err := keyID(c)
+	if err != nil {
+		return err
+	}
+	k, err := h.Store.SetKeyDisabled(ctx(c), keyScope(c), id, disabled, actor(c))
+	if err != nil {
+		return err
+	}
+	if disabled {
+		h.flash(c, "success", "“"+k.Name+"” is disabled. Verifications fail until you enable it again.")
+	} else {
+		h.flash(c, "success", "“"+k.Name+"” is enabled again.")
+	}
+	return redirect(c, keyPath(id))
+}
+
+// graceDurations are the accepted roll grace periods.
+var graceDurations = map[string]time.Duration{"0": 0, "1h": time.Hour, "24h": 24 * time.Hour, "168h": 168 * time.Hour}
+
+// KeyRoll is POST /keys/{id}/roll: a new key with the same name and scopes;
+// the old one keeps working for the chosen grace period. The response is the
+// show-once panel of the new key.
+func (h *Handler) KeyRoll(c echo.Context) error {
+	id, err := keyID(c)
+	if err != nil {
+		return err
+	}
+	grace, ok := graceDurations[c.FormValue("grace")]
+	if !ok {
+		return BadRequest("INVALID_GRACE", "Choose how long the old key keeps working.")
+	}
+	nk, secret, old, err := h.Store.RollKey(ctx(c), keyScope(c), id, grace, actor(c))
+	if err != nil {
+		return err
+	}
+	r := h.reveal(nk, secret)
+	r.Rolled, r.OldKeyID, r.OldExpiresAt = true, old.ID, old.ExpiresAt
+	return render(c, http.StatusOK, views.KeyCreated(views.KeyCreatedPage{
+		Layout: h.layout(c, "Your new API key", "keys"), Reveal: r,
+	}))
+}
+
+// KeyRevoke is POST /keys/{id}/revoke: final; the next verification fails.
+func (h *Handler) KeyRevoke(c echo.Context) error {
+	id, err := keyID(c)
+	if err != nil {
+		return err
+	}
+	k, err := h.Store.RevokeKey(ctx(c), keyScope(c), id, c.FormValue("reason"), actor(c))
+	if err != nil {
+		return err
+	}
+	h.flash(c, "success", "“"+k.Name+"” was revoked. It can no longer be used.")
+	return redirect(c, keyPath(id))
+}
+
+func keyPath(id int64) string { return "/keys/" + strconv.FormatInt(id, 10) }

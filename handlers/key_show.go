@@ -1,0 +1,102 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+// graceChoices are the roll form's grace periods.
+var graceChoices = []views.GraceChoice{
+	{Value: "0", Label: "Stop the old key now"},
+	{Value: "1h", Label: "Keep the old key for 1 hour"},
+	{Value: "24h", Label: "Keep the old key for 24 hours"},
+	{Value: "168h", Label: "Keep the old key for 7 days"},
+}
+
+// keyScope is what the signed-in user may see: their own keys, or any key
+// for an admin.
+func keyScope(c echo.Context) db.Scope {
+	a := CurrentAuth(c)
+	if a.User.IsAdmin() {
+		return db.AnyOwner()
+	}
+	return db.OwnedBy(a.User.ID)
+}
+
+// keyID parses the {id} path parameter; a bad one is simply not found.
+func keyID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, db.Errorf(db.ErrNotFound, "Key not found.")
+	}
+	return id, nil
+}
+
+// KeyShow is GET /keys/{id}.
+func (h *Handler) KeyShow(c echo.Context) error {
+	id, err := keyID(c)
+	if err != nil {
+		return err
+	}
+	m, err := h.keyPage(c, id)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.KeyShow(m))
+}
+
+func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
+	scope := keyScope(c)
+	k, err := h.Store.GetKey(ctx(c), scope, id)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
+	usage, err := h.Store.KeyUsage(ctx(c), scope, id, 30)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
+	events, err := h.Store.KeyEvents(ctx(c), scope, id, 20)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
+	now := h.now()
+	m := views.KeyPage{
+		Layout: h.layout(c, k.Name, "keys"),
+		Key: views.KeyDetail{
+			KeyRow:      keyRow(k, now),
+			Description: k.Description, LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
+			DisabledAt: k.DisabledAt, RevokedAt: k.RevokedAt, RolledFromID: k.RolledFrom,
+			IsOwner: k.UserID == CurrentAuth(c).User.ID,
+		},
+		EditName: k.Name, EditDesc: k.Description,
+		GraceChoices: graceChoices,
+	}
+	for _, d := range usage {
+		m.Usage.Days = append(m.Usage.Days, views.UsageDay{Day: d.Day, Count: d.Count})
+		m.Usage.Total += d.Count
+		m.Usage.Max = max(m.Usage.Max, d.Count)
+	}
+	for _, e := range events {
+		m.Events = append(m.Events, eventRow(e))
+	}
+	return m, nil
+}
+
+// eventRow maps an audit event to its display row.
+func eventRow(e db.AuditEvent) views.EventRow {
+	r := views.EventRow{At: e.At, Actor: e.Actor, Action: db.ActionLabel(e.Action), Target: e.Target, IP: e.IP}
+	var parts []string
+	for _, k := range []string{"reason", "grace", "new_key_id", "rolled_to", "user_agent"} {
+		if v := e.Detail[k]; v != "" {
+			parts = append(parts, strings.ReplaceAll(k, "_", " ")+": "+v)
+		}
+	}
+	r.Detail = strings.Join(parts, " · ")
+	return r
+}

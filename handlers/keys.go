@@ -1,0 +1,73 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+const keysPerPage = 25
+
+// keyStatuses are the filters the keys page offers.
+var keyStatuses = map[string]db.KeyStatus{
+	"active": db.KeyActive, "expiring": db.KeyExpiring, "expired": db.KeyExpired,
+	"disabled": db.KeyDisabled, "revoked": db.KeyRevoked,
+}
+
+// KeysList is GET /keys?status=S&page=N: the signed-in user's keys, newest
+// first. Offset pagination over the (user_id, id) index stays fast for the
+// tens of thousands of keys one person can plausibly hold.
+func (h *Handler) KeysList(c echo.Context) error {
+	a := CurrentAuth(c)
+	status := c.QueryParam("status")
+	f := db.KeyFilter{}
+	if st, ok := keyStatuses[status]; ok {
+		f.Status = st
+	} else {
+		status = ""
+	}
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	page = max(page, 1)
+	scope := db.OwnedBy(a.User.ID)
+
+	total, err := h.Store.CountKeys(ctx(c), scope, f)
+	if err != nil {
+		return err
+	}
+	all := total
+	if status != "" {
+		if all, err = h.Store.CountKeys(ctx(c), scope, db.KeyFilter{}); err != nil {
+			return err
+		}
+	}
+	f.Limit, f.Offset = keysPerPage, (page-1)*keysPerPage
+	keys, err := h.Store.ListKeys(ctx(c), scope, f)
+	if err != nil {
+		return err
+	}
+	m := views.KeysPage{
+		Layout: h.layout(c, "API keys", "keys"),
+		Status: status, Total: total, AllKeys: all, Page: page, PerPage: keysPerPage,
+		HasPrev: page > 1, HasNext: page*keysPerPage < total,
+		Form: h.keyForm(),
+	}
+	now := h.now()
+	for _, k := range keys {
+		m.Keys = append(m.Keys, keyRow(k, now))
+	}
+	return render(c, http.StatusOK, views.Keys(m))
+}
+
+// keyRow maps a db key to its list row.
+func keyRow(k db.Key, now time.Time) views.KeyRow {
+	return views.KeyRow{
+		ID: k.ID, Name: k.Name, Hint: k.Hint, Scopes: k.Scopes, Owner: k.OwnerEmail,
+		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, ExpiresAt: k.ExpiresAt,
+		Status: string(k.Status(now)),
+	}
+}

@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+// expiryChoices are the create form's lifetimes, in days ("" = custom/never).
+var expiryChoices = []views.ExpiryChoice{
+	{Value: "7", Label: "7 days"}, {Value: "30", Label: "30 days"}, {Value: "60", Label: "60 days"},
+	{Value: "90", Label: "90 days"}, {Value: "365", Label: "1 year"},
+	{Value: "custom", Label: "Custom date…"}, {Value: "never", Label: "No expiration"},
+}
+
+const defaultExpiry = "90"
+
+func (h *Handler) keyForm() views.KeyForm {
+	return views.KeyForm{
+		Expiry:        defaultExpiry,
+		ExpiryChoices: expiryChoices,
+		MinDate:       h.now().AddDate(0, 0, 1).Format(time.DateOnly),
+	}
+}
+
+// KeysNew is GET /keys/new: the create form on its own page.
+func (h *Handler) KeysNew(c echo.Context) error {
+	return render(c, http.StatusOK, views.KeyNew(views.NewKeyPage{
+		Layout: h.layout(c, "Create an API key", "keys"), Form: h.keyForm(),
+	}))
+}
+
+// KeysCreate is POST /keys. htmx gets a partial (the form with errors, or
+// the show-once panel) swapped in place; without JavaScript the same answers
+// come as full pages. The plaintext key exists only in this response: not in
+// a cookie, flash, URL, log or the database.
+func (h *Handler) KeysCreate(c echo.Context) error {
+	a := CurrentAuth(c)
+	form := h.keyForm()
+	form.Name = c.FormValue("name")
+	form.Description = c.FormValue("description")
+	form.Expiry = c.FormValue("expiry")
+	form.ExpiryDate = strings.TrimSpace(c.FormValue("expiry_date"))
+	form.Scopes = c.FormValue("scopes")
+
+	in, ve := h.parseKeyForm(form)
+	var (
+		key    db.Key
+		secret string
+		err    = ve.Err()
+	)
+	if err == nil {
+		key, secret, err = h.Store.CreateKey(ctx(c), a.User.ID, in, actor(c))
+	}
+	if fe := db.FieldErrors(err); fe != nil {
+		form.Errors = keyFormErrors(fe)
+		if isHTMX(c) {
+			// htmx swaps only 2xx responses by default.
+			return render(c, http.StatusOK, views.KeyCreateForm(form, CSRFToken(c), true))
+		}
+		return render(c, http.StatusUnprocessableEntity, views.KeyNew(views.NewKeyPage{
+			Layout: h.layout(c, "Create an API key", "keys"), Form: form,
+		}))
+	}
+	if err != nil {
+		return err
+	}
+	reveal := h.reveal(key, secret)
+	if isHTMX(c) {
+		return render(c, http.StatusOK, views.KeyRevealPanel(reveal))
+	}
+	return render(c, http.StatusOK, views.KeyCreated(views.KeyCreatedPage{
+		Layout: h.layout(c, "Your new API key", "keys"), Reveal: reveal,
+	}))
+}
+
+// parseKeyForm turns the form into db input; db re-checks the rules.
+func (h *Handler) parseKeyForm(f views.KeyForm) (db.KeyInput, *db.ValidationError) {
+	ve := &db.ValidationError{}
+	in := db.KeyInput{Name: f.Name, Description: f.Description}
+	scopes, msg := db.ParseScopes(f.Scopes)
+	if msg != "" {
+		ve.Add("scopes", msg)
+	}
+	in.Scopes = scopes
+	now := h.now()
+	switch f.Expiry {
+	case "never":
+	case "custom":
+		d, err := time.Parse(time.DateOnly, f.ExpiryDate)
+		switch {
+		case f.ExpiryDate == "":
+			ve.Add("expiry_date", "Pick the date the key should expire.")
+		case err != nil:
+			ve.Add("expiry_date", "Enter a date as YYYY-MM-DD.")
+		case !d.After(now):
+			ve.Add("expiry_date", "The expiry date must be in the future.")
+		default:
+			// The key works through the whole chosen day (UTC).
+			t := d.Add(24*time.Hour - time.Second).UTC()
+			in.ExpiresAt = &t
+		}
+	default:
+		days, err := strconv.Atoi(f.Expiry)
+		if err != nil || !validExpiryDays(days) {
+			ve.Add("expiry", "Choose when the key expires.")
+			break
+		}
+		t := now.AddDate(0, 0, days)
+		in.ExpiresAt = &t
+	}
+	return in, ve
+}
+
+func validExpiryDays(d int) bool {
+	for _, c := range expiryChoices {
+		if c.Value == strconv.Itoa(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyFormErrors maps db field names to the form's.
+func keyFormErrors(fe map[string]string) views.FieldErrors {
+	out := views.FieldErrors{}
+	for k, v := range fe {
+		if k == "expires_at" {
+			k = "expiry_date"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// reveal builds the show-once panel.
+func (h *Handler) reveal(k db.Key, secret string) views.KeyReveal {
+	verifyURL := strings.TrimRight(h.BaseURL, "/") + "/api/v1/keys/verify"
+	body, _ := json.Marshal(map[string]string{"key": secret})
+	return views.KeyReveal{
+		ID: k.ID, Name: k.Name, Key: secret, VerifyURL: verifyURL,
+		Curl: "curl -sS -X POST " + verifyURL + " \\\n  -H 'Content-Type: application/json' \\\n  -d '" + string(body) + "'",
+	}
+}

@@ -1,0 +1,169 @@
+// Keyward's small amount of behaviour. The CSP allows only same-origin
+// script files, so everything that would otherwise be an inline handler
+// lives here, wired by data-* attributes. Every page works without it.
+(function () {
+  "use strict";
+
+  var COPIED_MS = 2000;
+  var FALLBACK_MS = 4000;
+  // How long after a click inside [data-leave-ok] leaving the page is allowed
+  // without a prompt. beforeunload fires as soon as navigation starts, so a
+  // short window suffices; it lapses if the click did not navigate (htmx).
+  var LEAVE_OK_MS = 2000;
+
+  // announce speaks msg through the page's polite live region.
+  function announce(msg) {
+    var region = document.getElementById("live-region");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "live-region";
+      region.className = "sr-only";
+      region.setAttribute("aria-live", "polite");
+      document.body.appendChild(region);
+    }
+    region.textContent = "";
+    // A fresh text node after clearing makes screen readers repeat the
+    // same message on a second copy.
+    window.setTimeout(function () {
+      region.textContent = msg;
+    }, 50);
+  }
+
+  // --- Copy buttons: <button data-copy="#id"> ---------------------------
+
+  function copyText(target) {
+    if ("value" in target && typeof target.value === "string") {
+      return target.value;
+    }
+    return target.textContent.trim();
+  }
+
+  function selectTarget(target) {
+    if (typeof target.select === "function") {
+      target.focus();
+      target.select();
+      return;
+    }
+    var range = document.createRange();
+    range.selectNodeContents(target);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  // setLabel shows text on the button for ms, then restores its label.
+  function setLabel(button, text, ms) {
+    var label = button.querySelector("[data-copy-label]") || button;
+    if (!button.dataset.copyOriginal) {
+      button.dataset.copyOriginal = label.textContent;
+    }
+    label.textContent = text;
+    window.clearTimeout(Number(button.dataset.copyTimer || 0));
+    button.dataset.copyTimer = String(
+      window.setTimeout(function () {
+        label.textContent = button.dataset.copyOriginal;
+        delete button.dataset.copyOriginal;
+        delete button.dataset.copyTimer;
+      }, ms)
+    );
+  }
+
+  function fallback(button, target) {
+    selectTarget(target);
+    var keys = /Mac|iPhone|iPad/.test(navigator.platform || "") ? "⌘C" : "Ctrl+C";
+    var msg = "Press " + keys + " to copy";
+    setLabel(button, msg, FALLBACK_MS);
+    announce(msg);
+  }
+
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest("[data-copy]");
+    if (!button) {
+      return;
+    }
+    var target = document.querySelector(button.getAttribute("data-copy"));
+    if (!target) {
+      return;
+    }
+    ev.preventDefault();
+    var text = copyText(target);
+    if (!navigator.clipboard || typeof navigator.clipboard.writeText !== "function") {
+      fallback(button, target);
+      return;
+    }
+    navigator.clipboard.writeText(text).then(
+      function () {
+        setLabel(button, "Copied", COPIED_MS);
+        announce("Copied to clipboard");
+      },
+      function () {
+        fallback(button, target);
+      }
+    );
+  });
+
+  // --- Click-to-select read-only fields ---------------------------------
+
+  function selectOnFocus(ev) {
+    var input = ev.target;
+    if (input instanceof HTMLInputElement && input.readOnly && input.hasAttribute("data-select-on-focus")) {
+      input.select();
+    }
+  }
+  document.addEventListener("focusin", selectOnFocus);
+  // click too: the mouseup after a focusing click would drop the selection.
+  document.addEventListener("click", selectOnFocus);
+
+  // --- Confirm before leaving a show-once panel -------------------------
+
+  var leaveOkAt = 0;
+
+  function markLeaveOk(ev) {
+    if (ev.target instanceof Element && ev.target.closest("[data-leave-ok]")) {
+      leaveOkAt = Date.now();
+    }
+  }
+  document.addEventListener("click", markLeaveOk, true);
+  document.addEventListener("submit", markLeaveOk, true);
+
+  window.addEventListener("beforeunload", function (ev) {
+    // Checked on the fly, so a panel swapped in by htmx counts as well.
+    if (!document.querySelector("[data-confirm-leave]")) {
+      return;
+    }
+    if (Date.now() - leaveOkAt < LEAVE_OK_MS) {
+      return;
+    }
+    ev.preventDefault();
+    ev.returnValue = "";
+  });
+
+  // --- <select data-toggle-target="#id" data-toggle-value="custom"> ------
+
+  function syncToggle(select) {
+    var target = document.querySelector(select.getAttribute("data-toggle-target"));
+    if (target) {
+      target.hidden = select.value !== select.getAttribute("data-toggle-value");
+    }
+  }
+
+  function initToggles(root) {
+    if (root.matches && root.matches("select[data-toggle-target]")) {
+      syncToggle(root);
+    }
+    if (root.querySelectorAll) {
+      root.querySelectorAll("select[data-toggle-target]").forEach(syncToggle);
+    }
+  }
+
+  document.addEventListener("change", function (ev) {
+    if (ev.target instanceof Element && ev.target.matches("select[data-toggle-target]")) {
+      syncToggle(ev.target);
+    }
+  });
+  // htmx:load fires for every piece of content htmx adds to the page.
+  document.addEventListener("htmx:load", function (ev) {
+    initToggles(ev.detail.elt);
+  });
+  initToggles(document);
+})();

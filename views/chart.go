@@ -1,0 +1,139 @@
+package views
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// The usage chart is drawn on the server as a plain SVG so a key page needs
+// neither a chart library nor JavaScript, and renders under the strict CSP.
+// The geometry is computed here, in Go, where it can be tested; chart.templ
+// only writes the numbers out.
+const (
+	chartWidth    = 600.0 // viewBox units; the SVG scales to its container
+	chartTop      = 16.0  // room above the tallest bar for the scale label
+	chartPlot     = 112.0 // height of the tallest bar
+	chartBaseline = chartTop + chartPlot
+	chartHeight   = chartBaseline + 24.0 // room below for the date labels
+	chartGapRatio = 0.25                 // share of each slot left empty between bars
+	chartMinBar   = 1.0                  // a zero day still shows a 1-unit baseline
+)
+
+// Bar colours: days with traffic in the brand colour, empty days as a faint
+// baseline so a gap in usage reads as a gap rather than as missing data.
+const (
+	usedBarClass  = "fill-indigo-500 dark:fill-indigo-400"
+	emptyBarClass = "fill-slate-300 dark:fill-slate-600"
+)
+
+// usageBar is one day's bar, its numbers already formatted for attributes.
+type usageBar struct {
+	X, Y, Width, Height string
+	Class               string
+	Title               string // "25 Nov 2026: 12 verifications"
+	Day                 string // "25 Nov 2026", for the data table
+	Count               string // "12", for the data table
+}
+
+// usageGeometry is everything chart.templ draws.
+type usageGeometry struct {
+	ViewBox    string
+	Width      string
+	BaselineY  string
+	TopY       string
+	LabelY     string
+	Max        string // scale label at the top gridline
+	HasMax     bool   // false when every day is zero: no gridline worth drawing
+	FirstLabel string // date under the first bar
+	LastLabel  string // date under the last bar
+	Bars       []usageBar
+}
+
+// usageGeometryFor lays out c's days as bars whose heights are proportional
+// to the busiest day. c.Max is trusted only when it covers every day, so a
+// handler that forgets to set it still gets a correct chart.
+func usageGeometryFor(c UsageChart) usageGeometry {
+	peak := c.Max
+	for _, d := range c.Days {
+		peak = max(peak, d.Count)
+	}
+	g := usageGeometry{
+		ViewBox:   "0 0 " + chartNum(chartWidth) + " " + chartNum(chartHeight),
+		Width:     chartNum(chartWidth),
+		BaselineY: chartNum(chartBaseline),
+		TopY:      chartNum(chartTop),
+		LabelY:    chartNum(chartHeight - 6),
+		Max:       formatCount(peak),
+		HasMax:    peak > 0,
+	}
+	n := len(c.Days)
+	if n == 0 {
+		return g
+	}
+	g.FirstLabel = shortDay(c.Days[0].Day)
+	g.LastLabel = shortDay(c.Days[n-1].Day)
+	slot := chartWidth / float64(n)
+	gap := slot * chartGapRatio
+	g.Bars = make([]usageBar, n)
+	for i, d := range c.Days {
+		h := chartMinBar
+		class := emptyBarClass
+		if d.Count > 0 && peak > 0 {
+			h = max(float64(d.Count)/float64(peak)*chartPlot, chartMinBar)
+			class = usedBarClass
+		}
+		g.Bars[i] = usageBar{
+			X:      chartNum(float64(i)*slot + gap/2),
+			Y:      chartNum(chartBaseline - h),
+			Width:  chartNum(slot - gap),
+			Height: chartNum(h),
+			Class:  class,
+			Title:  DateOnly(d.Day) + ": " + verifications(d.Count),
+			Day:    DateOnly(d.Day),
+			Count:  formatCount(d.Count),
+		}
+	}
+	return g
+}
+
+// chartNum formats an SVG coordinate with at most two decimals: enough
+// precision for a crisp bar, short enough to keep the markup small.
+func chartNum(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+// shortDay is an axis label: the day and month, the year being in every
+// bar's title and in the data table.
+func shortDay(t time.Time) string {
+	return t.UTC().Format("2 Jan")
+}
+
+// verifications says "1 verification" or "1,204 verifications".
+func verifications(n int64) string {
+	if n == 1 {
+		return "1 verification"
+	}
+	return formatCount(n) + " verifications"
+}
+
+// formatCount groups thousands with commas ("12,345") so large counts stay
+// readable in titles, tables and the card heading.
+func formatCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	out := make([]byte, 0, len(s)+len(s)/3+1)
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}

@@ -1,0 +1,204 @@
+// Package views holds Keyward's templ pages, htmx partials, shared components
+// and the view-model structs they take. Views never see db rows: handlers map
+// rows to these structs.
+package views
+
+import "time"
+
+// Layout is what every full page needs: who is signed in, the CSRF token for
+// forms and htmx, flash messages, and the clock used for relative times.
+type Layout struct {
+	Title     string
+	User      *CurrentUser // nil when signed out
+	CSRFToken string
+	Flashes   []Flash
+	Version   string
+	Nav       string    // active navigation item: "keys", "admin", "account", or ""
+	Now       time.Time // reference for relative times ("3 days ago")
+}
+
+// CurrentUser is the signed-in person as the layout shows them.
+type CurrentUser struct {
+	Email   string
+	IsAdmin bool
+}
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	Kind    string // "success", "error" or "info"
+	Message string
+}
+
+// FieldErrors maps a form field name to its message.
+type FieldErrors map[string]string
+
+// LoginPage is GET/POST /login.
+type LoginPage struct {
+	Layout
+	Email string
+	Error string // the one generic message, or a throttling message
+	Next  string // where to go after sign-in (a local path)
+}
+
+// SetupPage is /setup: the first admin account.
+type SetupPage struct {
+	Layout
+	Token        string // the setup token from the URL, echoed in a hidden field
+	TokenInvalid bool   // wrong, missing or used token: show a clear refusal, no form
+	Email        string
+	Errors       FieldErrors // "email", "password", "password_confirm"
+}
+
+// AccountPage is /account.
+type AccountPage struct {
+	Layout
+	Email          string
+	Role           string
+	CreatedAt      time.Time
+	Sessions       []SessionRow
+	PasswordErrors FieldErrors // "current_password", "new_password", "new_password_confirm"
+}
+
+// SessionRow is one active browser session of the signed-in user.
+type SessionRow struct {
+	ID         int64
+	Device     string // short description derived from the user agent ("Chrome on Linux")
+	UserAgent  string
+	IP         string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	Current    bool
+}
+
+// ErrorPage is the generic error page (403, 404, 429, 500...).
+type ErrorPage struct {
+	Layout
+	Status  int
+	Heading string
+	Message string
+}
+
+// KeyRow is one API key in a list.
+type KeyRow struct {
+	ID         int64
+	Name       string
+	Hint       string // "kw_…abcd"
+	Scopes     []string
+	Owner      string // owner's email (admin views)
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	ExpiresAt  *time.Time
+	Status     string // "active", "expiring", "expired", "disabled", "revoked"
+}
+
+// ExpiryChoice is one option of the expiry select.
+type ExpiryChoice struct {
+	Value string // "7", "30", "60", "90", "365", "custom", "never"
+	Label string
+}
+
+// KeyForm is the create-key form (full page and inline).
+type KeyForm struct {
+	Name          string
+	Description   string
+	Expiry        string // one of ExpiryChoices' values
+	ExpiryDate    string // YYYY-MM-DD when Expiry == "custom"
+	Scopes        string // as typed: comma or space separated
+	Errors        FieldErrors
+	ExpiryChoices []ExpiryChoice
+	MinDate       string // YYYY-MM-DD, tomorrow: the custom date's lower bound
+}
+
+// KeysPage is /keys.
+type KeysPage struct {
+	Layout
+	Keys    []KeyRow
+	Status  string // status filter: "", "active", "expiring", "expired", "disabled", "revoked"
+	Total   int    // keys matching the filter
+	AllKeys int    // keys of the user in any state (0 means the empty state)
+	Page    int    // 1-based
+	PerPage int
+	HasPrev bool
+	HasNext bool
+	Form    KeyForm // inline create form
+}
+
+// KeyReveal is the show-once panel: the only response that ever carries a
+// plaintext key.
+type KeyReveal struct {
+	ID        int64
+	Name      string
+	Key       string // the plaintext key
+	VerifyURL string // absolute URL of POST /api/v1/keys/verify
+	Curl      string // ready-to-paste curl command
+	// Rolled is set when this key replaced another; OldExpiresAt says until
+	// when the old key keeps working.
+	Rolled       bool
+	OldKeyID     int64
+	OldExpiresAt *time.Time
+}
+
+// NewKeyPage is GET/POST /keys/new.
+type NewKeyPage struct {
+	Layout
+	Form KeyForm
+}
+
+// KeyCreatedPage is the full-page show-once response (no-JS create, roll).
+type KeyCreatedPage struct {
+	Layout
+	Reveal KeyReveal
+}
+
+// UsageDay is one bar of the 30-day chart.
+type UsageDay struct {
+	Day   time.Time // midnight UTC
+	Count int64
+}
+
+// UsageChart is a 30-day usage bar chart, oldest day first.
+type UsageChart struct {
+	Days  []UsageDay
+	Total int64
+	Max   int64
+}
+
+// EventRow is one audit event as shown on a page.
+type EventRow struct {
+	At     time.Time
+	Actor  string
+	Action string // human label: "Key revoked", "Used from a new IP"
+	Target string
+	IP     string
+	Detail string
+}
+
+// GraceChoice is one option of the roll grace-period select.
+type GraceChoice struct {
+	Value string // "0", "1h", "24h", "168h"
+	Label string
+}
+
+// KeyDetail is everything the key page shows about one key.
+type KeyDetail struct {
+	KeyRow
+	Description       string
+	LastUsedIP        string
+	LastUsedUserAgent string
+	DisabledAt        *time.Time
+	RevokedAt         *time.Time
+	RolledFromID      int64 // 0 when not a roll
+	IsOwner           bool  // false when an admin views someone else's key
+}
+
+// KeyPage is /keys/{id}.
+type KeyPage struct {
+	Layout
+	Key          KeyDetail
+	Usage        UsageChart
+	Events       []EventRow
+	EditName     string
+	EditDesc     string
+	EditErrors   FieldErrors // "name", "description"
+	GraceChoices []GraceChoice
+}

@@ -1,0 +1,239 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/alexedwards/argon2id"
+
+	"github.com/keyward/keyward/db"
+)
+
+// testPassword passes the password policy.
+const testPassword = "correct horse battery staple"
+
+var cheapArgon2 = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// clock is an injectable, advanceable clock shared by db and web.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testApp is a real Keyward server on a loopback port over a real SQLite
+// file, with an injected clock.
+type testApp struct {
+	t          *testing.T
+	store      *db.Store
+	verifier   *db.Verifier
+	server     *Server
+	http       *httptest.Server
+	clock      *clock
+	setupToken string
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+type appOption func(*Config)
+
+func newTestApp(t *testing.T, opts ...appOption) *testApp {
+	t.Helper()
+	clk := newClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := db.Open(ctx, t.TempDir()+"/keyward.db", db.Options{Now: clk.Now, Argon2: cheapArgon2})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	v := db.NewVerifier(store, db.VerifierOptions{FlushInterval: 50 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { v.Run(ctx); close(done) }()
+	cfg := Config{
+		Now:        clk.Now,
+		SetupToken: "test-setup-token",
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	hs := httptest.NewUnstartedServer(nil)
+	cfg.BaseURL = "http://" + hs.Listener.Addr().String()
+	srv, err := New(cfg, store, v)
+	if err != nil {
+		t.Fatalf("web.New: %v", err)
+	}
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	a := &testApp{t: t, store: store, verifier: v, server: srv, http: hs, clock: clk,
+		setupToken: cfg.SetupToken, cancel: cancel, done: done}
+	t.Cleanup(func() {
+		hs.Close()
+		cancel()
+		<-done
+		store.Close()
+	})
+	return a
+}
+
+// flush writes pending usage now.
+func (a *testApp) flush() {
+	a.t.Helper()
+	if err := a.verifier.Flush(context.Background()); err != nil {
+		a.t.Fatalf("flush: %v", err)
+	}
+}
+
+// createUser adds a user directly in the database.
+func (a *testApp) createUser(email string, role db.Role) db.User {
+	a.t.Helper()
+	u, err := a.store.CreateUser(context.Background(), email, testPassword, role, db.CLIActor())
+	if err != nil {
+		a.t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so tests can assert them.
+type browser struct {
+	t    *testing.T
+	app  *testApp
+	c    *http.Client
+	base *url.URL
+}
+
+func (a *testApp) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(a.http.URL)
+	return &browser{t: a.t, app: a, base: u, c: &http.Client{
+		Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+// response is a read response.
+type response struct {
+	*http.Response
+	body string
+}
+
+func (r response) doc(t *testing.T) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("parse html: %v", err)
+	}
+	return d
+}
+
+func (b *browser) do(req *http.Request) response {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{resp, string(body)}
+}
+
+func (b *browser) get(path string) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.app.http.URL+path, nil)
+	return b.do(req)
+}
+
+// csrf returns the CSRF cookie's value, fetching a page first if needed.
+func (b *browser) csrf() string {
+	b.t.Helper()
+	for range 2 {
+		for _, c := range b.c.Jar.Cookies(b.base) {
+			if strings.HasSuffix(c.Name, csrfName) {
+				return c.Value
+			}
+		}
+		b.get("/login")
+	}
+	b.t.Fatal("no CSRF cookie")
+	return ""
+}
+
+// post submits a form like a browser would, with the CSRF token.
+func (b *browser) post(path string, form url.Values) response {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if !form.Has("_csrf") {
+		form.Set("_csrf", b.csrf())
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.app.http.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// login signs in and fails the test unless it worked.
+func (b *browser) login(email, password string) {
+	b.t.Helper()
+	r := b.post("/login", url.Values{"email": {email}, "password": {password}})
+	if r.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("login %s: got status %d, want 303; body: %s", email, r.StatusCode, r.body)
+	}
+}
+
+// sessionCookie returns the current session cookie value ("" if none).
+func (b *browser) sessionCookie() string {
+	for _, c := range b.c.Jar.Cookies(b.base) {
+		if strings.HasSuffix(c.Name, sessionName) {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func TestSmokeSetupLoginKeys(t *testing.T) {
+	a := newTestApp(t)
+	b := a.browser()
+	r := b.get("/setup?token=" + a.setupToken)
+	if r.StatusCode != 200 {
+		t.Fatalf("GET /setup: got %d, want 200", r.StatusCode)
+	}
+	r = b.post("/setup", url.Values{"token": {a.setupToken}, "email": {"admin@example.com"},
+		"password": {testPassword}, "password_confirm": {testPassword}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/keys" {
+		t.Fatalf("POST /setup: got %d %q, want 303 /keys; body %s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	r = b.get("/keys")
+	if r.StatusCode != 200 {
+		t.Fatalf("GET /keys: got %d; body %s", r.StatusCode, r.body)
+	}
+	r = b.post("/keys", url.Values{"name": {"ci"}, "expiry": {"30"}, "scopes": {"read"}})
+	if r.StatusCode != 200 || !strings.Contains(r.body, "kw_") {
+		t.Fatalf("POST /keys: got %d; body %s", r.StatusCode, r.body)
+	}
+}

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"net"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/handlers"
+)
+
+var randRead = rand.Read
+
+const csrfName = "kw_csrf"
+
+// cookieName adds the __Host- prefix where the cookie can be Secure: the
+// browser then refuses it from a subdomain or over plain HTTP, so nobody can
+// plant a session or CSRF cookie.
+func cookieName(r *http.Request, base string) string {
+	if secureRequest(r) {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// secureRequest reports whether the browser will keep a Secure cookie for
+// this request: over TLS, or on localhost, which browsers treat as secure.
+func secureRequest(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// csrf guards every state change of the browser routes twice: Go's
+// CrossOriginProtection rejects cross-origin browser requests (Sec-Fetch-Site
+// and Origin), and a token (double-submit: a random HttpOnly cookie that the
+// page echoes in a form field or the X-CSRF-Token header sent by htmx) must
+// match. Neither the token nor the cookie is ever logged.
+func csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	cop := http.NewCrossOriginProtection()
+	return func(c echo.Context) error {
+		r := c.Request()
+		token := ""
+		if ck, err := r.Cookie(cookieName(r, csrfName)); err == nil && len(ck.Value) == 43 {
+			token = ck.Value
+		}
+		if !safeMethod(r.Method) {
+			if err := cop.Check(r); err != nil {
+				return handlers.Forbidden("This request came from another site and was refused.")
+			}
+			sent := r.Header.Get("X-CSRF-Token")
+			if sent == "" {
+				sent = c.FormValue("_csrf")
+			}
+			if token == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+				return handlers.Forbidden("Your form expired or was sent from somewhere else. Go back, reload the page and try again.")
+			}
+		}
+		if token == "" {
+			return rotateAndNext(c, next)
+		}
+		handlers.SetCSRFToken(c, token)
+		return next(c)
+	}
+}
+
+func rotateAndNext(c echo.Context, next echo.HandlerFunc) error {
+	if err := rotateCSRF(c); err != nil {
+		return err
+	}
+	return next(c)
+}
+
+// rotateCSRF issues a new token (at first visit, sign-in and sign-out).
+func rotateCSRF(c echo.Context) error {
+	tok, err := randomBytes(make([]byte, 32))
+	if err != nil {
+		return err
+	}
+	r := c.Request()
+	c.SetCookie(&http.Cookie{
+		Name: cookieName(r, csrfName), Value: tok, Path: "/",
+		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteLaxMode,
+	})
+	handlers.SetCSRFToken(c, tok)
+	return nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}

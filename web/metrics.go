@@ -1,0 +1,67 @@
+package web
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics holds the server's Prometheus collectors in its own registry (no
+// global state: two servers in one test binary do not collide).
+type metrics struct {
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	logins       *prometheus.CounterVec
+	verifies     *prometheus.CounterVec
+	verifyTime   prometheus.Histogram
+	verifyByCode sync.Map // code -> prometheus.Counter, so the hot path does not build label maps
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyward_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "keyward_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyward_logins_total", Help: "Sign-in attempts by outcome.",
+		}, []string{"outcome"}),
+		verifies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyward_verifications_total", Help: "Key verifications by outcome (valid or the failure code).",
+		}, []string{"outcome"}),
+		verifyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "keyward_verification_duration_seconds", Help: "Time spent verifying a key (excluding HTTP).",
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01},
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.logins, m.verifies, m.verifyTime,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Login implements handlers.Metrics.
+func (m *metrics) Login(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
+
+// Verification implements handlers.Metrics.
+func (m *metrics) Verification(code string, d time.Duration) {
+	if code == "" {
+		code = "valid"
+	}
+	c, ok := m.verifyByCode.Load(code)
+	if !ok {
+		c, _ = m.verifyByCode.LoadOrStore(code, m.verifies.WithLabelValues(code))
+	}
+	c.(prometheus.Counter).Inc()
+	m.verifyTime.Observe(d.Seconds())
+}
+
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}

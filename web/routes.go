@@ -1,0 +1,93 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyward/keyward/static"
+)
+
+// newEcho builds the Echo instance: middleware in order, then the route
+// table, which reads like a sitemap.
+func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	e.HTTPErrorHandler = s.handleError
+
+	// Outermost first: every response gets an id, is observed and logged,
+	// carries the security headers, survives panics, and has a bounded body.
+	e.Use(requestID, s.observe, securityHeaders(true), s.recoverPanic,
+		middleware.BodyLimit(s.cfg.BodyLimit))
+
+	h := s.h
+
+	// Operations and static files: no session, no CSRF.
+	e.GET("/healthz", h.Healthz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	e.GET("/static/*", staticHandler())
+	e.GET("/favicon.ico", func(c echo.Context) error {
+		return c.Redirect(http.StatusMovedPermanently, static.URL("img/favicon.svg"))
+	})
+
+	// The API: authenticated by keys only, never by the browser session.
+	api := e.Group("/api/v1")
+	api.POST("/keys/verify", h.APIVerify)
+	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions}, "/auth", h.APIForwardAuth)
+
+	// Browser pages: session, CSRF, never cached.
+	b := e.Group("", noStore, s.sessions.loadSession, csrf)
+	b.GET("/", h.Home)
+	b.GET("/setup", h.SetupShow)
+	b.POST("/setup", h.SetupSubmit)
+	b.GET("/login", h.LoginShow)
+	b.POST("/login", h.LoginSubmit)
+	b.POST("/logout", h.Logout)
+
+	u := b.Group("", requireAuth)
+	u.GET("/keys", h.KeysList)
+	u.POST("/keys", h.KeysCreate)
+	u.GET("/keys/new", h.KeysNew)
+	u.GET("/keys/:id", h.KeyShow)
+	u.POST("/keys/:id/edit", h.KeyEdit)
+	u.POST("/keys/:id/disable", h.KeyDisable)
+	u.POST("/keys/:id/enable", h.KeyEnable)
+	u.POST("/keys/:id/roll", h.KeyRoll)
+	u.POST("/keys/:id/revoke", h.KeyRevoke)
+	u.GET("/account", h.AccountShow)
+	u.POST("/account/password", h.AccountPassword)
+	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
+	u.POST("/account/sessions/:id/end", h.AccountSessionEnd)
+
+	return e
+}
+
+// staticHandler serves the embedded assets. URLs carry a content hash
+// (static.URL), so they can be cached for a year.
+func staticHandler() echo.HandlerFunc {
+	files := http.FileServer(http.FS(static.FS))
+	return func(c echo.Context) error {
+		p := c.Param("*")
+		if p == "" {
+			return echo.ErrNotFound
+		}
+		if f, err := fs.Stat(static.FS, p); err != nil || f.IsDir() {
+			return echo.ErrNotFound
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		r := c.Request().Clone(c.Request().Context())
+		r.URL = &url.URL{Path: "/" + p}
+		files.ServeHTTP(c.Response(), r)
+		return nil
+	}
+}
+
+func escapeNext(p string) string { return url.QueryEscape(p) }

@@ -1,0 +1,131 @@
+// Package web assembles Keyward's HTTP server: middleware in order, the one
+// route table, the one error handler, browser sessions, CSRF, security
+// headers and rate limits.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/handlers"
+)
+
+// Server is a configured Keyward HTTP server.
+type Server struct {
+	cfg      Config
+	store    *db.Store
+	echo     *echo.Echo
+	http     *http.Server
+	sessions *sessionStore
+	metrics  *metrics
+	h        *handlers.Handler
+}
+
+// New builds the server. It does not listen; call Serve.
+func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
+	cfg.setDefaults()
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("web: base URL %q must be an absolute http(s) URL", cfg.BaseURL)
+	}
+	if cfg.SetupToken == "" {
+		tok, err := randomToken()
+		if err != nil {
+			return nil, err
+		}
+		cfg.SetupToken = tok
+	}
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		metrics: newMetrics(reg),
+	}
+	s.sessions = newSessionStore(store, cfg, secureCookies(base))
+	s.h = &handlers.Handler{
+		Store:          store,
+		Verifier:       verifier,
+		Sessions:       s.sessions,
+		LoginThrottle:  newLoginThrottle(cfg.Now),
+		VerifyThrottle: newVerifyThrottle(cfg.Now),
+		Metrics:        s.metrics,
+		BaseURL:        cfg.BaseURL,
+		Version:        cfg.Version,
+		Now:            cfg.Now,
+		SetupToken:     cfg.SetupToken,
+	}
+	s.echo = s.newEcho(reg)
+	s.http = &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           s.echo,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	return s, nil
+}
+
+// Handler returns the server's root handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// SetupURL returns the one-time link that creates the first admin, or ""
+// once an admin exists.
+func (s *Server) SetupURL(ctx context.Context) (string, error) {
+	has, err := s.store.HasAdmin(ctx)
+	if err != nil {
+		return "", err
+	}
+	if has {
+		return "", nil
+	}
+	return s.cfg.BaseURL + "/setup?token=" + url.QueryEscape(s.cfg.SetupToken), nil
+}
+
+// Serve accepts connections on ln until Shutdown. It returns
+// http.ErrServerClosed after a graceful shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// randomToken returns 256 random bits, base64url without padding.
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("web: random token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// secureCookies decides whether cookies get Secure and the __Host- prefix:
+// on HTTPS, and on localhost, which browsers treat as a secure context.
+func secureCookies(base *url.URL) bool {
+	if base.Scheme == "https" {
+		return true
+	}
+	host := base.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
