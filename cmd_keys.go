@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyward/keyward/db"
+)
+
+// keys dispatches `keyward keys create|list|revoke`.
+func (a *app) keys(ctx context.Context, args []string) error {
+	rest, err := a.parse(a.newFlagSet("keys"), args, false, "keys")
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		return usagef("keys needs a command: create, list or revoke")
+	}
+	switch rest[0] {
+	case "create":
+		return a.keysCreate(ctx, rest[1:])
+	case "list":
+		return a.keysList(ctx, rest[1:])
+	case "revoke":
+		return a.keysRevoke(ctx, rest[1:])
+	default:
+		return usagef("unknown command \"keys %s\" (want create, list or revoke)", rest[0])
+	}
+}
+
+// keysCreate creates a key and prints it alone on stdout: the only time its
+// plaintext exists, since only its SHA-256 is stored.
+func (a *app) keysCreate(ctx context.Context, args []string) error {
+	fs := a.newFlagSet("keys create")
+	user := fs.String("user", "", "")
+	name := fs.String("name", "", "")
+	expires := fs.String("expires", "never", "")
+	scopesArg := fs.String("scopes", "", "")
+	description := fs.String("description", "", "")
+	pos, err := a.parse(fs, args, true, "keys")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("keys create takes no arguments, got %q (quote a name with spaces)", pos[0])
+	}
+	if strings.TrimSpace(*user) == "" {
+		return usagef("keys create needs --user")
+	}
+	scopes, msg := db.ParseScopes(*scopesArg)
+	if msg != "" {
+		return fmt.Errorf("--scopes: %s", msg)
+	}
+	store, _, err := a.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	expiresAt, err := parseExpiry(*expires, store.Now())
+	if err != nil {
+		return err
+	}
+	u, err := userByEmail(ctx, store, *user)
+	if err != nil {
+		return err
+	}
+	k, secret, err := store.CreateKey(ctx, u.ID, db.KeyInput{
+		Name:        *name,
+		Description: *description,
+		Scopes:      scopes,
+		ExpiresAt:   expiresAt,
+	}, db.CLIActor())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, secret)
+	exp := "never"
+	if k.ExpiresAt != nil {
+		exp = k.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(a.stderr, "Created key %d %q for %s (expires: %s). It is not shown again.\n",
+		k.ID, k.Name, k.OwnerEmail, exp)
+	return nil
+}
+
+// parseExpiry reads --expires: "never", a number of days ("30d"), a Go
+// duration ("12h", "90m"), a date ("2027-01-31", meaning its first instant
+// in UTC) or an RFC 3339 time. A time in the past is left for CreateKey to
+// refuse with its own message.
+func parseExpiry(s string, now time.Time) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "never") {
+		return nil, nil
+	}
+	bad := fmt.Errorf("--expires: %q is not \"never\", a duration like 30d or 12h, a date like 2027-01-31 or an RFC 3339 time", s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 {
+			return nil, bad
+		}
+		t := now.AddDate(0, 0, days)
+		return &t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return nil, bad
+		}
+		t := now.Add(d)
+		return &t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return &t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		t = t.UTC()
+		return &t, nil
+	}
+	return nil, bad
+}
+
+// keyStatuses are the values --status takes.
+var keyStatuses = []db.KeyStatus{db.KeyActive, db.KeyExpiring, db.KeyExpired, db.KeyDisabled, db.KeyRevoked}
+
+// keysList prints keys as a table for people or as JSON for scripts.
+func (a *app) keysList(ctx context.Context, args []string) error {
+	fs := a.newFlagSet("keys list")
+	user := fs.String("user", "", "")
+	status := fs.String("status", "", "")
+	stale := fs.Bool("stale", false, "")
+	asJSON := fs.Bool("json", false, "")
+	pos, err := a.parse(fs, args, true, "keys")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("keys list takes no arguments, got %q", pos[0])
+	}
+	filter := db.KeyFilter{Stale: *stale, Status: db.KeyStatus(strings.ToLower(strings.TrimSpace(*status)))}
+	if filter.Status != "" && !validStatus(filter.Status) {
+		return fmt.Errorf("--status: %q is not one of active, expiring, expired, disabled, revoked", *status)
+	}
+	store, _, err := a.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	scope := db.AnyOwner()
+	if *user != "" {
+		u, err := userByEmail(ctx, store, *user)
+		if err != nil {
+			return err
+		}
+		scope = db.OwnedBy(u.ID)
+	}
+	keys, err := listAllKeys(ctx, store, scope, filter)
+	if err != nil {
+		return err
+	}
+	now := store.Now()
+	if *asJSON {
+		return writeKeysJSON(a.stdout, keys, now)
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(a.stderr, "No keys found.")
+		return nil
+	}
+	return writeKeysTable(a.stdout, keys, now)
+}
+
+func validStatus(s db.KeyStatus) bool {
+	for _, v := range keyStatuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// listAllKeys pages through ListKeys, which caps each page, so that the CLI
+// shows every matching key.
+func listAllKeys(ctx context.Context, store *db.Store, scope db.Scope, f db.KeyFilter) ([]db.Key, error) {
+	var all []db.Key
+	f.Limit = db.MaxKeyLimit
+	for {
+		page, err := store.ListKeys(ctx, scope, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < f.Limit {
+			return all, nil
+		}
+		f.Offset += len(page)
+	}
+}
+
+// keyJSON is one key in `keys list --json`; scripts rely on these names.
+// Times are RFC 3339 in UTC, or null.
+type keyJSON struct {
+	ID         int64        `json:"id"`
+	User       string       `json:"user"`
+	Name       string       `json:"name"`
+	Hint       string       `json:"hint"`
+	Scopes     []string     `json:"scopes"`
+	CreatedAt  string       `json:"created_at"`
+	ExpiresAt  *string      `json:"expires_at"`
+	LastUsedAt *string      `json:"last_used_at"`
+	Status     db.KeyStatus `json:"status"`
+}
+
+func writeKeysJSON(w io.Writer, keys []db.Key, now time.Time) error {
+	out := make([]keyJSON, 0, len(keys))
+	for _, k := range keys {
+		scopes := k.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		out = append(out, keyJSON{
+			ID:         k.ID,
+			User:       k.OwnerEmail,
+			Name:       k.Name,
+			Hint:       k.Hint,
+			Scopes:     scopes,
+			CreatedAt:  k.CreatedAt.UTC().Format(time.RFC3339),
+			ExpiresAt:  rfc3339(k.ExpiresAt),
+			LastUsedAt: rfc3339(k.LastUsedAt),
+			Status:     k.Status(now),
+		})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func rfc3339(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+// tableTime is the table's time format; the header notes UTC once.
+const tableTime = "2006-01-02 15:04"
+
+func formatTime(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.UTC().Format(tableTime)
+}
+
+func writeKeysTable(w io.Writer, keys []db.Key, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tUSER\tNAME\tHINT\tSTATUS\tCREATED (UTC)\tLAST USED\tEXPIRES")
+	for _, k := range keys {
+		created := k.CreatedAt
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			k.ID, k.OwnerEmail, k.Name, k.Hint, k.Status(now),
+			formatTime(&created, ""), formatTime(k.LastUsedAt, "never"), formatTime(k.ExpiresAt, "never"))
+	}
+	return tw.Flush()
+}
+
+// keysRevoke revokes a key by id, from any owner.
+func (a *app) keysRevoke(ctx context.Context, args []string) error {
+	fs := a.newFlagSet("keys revoke")
+	reason := fs.String("reason", "", "")
+	pos, err := a.parse(fs, args, true, "keys")
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("keys revoke needs one key ID (see keys list)")
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return usagef("%q is not a key ID: use the number in the ID column of keys list", pos[0])
+	}
+	store, _, err := a.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	k, err := store.RevokeKey(ctx, db.AnyOwner(), id, *reason, db.CLIActor())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "Revoked key %d %q of %s. A running server refuses it within seconds.\n",
+		k.ID, k.Name, k.OwnerEmail)
+	return nil
+}

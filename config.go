@@ -1,0 +1,200 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// setting is one global option: a flag with an environment twin. It records
+// whether the flag was given, so that precedence is exactly "flag beats env
+// beats default" even when the flag is given the default value, and so that
+// a bad value in the environment does not matter when the flag overrides it.
+type setting struct {
+	flag, env, def, usage string
+
+	value string
+	set   bool
+}
+
+func (s *setting) String() string {
+	switch {
+	case s == nil:
+		return ""
+	case s.set:
+		return s.value
+	default:
+		return s.def
+	}
+}
+
+func (s *setting) Set(v string) error {
+	s.value, s.set = v, true
+	return nil
+}
+
+// resolve returns the effective value and where it came from, for error
+// messages that point at the right knob.
+func (s *setting) resolve(env func(string) string) (value, source string) {
+	if s.set {
+		return s.value, "--" + s.flag
+	}
+	if v := env(s.env); v != "" {
+		return v, s.env
+	}
+	return s.def, "--" + s.flag
+}
+
+// globals are the options every subcommand accepts, before or after its
+// name: `keyward --db x.db keys list` and `keyward keys list --db x.db`
+// mean the same.
+type globals struct {
+	addr, db, baseURL, trustedProxies, logFormat, sessionIdle, sessionAbsolute setting
+}
+
+func newGlobals() *globals {
+	return &globals{
+		addr: setting{flag: "addr", env: "KEYWARD_ADDR", def: "localhost:8080",
+			usage: "address to listen on (port 0 picks a free port)"},
+		db: setting{flag: "db", env: "KEYWARD_DB", def: "./data/keyward.db",
+			usage: "SQLite database file, created on first run (local disk, not NFS)"},
+		baseURL: setting{flag: "base-url", env: "KEYWARD_BASE_URL",
+			usage: "external URL of the dashboard, e.g. https://keys.example.com (default http://ADDR)"},
+		trustedProxies: setting{flag: "trusted-proxies", env: "KEYWARD_TRUSTED_PROXIES",
+			usage: "comma-separated CIDRs or IPs of reverse proxies whose X-Forwarded-For is believed"},
+		logFormat: setting{flag: "log-format", env: "KEYWARD_LOG_FORMAT", def: "text",
+			usage: "log format: text or json"},
+		sessionIdle: setting{flag: "session-idle", env: "KEYWARD_SESSION_IDLE", def: "30m",
+			usage: "sign out after this long without activity"},
+		sessionAbsolute: setting{flag: "session-absolute", env: "KEYWARD_SESSION_ABSOLUTE", def: "12h",
+			usage: "sign out this long after sign-in, active or not"},
+	}
+}
+
+func (g *globals) all() []*setting {
+	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute}
+}
+
+// register adds the global flags to fs, bound to g, so that a value given
+// before the subcommand and one given after it land in the same place.
+func (g *globals) register(fs *flag.FlagSet) {
+	for _, s := range g.all() {
+		fs.Var(s, s.flag, s.usage)
+	}
+}
+
+// writeHelp prints the global options with their environment twins and
+// defaults, the same table the README shows.
+func (g *globals) writeHelp(w io.Writer) {
+	fmt.Fprintln(w, "Global options (flag, environment variable, default):")
+	for _, s := range g.all() {
+		def := s.def
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(w, "  --%-18s %-26s %s\n      %s\n", s.flag, s.env, def, s.usage)
+	}
+}
+
+// config is the resolved, validated global configuration.
+type config struct {
+	Addr            string
+	DBPath          string
+	BaseURL         string
+	TrustedProxies  []netip.Prefix
+	LogFormat       string
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+}
+
+// load resolves every global option and validates it, reporting the first
+// problem with the flag or variable it came from.
+func (g *globals) load(env func(string) string) (config, error) {
+	var c config
+	var src string
+	c.Addr, _ = g.addr.resolve(env)
+	if c.DBPath, src = g.db.resolve(env); strings.TrimSpace(c.DBPath) == "" {
+		return config{}, fmt.Errorf("%s: give the path of the database file", src)
+	}
+	c.BaseURL, _ = g.baseURL.resolve(env)
+	c.BaseURL = strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
+
+	raw, src := g.trustedProxies.resolve(env)
+	proxies, err := parseTrustedProxies(raw)
+	if err != nil {
+		return config{}, fmt.Errorf("%s: %w", src, err)
+	}
+	c.TrustedProxies = proxies
+
+	c.LogFormat, src = g.logFormat.resolve(env)
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return config{}, fmt.Errorf("%s: %q is not a log format: use text or json", src, c.LogFormat)
+	}
+
+	for _, d := range []struct {
+		s   *setting
+		dst *time.Duration
+	}{{&g.sessionIdle, &c.SessionIdle}, {&g.sessionAbsolute, &c.SessionAbsolute}} {
+		raw, src := d.s.resolve(env)
+		v, err := time.ParseDuration(raw)
+		if err != nil || v <= 0 {
+			return config{}, fmt.Errorf("%s: %q is not a positive duration like 30m or 12h", src, raw)
+		}
+		*d.dst = v
+	}
+	return c, nil
+}
+
+// parseTrustedProxies reads comma-separated CIDRs ("10.0.0.0/8") or single
+// addresses ("192.0.2.7", taken as a /32 or /128). Any bad entry is an
+// error: silently dropping one would make the server use the proxy's own
+// address for every client, and throttle them all together.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if strings.Contains(part, "/") {
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8", part)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or a CIDR like 10.0.0.0/8", part)
+		}
+		if a.Zone() != "" {
+			return nil, fmt.Errorf("%q: drop the zone (%%%s)", part, a.Zone())
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// newLogger writes structured logs to w, as text for people or JSON for log
+// collectors.
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// usageError is a command-line mistake (unknown command, missing argument):
+// it exits with status 2 and a hint to run `keyward help`.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,79 @@
+package db
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// The verification path's cost, piece by piece. Run with
+// `go test -run '^$' -bench . -benchmem ./db/`.
+
+func BenchmarkParseAndHash(b *testing.B) {
+	k, err := GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var sink [32]byte
+	for b.Loop() {
+		if ParseKey(k) != nil {
+			b.Fatal("ParseKey refused a generated key")
+		}
+		sink = HashKey(k)
+	}
+	_ = sink
+}
+
+func BenchmarkVerifyCacheHit(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "keyward.db"), Options{Argon2: testArgon2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	pw, err := GeneratePassword()
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, "bench@example.com", pw, RoleMember, CLIActor())
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, secret, err := s.CreateKey(ctx, u.ID, KeyInput{Name: "bench", Scopes: []string{"read"}}, CLIActor())
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := NewVerifier(s, VerifierOptions{CacheTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	req := VerifyRequest{Key: secret, Scope: "read", IP: "192.0.2.1", UserAgent: "bench/1"}
+	if res, err := v.Verify(ctx, req); err != nil || !res.Valid {
+		b.Fatalf("Verify = %+v, %v", res, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res, err := v.Verify(ctx, req); err != nil || !res.Valid {
+				b.Errorf("Verify = %+v, %v", res, err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if got := v.Lookups(); got != 1 {
+		b.Errorf("Lookups = %d, want 1 (every verification after the first is a cache hit)", got)
+	}
+}
+
+func BenchmarkRecordUse(b *testing.B) {
+	var r usageRecorder
+	r.reset()
+	now := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.record(42, now, "192.0.2.1", "bench/1")
+	}
+}

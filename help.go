@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+const helpOverview = `Keyward: a self-hosted API-key manager.
+
+Usage:
+  keyward [serve]                 serve the dashboard and the key API (the default)
+  keyward user add --email E [--admin]
+                                  create a user; the password is read from stdin,
+                                  or generated and printed alone on stdout
+  keyward user disable E          stop a user: sessions end, keys stop working
+  keyward user enable E           let a disabled user back in
+  keyward keys create --user E --name N [--expires 30d] [--scopes a,b] [--description D]
+                                  create a key and print it alone on stdout, once
+  keyward keys list [--user E] [--status S] [--stale] [--json]
+                                  list keys as a table, or as JSON for scripts
+  keyward keys revoke ID [--reason R]
+                                  revoke a key for good
+  keyward backup FILE             write a consistent copy of the database to FILE
+  keyward version                 print the version
+  keyward help [COMMAND]          show this help, or a command's
+
+Secrets (a key, a generated password) go alone to stdout, messages to
+stderr; errors exit non-zero. Run 'keyward help COMMAND' for details.
+`
+
+const helpServe = `Usage: keyward [serve] [global options]
+
+Serves the dashboard, POST /api/v1/keys/verify, GET /api/v1/auth (forward
+auth), /healthz and /metrics. While no admin exists, prints a one-time link
+that creates the first admin. SIGINT or SIGTERM stop it gracefully: requests
+in flight get 15 seconds to finish and recorded key usage is written.
+`
+
+const helpUser = `Usage:
+  keyward user add --email E [--admin]
+  keyward user disable E
+  keyward user enable E
+
+user add creates a member (an admin with --admin). When stdin is not a
+terminal its first line is the password, e.g.
+    printf '%s\n' "$PASSWORD" | keyward user add --email ann@example.com
+otherwise a random password is generated and printed alone on stdout.
+Passwords need at least 15 characters and must not be easy to guess.
+
+user disable ends the user's sessions at once and makes their keys fail
+verification; user enable reverses it. The last active admin cannot be
+disabled.
+`
+
+const helpKeys = `Usage:
+  keyward keys create --user E --name N [--expires WHEN] [--scopes a,b] [--description D]
+  keyward keys list [--user E] [--status S] [--stale] [--json]
+  keyward keys revoke ID [--reason R]
+
+keys create prints the new key alone on stdout; it is never shown again.
+  --expires  never (default), a duration (30d, 12h, 90m), a date (2027-01-31,
+             the key expires at the start of that day, UTC) or an RFC 3339 time
+  --scopes   comma-separated: lowercase letters, digits and : . _ -
+
+keys list prints ID, USER, NAME, HINT, STATUS, CREATED, LAST USED and
+EXPIRES (times in UTC), newest first.
+  --status   active, expiring, expired, disabled or revoked
+  --stale    only usable keys unused for the stale threshold (default 90 days)
+             or never used and older than 30 days
+  --json     an array of objects with id, user, name, hint, scopes,
+             created_at, expires_at, last_used_at (RFC 3339 or null), status
+
+keys revoke ends a key for good. A running server stops accepting it within
+5 seconds (its cache lifetime for changes made outside the server).
+`
+
+const helpBackup = `Usage: keyward backup FILE
+
+Checks the database's integrity, then writes a consistent copy to FILE
+(which must not exist) while the server keeps running. To restore, stop the
+server and copy FILE over the database file (--db).
+`
+
+const helpVersion = `Usage: keyward version
+
+Prints the version alone on stdout.
+`
+
+// helpTopics maps a command to its help; "" is the overview.
+var helpTopics = map[string]string{
+	"":        helpOverview,
+	"serve":   helpServe,
+	"user":    helpUser,
+	"keys":    helpKeys,
+	"backup":  helpBackup,
+	"version": helpVersion,
+}
+
+// writeHelp prints the help for topic followed by the global options,
+// which every command accepts.
+func (a *app) writeHelp(w io.Writer, topic string) {
+	fmt.Fprint(w, helpTopics[topic])
+	fmt.Fprintln(w)
+	a.g.writeHelp(w)
+}
+
+// help prints the overview or one command's help on stdout.
+func (a *app) help(args []string) error {
+	topic := ""
+	if len(args) > 0 {
+		topic = args[0]
+	}
+	if _, ok := helpTopics[topic]; !ok {
+		return usagef("no help for %q", topic)
+	}
+	a.writeHelp(a.stdout, topic)
+	return nil
+}

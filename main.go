@@ -1,0 +1,241 @@
+// Command keyward is a self-hosted API-key manager in one binary: a
+// dashboard where people create and follow their API keys, a verify API and
+// a forward-auth endpoint that services ask, and a CLI for operators.
+//
+// Everything a script reads (a key, a generated password, JSON) goes alone
+// to stdout; every message goes to stderr; errors exit non-zero.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/keyward/keyward/db"
+)
+
+// version is set at build time with
+// -ldflags "-X main.version=v1.2.3"; see versionString for the fallback.
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal starts a graceful shutdown, restore the default
+	// handling so that a second Ctrl-C stops a shutdown that hangs.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program behind main, with its inputs and outputs passed
+// in so that tests drive it like a shell would. It returns the exit status.
+func run(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{env: env, stdin: stdin, stdout: stdout, stderr: stderr}
+	return a.run(ctx, args)
+}
+
+// app carries one invocation's streams and configuration.
+type app struct {
+	env            func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	// dbOptions are passed to db.Open; tests inject cheap argon2 parameters.
+	dbOptions db.Options
+	// onListen, when set, is called with the dashboard URL once the server
+	// listens: tests use it to find a port chosen with --addr 127.0.0.1:0.
+	onListen func(url string)
+
+	g *globals
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	err := a.dispatch(ctx, args)
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelpShown):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(a.stderr, "keyward: %s\nRun 'keyward help' for usage.\n", oneLine(ue.msg))
+		return 2
+	default:
+		fmt.Fprintf(a.stderr, "keyward: %s\n", oneLine(userMessage(err)))
+		return 1
+	}
+}
+
+// dispatch reads the global flags given before the subcommand, then hands
+// the rest to the subcommand, whose own flag set accepts the global flags
+// too. With no subcommand, keyward serves: `go run .` must just work.
+func (a *app) dispatch(ctx context.Context, args []string) error {
+	a.g = newGlobals()
+	fs := a.newFlagSet("keyward")
+	rest, err := a.parse(fs, args, false, "")
+	if err != nil {
+		return err
+	}
+	cmd := "serve"
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	switch cmd {
+	case "serve":
+		return a.serve(ctx, rest)
+	case "user":
+		return a.user(ctx, rest)
+	case "keys":
+		return a.keys(ctx, rest)
+	case "backup":
+		return a.backup(ctx, rest)
+	case "version":
+		return a.version(rest)
+	case "help":
+		return a.help(rest)
+	default:
+		return usagef("unknown command %q", cmd)
+	}
+}
+
+// newFlagSet returns a flag set with the global flags registered. It prints
+// nothing itself: errors become one line from run, -h prints our own help.
+func (a *app) newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	a.g.register(fs)
+	return fs
+}
+
+// errHelpShown ends a command after -h printed its help; the exit status is 0.
+var errHelpShown = errors.New("help shown")
+
+// parse parses args with fs and returns the positional arguments. With
+// interspersed set, flags may follow positional arguments
+// (`keys revoke 12 --reason leaked`), which the standard library would stop
+// at; "--" still ends the flags. helpTopic names the help printed for -h.
+func (a *app) parse(fs *flag.FlagSet, args []string, interspersed bool, helpTopic string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				a.writeHelp(a.stdout, helpTopic)
+				return nil, errHelpShown
+			}
+			return nil, usagef("%s", err.Error())
+		}
+		rest := fs.Args()
+		if !interspersed || len(rest) == 0 {
+			return append(pos, rest...), nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// version prints the version alone on stdout, for scripts.
+func (a *app) version(args []string) error {
+	fs := a.newFlagSet("version")
+	pos, err := a.parse(fs, args, true, "")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("version takes no arguments")
+	}
+	fmt.Fprintln(a.stdout, versionString())
+	return nil
+}
+
+// versionString is the -ldflags version, else the module version that `go
+// install` and VCS stamping record, else "dev".
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// openStore opens the database for a command other than serve. Only
+// `user add` may create it (to add the first admin before the first start):
+// for the others a missing file means a wrong --db, and quietly creating an
+// empty database there would hide the mistake.
+func (a *app) openStore(ctx context.Context, create bool) (*db.Store, config, error) {
+	cfg, err := a.g.load(a.env)
+	if err != nil {
+		return nil, config{}, err
+	}
+	if !create {
+		if _, err := os.Stat(cfg.DBPath); errors.Is(err, os.ErrNotExist) {
+			return nil, config{}, fmt.Errorf("no database at %s: run `keyward serve` once, or point --db (KEYWARD_DB) at the database file", cfg.DBPath)
+		}
+	}
+	store, err := db.Open(ctx, cfg.DBPath, a.dbOptions)
+	if err != nil {
+		return nil, config{}, fmt.Errorf("open database %s: %w", cfg.DBPath, err)
+	}
+	return store, cfg, nil
+}
+
+// flagForField names the command-line flag behind a db validation field, so
+// that `keys create` says "--expires: ..." rather than "expires_at: ...".
+var flagForField = map[string]string{
+	"email":       "--email",
+	"password":    "password",
+	"role":        "role",
+	"name":        "--name",
+	"description": "--description",
+	"scopes":      "--scopes",
+	"expires_at":  "--expires",
+	"reason":      "--reason",
+}
+
+// userMessage is the one line an operator sees for err: the field messages
+// of a validation error, the user-safe message of a *db.Error, or the error
+// text (the operator runs the CLI on the host, so an internal error is
+// theirs to read; no error carries a secret).
+func userMessage(err error) string {
+	if fields := db.FieldErrors(err); len(fields) > 0 {
+		names := make([]string, 0, len(fields))
+		for f := range fields {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		parts := make([]string, 0, len(names))
+		for _, f := range names {
+			label := flagForField[f]
+			if label == "" {
+				label = f
+			}
+			parts = append(parts, label+": "+fields[f])
+		}
+		return strings.Join(parts, "; ")
+	}
+	var de *db.Error
+	if errors.As(err, &de) {
+		return de.Message
+	}
+	return err.Error()
+}
+
+// oneLine keeps an error message on one line, as scripts expect.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
