@@ -186,8 +186,9 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 		return fmt.Errorf("db: begin migration %s: %w", name, err)
 	}
 	defer tx.Rollback()
+	base := strings.TrimPrefix(name, "migrations/")
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
 		return fmt.Errorf("db: check migration %s: %w", name, err)
 	}
 	if n > 0 {
@@ -201,7 +202,7 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 		return fmt.Errorf("db: apply migration %s: %w", name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
-		strings.TrimPrefix(name, "migrations/"), s.Now().UnixMilli()); err != nil {
+		base, s.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("db: record migration %s: %w", name, err)
 	}
 	return tx.Commit()

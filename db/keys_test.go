@@ -383,6 +383,7 @@ func TestRollKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			env := newKeyTestEnv(t)
 			ctx := context.Background()
 			opts := []func(*KeyInput){func(in *KeyInput) { in.Description = "d"; in.Scopes = []string{"a", "b"} }}

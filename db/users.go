@@ -121,6 +121,16 @@ func (s *Store) createUser(ctx context.Context, email, password string, role Rol
 	var ve ValidationError
 	if msg := ValidateEmail(email); msg != "" {
 		ve.Add("email", msg)
+	} else {
+		// Report a taken email with the other problems and before the costly
+		// hash; the transaction below re-checks authoritatively.
+		var taken int
+		if err := s.r.QueryRowContext(ctx, emailTakenSQL, email).Scan(&taken); err != nil {
+			return User{}, fmt.Errorf("db: create user: %w", err)
+		}
+		if taken > 0 {
+			ve.Add("email", emailTakenText)
+		}
 	}
 	if role != RoleAdmin && role != RoleMember {
 		ve.Add("role", "Choose a role.")

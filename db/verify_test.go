@@ -97,6 +97,7 @@ func TestVerifyCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			env, v := newVerifyEnv(t)
 			k, secret := env.key(t, env.alice, "svc", expiresIn(env.clock, 30*24*time.Hour),
 				func(in *KeyInput) { in.Scopes = []string{"read", "write"} })
@@ -182,6 +183,7 @@ func TestVerifyChangesAreImmediate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			env, v := newVerifyEnv(t)
 			k, secret := env.key(t, env.alice, "svc")
 			wantCode(t, verify(t, v, secret, ""), "")
@@ -209,7 +211,7 @@ func TestVerifyChangesAreImmediate(t *testing.T) {
 func TestVerifyRevokeRacesWithLookups(t *testing.T) {
 	env, v := newVerifyEnv(t)
 	ctx := context.Background()
-	for round := range 20 {
+	for round := range 10 {
 		k, secret := env.key(t, env.alice, "race")
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -290,8 +292,8 @@ func TestVerifyExpiryBoundary(t *testing.T) {
 
 func TestVerifyCacheIsBounded(t *testing.T) {
 	env := newKeyTestEnv(t)
-	v := NewVerifier(env.s, VerifierOptions{MaxEntries: 128})
-	for range 2000 {
+	v := NewVerifier(env.s, VerifierOptions{MaxEntries: 64})
+	for range 500 {
 		k, err := GenerateKey()
 		if err != nil {
 			t.Fatal(err)
@@ -302,7 +304,7 @@ func TestVerifyCacheIsBounded(t *testing.T) {
 	for i := range v.shards {
 		n += len(v.shards[i].entries)
 	}
-	if limit := 128 + cacheShards; n > limit {
+	if limit := 64 + cacheShards; n > limit {
 		t.Errorf("cache entries = %d, want at most %d", n, limit)
 	}
 }

@@ -120,7 +120,9 @@ type KeysPage struct {
 	PerPage int
 	HasPrev bool
 	HasNext bool
-	Form    KeyForm // inline create form
+	Form    KeyForm    // inline create form
+	Notices KeyNotices // banners about expiring and stale keys
+	Stale   bool       // the list shows only stale keys (?stale=1)
 }
 
 // KeyReveal is the show-once panel: the only response that ever carries a

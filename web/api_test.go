@@ -179,11 +179,23 @@ func TestAPIVerifyBadRequests(t *testing.T) {
 			}
 		})
 	}
-	t.Run("GET", func(t *testing.T) {
-		if r := a.api(http.MethodGet, "/api/v1/keys/verify", nil, nil); r.StatusCode != http.StatusMethodNotAllowed {
-			t.Errorf("status: got %d, want 405", r.StatusCode)
-		}
-	})
+	// Wrong methods and unknown API paths answer in JSON, never with the
+	// browser's sign-in redirect or an HTML page.
+	for _, r := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/keys/verify"},
+		{http.MethodPost, "/api/v1/keys/nope"},
+		{http.MethodGet, "/api/v1"},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			resp := a.api(r.method, r.path, nil, nil)
+			if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("status: got %d (Location %q), want 404 or 405", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type: got %q, want JSON", ct)
+			}
+		})
+	}
 }
 
 // TestAPIMalformedCostsNoLookup sends junk from many client IPs (so the

@@ -139,21 +139,46 @@ func (a *testApp) getKey(id int64) db.Key {
 	return k
 }
 
-// api sends a request to the API with no cookies, optionally from the
-// client IP xff (honoured only with withTrustedProxies).
+// api sends a request to the API with no cookies and fails the test on a
+// transport error. With withTrustedProxies, an X-Forwarded-For header sets
+// the client IP.
 func (a *testApp) api(method, path string, body io.Reader, hdr http.Header) response {
 	a.t.Helper()
-	req, _ := http.NewRequest(method, a.http.URL+path, body)
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	resp, err := a.http.Client().Do(req)
+	r, err := a.send(method, path, body, hdr)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}
+	return r
+}
+
+// apiNoFatal is api for other goroutines, which must not call t.Fatal: a
+// transport error comes back as status 0 with the error as the body.
+func (a *testApp) apiNoFatal(method, path, body string, hdr http.Header) response {
+	r, err := a.send(method, path, strings.NewReader(body), hdr)
+	if err != nil {
+		return response{&http.Response{}, err.Error()}
+	}
+	return r
+}
+
+func (a *testApp) send(method, path string, body io.Reader, hdr http.Header) (response, error) {
+	req, err := http.NewRequest(method, a.http.URL+path, body)
+	if err != nil {
+		return response{}, err
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	// Redirects are not followed: an API answer must never be one.
+	c := &http.Client{Transport: a.http.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		return response{}, err
+	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp, string(b)}
+	b, err := io.ReadAll(resp.Body)
+	return response{resp, string(b)}, err
 }
 
 // verifyAnswer is the body of POST /api/v1/keys/verify.

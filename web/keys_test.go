@@ -286,7 +286,7 @@ func TestKeysList(t *testing.T) {
 	t.Run("badges", func(t *testing.T) {
 		d := b.get("/keys").doc(t)
 		for _, k := range []db.Key{active, expiring, expired, disabled, revoked} {
-			got := d.Find(`[data-key-id="` + itoa(k.ID) + `"] [data-testid="status-badge"]`).AttrOr("data-status", "")
+			got := d.Find(`[data-key-id="`+itoa(k.ID)+`"] [data-testid="status-badge"]`).AttrOr("data-status", "")
 			if got != k.Name {
 				t.Errorf("badge of %s: got %q, want %q", k.Name, got, k.Name)
 			}

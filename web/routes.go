@@ -42,6 +42,11 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	api.POST("/keys/verify", h.APIVerify)
 	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 		http.MethodPatch, http.MethodDelete, http.MethodOptions}, "/auth", h.APIForwardAuth)
+	// Echo gives every group with middleware a catch-all route. Without these
+	// the browser group's catch-all would answer unknown API paths (and a GET
+	// of the verify route) with a redirect to the sign-in page, not JSON.
+	api.RouteNotFound("", apiNotFound)
+	api.RouteNotFound("/*", apiNotFound)
 
 	// Browser pages: session, CSRF, never cached.
 	b := e.Group("", noStore, s.sessions.loadSession, csrf)
@@ -91,3 +96,6 @@ func staticHandler() echo.HandlerFunc {
 }
 
 func escapeNext(p string) string { return url.QueryEscape(p) }
+
+// apiNotFound lets the error handler answer in JSON.
+func apiNotFound(echo.Context) error { return echo.ErrNotFound }

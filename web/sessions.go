@@ -200,13 +200,19 @@ func (ss *sessionStore) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			case err != nil:
 				return err
 			default:
-				handlers.SetAuth(c, &handlers.Auth{User: u, SessionID: sid})
 				seen, _ := sess.Values[valLastSeen].(time.Time)
 				if ss.now().Sub(seen) >= touchEvery {
-					if err := sess.Save(r, c.Response()); err != nil {
+					err := sess.Save(r, c.Response())
+					if errors.Is(err, db.ErrNotFound) {
+						// Ended by another request (sign-out elsewhere) meanwhile.
+						ss.expire(c, sess)
+						return next(c)
+					}
+					if err != nil {
 						return err
 					}
 				}
+				handlers.SetAuth(c, &handlers.Auth{User: u, SessionID: sid})
 			}
 		}
 		return next(c)
