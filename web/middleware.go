@@ -89,10 +89,14 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if !log.Enabled(req.Context(), level) {
 			return nil
 		}
+		path := req.URL.Path
+		if strings.Contains(route, ":token") {
+			path = route // the path holds a one-time token: never log it
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			slog.String("method", req.Method),
-			slog.String("path", req.URL.Path),
+			slog.String("path", path),
 			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Duration("duration", d),
