@@ -145,7 +145,7 @@ func (h *Handler) reveal(k db.Key, secret string) views.KeyReveal {
 	verifyURL := strings.TrimRight(h.BaseURL, "/") + "/api/v1/keys/verify"
 	body, _ := json.Marshal(map[string]string{"key": secret})
 	return views.KeyReveal{
-		ID: k.ID, Name: k.Name, Key: secret, VerifyURL: verifyURL,
+		ID: k.ID, Name: k.Name, Key: secret, VerifyURL: verifyURL, Now: h.now(),
 		Curl: "curl -sS -X POST " + verifyURL + " \\\n  -H 'Content-Type: application/json' \\\n  -d '" + string(body) + "'",
 	}
 }

@@ -135,6 +135,7 @@ type KeyReveal struct {
 	Curl      string // ready-to-paste curl command
 	// Rolled is set when this key replaced another; OldExpiresAt says until
 	// when the old key keeps working.
+	Now          time.Time // the clock's reading, to tell whether the old key still works
 	Rolled       bool
 	OldKeyID     int64
 	OldExpiresAt *time.Time
