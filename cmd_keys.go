@@ -248,7 +248,7 @@ func rfc3339(t *time.Time) *string {
 	return &s
 }
 
-// tableTime is the table's time format; the header notes UTC once.
+// tableTime is the table's time format, always in UTC (as the help says).
 const tableTime = "2006-01-02 15:04"
 
 func formatTime(t *time.Time, none string) string {
@@ -260,7 +260,7 @@ func formatTime(t *time.Time, none string) string {
 
 func writeKeysTable(w io.Writer, keys []db.Key, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tNAME\tHINT\tSTATUS\tCREATED (UTC)\tLAST USED\tEXPIRES")
+	fmt.Fprintln(tw, "ID\tUSER\tNAME\tHINT\tSTATUS\tCREATED\tLAST USED\tEXPIRES")
 	for _, k := range keys {
 		created := k.CreatedAt
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",

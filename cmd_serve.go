@@ -82,13 +82,13 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 		Logger:          logger,
 	}, store, verifier)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close() // nothing was served; the error above is the news
 		return err
 	}
 
 	setupURL, err := srv.SetupURL(ctx)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close() // nothing was served; the error above is the news
 		return fmt.Errorf("check for an admin: %w", err)
 	}
 	if setupURL != "" {

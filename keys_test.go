@@ -74,7 +74,7 @@ func TestKeysListTable(t *testing.T) {
 		t.Fatalf("got %d lines, want a header and one row:\n%s", len(lines), r.stdout)
 	}
 	header := strings.Join(strings.Fields(lines[0]), " ")
-	if want := "ID USER NAME HINT STATUS CREATED (UTC) LAST USED EXPIRES"; header != want {
+	if want := "ID USER NAME HINT STATUS CREATED LAST USED EXPIRES"; header != want {
 		t.Errorf("got header %q, want %q", header, want)
 	}
 	for _, want := range []string{"ann@example.com", "CI deploy", db.KeyHint(key), "active", "2026-03-01 12:00", "never", "2027-01-31 00:00"} {

@@ -28,6 +28,12 @@ const (
 	ActionKeyRevoke      = "key.revoke"
 	ActionKeyNewIP       = "key.new_ip"
 	ActionSettingChange  = "setting.change"
+	ActionInviteCreate   = "invite.create"
+	ActionInviteAccept   = "invite.accept"
+	ActionResetLink      = "password.reset_link"
+	ActionPasswordReset  = "password.reset"
+	ActionUserPromote    = "user.promote"
+	ActionUserDemote     = "user.demote"
 )
 
 var actionLabels = map[string]string{
@@ -48,6 +54,12 @@ var actionLabels = map[string]string{
 	ActionKeyRevoke:      "Key revoked",
 	ActionKeyNewIP:       "Used from a new IP",
 	ActionSettingChange:  "Setting changed",
+	ActionInviteCreate:   "Invite sent",
+	ActionInviteAccept:   "Invite accepted",
+	ActionResetLink:      "Password reset link created",
+	ActionPasswordReset:  "Password reset",
+	ActionUserPromote:    "Made admin",
+	ActionUserDemote:     "Made member",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -63,8 +75,9 @@ func ActionLabel(action string) string {
 func Actions() []string {
 	return []string{
 		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
-		ActionUserCreate, ActionPasswordChange, ActionSessionEnd,
-		ActionUserDisable, ActionUserEnable,
+		ActionUserCreate, ActionInviteCreate, ActionInviteAccept,
+		ActionPasswordChange, ActionResetLink, ActionPasswordReset, ActionSessionEnd,
+		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionSettingChange,
 	}
@@ -109,6 +122,19 @@ const insertAuditSQL = `INSERT INTO audit_events
 // insertAudit writes e inside tx, so that a change and its audit record
 // commit or fail together. at is used when e.At is zero.
 func insertAudit(ctx context.Context, tx *sql.Tx, at time.Time, e AuditEvent) error {
+	args, err := auditArgs(at, e)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, insertAuditSQL, args...); err != nil {
+		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// auditArgs gives insertAuditSQL's arguments for e; at is used when e.At is
+// zero.
+func auditArgs(at time.Time, e AuditEvent) ([]any, error) {
 	if !e.At.IsZero() {
 		at = e.At
 	}
@@ -116,15 +142,11 @@ func insertAudit(ctx context.Context, tx *sql.Tx, at time.Time, e AuditEvent) er
 	if len(e.Detail) > 0 {
 		var err error
 		if detail, err = json.Marshal(e.Detail); err != nil {
-			return fmt.Errorf("db: audit detail: %w", err)
+			return nil, fmt.Errorf("db: audit detail: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, insertAuditSQL,
-		toMillis(at), nullID(e.ActorID), e.Actor, e.Action, e.TargetType,
-		nullID(e.TargetID), e.Target, e.IP, string(detail)); err != nil {
-		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
-	}
-	return nil
+	return []any{toMillis(at), nullID(e.ActorID), e.Actor, e.Action, e.TargetType,
+		nullID(e.TargetID), e.Target, e.IP, string(detail)}, nil
 }
 
 // nullID stores 0 (no user, no target) as NULL.
@@ -134,7 +156,10 @@ func nullID(id int64) sql.NullInt64 {
 
 // AuditFilter narrows ListAudit. Zero fields do not filter.
 type AuditFilter struct {
-	ActorID    int64
+	ActorID int64
+	// Actor matches the actor's label exactly, ignoring case: an email,
+	// "cli" or "system".
+	Actor      string
 	Action     string
 	TargetType string
 	TargetID   int64
@@ -165,6 +190,9 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	}
 	if f.ActorID != 0 {
 		add("actor_id = ?", f.ActorID)
+	}
+	if f.Actor != "" {
+		add("actor = ? COLLATE NOCASE", strings.TrimSpace(f.Actor))
 	}
 	if f.Action != "" {
 		add("action = ?", f.Action)

@@ -75,7 +75,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	r, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		w.Close()
+		_ = w.Close() // the open error is the one worth reporting
 		return nil, fmt.Errorf("db: open readers: %w", err)
 	}
 	n := max(4, runtime.NumCPU()*2)
@@ -88,7 +88,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	s.passwords = newPasswordHasher(opt.Argon2, opt.MaxConcurrentHashes)
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		_ = s.Close() // the migration error is the one worth reporting
 		return nil, err
 	}
 	return s, nil

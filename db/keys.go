@@ -186,8 +186,15 @@ func checkFreeText(field, s string, maxRunes int, ve *ValidationError) string {
 	return s
 }
 
-// checkKeyInput validates and normalizes in.
+// checkKeyInput validates and normalizes in, with no lifetime cap.
 func checkKeyInput(in KeyInput, now time.Time) (KeyInput, error) {
+	return checkKeyInputCapped(in, now, 0)
+}
+
+// checkKeyInputCapped validates and normalizes in. maxLifetime is the
+// policy's cap on a key's life (0: none): with a cap, a key must expire, and
+// no later than now plus the cap.
+func checkKeyInputCapped(in KeyInput, now time.Time, maxLifetime time.Duration) (KeyInput, error) {
 	var ve ValidationError
 	in.Name = checkKeyName(in.Name, &ve)
 	in.Description = checkFreeText("description", in.Description, MaxKeyDescriptionLength, &ve)
@@ -202,6 +209,9 @@ func checkKeyInput(in KeyInput, now time.Time) (KeyInput, error) {
 		}
 		t := in.ExpiresAt.UTC().Truncate(time.Millisecond)
 		in.ExpiresAt = &t
+	}
+	if maxLifetime > 0 && (in.ExpiresAt == nil || in.ExpiresAt.After(now.Add(maxLifetime))) {
+		ve.Add("expires_at", fmt.Sprintf("Keys may live at most %d days.", lifetimeDays(maxLifetime)))
 	}
 	return in, ve.Err()
 }

@@ -3,13 +3,12 @@ package db
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
 
 // Defaults for the stale-key thresholds, overridable by the settings
-// "stale_days" and "never_used_days".
+// "stale_days" and "never_used_days" (see Policy).
 const (
 	DefaultStaleDays     = 90
 	DefaultNeverUsedDays = 30
@@ -36,14 +35,52 @@ type KeyFilter struct {
 	// Search matches names containing this text, case-insensitively for
 	// ASCII; % and _ are taken literally.
 	Search string
+	// OwnerEmail: keys of the user with this email (any case).
+	OwnerEmail string
+	// Scope: keys that carry this scope.
+	Scope string
+	// Sort orders ListKeys, KeyIDs and EachKey; "" is KeySortCreated.
+	Sort   KeySort
 	Limit  int // default DefaultKeyLimit, at most MaxKeyLimit
 	Offset int
+}
+
+// KeySort is an order of key lists. Every order ends with the id, newest
+// first, so that pages never overlap or skip a key.
+type KeySort string
+
+// Key orders. Keys without the date sorted on come last.
+const (
+	KeySortCreated  KeySort = "created"   // newest first
+	KeySortLastUsed KeySort = "last_used" // most recently used first
+	KeySortExpires  KeySort = "expires"   // soonest expiry first
+)
+
+// keyOrderSQL holds each order's ORDER BY. NULLS LAST is spelled with CASE,
+// which SQLite and PostgreSQL both read the same way.
+var keyOrderSQL = map[KeySort]string{
+	"":              ` ORDER BY k.id DESC`,
+	KeySortCreated:  ` ORDER BY k.id DESC`,
+	KeySortLastUsed: ` ORDER BY CASE WHEN k.last_used_at IS NULL THEN 1 ELSE 0 END, k.last_used_at DESC, k.id DESC`,
+	KeySortExpires:  ` ORDER BY CASE WHEN k.expires_at IS NULL THEN 1 ELSE 0 END, k.expires_at ASC, k.id DESC`,
+}
+
+// keyOrder returns the ORDER BY clause for sort.
+func keyOrder(sort KeySort) (string, error) {
+	o, ok := keyOrderSQL[sort]
+	if !ok {
+		return "", Errorf(ErrInvalid, "Unknown sort order %q.", string(sort))
+	}
+	return o, nil
 }
 
 // Fragments of the WHERE clause ListKeys and CountKeys assemble. Each status
 // fragment mirrors Key.Status, so a filter and the badge beside a key agree.
 const (
-	keyScopeCond     = `(? OR k.user_id = ?)`
+	// The owner restriction is a plain equality, left out for AnyOwner,
+	// rather than "(? OR k.user_id = ?)": the planner cannot see through a
+	// bound flag, so that form would scan every key for a member's page.
+	keyScopeCond     = `k.user_id = ?`
 	keyUsableCond    = `k.revoked_at IS NULL AND k.disabled_at IS NULL`
 	keyActiveCond    = keyUsableCond + ` AND (k.expires_at IS NULL OR k.expires_at > ?)`
 	keyExpiringCond  = keyUsableCond + ` AND k.expires_at > ? AND k.expires_at <= ?`
@@ -53,16 +90,26 @@ const (
 	keyStaleCond     = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?) AND ((k.last_used_at IS NOT NULL AND k.last_used_at < ?) OR (k.last_used_at IS NULL AND k.created_at < ?))`
 	keyNeverUsedCond = `k.last_used_at IS NULL`
 	keySearchCond    = `k.name LIKE ? ESCAPE '\'`
+	// The owner is found through the unique email index, then the user's
+	// keys through api_keys_user_id; a subquery works in CountKeys too,
+	// which does not join users.
+	keyOwnerEmailCond = `k.user_id = (SELECT id FROM users WHERE email = ?)`
+	// Scopes are stored space-separated; padding both sides with spaces
+	// matches whole scopes only ("read" does not match "read:all").
+	keyHasScopeCond = `instr(' ' || k.scopes || ' ', ' ' || ? || ' ') > 0`
 )
 
 // keyWhere builds the WHERE clause and its arguments for scope and f.
 func (s *Store) keyWhere(ctx context.Context, scope Scope, f KeyFilter) (string, []any, error) {
 	now := toMillis(s.Now())
-	conds := []string{keyScopeCond}
-	args := []any{scope.all, scope.userID}
+	var conds []string
+	var args []any
 	add := func(cond string, a ...any) {
 		conds = append(conds, cond)
 		args = append(args, a...)
+	}
+	if !scope.all {
+		add(keyScopeCond, scope.userID)
 	}
 	switch f.Status {
 	case "":
@@ -95,6 +142,15 @@ func (s *Store) keyWhere(ctx context.Context, scope Scope, f KeyFilter) (string,
 	if q := strings.TrimSpace(f.Search); q != "" {
 		add(keySearchCond, "%"+escapeLike(q)+"%")
 	}
+	if email := NormalizeEmail(f.OwnerEmail); email != "" {
+		add(keyOwnerEmailCond, email)
+	}
+	if sc := strings.TrimSpace(f.Scope); sc != "" {
+		add(keyHasScopeCond, sc)
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
 	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }
 
@@ -103,10 +159,14 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// ListKeys returns the keys in scope matching f, newest first, with their
-// owner's email.
+// ListKeys returns the keys in scope matching f, in f.Sort order (newest
+// first by default), with their owner's email.
 func (s *Store) ListKeys(ctx context.Context, scope Scope, f KeyFilter) ([]Key, error) {
 	where, args, err := s.keyWhere(ctx, scope, f)
+	if err != nil {
+		return nil, err
+	}
+	order, err := keyOrder(f.Sort)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +178,7 @@ func (s *Store) ListKeys(ctx context.Context, scope Scope, f KeyFilter) ([]Key, 
 		limit = MaxKeyLimit
 	}
 	args = append(args, limit, max(f.Offset, 0))
-	rows, err := s.r.QueryContext(ctx, selectKeySQL+where+` ORDER BY k.id DESC LIMIT ? OFFSET ?`, args...)
+	rows, err := s.r.QueryContext(ctx, selectKeySQL+where+order+` LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: list keys: %w", err)
 	}
@@ -137,7 +197,10 @@ func (s *Store) ListKeys(ctx context.Context, scope Scope, f KeyFilter) ([]Key, 
 	return out, nil
 }
 
-const countKeysSQL = `SELECT COUNT(*) FROM api_keys k`
+const (
+	countKeysSQL = `SELECT COUNT(*) FROM api_keys k`
+	keyIDsSQL    = `SELECT k.id FROM api_keys k`
+)
 
 // CountKeys counts the keys in scope matching f (Limit and Offset ignored).
 func (s *Store) CountKeys(ctx context.Context, scope Scope, f KeyFilter) (int, error) {
@@ -152,29 +215,85 @@ func (s *Store) CountKeys(ctx context.Context, scope Scope, f KeyFilter) (int, e
 	return n, nil
 }
 
-// StaleThresholds reads the stale-key settings: how long without use makes
-// a used key stale ("stale_days", default 90) and how old a never-used key
-// must be to count as stale ("never_used_days", default 30). A missing or
-// unusable value means the default.
+// StaleThresholds reads the stale-key rules of the Policy: how long without
+// use makes a used key stale ("stale_days", default 90) and how old a
+// never-used key must be to count as stale ("never_used_days", default 30).
+// A missing or unusable value means the default.
 func (s *Store) StaleThresholds(ctx context.Context) (unused, neverUsed time.Duration, err error) {
-	days := func(name string, def int) (time.Duration, error) {
-		v, ok, err := s.Setting(ctx, name)
+	p, err := s.Policy(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.StaleAfter, p.NeverUsedAfter, nil
+}
+
+// KeyIDs returns the ids of the keys in scope matching f, ordered like
+// ListKeys, at most limit of them (MaxBulkKeys when limit <= 0); f.Limit and
+// f.Offset are ignored. It backs "select all matching" for bulk actions.
+func (s *Store) KeyIDs(ctx context.Context, scope Scope, f KeyFilter, limit int) ([]int64, error) {
+	where, args, err := s.keyWhere(ctx, scope, f)
+	if err != nil {
+		return nil, err
+	}
+	order, err := keyOrder(f.Sort)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = MaxBulkKeys
+	}
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, keyIDsSQL+where+order+` LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: key ids: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("db: scan key id: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: key ids: %w", err)
+	}
+	return ids, nil
+}
+
+// EachKey calls fn with every key in scope matching f, ordered like
+// ListKeys, without f.Limit or f.Offset, and stops at fn's first error,
+// which it returns. Rows stream from one query, so exporting 100,000 keys
+// never holds them all in memory; fn should not be slow, since the query
+// keeps a read connection until it ends.
+func (s *Store) EachKey(ctx context.Context, scope Scope, f KeyFilter, fn func(Key) error) error {
+	where, args, err := s.keyWhere(ctx, scope, f)
+	if err != nil {
+		return err
+	}
+	order, err := keyOrder(f.Sort)
+	if err != nil {
+		return err
+	}
+	rows, err := s.r.QueryContext(ctx, selectKeySQL+where+order, args...)
+	if err != nil {
+		return fmt.Errorf("db: each key: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, err := scanKey(rows)
 		if err != nil {
-			return 0, err
+			return fmt.Errorf("db: scan key: %w", err)
 		}
-		n, perr := strconv.Atoi(strings.TrimSpace(v))
-		if !ok || perr != nil || n <= 0 {
-			n = def
+		if err := fn(k); err != nil {
+			return err
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
 	}
-	if unused, err = days("stale_days", DefaultStaleDays); err != nil {
-		return 0, 0, err
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("db: each key: %w", err)
 	}
-	if neverUsed, err = days("never_used_days", DefaultNeverUsedDays); err != nil {
-		return 0, 0, err
-	}
-	return unused, neverUsed, nil
+	return nil
 }
 
 // DayCount is the number of successful verifications on one UTC day.

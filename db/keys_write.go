@@ -48,18 +48,24 @@ func insertKey(ctx context.Context, tx *sql.Tx, userID int64, in KeyInput, now t
 }
 
 // CreateKey creates a key for userID and returns it with its plaintext, which
-// is never available again. A disabled user gets no new keys.
+// is never available again. A disabled user gets no new keys. When the
+// policy caps key lifetime, the key must expire within the cap.
 func (s *Store) CreateKey(ctx context.Context, userID int64, in KeyInput, actor Actor) (Key, string, error) {
 	now := s.Now()
-	in, err := checkKeyInput(in, now)
-	if err != nil {
-		return Key{}, "", err
-	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Key{}, "", fmt.Errorf("db: create key: %w", err)
 	}
 	defer tx.Rollback()
+	// The policy is read inside the write transaction, so a key cannot
+	// slip past a lifetime cap being set at the same moment.
+	p, err := readPolicy(ctx, tx)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if in, err = checkKeyInputCapped(in, now, p.MaxKeyLifetime); err != nil {
+		return Key{}, "", err
+	}
 
 	var (
 		owner    string
@@ -217,10 +223,12 @@ func (s *Store) RevokeKey(ctx context.Context, scope Scope, id int64, reason str
 const setKeyExpirySQL = `UPDATE api_keys SET expires_at = ? WHERE id = ?`
 
 // RollKey replaces a key: the new one has the same owner, name, description
-// and scopes, and the same lifetime length if the old one had an expiry. The
-// old key keeps working for grace (one of RollGraces) so that services can
-// switch over, then expires; it never gains time. The roll is audited on the
-// old key and the creation on the new one.
+// and scopes, and the same lifetime length if the old one had an expiry,
+// capped by the policy's maximum key lifetime (a key that never expired gets
+// the maximum when a cap is set). The old key keeps working for grace (one
+// of RollGraces) so that services can switch over, then expires; it never
+// gains time. The roll is audited on the old key and the creation on the
+// new one.
 func (s *Store) RollKey(ctx context.Context, scope Scope, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
 	if !validGrace(grace) {
 		var ve ValidationError
@@ -232,12 +240,18 @@ func (s *Store) RollKey(ctx context.Context, scope Scope, id int64, grace time.D
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
 		}
+		p, err := readPolicy(ctx, tx)
+		if err != nil {
+			return false, err
+		}
 		in := KeyInput{Name: k.Name, Description: k.Description, Scopes: k.Scopes}
 		if k.ExpiresAt != nil {
 			t := now.Add(k.ExpiresAt.Sub(k.CreatedAt))
 			in.ExpiresAt = &t
 		}
-		var err error
+		if capAt := now.Add(p.MaxKeyLifetime); p.MaxKeyLifetime > 0 && (in.ExpiresAt == nil || in.ExpiresAt.After(capAt)) {
+			in.ExpiresAt = &capAt
+		}
 		if newID, secret, err = insertKey(ctx, tx, k.UserID, in, now, k.ID); err != nil {
 			return false, err
 		}

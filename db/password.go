@@ -205,6 +205,7 @@ func randomBase62(n int) (string, error) {
 	return string(out), nil
 }
 
+// #nosec G101 -- SQL naming the password_hash column, not a credential.
 const (
 	passwordHashSQL   = `SELECT email, password_hash FROM users WHERE id = ?`
 	updatePasswordSQL = `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ? AND password_hash = ?`

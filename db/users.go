@@ -298,7 +298,9 @@ const (
 // SetUserDisabled disables or re-enables a user. Disabling ends all of the
 // user's sessions at once and makes their keys fail verification; it is
 // refused for the last active admin, who would otherwise lock everyone out
-// of the admin pages. Setting the state a user already has does nothing.
+// of the admin pages, and for the actor's own account, which a slip of the
+// mouse should not lock out. Setting the state a user already has does
+// nothing.
 func (s *Store) SetUserDisabled(ctx context.Context, userID int64, disabled bool, actor Actor) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -318,6 +320,9 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID int64, disabled bool
 	}
 	if disabledAt.Valid == disabled {
 		return nil
+	}
+	if disabled && actor.UserID == userID {
+		return Errorf(ErrConflict, "You can't disable your own account.")
 	}
 	now := s.Now()
 	action := ActionUserEnable

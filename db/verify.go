@@ -255,7 +255,9 @@ func (v *Verifier) Run(ctx context.Context) {
 	for {
 		select {
 		case <-t.C:
-			_ = v.Flush(ctx)
+			if ctx.Err() == nil {
+				_ = v.Flush(ctx)
+			}
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			_ = v.Flush(final)

@@ -168,10 +168,13 @@ func (h *Handler) setupAllowed(c echo.Context, token string) (bool, error) {
 }
 
 // safeNext keeps post-sign-in redirects on this site: a local absolute path,
-// not "//host" or "/\host" which browsers treat as another origin.
+// not "//host" or "/\host" which browsers treat as another origin. Control
+// characters are refused outright: browsers delete tabs and line breaks from
+// a URL before reading it, so "/\t/host" would become "//host".
 func safeNext(p string) string {
 	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsAny(p, "\r\n") || strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/logout") {
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
+		strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/logout") {
 		return "/keys"
 	}
 	return p

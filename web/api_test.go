@@ -294,7 +294,7 @@ func TestAPIForwardAuth(t *testing.T) {
 
 func TestAPIAndBrowserStaySeparate(t *testing.T) {
 	a := newTestApp(t)
-	b, u := a.signedIn("ann@example.com", db.RoleMember)
+	b, u := a.userBrowser("ann@example.com", db.RoleMember)
 	_, secret := a.storeKey(u.ID, db.KeyInput{Name: "k"})
 
 	t.Run("session does not authenticate the API", func(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 func TestAPIUsage(t *testing.T) {
 	const n, workers = 200, 16
 	a := newTestApp(t)
-	b, _ := a.signedIn("ann@example.com", db.RoleMember)
+	b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 	id, secret := b.createKey(keyForm("busy"))
 	path := "/keys/" + itoa(id)
 	if got := strings.TrimSpace(b.get(path).doc(t).Find(`[data-testid="last-used"]`).Text()); got != "Never used" {

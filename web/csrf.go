@@ -3,8 +3,10 @@ package web
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"errors"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -59,6 +61,9 @@ func csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			if err := cop.Check(r); err != nil {
 				return handlers.Forbidden("This request came from another site and was refused.")
 			}
+			if err := readForm(r); err != nil {
+				return err
+			}
 			sent := r.Header.Get("X-CSRF-Token")
 			if sent == "" {
 				sent = c.FormValue("_csrf")
@@ -89,7 +94,9 @@ func rotateCSRF(c echo.Context) error {
 		return err
 	}
 	r := c.Request()
-	c.SetCookie(&http.Cookie{
+	// Secure wherever the browser keeps a Secure cookie (HTTPS, localhost);
+	// on plain HTTP elsewhere it would never be sent back.
+	c.SetCookie(&http.Cookie{ // #nosec G124 -- Secure is set whenever the connection allows it
 		Name: cookieName(r, csrfName), Value: tok, Path: "/",
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteLaxMode,
 	})
@@ -99,4 +106,23 @@ func rotateCSRF(c echo.Context) error {
 
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// readForm parses a form body now, so that a body over the size limit is
+// answered 413. Left to FormValue, which drops errors, a chunked body over
+// the limit (no Content-Length for the limit middleware to refuse up front)
+// would read as an empty form: a 403 for a "missing" token, or a form
+// handled with its fields blank. Other parse errors are left to the token
+// check and the handlers, as before.
+func readForm(r *http.Request) error {
+	var err error
+	if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		err = r.ParseMultipartForm(32 << 20)
+	} else {
+		err = r.ParseForm()
+	}
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok && he.Code == http.StatusRequestEntityTooLarge {
+		return he
+	}
+	return nil
 }

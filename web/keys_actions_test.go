@@ -13,14 +13,14 @@ import (
 
 func TestKeyAuthorization(t *testing.T) {
 	a := newTestApp(t)
-	owner, u := a.signedIn("owner@example.com", db.RoleMember)
+	owner, u := a.userBrowser("owner@example.com", db.RoleMember)
 	id, secret := owner.createKey(keyForm("owned", "description", "mine", "scopes", "read"))
 	k := a.getKey(id)
 	if k.UserID != u.ID {
 		t.Fatalf("key 1 owner: got %d, want %d", k.UserID, u.ID)
 	}
 	path := "/keys/" + itoa(k.ID)
-	intruder, _ := a.signedIn("intruder@example.com", db.RoleMember)
+	intruder, _ := a.userBrowser("intruder@example.com", db.RoleMember)
 
 	tests := []struct {
 		name string
@@ -63,7 +63,7 @@ func TestKeyAuthorization(t *testing.T) {
 	a.wantCode(secret, "")
 
 	t.Run("admin sees a member's key", func(t *testing.T) {
-		admin, _ := a.signedIn("admin@example.com", db.RoleAdmin)
+		admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
 		r := admin.get(path)
 		if r.StatusCode != http.StatusOK {
 			t.Fatalf("status: got %d, want 200", r.StatusCode)
@@ -80,7 +80,7 @@ func TestKeyAuthorization(t *testing.T) {
 
 func TestKeyEdit(t *testing.T) {
 	a := newTestApp(t)
-	b, _ := a.signedIn("ann@example.com", db.RoleMember)
+	b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 	id, _ := b.createKey(keyForm("before", "description", "old words"))
 	path := "/keys/" + itoa(id)
 
@@ -140,7 +140,7 @@ func TestKeyEdit(t *testing.T) {
 
 func TestKeyLifecycle(t *testing.T) {
 	a := newTestApp(t)
-	b, _ := a.signedIn("ann@example.com", db.RoleMember)
+	b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 	id, secret := b.createKey(keyForm("lifecycle"))
 	path := "/keys/" + itoa(id)
 	a.wantCode(secret, "")
@@ -201,7 +201,7 @@ func TestKeyLifecycle(t *testing.T) {
 func TestKeyRoll(t *testing.T) {
 	t.Run("grace 1h", func(t *testing.T) {
 		a := newTestApp(t)
-		b, _ := a.signedIn("ann@example.com", db.RoleMember)
+		b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 		oldID, oldSecret := b.createKey(keyForm("rolling", "scopes", "read write"))
 		a.wantCode(oldSecret, "")
 		r := b.post("/keys/"+itoa(oldID)+"/roll", url.Values{"grace": {"1h"}})
@@ -225,7 +225,7 @@ func TestKeyRoll(t *testing.T) {
 
 	t.Run("grace 0", func(t *testing.T) {
 		a := newTestApp(t)
-		b, _ := a.signedIn("ann@example.com", db.RoleMember)
+		b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 		oldID, oldSecret := b.createKey(keyForm("rolling"))
 		a.wantCode(oldSecret, "")
 		r := b.post("/keys/"+itoa(oldID)+"/roll", url.Values{"grace": {"0"}})
@@ -239,7 +239,7 @@ func TestKeyRoll(t *testing.T) {
 
 	t.Run("unknown grace", func(t *testing.T) {
 		a := newTestApp(t)
-		b, _ := a.signedIn("ann@example.com", db.RoleMember)
+		b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 		id, secret := b.createKey(keyForm("rolling"))
 		n := a.countKeys()
 		if r := b.post("/keys/"+itoa(id)+"/roll", url.Values{"grace": {"8760h"}}); r.StatusCode != http.StatusBadRequest {

@@ -37,8 +37,8 @@ func withTrustedProxies(prefixes ...string) appOption {
 	}
 }
 
-// signedIn creates a user with role and returns a browser signed in as them.
-func (a *testApp) signedIn(email string, role db.Role) (*browser, db.User) {
+// userBrowser creates a user with role and returns a browser signed in as them.
+func (a *testApp) userBrowser(email string, role db.Role) (*browser, db.User) {
 	a.t.Helper()
 	u := a.createUser(email, role)
 	b := a.browser()

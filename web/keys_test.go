@@ -15,7 +15,7 @@ import (
 
 func TestKeysCreate(t *testing.T) {
 	a := newTestApp(t)
-	b, _ := a.signedIn("ann@example.com", db.RoleMember)
+	b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 
 	t.Run("full page without htmx", func(t *testing.T) {
 		r := b.post("/keys", keyForm("billing", "scopes", "read:orders"))
@@ -48,7 +48,7 @@ func TestKeysCreate(t *testing.T) {
 
 func TestKeysCreateInvalid(t *testing.T) {
 	a := newTestApp(t)
-	b, _ := a.signedIn("ann@example.com", db.RoleMember)
+	b, _ := a.userBrowser("ann@example.com", db.RoleMember)
 	tests := []struct {
 		name  string
 		form  url.Values
@@ -133,7 +133,7 @@ func assertFormKept(t *testing.T, d *goquery.Document, f url.Values) {
 
 func TestKeyShownOnce(t *testing.T) {
 	a := newTestApp(t)
-	b, u := a.signedIn("ann@example.com", db.RoleMember)
+	b, u := a.userBrowser("ann@example.com", db.RoleMember)
 	first := b.post("/keys", keyForm("shown once", "scopes", "read"))
 	if first.StatusCode != http.StatusOK {
 		t.Fatalf("POST /keys: got %d, want 200", first.StatusCode)
@@ -214,7 +214,7 @@ func TestKeyShownOnce(t *testing.T) {
 func TestKeysList(t *testing.T) {
 	t.Run("empty state", func(t *testing.T) {
 		a := newTestApp(t)
-		b, _ := a.signedIn("new@example.com", db.RoleMember)
+		b, _ := a.userBrowser("new@example.com", db.RoleMember)
 		d := b.get("/keys").doc(t)
 		empty := d.Find(`[data-testid="empty-state"]`).Text()
 		if !strings.Contains(empty, "No API keys yet") || !strings.Contains(empty, "Create a key") {
@@ -226,7 +226,7 @@ func TestKeysList(t *testing.T) {
 	})
 
 	a := newTestApp(t)
-	b, u := a.signedIn("ann@example.com", db.RoleMember)
+	b, u := a.userBrowser("ann@example.com", db.RoleMember)
 	ctx := t.Context()
 	soon := a.clock.Now().Add(time.Minute)
 	expired, _ := a.storeKey(u.ID, db.KeyInput{Name: "expired", ExpiresAt: &soon})
@@ -296,7 +296,7 @@ func TestKeysList(t *testing.T) {
 
 func TestKeysListPagination(t *testing.T) {
 	a := newTestApp(t)
-	b, u := a.signedIn("ann@example.com", db.RoleMember)
+	b, u := a.userBrowser("ann@example.com", db.RoleMember)
 	for i := range 30 {
 		a.storeKey(u.ID, db.KeyInput{Name: "key " + itoa(int64(i+1))})
 	}

@@ -72,6 +72,11 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
 	u.POST("/account/sessions/:id/end", h.AccountSessionEnd)
 
+	// u's catch-all (see the API's above) would send visitors asking for an
+	// unknown path to the sign-in page; an unknown path is a 404 for everyone.
+	// This must stay after every b.Group("", …): the last catch-all wins.
+	b.RouteNotFound("/*", echo.NotFoundHandler)
+
 	return e
 }
 

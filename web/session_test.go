@@ -267,7 +267,7 @@ func TestAccountPasswordChangeValidation(t *testing.T) {
 			if strings.TrimSpace(msg.Text()) == "" {
 				t.Fatalf("no field error next to %s", tt.field)
 			}
-			if got := doc.Find("#" + tt.field).AttrOr("aria-invalid", ""); got != "true" {
+			if got := doc.Find("#"+tt.field).AttrOr("aria-invalid", ""); got != "true" {
 				t.Errorf("%s aria-invalid: got %q, want \"true\"", tt.field, got)
 			}
 			for _, secret := range []string{tt.current, tt.next, tt.confirm} {
@@ -353,8 +353,7 @@ func TestAccountSessions(t *testing.T) {
 		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/account" {
 			t.Fatalf("end others: got %d %q, want 303 /account", r.StatusCode, r.Header.Get("Location"))
 		}
-		for i, o := range others {
-			t.Logf("other browser %d", i)
+		for _, o := range others {
 			wantSignedOut(t, o)
 		}
 		wantSignedIn(t, here, email)
@@ -377,4 +376,19 @@ func TestAccountSessions(t *testing.T) {
 		}
 		wantSignedIn(t, bob, "bob@example.com")
 	})
+}
+
+func TestDisabledUserIsSignedOut(t *testing.T) {
+	a := newTestApp(t)
+	b := a.signedIn("alice@example.com", db.RoleMember)
+	u := mustUser(t, a, "alice@example.com")
+	if err := a.store.SetUserDisabled(context.Background(), u.ID, true, db.CLIActor()); err != nil {
+		t.Fatalf("disable user: %v", err)
+	}
+	wantSignedOut(t, b)
+	if err := a.store.SetUserDisabled(context.Background(), u.ID, false, db.CLIActor()); err != nil {
+		t.Fatalf("enable user: %v", err)
+	}
+	// Re-enabling does not bring the ended session back.
+	wantSignedOut(t, b)
 }

@@ -161,9 +161,67 @@
       syncToggle(ev.target);
     }
   });
+  // --- <input type="checkbox" data-check-all="id"> ------------------------
+  // Checks or unchecks every enabled checkbox named "id" in the same form,
+  // and follows them (checked, unchecked or mixed). It does nothing without
+  // script, so the markup hides it and this shows it.
+
+  function checkAllBoxes(master) {
+    if (!master.form) {
+      return [];
+    }
+    var name = master.getAttribute("data-check-all");
+    return Array.prototype.filter.call(master.form.elements, function (el) {
+      return el !== master && el.type === "checkbox" && el.name === name && !el.disabled;
+    });
+  }
+
+  function syncCheckAll(master) {
+    var boxes = checkAllBoxes(master);
+    var checked = boxes.filter(function (b) {
+      return b.checked;
+    }).length;
+    master.checked = boxes.length > 0 && checked === boxes.length;
+    master.indeterminate = checked > 0 && checked < boxes.length;
+  }
+
+  function initCheckAll(root) {
+    if (!root.querySelectorAll) {
+      return;
+    }
+    var masters = Array.prototype.slice.call(root.querySelectorAll("input[data-check-all]"));
+    if (root.matches && root.matches("input[data-check-all]")) {
+      masters.push(root);
+    }
+    masters.forEach(function (master) {
+      master.hidden = false;
+      syncCheckAll(master);
+    });
+  }
+
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (!(el instanceof HTMLInputElement) || el.type !== "checkbox" || !el.form) {
+      return;
+    }
+    if (el.hasAttribute("data-check-all")) {
+      checkAllBoxes(el).forEach(function (b) {
+        b.checked = el.checked;
+      });
+      return;
+    }
+    el.form.querySelectorAll("input[data-check-all]").forEach(function (master) {
+      if (master.getAttribute("data-check-all") === el.name) {
+        syncCheckAll(master);
+      }
+    });
+  });
+
   // htmx:load fires for every piece of content htmx adds to the page.
   document.addEventListener("htmx:load", function (ev) {
     initToggles(ev.detail.elt);
+    initCheckAll(ev.detail.elt);
   });
   initToggles(document);
+  initCheckAll(document);
 })();

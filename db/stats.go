@@ -1,0 +1,178 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// OverviewExpiringWindow is how far ahead the admin overview looks for keys
+// about to expire: two weeks leaves time to chase an owner.
+const OverviewExpiringWindow = 14 * 24 * time.Hour
+
+// Overview is the admin dashboard's headline numbers.
+type Overview struct {
+	Users int
+	// ActiveKeys: keys that would verify now (expiring ones included).
+	ActiveKeys int
+	// StaleKeys: as KeyFilter{Stale: true} counts them.
+	StaleKeys int
+	// NeverUsedKeys: active keys that have never been verified.
+	NeverUsedKeys int
+	// ExpiringSoon: active keys expiring within OverviewExpiringWindow.
+	ExpiringSoon int
+	// Verifications24h: successful verifications in the last 24 hours,
+	// the current one included (as flushed; at most a second behind).
+	Verifications24h int64
+}
+
+// overviewSQL counts everything in one pass over api_keys: CASE sums are
+// portable and cost one scan instead of one per number. The conditions are
+// the ones KeyFilter uses, so each card agrees with the list it links to.
+const overviewSQL = `SELECT
+	(SELECT COUNT(*) FROM users),
+	COALESCE(SUM(CASE WHEN ` + keyActiveCond + ` THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN ` + keyStaleCond + ` THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN ` + keyActiveCond + ` AND ` + keyNeverUsedCond + ` THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN ` + keyExpiringCond + ` THEN 1 ELSE 0 END), 0),
+	(SELECT COALESCE(SUM(count), 0) FROM usage_hourly WHERE hour > ? AND hour <= ?)
+	FROM api_keys k`
+
+// Overview computes the admin dashboard's numbers.
+func (s *Store) Overview(ctx context.Context) (Overview, error) {
+	p, err := s.Policy(ctx)
+	if err != nil {
+		return Overview{}, err
+	}
+	now := s.Now()
+	ms := toMillis(now)
+	hour := ms / msPerHour
+	var o Overview
+	err = s.r.QueryRowContext(ctx, overviewSQL,
+		ms,
+		ms, ms-p.StaleAfter.Milliseconds(), ms-p.NeverUsedAfter.Milliseconds(),
+		ms,
+		ms, ms+OverviewExpiringWindow.Milliseconds(),
+		hour-24, hour,
+	).Scan(&o.Users, &o.ActiveKeys, &o.StaleKeys, &o.NeverUsedKeys, &o.ExpiringSoon, &o.Verifications24h)
+	if err != nil {
+		return Overview{}, fmt.Errorf("db: overview: %w", err)
+	}
+	return o, nil
+}
+
+// HourCount is the number of successful verifications of all keys in one
+// UTC hour.
+type HourCount struct {
+	Hour  time.Time // start of the hour, UTC
+	Count int64
+}
+
+// MaxUsageHours bounds HourlyUsage (31 days).
+const MaxUsageHours = 31 * 24
+
+const hourlyUsageSQL = `SELECT hour, count FROM usage_hourly WHERE hour >= ? AND hour <= ?`
+
+// HourlyUsage returns the verifications per hour over the last hours hours
+// (default 24, at most MaxUsageHours), oldest first, with zeros for quiet
+// hours; the last entry is the current hour.
+func (s *Store) HourlyUsage(ctx context.Context, hours int) ([]HourCount, error) {
+	if hours <= 0 {
+		hours = 24
+	}
+	hours = min(hours, MaxUsageHours)
+	current := toMillis(s.Now()) / msPerHour
+	first := current - int64(hours) + 1
+	out := make([]HourCount, hours)
+	for i := range out {
+		out[i].Hour = fromMillis((first + int64(i)) * msPerHour)
+	}
+	rows, err := s.r.QueryContext(ctx, hourlyUsageSQL, first, current)
+	if err != nil {
+		return nil, fmt.Errorf("db: hourly usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h, n int64
+		if err := rows.Scan(&h, &n); err != nil {
+			return nil, fmt.Errorf("db: scan hourly usage: %w", err)
+		}
+		out[h-first].Count = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: hourly usage: %w", err)
+	}
+	return out, nil
+}
+
+// autoDisableSQL disables, in one statement, the keys that still work but
+// have not been used for the policy's period (or, never used, were created
+// before it), and returns them for the audit log.
+const autoDisableSQL = `UPDATE api_keys SET disabled_at = ?
+	WHERE revoked_at IS NULL AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+	AND ((last_used_at IS NOT NULL AND last_used_at < ?) OR (last_used_at IS NULL AND created_at < ?))
+	RETURNING id, name`
+
+// AutoDisableStale disables every usable key unused for
+// Policy.AutoDisableAfter and returns how many; it does nothing when the
+// policy is off. The server runs it hourly. Disabling (not revoking) keeps
+// the decision reversible: an owner whose key was quiet on purpose can
+// enable it again. Each key is audited as disabled by "system" with the
+// reason, so the owner can see why.
+func (s *Store) AutoDisableStale(ctx context.Context) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("db: auto-disable: %w", err)
+	}
+	defer tx.Rollback()
+	p, err := readPolicy(ctx, tx)
+	if err != nil || p.AutoDisableAfter <= 0 {
+		return 0, err
+	}
+	now := s.Now()
+	ms := toMillis(now)
+	cutoff := ms - p.AutoDisableAfter.Milliseconds()
+	rows, err := tx.QueryContext(ctx, autoDisableSQL, ms, ms, cutoff, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("db: auto-disable: %w", err)
+	}
+	type disabled struct {
+		id   int64
+		name string
+	}
+	var keys []disabled
+	for rows.Next() {
+		var k disabled
+		if err := rows.Scan(&k.id, &k.name); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("db: auto-disable: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return 0, fmt.Errorf("db: auto-disable: %w", err)
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	audit, err := tx.PrepareContext(ctx, insertAuditSQL)
+	if err != nil {
+		return 0, fmt.Errorf("db: auto-disable: %w", err)
+	}
+	defer audit.Close()
+	reason := fmt.Sprintf("unused for %d days (auto-disable)", lifetimeDays(p.AutoDisableAfter))
+	for _, k := range keys {
+		e := SystemActor().event(ActionKeyDisable, "key", k.id, k.name)
+		e.Detail = map[string]string{"reason": reason}
+		if err := execAudit(ctx, audit, now, e); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("db: auto-disable: %w", err)
+	}
+	s.keyChanged()
+	return len(keys), nil
+}

@@ -1,0 +1,355 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Invitations and password resets are links an admin sends by hand (Keyward
+// sends no mail). The link carries a random token; the database keeps only
+// its SHA-256, like an API key, because the token is 256 random bits and
+// needs no slow hash. Each link works once and for a short time.
+
+// Token kinds.
+const (
+	TokenInvite = "invite"
+	TokenReset  = "reset"
+)
+
+// How long links stay valid: an invite may wait for a week in someone's
+// inbox; a reset link replaces a password, so it lives for an hour.
+const (
+	InviteTTL = 7 * 24 * time.Hour
+	ResetTTL  = time.Hour
+)
+
+// tokenLength is the length of base64url(32 bytes) without padding.
+const tokenLength = 43
+
+// UserToken is an invite or password-reset link as stored (never its token).
+type UserToken struct {
+	ID     int64
+	Kind   string // TokenInvite or TokenReset
+	Email  string // who is invited, or whose password is reset
+	Role   Role   // the role an invite grants; empty for a reset
+	UserID int64  // the user whose password is reset, or who accepted the invite
+	// CreatedAt and ExpiresAt bound the link's life: valid while now is
+	// before ExpiresAt.
+	CreatedAt, ExpiresAt time.Time
+	UsedAt               *time.Time
+}
+
+// errLinkInvalid is the one answer for a link that is unknown, of the wrong
+// kind, expired or used: which of these it is helps nobody but an attacker.
+func errLinkInvalid() error {
+	return Errorf(ErrNotFound, "This link is invalid, has expired or was already used.")
+}
+
+// newToken returns a fresh token and its hash.
+func newToken() (string, []byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, fmt.Errorf("db: token: %w", err)
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	return tok, hashToken(tok), nil
+}
+
+func hashToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+const (
+	insertTokenSQL = `INSERT INTO user_tokens (kind, token_hash, email, role, user_id, created_by, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	// A new link replaces the unused ones sent before it, so only the
+	// latest link an admin sent can be used.
+	supersedeInvitesSQL = `DELETE FROM user_tokens WHERE kind = 'invite' AND email = ? AND used_at IS NULL`
+	supersedeResetsSQL  = `DELETE FROM user_tokens WHERE kind = 'reset' AND user_id = ? AND used_at IS NULL`
+)
+
+// insertToken stores a new link inside tx.
+func insertToken(ctx context.Context, tx *sql.Tx, t *UserToken, actor Actor) (string, error) {
+	tok, hash, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	res, err := tx.ExecContext(ctx, insertTokenSQL, t.Kind, hash, t.Email, string(t.Role),
+		nullID(t.UserID), nullID(actor.UserID), toMillis(t.CreatedAt), toMillis(t.ExpiresAt))
+	if err != nil {
+		return "", fmt.Errorf("db: insert %s link: %w", t.Kind, err)
+	}
+	if t.ID, err = res.LastInsertId(); err != nil {
+		return "", fmt.Errorf("db: insert %s link: %w", t.Kind, err)
+	}
+	return tok, nil
+}
+
+// CreateInvite makes an invitation link for email with role and returns its
+// token, which is shown once. The email is validated (field "email") and
+// refused if someone already has it; role must be admin or member (field
+// "role"). An earlier unused invite to the same address stops working.
+func (s *Store) CreateInvite(ctx context.Context, email string, role Role, actor Actor) (string, UserToken, error) {
+	email = NormalizeEmail(email)
+	var ve ValidationError
+	if msg := ValidateEmail(email); msg != "" {
+		ve.Add("email", msg)
+	}
+	if role != RoleAdmin && role != RoleMember {
+		ve.Add("role", "Choose a role.")
+	}
+	if err := ve.Err(); err != nil {
+		return "", UserToken{}, err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
+	}
+	defer tx.Rollback()
+	var taken int
+	if err := tx.QueryRowContext(ctx, emailTakenSQL, email).Scan(&taken); err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
+	}
+	if taken > 0 {
+		ve.Add("email", "A user with this email already exists.")
+		return "", UserToken{}, &ve
+	}
+	if _, err := tx.ExecContext(ctx, supersedeInvitesSQL, email); err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
+	}
+	now := fromMillis(toMillis(s.Now()))
+	t := UserToken{Kind: TokenInvite, Email: email, Role: role, CreatedAt: now, ExpiresAt: now.Add(InviteTTL)}
+	tok, err := insertToken(ctx, tx, &t, actor)
+	if err != nil {
+		return "", UserToken{}, err
+	}
+	e := actor.event(ActionInviteCreate, "invite", t.ID, email)
+	e.Detail = map[string]string{"role": string(role), "expires_at": t.ExpiresAt.Format(time.RFC3339)}
+	if err := insertAudit(ctx, tx, now, e); err != nil {
+		return "", UserToken{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
+	}
+	return tok, t, nil
+}
+
+// CreatePasswordReset makes a password-reset link for userID and returns its
+// token, which is shown once. A disabled user gets none (ErrConflict): the
+// link would be a way back in. An earlier unused reset link stops working.
+func (s *Store) CreatePasswordReset(ctx context.Context, userID int64, actor Actor) (string, UserToken, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		email, role string
+		disabledAt  sql.NullInt64
+	)
+	err = tx.QueryRowContext(ctx, userStateSQL, userID).Scan(&email, &role, &disabledAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", UserToken{}, errUserNotFound
+	}
+	if err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
+	}
+	if disabledAt.Valid {
+		return "", UserToken{}, Errorf(ErrConflict, "This user is disabled. Enable the account before sending a reset link.")
+	}
+	if _, err := tx.ExecContext(ctx, supersedeResetsSQL, userID); err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
+	}
+	now := fromMillis(toMillis(s.Now()))
+	t := UserToken{Kind: TokenReset, Email: email, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ResetTTL)}
+	tok, err := insertToken(ctx, tx, &t, actor)
+	if err != nil {
+		return "", UserToken{}, err
+	}
+	e := actor.event(ActionResetLink, "user", userID, email)
+	e.Detail = map[string]string{"expires_at": t.ExpiresAt.Format(time.RFC3339)}
+	if err := insertAudit(ctx, tx, now, e); err != nil {
+		return "", UserToken{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
+	}
+	return tok, t, nil
+}
+
+// findTokenSQL reads a link by hash and kind. For a reset, the user must
+// still exist and be enabled: disabling an account also voids its link.
+const findTokenSQL = `SELECT t.id, t.kind, t.email, t.role, t.user_id, t.created_at, t.expires_at, t.used_at
+	FROM user_tokens t LEFT JOIN users u ON u.id = t.user_id
+	WHERE t.token_hash = ? AND t.kind = ? AND t.used_at IS NULL AND t.expires_at > ?
+	AND (t.kind = 'invite' OR (u.id IS NOT NULL AND u.disabled_at IS NULL))`
+
+// findToken returns the usable link of kind for tok through q (the reader
+// pool, or the write transaction that is about to use it).
+func findToken(ctx context.Context, q querier, kind, tok string, now time.Time) (UserToken, error) {
+	if len(tok) != tokenLength || (kind != TokenInvite && kind != TokenReset) {
+		return UserToken{}, errLinkInvalid()
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(tok); err != nil {
+		return UserToken{}, errLinkInvalid()
+	}
+	var (
+		t                UserToken
+		role             string
+		userID, usedAt   sql.NullInt64
+		created, expires int64
+	)
+	err := q.QueryRowContext(ctx, findTokenSQL, hashToken(tok), kind, toMillis(now)).
+		Scan(&t.ID, &t.Kind, &t.Email, &role, &userID, &created, &expires, &usedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return UserToken{}, errLinkInvalid()
+	}
+	if err != nil {
+		return UserToken{}, fmt.Errorf("db: find %s link: %w", kind, err)
+	}
+	t.Role = Role(role)
+	t.UserID = userID.Int64
+	t.CreatedAt = fromMillis(created)
+	t.ExpiresAt = fromMillis(expires)
+	t.UsedAt = timePtr(usedAt)
+	return t, nil
+}
+
+// LookupToken returns the link of kind ("invite" or "reset") for token if it
+// can still be used; otherwise ErrNotFound with one generic message.
+func (s *Store) LookupToken(ctx context.Context, kind, token string) (UserToken, error) {
+	return findToken(ctx, s.r, kind, token, s.Now())
+}
+
+const useTokenSQL = `UPDATE user_tokens SET used_at = ?, user_id = ? WHERE id = ? AND used_at IS NULL`
+
+// useToken marks t used inside tx; userID records who used it.
+func useToken(ctx context.Context, tx *sql.Tx, t UserToken, userID int64, now time.Time) error {
+	res, err := tx.ExecContext(ctx, useTokenSQL, toMillis(now), userID, t.ID)
+	if err != nil {
+		return fmt.Errorf("db: use %s link: %w", t.Kind, err)
+	}
+	return oneRow(res, errLinkInvalid())
+}
+
+// AcceptInvite creates the invited account with password (field "password")
+// and signs the link off. The link is re-checked inside the write
+// transaction, so the same link submitted twice at once creates one account.
+func (s *Store) AcceptInvite(ctx context.Context, token, password, ip string) (User, error) {
+	t, err := s.LookupToken(ctx, TokenInvite, token)
+	if err != nil {
+		return User{}, err
+	}
+	if msg := CheckPassword(password, t.Email); msg != "" {
+		var ve ValidationError
+		ve.Add("password", msg)
+		return User{}, &ve
+	}
+	// Hash outside the transaction: the single writer must not wait on argon2.
+	hash, err := s.passwords.hash(ctx, password)
+	if err != nil {
+		return User{}, err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("db: accept invite: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.Now()
+	if t, err = findToken(ctx, tx, TokenInvite, token, now); err != nil {
+		return User{}, err
+	}
+	var taken int
+	if err := tx.QueryRowContext(ctx, emailTakenSQL, t.Email).Scan(&taken); err != nil {
+		return User{}, fmt.Errorf("db: accept invite: %w", err)
+	}
+	if taken > 0 {
+		return User{}, Errorf(ErrConflict, "A user with this email already exists. Sign in instead.")
+	}
+	res, err := tx.ExecContext(ctx, insertUserSQL, t.Email, hash, string(t.Role), toMillis(now), toMillis(now))
+	if err != nil {
+		return User{}, fmt.Errorf("db: accept invite: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return User{}, fmt.Errorf("db: accept invite: %w", err)
+	}
+	if err := useToken(ctx, tx, t, id, now); err != nil {
+		return User{}, err
+	}
+	// The new user is the actor of their own arrival.
+	e := Actor{UserID: id, Label: t.Email, IP: ip}.event(ActionInviteAccept, "user", id, t.Email)
+	e.Detail = map[string]string{"role": string(t.Role), "invite_id": fmt.Sprint(t.ID)}
+	if err := insertAudit(ctx, tx, now, e); err != nil {
+		return User{}, err
+	}
+	u, err := scanUser(tx.QueryRowContext(ctx, getUserSQL, id))
+	if err != nil {
+		return User{}, fmt.Errorf("db: accept invite: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return User{}, fmt.Errorf("db: accept invite: %w", err)
+	}
+	return u, nil
+}
+
+const resetPasswordSQL = `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`
+
+// ResetPassword sets a new password (field "password") through a reset
+// link, signs the link off and ends every session of the user: whoever was
+// signed in with the old password is signed out.
+func (s *Store) ResetPassword(ctx context.Context, token, password, ip string) (User, error) {
+	t, err := s.LookupToken(ctx, TokenReset, token)
+	if err != nil {
+		return User{}, err
+	}
+	if msg := CheckPassword(password, t.Email); msg != "" {
+		var ve ValidationError
+		ve.Add("password", msg)
+		return User{}, &ve
+	}
+	hash, err := s.passwords.hash(ctx, password)
+	if err != nil {
+		return User{}, err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("db: reset password: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.Now()
+	if t, err = findToken(ctx, tx, TokenReset, token, now); err != nil {
+		return User{}, err
+	}
+	if _, err := tx.ExecContext(ctx, resetPasswordSQL, hash, toMillis(now), t.UserID); err != nil {
+		return User{}, fmt.Errorf("db: reset password: %w", err)
+	}
+	if err := useToken(ctx, tx, t, t.UserID, now); err != nil {
+		return User{}, err
+	}
+	res, err := tx.ExecContext(ctx, deleteAllSessSQL, t.UserID)
+	if err != nil {
+		return User{}, fmt.Errorf("db: end sessions: %w", err)
+	}
+	ended, _ := res.RowsAffected()
+	u, err := scanUser(tx.QueryRowContext(ctx, getUserSQL, t.UserID))
+	if err != nil {
+		return User{}, fmt.Errorf("db: reset password: %w", err)
+	}
+	e := Actor{UserID: u.ID, Label: u.Email, IP: ip}.event(ActionPasswordReset, "user", u.ID, u.Email)
+	e.Detail = map[string]string{"sessions_ended": fmt.Sprint(ended)}
+	if err := insertAudit(ctx, tx, now, e); err != nil {
+		return User{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return User{}, fmt.Errorf("db: reset password: %w", err)
+	}
+	return u, nil
+}

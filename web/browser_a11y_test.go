@@ -1,0 +1,146 @@
+package web
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/keyward/keyward/db"
+)
+
+// axePath is axe-core, installed by npm as a dev dependency (package.json).
+const axePath = "../node_modules/axe-core/axe.min.js"
+
+// axeRun runs axe-core's WCAG 2.1 A and AA rules on the whole page and
+// returns the violations in a compact form.
+const axeRun = `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+	.then(r => r.violations.map(v => ({
+		id: v.id, impact: v.impact || "", help: v.help,
+		nodes: v.nodes.map(n => n.target.map(String).join(" ") + (n.failureSummary ? " — " + n.failureSummary.replace(/\s+/g, " ") : ""))
+	})))`
+
+type axeViolation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"`
+}
+
+// loadAxe reads axe-core, or skips: the rules come from npm, not from Go.
+func loadAxe(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(axePath)
+	if err != nil {
+		if os.Getenv("KEYWARD_BROWSER_TESTS") == "required" {
+			t.Fatalf("axe-core is required (run npm ci): %v", err)
+		}
+		t.Skipf("axe-core not installed (run npm ci): %v", err)
+	}
+	return string(b)
+}
+
+// checkA11y injects axe into the current page through CDP (the page's CSP
+// would refuse a <script>) and fails t for each violation.
+func (tb *tab) checkA11y(t *testing.T, axe string) {
+	t.Helper()
+	if !evalJS[bool](tb, `typeof axe !== "undefined"`) {
+		if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](axe)); err != nil {
+			t.Fatalf("inject axe-core: %v", err)
+		}
+	}
+	for _, v := range evalJS[[]axeViolation](tb, axeRun) {
+		t.Errorf("%s (%s): %s\n\t%s", v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n\t"))
+	}
+}
+
+// tourPage is one kind of page; load brings the tab to it.
+type tourPage struct {
+	name string
+	load func()
+}
+
+// seedTour gives the tour a member with keys in use (one without scopes)
+// and a second session, and a member without keys. It returns the id of
+// the used key.
+func seedTour(t *testing.T, a *testApp) int64 {
+	t.Helper()
+	ada := a.createUser("ada@example.com", db.RoleMember)
+	a.createUser("new@example.com", db.RoleMember)
+	k, key := seedKey(t, a, ada.ID, "Billing service", "read:invoices", "write:invoices")
+	seedKey(t, a, ada.ID, "CI deploy bot")
+	for range 5 {
+		serviceVerify(t, a, key)
+	}
+	a.flush()
+	a.browser().login("ada@example.com", testPassword) // another session on /account
+	return k.ID
+}
+
+// tour lists every kind of page in an order that needs one sign-in per
+// person: signed out, then a member without keys, then one with keys.
+func tour(a *testApp, tb *tab, keyID int64) []tourPage {
+	tb.allowHTTPError(403)
+	tb.allowHTTPError(404)
+	return []tourPage{
+		{"login", func() { tb.open("/login") }},
+		{"setup", func() { tb.open("/setup?token=" + url.QueryEscape(a.setupToken)) }},
+		{"setup 403", func() { tb.open("/setup?token=wrong") }},
+		{"keys empty", func() { tb.login("new@example.com", testPassword) }},
+		{"keys", func() {
+			tb.clearCookies()
+			tb.login("ada@example.com", testPassword)
+		}},
+		{"keys new", func() { tb.open("/keys/new") }},
+		{"key created", func() {
+			tb.fill("Name", "Tour key")
+			tb.navigates("create", chromedp.Click(button("Create key")))
+			tb.waitVisible(testID("key-reveal"))
+		}},
+		{"key", func() { tb.open(fmt.Sprintf("/keys/%d", keyID)) }},
+		{"account", func() { tb.open("/account") }},
+		{"404", func() { tb.open("/keys/999999") }},
+	}
+}
+
+// TestBrowserAccessibility runs axe-core on every kind of page, in the light
+// and the dark colour scheme.
+func TestBrowserAccessibility(t *testing.T) {
+	axe := loadAxe(t)
+	a := newTestApp(t)
+	keyID := seedTour(t, a)
+	tb := newTabTimeout(t, a, 2*browserTimeout)
+	for _, p := range tour(a, tb, keyID) {
+		p.load()
+		for _, scheme := range []string{"light", "dark"} {
+			t.Run(p.name+"/"+scheme, func(t *testing.T) {
+				tb.colorScheme(scheme)
+				// Let colour transitions (kw-btn) finish before contrast is measured.
+				time.Sleep(250 * time.Millisecond)
+				tb.checkA11y(t, axe)
+			})
+		}
+		tb.colorScheme("light")
+	}
+}
+
+// TestBrowserPhoneLayout loads every kind of page on a 390 px wide phone
+// screen: none may scroll sideways (wide tables scroll inside their card).
+func TestBrowserPhoneLayout(t *testing.T) {
+	a := newTestApp(t)
+	keyID := seedTour(t, a)
+	tb := newTab(t, a)
+	tb.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	for _, p := range tour(a, tb, keyID) {
+		p.load()
+		t.Run(p.name, func(t *testing.T) {
+			if w := evalJS[int](tb, `document.documentElement.scrollWidth`); w > 390 {
+				t.Errorf("page is %d px wide on a 390 px screen; want no sideways scrolling", w)
+			}
+		})
+	}
+}
