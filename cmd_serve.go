@@ -95,6 +95,17 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 		writeSetupBanner(a.stderr, setupURL)
 	}
 
+	jctx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		srv.RunJobs(jctx)
+	}()
+	defer func() {
+		stopJobs()
+		<-jobsDone
+	}()
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("listening", "url", baseURL, "addr", ln.Addr().String(), "db", cfg.DBPath, "version", versionString())

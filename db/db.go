@@ -65,6 +65,11 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 			return nil, fmt.Errorf("db: create directory: %w", err)
 		}
 	}
+	// The file holds password hashes and key hashes: readable by its owner
+	// only. SQLite would create it with the umask's looser mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("db: open writer: %w", err)

@@ -299,3 +299,10 @@ func (s *Store) checkKeyVisible(ctx context.Context, scope Scope, id int64) erro
 	}
 	return nil
 }
+
+// CheckKeyInput reports every problem with in by form field, without
+// touching the database, so a form can show all its errors at once.
+func CheckKeyInput(in KeyInput, now time.Time) map[string]string {
+	_, err := checkKeyInput(in, now)
+	return FieldErrors(err)
+}

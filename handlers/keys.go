@@ -31,6 +31,8 @@ func (h *Handler) KeysList(c echo.Context) error {
 	} else {
 		status = ""
 	}
+	stale := c.QueryParam("stale") == "1"
+	f.Stale = stale
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	page = max(page, 1)
 	scope := db.OwnedBy(a.User.ID)
@@ -40,7 +42,7 @@ func (h *Handler) KeysList(c echo.Context) error {
 		return err
 	}
 	all := total
-	if status != "" {
+	if status != "" || stale {
 		if all, err = h.Store.CountKeys(ctx(c), scope, db.KeyFilter{}); err != nil {
 			return err
 		}
@@ -54,13 +56,32 @@ func (h *Handler) KeysList(c echo.Context) error {
 		Layout: h.layout(c, "API keys", "keys"),
 		Status: status, Total: total, AllKeys: all, Page: page, PerPage: keysPerPage,
 		HasPrev: page > 1, HasNext: page*keysPerPage < total,
-		Form: h.keyForm(),
+		Stale: stale,
+	}
+	if m.Form, err = h.keyForm(c); err != nil {
+		return err
+	}
+	if m.Notices, err = h.keyNotices(c, scope); err != nil {
+		return err
 	}
 	now := h.now()
 	for _, k := range keys {
 		m.Keys = append(m.Keys, keyRow(k, now))
 	}
 	return render(c, http.StatusOK, views.Keys(m))
+}
+
+// keyNotices counts the user's keys that need attention soon.
+func (h *Handler) keyNotices(c echo.Context, scope db.Scope) (views.KeyNotices, error) {
+	exp, err := h.Store.CountKeys(ctx(c), scope, db.KeyFilter{Status: db.KeyExpiring})
+	if err != nil {
+		return views.KeyNotices{}, err
+	}
+	stale, err := h.Store.CountKeys(ctx(c), scope, db.KeyFilter{Stale: true})
+	if err != nil {
+		return views.KeyNotices{}, err
+	}
+	return views.KeyNotices{ExpiringSoon: exp, Stale: stale}, nil
 }
 
 // keyRow maps a db key to its list row.

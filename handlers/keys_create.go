@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,18 +23,51 @@ var expiryChoices = []views.ExpiryChoice{
 
 const defaultExpiry = "90"
 
-func (h *Handler) keyForm() views.KeyForm {
-	return views.KeyForm{
+// keyForm is an empty create form. With a maximum key lifetime set by an
+// admin, only the expiries within it are offered and "No expiration" goes.
+func (h *Handler) keyForm(c echo.Context) (views.KeyForm, error) {
+	p, err := h.Store.Policy(ctx(c))
+	if err != nil {
+		return views.KeyForm{}, err
+	}
+	f := views.KeyForm{
 		Expiry:        defaultExpiry,
-		ExpiryChoices: expiryChoices,
+		ExpiryChoices: allowedExpiries(p.MaxKeyLifetime),
 		MinDate:       h.now().AddDate(0, 0, 1).Format(time.DateOnly),
 	}
+	if !slices.ContainsFunc(f.ExpiryChoices, func(e views.ExpiryChoice) bool { return e.Value == defaultExpiry }) {
+		f.Expiry = f.ExpiryChoices[0].Value
+	}
+	return f, nil
+}
+
+// allowedExpiries filters the expiry choices by the policy's cap (0: none).
+func allowedExpiries(maxLife time.Duration) []views.ExpiryChoice {
+	if maxLife <= 0 {
+		return expiryChoices
+	}
+	var out []views.ExpiryChoice
+	for _, e := range expiryChoices {
+		days, err := strconv.Atoi(e.Value)
+		switch {
+		case e.Value == "never":
+		case err != nil: // custom date: the date field's max is the cap
+			out = append(out, e)
+		case time.Duration(days)*24*time.Hour <= maxLife:
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // KeysNew is GET /keys/new: the create form on its own page.
 func (h *Handler) KeysNew(c echo.Context) error {
+	f, err := h.keyForm(c)
+	if err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.KeyNew(views.NewKeyPage{
-		Layout: h.layout(c, "Create an API key", "keys"), Form: h.keyForm(),
+		Layout: h.layout(c, "Create an API key", "keys"), Form: f,
 	}))
 }
 
@@ -43,7 +77,10 @@ func (h *Handler) KeysNew(c echo.Context) error {
 // a cookie, flash, URL, log or the database.
 func (h *Handler) KeysCreate(c echo.Context) error {
 	a := CurrentAuth(c)
-	form := h.keyForm()
+	form, err := h.keyForm(c)
+	if err != nil {
+		return err
+	}
 	form.Name = c.FormValue("name")
 	form.Description = c.FormValue("description")
 	form.Expiry = c.FormValue("expiry")
@@ -54,9 +91,15 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 	var (
 		key    db.Key
 		secret string
-		err    = ve.Err()
 	)
-	if err == nil {
+	if err = ve.Err(); err != nil {
+		// Show the name and description problems too, not only the first.
+		for k, v := range db.CheckKeyInput(in, h.now()) {
+			if k != "expires_at" {
+				ve.Add(k, v)
+			}
+		}
+	} else {
 		key, secret, err = h.Store.CreateKey(ctx(c), a.User.ID, in, actor(c))
 	}
 	if fe := db.FieldErrors(err); fe != nil {

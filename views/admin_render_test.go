@@ -87,7 +87,7 @@ func TestAdminOverview(t *testing.T) {
 		{"users", "/admin/users", "7"},
 		{"active", "/admin/keys?status=active", "31"},
 		{"stale", "/admin/keys?stale=1", "4"},
-		{"never-used", "/admin/keys?never_used=1", "2"},
+		{"never-used", "/admin/keys?never_used=1&status=active", "2"},
 		{"expiring", "/admin/keys?expiring_days=14", "3"},
 	}
 	for _, c := range cards {

@@ -268,7 +268,7 @@ func AdminOverviewView(m AdminOverview) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = statCard("/admin/keys?never_used=1", "Never used", m.NeverUsedKeys, "No verification yet", "never-used", false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = statCard("/admin/keys?never_used=1&status=active", "Never used", m.NeverUsedKeys, "No verification yet", "never-used", false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

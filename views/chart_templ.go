@@ -405,7 +405,7 @@ func UsageBars(c UsageChart) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</text></svg> <details class=\"group text-sm\"><summary class=\"cursor-pointer select-none rounded text-slate-600 hover:text-slate-900 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 dark:text-slate-300 dark:hover:text-white\">Show daily numbers</summary><div class=\"mt-2 max-h-72 overflow-y-auto rounded-md border border-slate-200 dark:border-slate-700\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</text></svg> <details class=\"group text-sm\"><summary class=\"cursor-pointer select-none rounded text-slate-600 hover:text-slate-900 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 dark:text-slate-300 dark:hover:text-white\">Show daily numbers</summary><div class=\"relative mt-2 max-h-72 overflow-y-auto rounded-md border border-slate-200 dark:border-slate-700\" tabindex=\"0\" role=\"region\" aria-label=\"Verifications per day\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

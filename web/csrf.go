@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -30,7 +31,7 @@ func cookieName(r *http.Request, base string) string {
 // secureRequest reports whether the browser will keep a Secure cookie for
 // this request: over TLS, or on localhost, which browsers treat as secure.
 func secureRequest(r *http.Request) bool {
-	if r.TLS != nil {
+	if r.TLS != nil || r.Context().Value(httpsBaseKey{}) != nil {
 		return true
 	}
 	host := r.Host
@@ -42,6 +43,25 @@ func secureRequest(r *http.Request) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// httpsBaseKey marks requests served for an https:// base URL: behind a
+// TLS-terminating proxy the request itself is plain HTTP, yet the browser
+// speaks HTTPS and keeps Secure cookies.
+type httpsBaseKey struct{}
+
+// markHTTPS applies httpsBaseKey when the configured base URL is HTTPS.
+func markHTTPS(on bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		if !on {
+			return next
+		}
+		return func(c echo.Context) error {
+			r := c.Request()
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), httpsBaseKey{}, true)))
+			return next(c)
+		}
+	}
 }
 
 // csrf guards every state change of the browser routes twice: Go's
@@ -66,6 +86,15 @@ func csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			sent := r.Header.Get("X-CSRF-Token")
 			if sent == "" {
+				// Parse explicitly: a body over the limit must be a 413,
+				// not a missing token.
+				if _, err := c.FormParams(); err != nil {
+					var he *echo.HTTPError
+					if errors.As(err, &he) {
+						return he
+					}
+					return handlers.BadRequest("BAD_FORM", "The form could not be read.")
+				}
 				sent = c.FormValue("_csrf")
 			}
 			if token == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {

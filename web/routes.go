@@ -49,7 +49,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	api.RouteNotFound("/*", apiNotFound)
 
 	// Browser pages: session, CSRF, never cached.
-	b := e.Group("", noStore, s.sessions.loadSession, csrf)
+	b := e.Group("", noStore, markHTTPS(s.sessions.secure), s.sessions.loadSession, csrf)
 	b.GET("/", h.Home)
 	b.GET("/setup", h.SetupShow)
 	b.POST("/setup", h.SetupSubmit)
@@ -71,6 +71,30 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
 	u.POST("/account/sessions/:id/end", h.AccountSessionEnd)
+
+	// One-time links: invitations and password resets.
+	b.GET("/invite/:token", h.InviteShow)
+	b.POST("/invite/:token", h.InviteAccept)
+	b.GET("/reset/:token", h.ResetShow)
+	b.POST("/reset/:token", h.ResetSubmit)
+
+	// Admin console: the role is checked on every request.
+	ad := u.Group("/admin", requireAdmin)
+	ad.GET("", h.AdminOverview)
+	ad.GET("/users", h.AdminUsers)
+	ad.POST("/invites", h.AdminInviteCreate)
+	ad.POST("/users/:id/disable", h.AdminUserDisable)
+	ad.POST("/users/:id/enable", h.AdminUserEnable)
+	ad.POST("/users/:id/promote", h.AdminUserPromote)
+	ad.POST("/users/:id/demote", h.AdminUserDemote)
+	ad.POST("/users/:id/sessions/end", h.AdminUserEndSessions)
+	ad.POST("/users/:id/reset-link", h.AdminUserResetLink)
+	ad.GET("/keys", h.AdminKeys)
+	ad.GET("/keys.csv", h.AdminKeysCSV)
+	ad.POST("/keys/bulk", h.AdminKeysBulk)
+	ad.GET("/settings", h.AdminSettings)
+	ad.POST("/settings", h.AdminSettingsSave)
+	ad.GET("/audit", h.AdminAudit)
 
 	// u's catch-all (see the API's above) would send visitors asking for an
 	// unknown path to the sign-in page; an unknown path is a 404 for everyone.

@@ -51,7 +51,7 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		store:   store,
 		metrics: newMetrics(reg),
 	}
-	s.sessions = newSessionStore(store, cfg, secureCookies(base))
+	s.sessions = newSessionStore(store, cfg, base.Scheme == "https")
 	s.h = &handlers.Handler{
 		Store:          store,
 		Verifier:       verifier,
@@ -114,18 +114,4 @@ func randomToken() (string, error) {
 		return "", fmt.Errorf("web: random token: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// secureCookies decides whether cookies get Secure and the __Host- prefix:
-// on HTTPS, and on localhost, which browsers treat as a secure context.
-func secureCookies(base *url.URL) bool {
-	if base.Scheme == "https" {
-		return true
-	}
-	host := base.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

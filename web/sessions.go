@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -42,15 +43,46 @@ const (
 // SHA-256, so a copy of the database does not yield live cookies.
 type sessionStore struct {
 	store    *db.Store
-	idle     time.Duration
+	idle     time.Duration // defaults from Config; the admin policy overrides
 	absolute time.Duration
 	now      func() time.Time
+	secure   bool // the base URL is HTTPS: cookies are Secure even behind a TLS proxy
+
+	mu         sync.Mutex
+	policyAt   time.Time
+	policyIdle time.Duration
+	policyAbs  time.Duration
+}
+
+// policyTTL bounds how long a policy change takes to reach session checks
+// without querying settings on every request.
+const policyTTL = 5 * time.Second
+
+// timeouts returns the idle and absolute timeouts in force: the admin's
+// policy when set, else the configured defaults.
+func (ss *sessionStore) timeouts(ctx context.Context) (idle, absolute time.Duration) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	now := ss.now()
+	if ss.policyAt.IsZero() || now.Sub(ss.policyAt) >= policyTTL || now.Before(ss.policyAt) {
+		if p, err := ss.store.Policy(ctx); err == nil {
+			ss.policyIdle, ss.policyAbs, ss.policyAt = p.SessionIdle, p.SessionAbsolute, now
+		}
+	}
+	idle, absolute = ss.idle, ss.absolute
+	if ss.policyIdle > 0 {
+		idle = ss.policyIdle
+	}
+	if ss.policyAbs > 0 {
+		absolute = ss.policyAbs
+	}
+	return idle, absolute
 }
 
 var _ sessions.Store = (*sessionStore)(nil)
 
-func newSessionStore(store *db.Store, cfg Config, _ bool) *sessionStore {
-	return &sessionStore{store: store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now}
+func newSessionStore(store *db.Store, cfg Config, secure bool) *sessionStore {
+	return &sessionStore{store: store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now, secure: secure}
 }
 
 // sessionData is what the data column holds.
@@ -88,7 +120,8 @@ func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, er
 		return sess, fmt.Errorf("web: load session: %w", err)
 	}
 	now := ss.now().UTC()
-	if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= ss.idle || now.Sub(row.CreatedAt) >= ss.absolute {
+	idle, absolute := ss.timeouts(r.Context())
+	if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || now.Sub(row.CreatedAt) >= absolute {
 		_ = ss.store.DeleteSession(r.Context(), row.ID)
 		return sess, nil
 	}
@@ -140,9 +173,10 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 		if len(ua) > 512 {
 			ua = ua[:512]
 		}
+		_, absolute := ss.timeouts(ctx)
 		row := db.Session{
 			TokenHash: hash[:], UserID: uid, CreatedAt: now, LastSeenAt: now,
-			ExpiresAt: now.Add(ss.absolute), IP: ip, UserAgent: ua, Data: data,
+			ExpiresAt: now.Add(absolute), IP: ip, UserAgent: ua, Data: data,
 		}
 		if err := ss.store.CreateSession(ctx, &row); err != nil {
 			return fmt.Errorf("web: create session: %w", err)
@@ -151,7 +185,7 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 		sess.IsNew = false
 		sess.Values[valRowID] = row.ID
 		sess.Values[valLastSeen] = now
-		http.SetCookie(w, sessionCookie(r, name, tok, int(ss.absolute/time.Second)))
+		http.SetCookie(w, sessionCookie(r, name, tok, int(absolute/time.Second)))
 		return nil
 	}
 	id, _ := sess.Values[valRowID].(int64)
@@ -299,9 +333,4 @@ func (ss *sessionStore) PopFlashes(c echo.Context) []views.Flash {
 		return nil
 	}
 	return fs
-}
-
-// cleanup deletes expired session rows now and then.
-func (ss *sessionStore) cleanup(ctx context.Context) {
-	_, _ = ss.store.DeleteExpiredSessions(ctx)
 }

@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+// InviteShow is GET /invite/{token}; ResetShow is GET /reset/{token}. An
+// unknown, expired or used link gets a clear page and changes nothing.
+func (h *Handler) InviteShow(c echo.Context) error { return h.acceptShow(c, "invite") }
+
+// ResetShow is GET /reset/{token}.
+func (h *Handler) ResetShow(c echo.Context) error { return h.acceptShow(c, "reset") }
+
+// InviteAccept is POST /invite/{token}: the invited person sets a password,
+// the account is created and signed in.
+func (h *Handler) InviteAccept(c echo.Context) error { return h.acceptSubmit(c, "invite") }
+
+// ResetSubmit is POST /reset/{token}: a new password; every session of the
+// user ends, and this browser is signed in afresh.
+func (h *Handler) ResetSubmit(c echo.Context) error { return h.acceptSubmit(c, "reset") }
+
+func acceptTitle(kind string) string {
+	if kind == "invite" {
+		return "Join Keyward"
+	}
+	return "Reset your password"
+}
+
+func (h *Handler) acceptShow(c echo.Context, kind string) error {
+	m := views.AcceptPage{Layout: h.layout(c, acceptTitle(kind), ""), Kind: kind, Token: c.Param("token")}
+	t, err := h.Store.LookupToken(ctx(c), kind, m.Token)
+	if errors.Is(err, db.ErrNotFound) {
+		m.Invalid, m.Token = true, ""
+		return render(c, http.StatusNotFound, views.AcceptView(m))
+	}
+	if err != nil {
+		return err
+	}
+	m.Email = t.Email
+	return render(c, http.StatusOK, views.AcceptView(m))
+}
+
+func (h *Handler) acceptSubmit(c echo.Context, kind string) error {
+	m := views.AcceptPage{Layout: h.layout(c, acceptTitle(kind), ""), Kind: kind, Token: c.Param("token")}
+	t, err := h.Store.LookupToken(ctx(c), kind, m.Token)
+	if errors.Is(err, db.ErrNotFound) {
+		m.Invalid, m.Token = true, ""
+		return render(c, http.StatusNotFound, views.AcceptView(m))
+	}
+	if err != nil {
+		return err
+	}
+	m.Email = t.Email
+	password := c.FormValue("password")
+	if password != c.FormValue("password_confirm") {
+		m.Errors = views.FieldErrors{"password_confirm": "The passwords don't match."}
+		return render(c, http.StatusUnprocessableEntity, views.AcceptView(m))
+	}
+	var u db.User
+	if kind == "invite" {
+		u, err = h.Store.AcceptInvite(ctx(c), m.Token, password, c.RealIP())
+	} else {
+		u, err = h.Store.ResetPassword(ctx(c), m.Token, password, c.RealIP())
+	}
+	if fe := db.FieldErrors(err); fe != nil {
+		m.Errors = fe
+		return render(c, http.StatusUnprocessableEntity, views.AcceptView(m))
+	}
+	if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) {
+		m.Invalid, m.Token = true, ""
+		return render(c, http.StatusConflict, views.AcceptView(m))
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.Sessions.Start(c, u); err != nil {
+		return err
+	}
+	if kind == "invite" {
+		h.flash(c, "success", "Welcome to Keyward. Create your first API key to get started.")
+	} else {
+		h.flash(c, "success", "Your password was changed and your other sessions were signed out.")
+	}
+	return c.Redirect(http.StatusSeeOther, "/keys")
+}

@@ -1,0 +1,248 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/views"
+)
+
+const (
+	adminKeysPerPage = 50
+	maxBulk          = 100_000
+	maxSelected      = 1000
+	bulkPreview      = 200
+)
+
+var keySorts = map[string]db.KeySort{"created": db.KeySortCreated, "last_used": db.KeySortLastUsed, "expires": db.KeySortExpires}
+
+// parseAdminFilter reads the admin key filter from a query string. Unknown
+// values are dropped rather than refused: a filter link is not a form.
+func parseAdminFilter(q url.Values) views.AdminKeyFilter {
+	f := views.AdminKeyFilter{
+		Owner:     truncate(strings.TrimSpace(q.Get("owner")), 254),
+		Stale:     q.Get("stale") == "1",
+		NeverUsed: q.Get("never_used") == "1",
+		Scope:     truncate(strings.TrimSpace(q.Get("scope")), 64),
+		Q:         truncate(strings.TrimSpace(q.Get("q")), 100),
+	}
+	if _, ok := keyStatuses[q.Get("status")]; ok {
+		f.Status = q.Get("status")
+	}
+	if d, err := strconv.Atoi(q.Get("expiring_days")); err == nil && d > 0 && d <= 3650 {
+		f.ExpiringDays = d
+	}
+	if _, ok := keySorts[q.Get("sort")]; ok {
+		f.Sort = q.Get("sort")
+	}
+	f.Page, _ = strconv.Atoi(q.Get("page"))
+	f.Page = max(f.Page, 1)
+	return f
+}
+
+// encodeAdminFilter is the inverse of parseAdminFilter, without the page.
+func encodeAdminFilter(f views.AdminKeyFilter) string {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("owner", f.Owner)
+	set("status", f.Status)
+	if f.Stale {
+		q.Set("stale", "1")
+	}
+	if f.NeverUsed {
+		q.Set("never_used", "1")
+	}
+	if f.ExpiringDays > 0 {
+		q.Set("expiring_days", strconv.Itoa(f.ExpiringDays))
+	}
+	set("scope", f.Scope)
+	set("q", f.Q)
+	set("sort", f.Sort)
+	return q.Encode()
+}
+
+func dbKeyFilter(f views.AdminKeyFilter) db.KeyFilter {
+	return db.KeyFilter{
+		Status: keyStatuses[f.Status], Stale: f.Stale, NeverUsed: f.NeverUsed,
+		ExpiringWithin: time.Duration(f.ExpiringDays) * 24 * time.Hour,
+		OwnerEmail:     f.Owner, Scope: f.Scope, Search: f.Q, Sort: keySorts[f.Sort],
+	}
+}
+
+// AdminKeys is GET /admin/keys: every key across users, filtered; with
+// ?stale=1 it is the stale-key review.
+func (h *Handler) AdminKeys(c echo.Context) error {
+	f := parseAdminFilter(c.QueryParams())
+	df := dbKeyFilter(f)
+	total, err := h.Store.CountKeys(ctx(c), db.AnyOwner(), df)
+	if err != nil {
+		return err
+	}
+	df.Limit, df.Offset = adminKeysPerPage, (f.Page-1)*adminKeysPerPage
+	keys, err := h.Store.ListKeys(ctx(c), db.AnyOwner(), df)
+	if err != nil {
+		return err
+	}
+	o, err := h.Store.Overview(ctx(c))
+	if err != nil {
+		return err
+	}
+	rows, err := h.adminRows(c, keys)
+	if err != nil {
+		return err
+	}
+	title := "All keys"
+	if f.Stale {
+		title = "Stale-key review"
+	}
+	m := views.AdminKeysPage{
+		Layout: h.layout(c, title, "admin"),
+		Keys:   rows, Filter: f, Query: encodeAdminFilter(f), Total: total,
+		StaleCount: o.StaleKeys, NeverUsedCount: o.NeverUsedKeys,
+		Page: f.Page, PerPage: adminKeysPerPage, HasPrev: f.Page > 1, HasNext: f.Page*adminKeysPerPage < total,
+	}
+	return render(c, http.StatusOK, views.AdminKeysView(m))
+}
+
+func (h *Handler) adminRows(c echo.Context, keys []db.Key) ([]views.AdminKeyRow, error) {
+	unused, never, err := h.Store.StaleThresholds(ctx(c))
+	if err != nil {
+		return nil, err
+	}
+	now := h.now()
+	rows := make([]views.AdminKeyRow, 0, len(keys))
+	for _, k := range keys {
+		rows = append(rows, views.AdminKeyRow{KeyRow: keyRow(k, now), LastUsedIP: k.LastUsedIP, Stale: k.Stale(now, unused, never)})
+	}
+	return rows, nil
+}
+
+// AdminKeysCSV is GET /admin/keys.csv: the current filter as a credential
+// report (like AWS IAM's), streamed so 100,000 keys need no big buffer.
+func (h *Handler) AdminKeysCSV(c echo.Context) error {
+	f := parseAdminFilter(c.QueryParams())
+	now := h.now()
+	resp := c.Response()
+	resp.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	resp.Header().Set(echo.HeaderContentDisposition, `attachment; filename="keyward-keys-`+now.Format("2006-01-02")+`.csv"`)
+	resp.WriteHeader(http.StatusOK)
+	w := NewCSVWriter(resp)
+	if err := w.Write([]string{"owner", "key_id", "name", "hint", "scopes", "created_at", "last_used_at", "last_used_ip", "expires_at", "status"}); err != nil {
+		return err
+	}
+	err := h.Store.EachKey(ctx(c), db.AnyOwner(), dbKeyFilter(f), func(k db.Key) error {
+		return w.Write([]string{
+			k.OwnerEmail, strconv.FormatInt(k.ID, 10), k.Name, k.Hint, strings.Join(k.Scopes, " "),
+			csvTime(&k.CreatedAt), csvTime(k.LastUsedAt), k.LastUsedIP, csvTime(k.ExpiresAt), string(k.Status(now)),
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func csvTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// AdminKeysBulk is POST /admin/keys/bulk. Without confirm=1 it shows what
+// will change and asks for a reason; with it, it acts on exactly the ids
+// submitted (or every key matching the submitted filter) and audits each.
+func (h *Handler) AdminKeysBulk(c echo.Context) error {
+	action := c.FormValue("action")
+	if action != "disable" && action != "revoke" {
+		return BadRequest("INVALID_ACTION", "Choose Disable selected or Revoke selected.")
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return BadRequest("BAD_FORM", "The form could not be read.")
+	}
+	all := c.FormValue("all") == "1"
+	query := c.FormValue("query")
+	reason := strings.TrimSpace(c.FormValue("reason"))
+	m := views.BulkConfirmPage{
+		Layout: h.layout(c, "Confirm bulk action", "admin"),
+		Action: action, AllMatching: all, Query: query, Reason: reason,
+	}
+	var keys []db.Key
+	if all {
+		// Every key matching the filter: the page previews the first ones
+		// and carries the filter, not 100,000 hidden ids.
+		q, _ := url.ParseQuery(query)
+		df := dbKeyFilter(parseAdminFilter(q))
+		if m.IDs, err = h.Store.KeyIDs(ctx(c), db.AnyOwner(), df, maxBulk); err != nil {
+			return err
+		}
+		df.Limit = bulkPreview
+		if keys, err = h.Store.ListKeys(ctx(c), db.AnyOwner(), df); err != nil {
+			return err
+		}
+		m.Count = len(m.IDs)
+	} else {
+		var ids []int64
+		for _, v := range form["id"] {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id <= 0 {
+				return BadRequest("INVALID_ID", "A selected key id is not valid: "+truncate(v, 20))
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) > maxSelected {
+			return BadRequest("TOO_MANY", "Select at most 1,000 keys, or use Select all matching.")
+		}
+		if keys, m.Missing, err = h.Store.KeysByIDs(ctx(c), ids); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			m.IDs = append(m.IDs, k.ID)
+		}
+		m.Count = len(keys)
+	}
+	if m.Count == 0 && len(m.Missing) == 0 {
+		h.flash(c, "error", "Select at least one key first.")
+		return redirect(c, "/admin/keys?"+query)
+	}
+	if c.FormValue("confirm") == "1" && len(m.Missing) == 0 {
+		var res db.BulkResult
+		if action == "revoke" {
+			res, err = h.Store.BulkRevokeKeys(ctx(c), m.IDs, reason, actor(c))
+		} else {
+			res, err = h.Store.BulkDisableKeys(ctx(c), m.IDs, reason, actor(c))
+		}
+		if fe := db.FieldErrors(err); fe != nil {
+			m.Errors = fe
+		} else if err != nil {
+			return err
+		} else {
+			verb := map[string]string{"disable": "Disabled", "revoke": "Revoked"}[action]
+			msg := verb + " " + plural(len(res.Changed), "key") + "."
+			if len(res.Skipped) > 0 {
+				msg += " " + plural(len(res.Skipped), "key") + " were already " + action + "d or revoked and left as they were."
+			}
+			h.flash(c, "success", msg)
+			return redirect(c, "/admin/keys?"+query)
+		}
+	}
+	if m.Keys, err = h.adminRows(c, keys); err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if len(m.Errors) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	return render(c, status, views.BulkConfirmView(m))
+}
