@@ -336,6 +336,12 @@ func TestCrashRestart(t *testing.T) {
 		t.Errorf("lost %d uses = %.0f ms of traffic, want at most one flush interval (1000 ms, +250 ms for the flush itself)", lost, lostMS)
 	}
 
+	for _, k := range append(keys, newKeys...) {
+		if strings.Contains(srv.stderr.String(), k) {
+			t.Errorf("key %s… is in the server's log", k[:8])
+		}
+	}
+
 	srv = startKeyward(t, bin, dbPath)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, k := range append(keys, newKeys...) {

@@ -54,13 +54,13 @@ func loadKeys(ctx context.Context, q querier, ids []int64) (map[int64]Key, error
 		for rows.Next() {
 			k, err := scanKey(rows)
 			if err != nil {
-				rows.Close()
+				_ = rows.Close() // the scan error is the one to report
 				return nil, fmt.Errorf("db: scan key: %w", err)
 			}
 			out[k.ID] = k
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close() // Err already holds any failure of the iteration
 		if err != nil {
 			return nil, fmt.Errorf("db: load keys: %w", err)
 		}

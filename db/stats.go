@@ -144,13 +144,13 @@ func (s *Store) AutoDisableStale(ctx context.Context) (int, error) {
 	for rows.Next() {
 		var k disabled
 		if err := rows.Scan(&k.id, &k.name); err != nil {
-			rows.Close()
+			_ = rows.Close() // the scan error is the one to report
 			return 0, fmt.Errorf("db: auto-disable: %w", err)
 		}
 		keys = append(keys, k)
 	}
 	err = rows.Err()
-	rows.Close()
+	_ = rows.Close() // Err already holds any failure of the iteration
 	if err != nil {
 		return 0, fmt.Errorf("db: auto-disable: %w", err)
 	}

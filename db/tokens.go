@@ -186,6 +186,8 @@ func (s *Store) CreatePasswordReset(ctx context.Context, userID int64, actor Act
 
 // findTokenSQL reads a link by hash and kind. For a reset, the user must
 // still exist and be enabled: disabling an account also voids its link.
+//
+// #nosec G101 -- SQL naming the token_hash column, not a credential.
 const findTokenSQL = `SELECT t.id, t.kind, t.email, t.role, t.user_id, t.created_at, t.expires_at, t.used_at
 	FROM user_tokens t LEFT JOIN users u ON u.id = t.user_id
 	WHERE t.token_hash = ? AND t.kind = ? AND t.used_at IS NULL AND t.expires_at > ?
@@ -228,6 +230,7 @@ func (s *Store) LookupToken(ctx context.Context, kind, token string) (UserToken,
 	return findToken(ctx, s.r, kind, token, s.Now())
 }
 
+// #nosec G101 -- SQL on the user_tokens table, not a credential.
 const useTokenSQL = `UPDATE user_tokens SET used_at = ?, user_id = ? WHERE id = ? AND used_at IS NULL`
 
 // useToken marks t used inside tx; userID records who used it.
@@ -300,6 +303,7 @@ func (s *Store) AcceptInvite(ctx context.Context, token, password, ip string) (U
 	return u, nil
 }
 
+// #nosec G101 -- SQL naming the password_hash column, not a credential.
 const resetPasswordSQL = `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`
 
 // ResetPassword sets a new password (field "password") through a reset

@@ -153,7 +153,8 @@ func TestAttackXSS(t *testing.T) {
 	}
 	a.flush()
 
-	wantEscaped(t, "keys list", m.get("/keys"), xssScript)
+	// Hostile request headers are not reflected into the page either.
+	wantEscaped(t, "keys list", m.getWith("/keys", http.Header{"User-Agent": {xssScript}, "Referer": {xssImg}}), xssScript)
 	wantEscaped(t, "key page", m.get(keyPage), xssScript, xssImg, xssEmail)
 	wantEscaped(t, "account page", m.get("/account"), xssEmail, xssImg)
 

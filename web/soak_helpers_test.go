@@ -125,6 +125,16 @@ func (s *soakClient) post(path string, form url.Values) (int, string, error) {
 	return s.do(req)
 }
 
+// cookies returns the values of the client's cookies.
+func (s *soakClient) cookies() []string {
+	u, _ := url.Parse(s.base)
+	var out []string
+	for _, c := range s.c.Jar.Cookies(u) {
+		out = append(out, c.Value)
+	}
+	return out
+}
+
 func (s *soakClient) login(email, password string) error {
 	status, body, err := s.post("/login", url.Values{"email": {email}, "password": {password}})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +31,8 @@ import (
 //   - every usage flush succeeded, and each key's daily count equals the
 //     number of valid=true answers it got, exactly;
 //   - no key verified successfully for a request sent after the response
-//     that revoked, disabled or rolled it (without grace) had arrived.
+//     that revoked, disabled or rolled it (without grace) had arrived;
+//   - no key and no cookie value appears in the logs.
 //
 // Run it alone with: go test [-race] -run TestSoak -v ./web/ [-long]
 func TestSoak(t *testing.T) {
@@ -153,6 +155,17 @@ func TestSoak(t *testing.T) {
 		t.Errorf("the logs show lock contention:\n%s", soakErrorLines(out))
 	} else if lines := soakErrorLines(out); lines != "" {
 		t.Errorf("the logs show errors:\n%s", lines)
+	}
+
+	// Nothing secret reached the logs: no key, no session or CSRF cookie.
+	out := logs.String()
+	if k := soakKeyPattern.FindString(out); k != "" {
+		t.Errorf("a key is in the logs: %s…", k[:8])
+	}
+	for _, ck := range admin.cookies() {
+		if strings.Contains(out, ck) {
+			t.Errorf("a cookie value is in the logs")
+		}
 	}
 
 	// Exact accounting: the daily count of every key is its successes.
@@ -381,6 +394,9 @@ func soakStop(c *soakClient, pool *soakPool, rng *rand.Rand, action string) erro
 	pool.stop(id, at)
 	return nil
 }
+
+// soakKeyPattern finds a key in text.
+var soakKeyPattern = regexp.MustCompile(`kw_[0-9A-Za-z]{49}`)
 
 // soakErrorLines returns the log lines at level ERROR or WARN.
 func soakErrorLines(logs string) string {
