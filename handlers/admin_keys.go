@@ -93,9 +93,16 @@ func (h *Handler) AdminKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.Store.Overview(ctx(c))
-	if err != nil {
-		return err
+	// The review's header breaks the stale keys down ("12 stale keys, 4
+	// never used"): both numbers count stale keys, whatever else is filtered.
+	var staleCount, staleNever int
+	if f.Stale {
+		if staleCount, err = h.Store.CountKeys(ctx(c), db.AnyOwner(), db.KeyFilter{Stale: true}); err != nil {
+			return err
+		}
+		if staleNever, err = h.Store.CountKeys(ctx(c), db.AnyOwner(), db.KeyFilter{Stale: true, NeverUsed: true}); err != nil {
+			return err
+		}
 	}
 	rows, err := h.adminRows(c, keys)
 	if err != nil {
@@ -108,7 +115,7 @@ func (h *Handler) AdminKeys(c echo.Context) error {
 	m := views.AdminKeysPage{
 		Layout: h.layout(c, title, "admin"),
 		Keys:   rows, Filter: f, Query: encodeAdminFilter(f), Total: total,
-		StaleCount: o.StaleKeys, NeverUsedCount: o.NeverUsedKeys,
+		StaleCount: staleCount, NeverUsedCount: staleNever,
 		Page: f.Page, PerPage: adminKeysPerPage, HasPrev: f.Page > 1, HasNext: f.Page*adminKeysPerPage < total,
 	}
 	return render(c, http.StatusOK, views.AdminKeysView(m))
@@ -172,7 +179,11 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 		return BadRequest("BAD_FORM", "The form could not be read.")
 	}
 	all := c.FormValue("all") == "1"
-	query := c.FormValue("query")
+	// The filter comes back from the page; re-encoding it keeps only known
+	// fields, so the redirect and the confirmation carry nothing else.
+	q, _ := url.ParseQuery(c.FormValue("query"))
+	filter := parseAdminFilter(q)
+	query := encodeAdminFilter(filter)
 	reason := strings.TrimSpace(c.FormValue("reason"))
 	m := views.BulkConfirmPage{
 		Layout: h.layout(c, "Confirm bulk action", "admin"),
@@ -182,8 +193,12 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 	if all {
 		// Every key matching the filter: the page previews the first ones
 		// and carries the filter, not 100,000 hidden ids.
-		q, _ := url.ParseQuery(query)
-		df := dbKeyFilter(parseAdminFilter(q))
+		if !adminFiltered(filter) {
+			// The page offers "all matching" only on a filtered list; a
+			// request without a filter would act on every key there is.
+			return BadRequest("NO_FILTER", "Filter the list first: acting on all matching keys needs a filter.")
+		}
+		df := dbKeyFilter(filter)
 		if m.IDs, err = h.Store.KeyIDs(ctx(c), db.AnyOwner(), df, maxBulk); err != nil {
 			return err
 		}
@@ -214,7 +229,7 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 	}
 	if m.Count == 0 && len(m.Missing) == 0 {
 		h.flash(c, "error", "Select at least one key first.")
-		return redirect(c, "/admin/keys?"+query)
+		return redirect(c, adminKeysURL(query))
 	}
 	if c.FormValue("confirm") == "1" && len(m.Missing) == 0 {
 		var res db.BulkResult
@@ -231,10 +246,14 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 			verb := map[string]string{"disable": "Disabled", "revoke": "Revoked"}[action]
 			msg := verb + " " + plural(len(res.Changed), "key") + "."
 			if len(res.Skipped) > 0 {
-				msg += " " + plural(len(res.Skipped), "key") + " were already " + action + "d or revoked and left as they were."
+				verb := " were"
+				if len(res.Skipped) == 1 {
+					verb = " was"
+				}
+				msg += " " + plural(len(res.Skipped), "key") + verb + " already " + action + "d or revoked and left as is."
 			}
 			h.flash(c, "success", msg)
-			return redirect(c, "/admin/keys?"+query)
+			return redirect(c, adminKeysURL(query))
 		}
 	}
 	if m.Keys, err = h.adminRows(c, keys); err != nil {
@@ -245,4 +264,19 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 		status = http.StatusUnprocessableEntity
 	}
 	return render(c, status, views.BulkConfirmView(m))
+}
+
+// adminFiltered reports whether f narrows the key list (the sort and page
+// do not): the same rule the page uses to offer "all matching".
+func adminFiltered(f views.AdminKeyFilter) bool {
+	f.Sort, f.Page = "", 0
+	return f != views.AdminKeyFilter{}
+}
+
+// adminKeysURL is the key list with the filter query, if any.
+func adminKeysURL(query string) string {
+	if query == "" {
+		return "/admin/keys"
+	}
+	return "/admin/keys?" + query
 }

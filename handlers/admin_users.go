@@ -66,6 +66,12 @@ func (h *Handler) AdminUserResetLink(c echo.Context) error {
 		return err
 	}
 	token, t, err := h.Store.CreatePasswordReset(ctx(c), id, actor(c))
+	if msg, ok := userMessage(err); ok {
+		// A disabled user gets no link; say so on the users page, like the
+		// other refusals of this page.
+		h.flash(c, "error", msg)
+		return redirect(c, "/admin/users")
+	}
 	if err != nil {
 		return err
 	}

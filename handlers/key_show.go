@@ -88,11 +88,13 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 	return m, nil
 }
 
-// eventRow maps an audit event to its display row.
+// eventRow maps an audit event to its display row. The detail column shows
+// what people ask about later: a reason, a roll's details, and the old and
+// new value of a changed setting or role.
 func eventRow(e db.AuditEvent) views.EventRow {
 	r := views.EventRow{At: e.At, Actor: e.Actor, Action: db.ActionLabel(e.Action), Target: e.Target, IP: e.IP}
 	var parts []string
-	for _, k := range []string{"reason", "grace", "new_key_id", "rolled_to", "user_agent"} {
+	for _, k := range []string{"reason", "grace", "new_key_id", "rolled_to", "user_agent", "old", "new"} {
 		if v := e.Detail[k]; v != "" {
 			parts = append(parts, strings.ReplaceAll(k, "_", " ")+": "+v)
 		}

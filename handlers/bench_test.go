@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/db"
+)
+
+// The verify API's handlers alone, through Echo's router: what the handler
+// adds on top of db.Verifier (body, JSON in and out, headers, metrics
+// hooks). Run with `go test -run '^$' -bench API -benchmem ./handlers/`.
+
+// benchBody is a request body the benchmark can rewind without allocating.
+type benchBody struct{ bytes.Reader }
+
+func (*benchBody) Close() error { return nil }
+
+// benchWriter is a ResponseWriter that keeps nothing but the status, so the
+// numbers are the handler's and not a recorder's.
+type benchWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *benchWriter) WriteHeader(s int)           { w.status = s }
+
+func (w *benchWriter) reset() {
+	clear(w.h)
+	w.status = http.StatusOK
+}
+
+// newBenchAPI returns an Echo with the two API routes over a real store
+// holding one key with the scope "read", and that key.
+func newBenchAPI(b *testing.B) (*echo.Echo, string) {
+	b.Helper()
+	ctx := context.Background()
+	store, err := db.Open(ctx, b.TempDir()+"/keyward.db", db.Options{
+		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	u, err := store.CreateUser(ctx, "bench@example.com", fuzzPassword, db.RoleMember, db.CLIActor())
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, key, err := store.CreateKey(ctx, u.ID, db.KeyInput{Name: "bench", Scopes: []string{"read"}}, db.CLIActor())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &Handler{
+		Store: store,
+		Verifier: db.NewVerifier(store, db.VerifierOptions{CacheTTL: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}),
+		VerifyThrottle: fuzzThrottle{},
+		Metrics:        fuzzMetrics{},
+		Now:            time.Now,
+	}
+	e := echo.New()
+	e.POST("/api/v1/keys/verify", h.APIVerify)
+	e.GET("/api/v1/auth", h.APIForwardAuth)
+	return e, key
+}
+
+// serveBench runs req through e b.N times and checks the status each time.
+func serveBench(b *testing.B, e *echo.Echo, req *http.Request, body []byte, want int) {
+	b.Helper()
+	w := &benchWriter{h: http.Header{}}
+	rd := &benchBody{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if body != nil {
+			rd.Reset(body)
+			req.Body = rd
+		}
+		w.reset()
+		e.ServeHTTP(w, req)
+		if w.status != want {
+			b.Fatalf("got status %d, want %d", w.status, want)
+		}
+	}
+}
+
+func BenchmarkAPIVerify(b *testing.B) {
+	e, key := newBenchAPI(b)
+	unknown, err := db.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cases := []struct{ name, body string }{
+		{"valid", `{"key":"` + key + `"}`},
+		{"valid_scope", `{"key":"` + key + `","scope":"read"}`},
+		{"not_found", `{"key":"` + unknown + `"}`},
+		{"malformed", `{"key":"kw_nope"}`},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/keys/verify", nil)
+			req.Header.Set("Content-Type", "application/json")
+			serveBench(b, e, req, []byte(c.body), http.StatusOK)
+		})
+	}
+}
+
+func BenchmarkAPIForwardAuth(b *testing.B) {
+	e, key := newBenchAPI(b)
+	cases := []struct {
+		name, key string
+		want      int
+	}{
+		{"valid", key, http.StatusOK},
+		{"malformed", "kw_nope", http.StatusUnauthorized},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/auth", nil)
+			req.Header.Set("Authorization", "Bearer "+c.key)
+			serveBench(b, e, req, nil, c.want)
+		})
+	}
+}
