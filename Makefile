@@ -67,13 +67,19 @@ soak:
 	go test -run '^TestSoak$$' -v -count=1 -timeout 30m ./web/ -long
 	go test -run '^(TestCrashRestart|TestGracefulShutdown|TestBackupUnderLoad)$$' -v -count=1 -timeout 10m .
 
-## bench: every benchmark, with allocations
+## bench: the benchmark harness (bench/run, about 7 minutes; needs wrk):
+## verify throughput against a bare Echo server, usage freshness, revocation,
+## pages at scale, sign-in under pressure, footprint and the Go
+## microbenchmarks; writes docs/benchmarks.md. BENCH_FLAGS=-profile instead
+## writes CPU and allocation profiles of the API under load to bench/out/.
 bench:
-	go test -bench=. -benchmem -run=^$$ ./...
+	go run ./bench/run $(BENCH_FLAGS)
 
-## screenshots: drive Chromium through the main pages and save screenshots
+## screenshots: drive Chromium through every main page and write
+## docs/screenshots/<page>-{desktop,mobile,desktop-dark}.png (needs npm ci
+## for nothing, but Chromium installed)
 screenshots:
-	go test -run TestScreenshots -tags screenshots ./web/...
+	KEYWARD_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -run '^TestScreenshots$$' -count=1 -timeout 10m ./web/
 
 ## clean: remove build output (never ./data, which holds the database)
 clean:

@@ -178,9 +178,15 @@ func TestHourBars(t *testing.T) {
 		t.Errorf("table rows: got %d, want 24", got)
 	}
 	var labels []string
-	svg.Find("text[font-size='13']").Each(func(_ int, s *goquery.Selection) { labels = append(labels, s.Text()) })
-	if got, want := strings.Join(labels, " "), "15:00 21:00 03:00 09:00 14:00"; got != want {
+	doc.Find("[data-testid=hour-axis] span").Each(func(_ int, s *goquery.Selection) { labels = append(labels, s.Text()) })
+	if got, want := strings.Join(labels, " "), "15:00 21:00 03:00 09:00 now"; got != want {
 		t.Errorf("axis labels: got %q, want %q", got, want)
+	}
+	if got := attr(doc, "[data-testid=hour-axis]", "class"); !strings.Contains(got, "grid-cols-4") {
+		t.Errorf("axis class: got %q, want four columns for four labels", got)
+	}
+	if got := squishText(doc.Find("[data-testid=hour-peak]")); got != "Peak 20 an hour" {
+		t.Errorf("peak label: got %q, want Peak 20 an hour", got)
 	}
 }
 

@@ -10,14 +10,20 @@ import (
 // neither a chart library nor JavaScript, and renders under the strict CSP.
 // The geometry is computed here, in Go, where it can be tested; chart.templ
 // only writes the numbers out.
+//
+// The SVG holds only shapes. It is stretched to its box
+// (preserveAspectRatio="none"), so it keeps a readable height on a phone
+// and does not grow tall on a wide screen; text inside it would be
+// stretched and scaled with it (to ~6 px on a phone), so the date and peak
+// labels are HTML around it, at the page's own text size.
 const (
 	chartWidth    = 600.0 // viewBox units; the SVG scales to its container
-	chartTop      = 16.0  // room above the tallest bar for the scale label
+	chartTop      = 2.0   // the peak gridline, just inside the top edge
 	chartPlot     = 112.0 // height of the tallest bar
 	chartBaseline = chartTop + chartPlot
-	chartHeight   = chartBaseline + 24.0 // room below for the date labels
-	chartGapRatio = 0.25                 // share of each slot left empty between bars
-	chartMinBar   = 1.0                  // a zero day still shows a 1-unit baseline
+	chartHeight   = chartBaseline + 1.0 // room for the baseline's stroke
+	chartGapRatio = 0.25                // share of each slot left empty between bars
+	chartMinBar   = 1.0                 // a zero day still shows a 1-unit baseline
 )
 
 // Bar colours: days with traffic in the brand colour, empty days as a faint
@@ -42,8 +48,7 @@ type usageGeometry struct {
 	Width      string
 	BaselineY  string
 	TopY       string
-	LabelY     string
-	Max        string // scale label at the top gridline
+	Max        string // the busiest day's count, labelled above the top gridline
 	HasMax     bool   // false when every day is zero: no gridline worth drawing
 	FirstLabel string // date under the first bar
 	LastLabel  string // date under the last bar
@@ -63,7 +68,6 @@ func usageGeometryFor(c UsageChart) usageGeometry {
 		Width:     chartNum(chartWidth),
 		BaselineY: chartNum(chartBaseline),
 		TopY:      chartNum(chartTop),
-		LabelY:    chartNum(chartHeight - 6),
 		Max:       formatCount(peak),
 		HasMax:    peak > 0,
 	}

@@ -76,12 +76,27 @@ func TestUsageBarsRender(t *testing.T) {
 	if got, _ := last.Attr("class"); !strings.Contains(got, "fill-indigo-500") || !strings.Contains(got, "dark:fill-indigo-400") {
 		t.Errorf("got bar class %q, want the indigo fill classes", got)
 	}
-	texts := svg.Find("text")
-	if got := texts.Eq(texts.Length() - 2).Text(); got != "27 Oct" {
+	// Labels are HTML beside the stretched SVG, so they keep the page's
+	// text size on a phone.
+	if n := svg.Find("text").Length(); n != 0 {
+		t.Errorf("got %d SVG <text> labels, want 0 (labels are HTML)", n)
+	}
+	if got, _ := svg.Attr("preserveAspectRatio"); got != "none" {
+		t.Errorf("got preserveAspectRatio %q, want none", got)
+	}
+	axis := doc.Find("[data-testid=usage-axis]")
+	if got, _ := axis.Attr("aria-hidden"); got != "true" {
+		t.Errorf("got axis aria-hidden %q, want true (the table has the days)", got)
+	}
+	labels := axis.Find("span")
+	if got := labels.First().Text(); got != "27 Oct" {
 		t.Errorf("got first axis label %q, want 27 Oct", got)
 	}
-	if got := texts.Last().Text(); got != "25 Nov" {
+	if got := labels.Last().Text(); got != "25 Nov" {
 		t.Errorf("got last axis label %q, want 25 Nov", got)
+	}
+	if got := strings.Join(strings.Fields(doc.Find("[data-testid=usage-peak]").Text()), " "); got != "Peak 12 a day" {
+		t.Errorf("got peak label %q, want Peak 12 a day", got)
 	}
 
 	table := doc.Find("details table[data-testid=usage-table]")

@@ -6,9 +6,14 @@ import "time"
 // chart.go): a server-side SVG whose geometry is computed here, in Go, so
 // it is testable, renders under the strict CSP and needs no JavaScript.
 
-// hourLabelEvery puts an hour label under every sixth bar: four or five
-// labels fit the narrowest screen without overlapping.
-const hourLabelEvery = 6
+// hourTicks is how many times label the axis under the 24-hour chart: one
+// every six hours fits the narrowest phone at the page's text size.
+const hourTicks = 4
+
+// hourTickCols lays the tick labels out in as many equal columns, each
+// label at the left edge of the bar its column starts with. The classes are
+// written out in full so Tailwind finds them.
+var hourTickCols = [hourTicks + 1]string{"", "grid-cols-1", "grid-cols-2", "grid-cols-3", "grid-cols-4"}
 
 // hourBar is one hour's bar, its numbers already formatted for attributes.
 type hourBar struct {
@@ -19,24 +24,17 @@ type hourBar struct {
 	Count               string // "12", for the data table
 }
 
-// axisLabel is one label under the bars.
-type axisLabel struct {
-	X      string
-	Anchor string // text-anchor: "start", "middle" or "end"
-	Text   string
-}
-
 // hourGeometry is everything hourchart.templ draws.
 type hourGeometry struct {
 	ViewBox   string
 	Width     string
 	BaselineY string
 	TopY      string
-	LabelY    string
-	Max       string // scale label at the top gridline
+	Max       string // the busiest hour's count, labelled above the top gridline
 	HasMax    bool   // false when every hour is zero: no gridline worth drawing
 	Bars      []hourBar
-	Labels    []axisLabel
+	Ticks     []string // hour labels under the bars, one per column of TickCols
+	TickCols  string   // the grid class that spaces Ticks out under their bars
 }
 
 // hourGeometryFor lays out hours as bars proportional to the busiest hour.
@@ -51,7 +49,6 @@ func hourGeometryFor(hours []UsageHour, peak int64) hourGeometry {
 		Width:     chartNum(chartWidth),
 		BaselineY: chartNum(chartBaseline),
 		TopY:      chartNum(chartTop),
-		LabelY:    chartNum(chartHeight - 6),
 		Max:       formatCount(peak),
 		HasMax:    peak > 0,
 	}
@@ -80,28 +77,22 @@ func hourGeometryFor(hours []UsageHour, peak int64) hourGeometry {
 			Count:  formatCount(h.Count),
 		}
 	}
-	g.Labels = hourLabels(hours, slot)
+	g.Ticks = hourTickLabels(hours)
+	g.TickCols = hourTickCols[len(g.Ticks)]
 	return g
 }
 
-// hourLabels names every sixth hour under its bar, plus the last hour at
-// the right edge, so the reader sees where the window starts and ends.
-// Labels at the edges are anchored inward so they are never cut off.
-func hourLabels(hours []UsageHour, slot float64) []axisLabel {
+// hourTickLabels names the hour of the bar that starts each of hourTicks
+// equal columns (every sixth hour of 24), fewer when there are fewer hours.
+// The columns' left edges fall exactly on those bars when the number of
+// hours divides evenly, as the handler's 24 always do. Where the window ends
+// is said by a "now" at the right edge (see hourchart.templ).
+func hourTickLabels(hours []UsageHour) []string {
 	n := len(hours)
-	var labels []axisLabel
-	for i := 0; i < n; i += hourLabelEvery {
-		if i > 0 && n-1-i < hourLabelEvery/2 {
-			break // too close to the last label
-		}
-		l := axisLabel{X: chartNum(float64(i)*slot + slot/2), Anchor: "middle", Text: hourClock(hours[i].Hour)}
-		if i == 0 {
-			l.X, l.Anchor = "0", "start"
-		}
-		labels = append(labels, l)
-	}
-	if n > 1 {
-		labels = append(labels, axisLabel{X: chartNum(chartWidth), Anchor: "end", Text: hourClock(hours[n-1].Hour)})
+	ticks := min(n, hourTicks)
+	labels := make([]string, ticks)
+	for k := range ticks {
+		labels[k] = hourClock(hours[k*n/ticks].Hour)
 	}
 	return labels
 }

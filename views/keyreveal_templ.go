@@ -258,7 +258,7 @@ func KeyRevealPanel(r KeyReveal) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var14 = []any{BtnPrimary}
+			var templ_7745c5c3_Var14 = []any{BtnSecondary}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var14...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -295,8 +295,10 @@ func KeyRevealPanel(r KeyReveal) templ.Component {
 }
 
 // revealKeyField is the key itself: a read-only monospace field with a Copy
-// button. It is CopyField's markup plus data-testid="new-key" on the input,
-// which browser tests read the key from.
+// button, the panel's one primary action. It is CopyField's markup plus
+// data-testid="new-key" on the input, which browser tests read the key from.
+// A field cannot wrap, so on a phone the Copy button goes below it and the
+// font shrinks with the screen (keyFieldText) until all 52 characters show.
 func revealKeyField(key string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -354,7 +356,7 @@ func revealKeyField(key string) templ.Component {
 			}
 			templ.ReleaseBuffer(templ_7745c5c3_Buffer)
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, ">API key</label><div class=\"mt-1.5 flex gap-2\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, ">API key</label><div class=\"mt-1.5 flex flex-col gap-2 sm:flex-row\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -369,7 +371,7 @@ func revealKeyField(key string) templ.Component {
 			var templ_7745c5c3_Var19 string
 			templ_7745c5c3_Var19, templ_7745c5c3_Err = templruntime.NewAttributeExpression(key).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/keyreveal.templ`, Line: 71, Col: 15}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/keyreveal.templ`, Line: 73, Col: 15}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var19)
 			if templ_7745c5c3_Err != nil {
@@ -379,7 +381,7 @@ func revealKeyField(key string) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var20 = []any{InputClass + " font-mono text-sm"}
+			var templ_7745c5c3_Var20 = []any{InputClass + " " + keyFieldText}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var20...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -454,7 +456,7 @@ func revealKeyField(key string) templ.Component {
 		var templ_7745c5c3_Var24 string
 		templ_7745c5c3_Var24, templ_7745c5c3_Err = templ.JoinStringErrs(" the API key")
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/keyreveal.templ`, Line: 81, Col: 75}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/keyreveal.templ`, Line: 83, Col: 75}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var24))
 		if templ_7745c5c3_Err != nil {
@@ -515,7 +517,7 @@ func KeyCreated(m KeyCreatedPage) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var27 = []any{CardClass + " p-6"}
+				var templ_7745c5c3_Var27 = []any{CardClass + " p-4 sm:p-6"}
 				templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var27...)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -564,6 +566,12 @@ func KeyCreated(m KeyCreatedPage) templ.Component {
 		return nil
 	})
 }
+
+// keyFieldText sizes the key so all of it fits the field: 14 px where there
+// is room, else the screen width less what surrounds the field on a phone
+// (page and card padding, 5.5rem) over the key's 52 characters at 0.6 em
+// each (31.5). The padding is tighter on a phone for the same reason.
+const keyFieldText = "px-2 font-mono text-[length:min(0.875rem,calc((100vw_-_5.5rem)/31.5))] sm:px-3"
 
 // revealHeading says what happened; for a roll it also says what became of
 // the old key, since services still using it depend on that.

@@ -65,10 +65,16 @@ type tourPage struct {
 }
 
 // seedTour gives the tour a member with keys in use (one without scopes)
-// and a second session, and a member without keys. It returns the id of
-// the used key.
+// and a second session, a member without keys, and an admin with keys that
+// went stale 100 days ago to review. It returns the id of the used key.
 func seedTour(t *testing.T, a *testApp) int64 {
 	t.Helper()
+	a.createUser("root@example.com", db.RoleAdmin)
+	old := a.createUser("old@example.com", db.RoleMember)
+	for _, name := range []string{"Legacy importer", "Old reporting job", "Test key from 2025"} {
+		seedUnusedKey(t, a, old.ID, name)
+	}
+	a.clock.Advance(100 * 24 * time.Hour)
 	ada := a.createUser("ada@example.com", db.RoleMember)
 	a.createUser("new@example.com", db.RoleMember)
 	k, key := seedKey(t, a, ada.ID, "Billing service", "read:invoices", "write:invoices")
@@ -82,10 +88,13 @@ func seedTour(t *testing.T, a *testApp) int64 {
 }
 
 // tour lists every kind of page in an order that needs one sign-in per
-// person: signed out, then a member without keys, then one with keys.
+// person: signed out, then a member without keys, then one with keys, then
+// the admin, then the invitee opening the admin's link.
 func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 	tb.allowHTTPError(403)
 	tb.allowHTTPError(404)
+	tb.allowHTTPError(422)
+	var invite string // the invite link the admin created, for the accept page
 	return []tourPage{
 		{"login", func() { tb.open("/login") }},
 		{"setup", func() { tb.open("/setup?token=" + url.QueryEscape(a.setupToken)) }},
@@ -104,6 +113,46 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 		{"key", func() { tb.open(fmt.Sprintf("/keys/%d", keyID)) }},
 		{"account", func() { tb.open("/account") }},
 		{"404", func() { tb.open("/keys/999999") }},
+		{"admin 403", func() { tb.open("/admin") }},
+		{"admin overview", func() {
+			tb.clearCookies()
+			tb.login("root@example.com", testPassword)
+			tb.open("/admin")
+		}},
+		{"admin users with invite link", func() {
+			tb.open("/admin/users")
+			tb.fill("Email", "invitee@example.com")
+			tb.navigates("create invite", chromedp.Click(button("Create invite link")))
+			tb.waitVisible(testID("token-link-panel"))
+			invite = strings.TrimPrefix(tb.value("#token-link"), a.http.URL)
+		}},
+		{"admin keys", func() { tb.open("/admin/keys") }},
+		{"admin stale review", func() {
+			tb.open("/admin/keys?stale=1")
+			tb.waitVisible(testID("admin-keys-table"))
+		}},
+		{"admin bulk confirm", func() {
+			tb.checkBox("Select Legacy importer")
+			tb.checkBox("Select Old reporting job")
+			tb.navigates("revoke selected", chromedp.Click(button("Revoke selected")))
+			tb.waitVisible(testID("bulk-confirm-form"))
+		}},
+		{"admin settings error", func() {
+			tb.open("/admin/settings")
+			tb.fill("Stale after (days unused)", "ninety")
+			tb.navigates("save", chromedp.Click(button("Save settings")))
+			tb.waitVisible(`#s-stale_days[aria-invalid="true"]`)
+		}},
+		{"admin audit", func() { tb.open("/admin/audit") }},
+		{"invite", func() {
+			tb.clearCookies()
+			tb.open(invite)
+			tb.waitVisible(testID("accept-form"))
+		}},
+		{"invite invalid", func() {
+			tb.open("/invite/not-a-real-token")
+			tb.waitVisible(testID("accept-invalid"))
+		}},
 	}
 }
 
@@ -140,6 +189,11 @@ func TestBrowserPhoneLayout(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			if w := evalJS[int](tb, `document.documentElement.scrollWidth`); w > 390 {
 				t.Errorf("page is %d px wide on a 390 px screen; want no sideways scrolling", w)
+			}
+			// The show-once key must fit its field: a field cannot wrap.
+			cut := evalJS[int](tb, `(() => { const f = document.getElementById("new-key"); return f ? f.scrollWidth - f.clientWidth : 0 })()`)
+			if cut > 0 {
+				t.Errorf("the new key overflows its field by %d px; want all of it visible", cut)
 			}
 		})
 	}

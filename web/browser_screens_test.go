@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +30,8 @@ var screenshotViewports = []viewport{
 }
 
 // TestScreenshots renders every page with realistic data, for people to
-// look at (docs/screenshots): it runs only when KEYWARD_SCREENSHOTS names
-// the directory to write the PNGs to.
+// look at (docs/screenshots, `make screenshots`): it runs only when
+// KEYWARD_SCREENSHOTS names the directory to write the PNGs to.
 //
 //	KEYWARD_SCREENSHOTS=$PWD/docs/screenshots go test -run TestScreenshots ./web/
 func TestScreenshots(t *testing.T) {
@@ -42,8 +43,7 @@ func TestScreenshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newTestApp(t)
-	billing := seedShowcase(t, a)
-	tb := newTabTimeout(t, a, 3*browserTimeout)
+	tb := newTabTimeout(t, a, 5*browserTimeout)
 	tb.allowHTTPError(404)
 
 	shoot := func(vp viewport, name string) {
@@ -68,9 +68,11 @@ func TestScreenshots(t *testing.T) {
 		tb.colorScheme(vp.scheme)
 	}
 
+	// First, as on a first run: setup works only while there is no admin.
 	for _, vp := range screenshotViewports {
 		setViewport(vp)
-		tb.clearCookies()
+		tb.open("/setup?token=" + url.QueryEscape(a.setupToken))
+		shoot(vp, "setup")
 		tb.open("/login")
 		shoot(vp, "login")
 		tb.fill("Email", "ada@acme.dev")
@@ -78,9 +80,12 @@ func TestScreenshots(t *testing.T) {
 		tb.allowHTTPError(401)
 		tb.navigates("failed sign-in", chromedp.Click(button("Sign in")))
 		shoot(vp, "login-failed")
-		tb.open("/setup?token=" + url.QueryEscape(a.setupToken))
-		shoot(vp, "setup")
+	}
 
+	billing := seedShowcase(t, a, seedTeam(t, a))
+	for _, vp := range screenshotViewports {
+		setViewport(vp)
+		tb.clearCookies()
 		tb.login("new@acme.dev", testPassword)
 		shoot(vp, "keys-empty")
 		tb.clearCookies()
@@ -96,10 +101,14 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "account")
 		tb.open("/keys/999999")
 		shoot(vp, "error")
+
+		shootAdmin(t, tb, vp, shoot)
 	}
 	// Last, as each one adds a key to the list above.
 	for _, vp := range screenshotViewports {
 		setViewport(vp)
+		tb.clearCookies()
+		tb.login("ada@acme.dev", testPassword)
 		tb.open("/keys/new")
 		tb.fill("Name", "Mobile app backend")
 		tb.fill("Scopes (optional)", "read:profile")
@@ -110,11 +119,88 @@ func TestScreenshots(t *testing.T) {
 	}
 }
 
+// shootAdmin signs in as the admin and takes the admin console's pages,
+// then the page an invited person opens. It changes nothing that a later
+// screenshot shows: the bulk revoke is shown, not confirmed.
+func shootAdmin(t *testing.T, tb *tab, vp viewport, shoot func(viewport, string)) {
+	t.Helper()
+	tb.clearCookies()
+	tb.login("grace@acme.dev", testPassword)
+	tb.open("/admin")
+	shoot(vp, "admin-overview")
+	tb.open("/admin/users")
+	shoot(vp, "admin-users")
+	tb.fill("Email", "omar@acme.dev")
+	tb.navigates("invite", chromedp.Click(button("Create invite link")))
+	tb.waitVisible(testID("token-link-panel"))
+	shoot(vp, "admin-invite")
+	invite := tb.value("#token-link")
+	tb.open("/admin/keys")
+	shoot(vp, "admin-keys")
+	tb.open("/admin/keys?stale=1")
+	shoot(vp, "admin-stale")
+	tb.checkBox("Select Old staging token")
+	tb.checkBox("Select Hackathon demo (2025)")
+	tb.navigates("revoke selected", chromedp.Click(button("Revoke selected")))
+	tb.do("type a reason", chromedp.SendKeys(chromedp.ID(tb.fieldFor("Reason")), "Never used; found in the quarterly review"))
+	shoot(vp, "admin-bulk-confirm")
+	tb.open("/admin/audit")
+	shoot(vp, "admin-audit")
+	tb.open("/admin/settings")
+	shoot(vp, "admin-settings")
+	tb.clearCookies()
+	tb.open(strings.TrimPrefix(invite, tb.app.http.URL))
+	shoot(vp, "accept-invite")
+}
+
+// team is the rest of the showcase's organisation: an admin, and people
+// whose keys were last touched long ago.
+type team struct {
+	admin      db.User
+	contractor db.User
+	revoke     []int64 // keys the admin revokes on the last day
+}
+
+// seedTeam adds the admin and two colleagues with keys that are stale by
+// the time the showcase's month begins: 60 days pass here.
+func seedTeam(t *testing.T, a *testApp) team {
+	t.Helper()
+	ctx := context.Background()
+	var tm team
+	tm.admin = a.createUser("grace@acme.dev", db.RoleAdmin)
+	lin := a.createUser("lin@acme.dev", db.RoleMember)
+	tm.contractor = a.createUser("sam@initech.example", db.RoleMember)
+	create := func(u db.User, name string, scopes ...string) (db.Key, string) {
+		k, s, err := a.store.CreateKey(ctx, u.ID, db.KeyInput{Name: name, Scopes: scopes}, db.Actor{UserID: u.ID, Label: u.Email, IP: "192.0.2.20"})
+		if err != nil {
+			t.Fatalf("seed %q: %v", name, err)
+		}
+		return k, s
+	}
+	_, zapier := create(lin, "Zapier integration", "read:orders")
+	create(lin, "Old staging token", "read:orders", "write:orders")
+	create(lin, "Hackathon demo (2025)")
+	contract, used := create(tm.contractor, "Initech data sync", "read:invoices")
+	export, _ := create(tm.contractor, "One-off export")
+	tm.revoke = []int64{contract.ID, export.ID}
+	for range 3 {
+		for _, s := range []string{zapier, used} {
+			if _, err := a.verifier.Verify(ctx, db.VerifyRequest{Key: s, IP: "198.51.100.7", UserAgent: "Zapier"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a.flush()
+	a.clock.Advance(60 * 24 * time.Hour)
+	return tm
+}
+
 // seedShowcase fills the store with a believable month of one person's
-// keys in every state, and returns the id of the busiest key. The shared
+// keys in every state, then a last day of hourly traffic during which the
+// admin of tm cleans up, and returns the id of the busiest key. The shared
 // test clock moves forward while it works, so keys have different ages
-// and the usage chart has a shape.
-func seedShowcase(t *testing.T, a *testApp) int64 {
+// and the usage charts have a shape.
+func seedShowcase(t *testing.T, a *testApp, tm team) int64 {
 	t.Helper()
 	ctx := context.Background()
 	ada := a.createUser("ada@acme.dev", db.RoleMember)
@@ -180,6 +266,27 @@ func seedShowcase(t *testing.T, a *testApp) int64 {
 	if _, err := a.store.RevokeKey(ctx, db.OwnedBy(ada.ID), legacy.key.ID, "The ERP was retired.", actor); err != nil {
 		t.Fatal(err)
 	}
-	a.clock.Advance(3 * time.Hour)
+	// The last 24 hours, hour by hour, for the admin overview's chart: busy
+	// in the (UTC) working day, quiet at night.
+	load := [24]int{1, 1, 0, 0, 1, 1, 2, 3, 5, 6, 8, 9, 9, 9, 8, 8, 7, 6, 4, 3, 2, 2, 1, 1}
+	admin := db.Actor{UserID: tm.admin.ID, Label: tm.admin.Email, IP: "192.0.2.5"}
+	for h := range 24 {
+		a.clock.Advance(time.Hour)
+		hour := a.clock.Now().Hour()
+		use(billing, load[hour], "10.0.4.17", "billing-worker/2.3 (go1.26)")
+		use(orders, load[hour]/2, "10.0.8.3", "curl/8.5.0")
+		a.flush()
+		switch h {
+		case 14:
+			if _, err := a.store.BulkRevokeKeys(ctx, tm.revoke, "Contract with Initech ended; access no longer needed.", admin); err != nil {
+				t.Fatal(err)
+			}
+		case 15:
+			if err := a.store.SetUserDisabled(ctx, tm.contractor.ID, true, admin); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a.clock.Advance(20 * time.Minute)
 	return billing.key.ID
 }
