@@ -3,8 +3,10 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -179,76 +181,152 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	return nil
 }
 
+// flushChunk is how many keys one multi-row statement of a flush covers: a
+// flush is a few statements per 200 keys instead of three per key, which is
+// what keeps it short enough for "last used" to be fresh within a second on
+// a busy server. 4 parameters a row stay far below SQLite's limit on bound
+// parameters (32,766) and PostgreSQL's (65,535).
+const flushChunk = 200
+
+// maxKnownIPs bounds Verifier.knownIPs; when full it is emptied, which only
+// costs a few INSERT OR IGNOREs that find their row already there.
+const maxKnownIPs = 100_000
+
+// keyIP is a (key, address) pair already in key_ips.
+type keyIP struct {
+	id int64
+	ip string
+}
+
 const (
-	// touchKeySQL moves last_used_at forward only, and takes the address
+	// touchKeysSQL moves last_used_at forward only, and takes the address
 	// and user agent only from a use at least as recent as the stored one:
 	// batches from a retried flush or from another instance may arrive out
-	// of order. RETURNING tells a deleted key (no row) from a live one.
-	touchKeySQL = `UPDATE api_keys SET
-		last_used_ip = CASE WHEN ? >= COALESCE(last_used_at, 0) THEN ? ELSE last_used_ip END,
-		last_used_user_agent = CASE WHEN ? >= COALESCE(last_used_at, 0) THEN ? ELSE last_used_user_agent END,
-		last_used_at = MAX(COALESCE(last_used_at, 0), ?)
-		WHERE id = ?
-		RETURNING name`
-	upsertDailySQL = `INSERT INTO key_usage_daily (key_id, day, count) VALUES (?, ?, ?)
+	// of order. The VALUES rows are (id, last use, ip, user agent); SQLite
+	// and PostgreSQL both name their columns column1…column4. RETURNING
+	// tells a deleted key (no row) from a live one.
+	touchKeysSQL = `UPDATE api_keys SET
+		last_used_ip = CASE WHEN u.column2 >= COALESCE(api_keys.last_used_at, 0) THEN u.column3 ELSE api_keys.last_used_ip END,
+		last_used_user_agent = CASE WHEN u.column2 >= COALESCE(api_keys.last_used_at, 0) THEN u.column4 ELSE api_keys.last_used_user_agent END,
+		last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), u.column2)
+		FROM (VALUES %s) AS u
+		WHERE api_keys.id = u.column1
+		RETURNING api_keys.id, api_keys.name`
+	upsertDailySQL = `INSERT INTO key_usage_daily (key_id, day, count) VALUES %s
 		ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`
 	upsertHourlySQL = `INSERT INTO usage_hourly (hour, count) VALUES (?, ?)
 		ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count`
 	insertKeyIPSQL = `INSERT OR IGNORE INTO key_ips (key_id, ip, first_seen_at) VALUES (?, ?, ?)`
 )
 
+// valuesList returns n comma-separated groups of width placeholders.
+func valuesList(n, width int) string {
+	group := "(?" + strings.Repeat(", ?", width-1) + ")"
+	return group + strings.Repeat(", "+group, n-1)
+}
+
 // writeUsage writes batch b in one transaction. Keys deleted since their use
-// are skipped; their uses still count in the hourly totals.
+// are skipped; their uses still count in the hourly totals. Addresses this
+// Verifier has already written for a key are not written again.
 func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 	tx, err := v.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: flush usage: %w", err)
 	}
 	defer tx.Rollback()
-	stmts := make([]*sql.Stmt, 4)
-	for i, q := range []string{touchKeySQL, upsertDailySQL, upsertHourlySQL, insertKeyIPSQL} {
-		if stmts[i], err = tx.PrepareContext(ctx, q); err != nil {
-			return fmt.Errorf("db: flush usage: prepare: %w", err)
-		}
-		defer stmts[i].Close()
-	}
-	touch, daily, hourly, keyIP := stmts[0], stmts[1], stmts[2], stmts[3]
 
-	for id, u := range b.keys {
-		var name string
-		err := touch.QueryRowContext(ctx, u.last, u.ip, u.last, u.ua, u.last, id).Scan(&name)
-		if errors.Is(err, sql.ErrNoRows) {
+	ids := slices.Sorted(maps.Keys(b.keys)) // index order: fewer pages touched
+	live := make(map[int64]string, len(ids))
+	for chunk := range slices.Chunk(ids, flushChunk) {
+		args := make([]any, 0, 4*len(chunk))
+		for _, id := range chunk {
+			u := b.keys[id]
+			args = append(args, id, u.last, u.ip, u.ua)
+		}
+		if err := touchKeys(ctx, tx, chunk, args, live); err != nil {
+			return err
+		}
+	}
+
+	var days []any
+	for _, id := range ids {
+		if _, ok := live[id]; !ok {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("db: flush usage: key %d: %w", id, err)
+		for _, d := range b.keys[id].days {
+			days = append(days, id, d.day, d.count)
 		}
-		for _, d := range u.days {
-			if _, err := daily.ExecContext(ctx, id, d.day, d.count); err != nil {
-				return fmt.Errorf("db: flush usage: key %d daily: %w", id, err)
+	}
+	for rows := range slices.Chunk(days, 3*flushChunk) {
+		q := fmt.Sprintf(upsertDailySQL, valuesList(len(rows)/3, 3)) // #nosec G201 -- only "(?, ?, ?)" groups are formatted in; values stay bound parameters
+		if _, err := tx.ExecContext(ctx, q, rows...); err != nil {
+			return fmt.Errorf("db: flush usage: daily: %w", err)
+		}
+	}
+
+	var added []keyIP
+	for _, id := range ids {
+		name, ok := live[id]
+		if !ok {
+			continue
+		}
+		for _, x := range b.keys[id].ips {
+			pair := keyIP{id, x.ip}
+			if _, known := v.knownIPs[pair]; known {
+				continue
 			}
-		}
-		for _, x := range u.ips {
-			if err := v.noteIP(ctx, tx, keyIP, id, name, x); err != nil {
+			if err := v.noteIP(ctx, tx, id, name, x); err != nil {
 				return err
 			}
+			added = append(added, pair)
 		}
 	}
 	for h, n := range b.hours {
-		if _, err := hourly.ExecContext(ctx, h, n); err != nil {
+		if _, err := tx.ExecContext(ctx, upsertHourlySQL, h, n); err != nil {
 			return fmt.Errorf("db: flush usage: hourly: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("db: flush usage: commit: %w", err)
 	}
+	if len(v.knownIPs)+len(added) > maxKnownIPs {
+		clear(v.knownIPs)
+	}
+	for _, p := range added {
+		v.knownIPs[p] = struct{}{}
+	}
+	return nil
+}
+
+// touchKeys moves the last use of the keys in chunk (args: id, last use, ip,
+// user agent for each) and adds the ones that still exist to live.
+func touchKeys(ctx context.Context, tx *sql.Tx, chunk []int64, args []any, live map[int64]string) error {
+	q := fmt.Sprintf(touchKeysSQL, valuesList(len(chunk), 4)) // #nosec G201 -- only "(?, ?, ?, ?)" groups are formatted in; values stay bound parameters
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("db: flush usage: touch keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   int64
+			name string
+		)
+		if err := rows.Scan(&id, &name); err != nil {
+			return fmt.Errorf("db: flush usage: touch keys: %w", err)
+		}
+		live[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("db: flush usage: touch keys: %w", err)
+	}
 	return nil
 }
 
 // noteIP records that key id was used from x.ip and, the first time ever,
 // audits it: a key showing up from a new address is worth a look.
-func (v *Verifier) noteIP(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, id int64, name string, x ipUse) error {
-	res, err := stmt.ExecContext(ctx, id, x.ip, x.at)
+func (v *Verifier) noteIP(ctx context.Context, tx *sql.Tx, id int64, name string, x ipUse) error {
+	res, err := tx.ExecContext(ctx, insertKeyIPSQL, id, x.ip, x.at)
 	if err != nil {
 		return fmt.Errorf("db: flush usage: key %d ip: %w", id, err)
 	}

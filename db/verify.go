@@ -52,7 +52,9 @@ type VerifierOptions struct {
 	CacheTTL time.Duration
 	// NegativeTTL is the same for unknown keys. Default 2s.
 	NegativeTTL time.Duration
-	// FlushInterval is how often Run writes recorded usage. Default 1s.
+	// FlushInterval is how often Run writes recorded usage. Default 500ms:
+	// a use waits for the next tick and then for the flush to commit, and
+	// "last used" must be fresh within a second even on a busy server.
 	FlushInterval time.Duration
 	// MaxEntries bounds the cache; when full it is emptied. Default 100000.
 	MaxEntries int
@@ -80,6 +82,10 @@ type Verifier struct {
 
 	usage   usageRecorder
 	flushMu sync.Mutex // one flush at a time, so a failed batch merges back in order
+	// knownIPs are the (key, address) pairs Flush has written to key_ips,
+	// so a busy key's address costs no statement per flush. Guarded by
+	// flushMu.
+	knownIPs map[keyIP]struct{}
 }
 
 // cacheShards splits the cache so concurrent verifications rarely share a
@@ -118,7 +124,7 @@ func NewVerifier(s *Store, opt VerifierOptions) *Verifier {
 		opt.NegativeTTL = 2 * time.Second
 	}
 	if opt.FlushInterval <= 0 {
-		opt.FlushInterval = time.Second
+		opt.FlushInterval = 500 * time.Millisecond
 	}
 	if opt.MaxEntries <= 0 {
 		opt.MaxEntries = 100000
@@ -126,7 +132,7 @@ func NewVerifier(s *Store, opt VerifierOptions) *Verifier {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	v := &Verifier{s: s, opt: opt}
+	v := &Verifier{s: s, opt: opt, knownIPs: map[keyIP]struct{}{}}
 	for i := range v.shards {
 		v.shards[i].entries = map[[32]byte]cacheEntry{}
 	}

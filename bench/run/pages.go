@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+const (
+	pageWarmup   = 3
+	pageRequests = 50
+)
+
+// pageSpec is one page timed on the large installation.
+type pageSpec struct {
+	Path   string
+	Who    string // "heavy" (a member with 10,000 keys) or "admin"
+	What   string
+	Target time.Duration
+	CSV    bool
+}
+
+var pageSpecs = []pageSpec{
+	{"/keys", "heavy", "/keys, one user with 10,000 keys", 10 * time.Millisecond, false},
+	{"/admin/keys", "admin", "/admin/keys, 100,000 keys across 1,000 users", 50 * time.Millisecond, false},
+	{"/admin/keys?stale=1", "admin", "/admin/keys?stale=1 (stale review)", 50 * time.Millisecond, false},
+	{"/admin/keys.csv", "admin", "/admin/keys.csv, all 100,000 keys", 2 * time.Second, true},
+}
+
+// pages times each page with sequential requests from one signed-in client
+// on loopback (first byte sent to last byte read), with the machine
+// otherwise idle: no load generator runs in this phase.
+func (h *harness) pages(ctx context.Context) error {
+	s := h.res.pagesSeed
+	kw, err := h.startKeyward("keyward-pages", h.path("pages.db"))
+	if err != nil {
+		return err
+	}
+	defer kw.stop()
+	if _, err := kw.waitHealthy(10 * time.Second); err != nil {
+		return err
+	}
+	clients := map[string]*browser{
+		"heavy": newBrowser(kw.url, time.Minute),
+		"admin": newBrowser(kw.url, time.Minute),
+	}
+	if err := clients["heavy"].login(s.Heavy.Email, s.Heavy.Password); err != nil {
+		return err
+	}
+	if err := clients["admin"].login(s.Admin.Email, s.Admin.Password); err != nil {
+		return err
+	}
+	for _, p := range pageSpecs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res := pageResult{Spec: p}
+		b := clients[p.Who]
+		var lats []time.Duration
+		for i := range pageWarmup + pageRequests {
+			t := time.Now()
+			status, size, lines, err := b.get(p.Path)
+			d := time.Since(t)
+			if err != nil {
+				return fmt.Errorf("GET %s: %w", p.Path, err)
+			}
+			if status != http.StatusOK {
+				res.Missing = fmt.Sprintf("status %d", status)
+				break
+			}
+			res.Bytes = size
+			if p.CSV {
+				res.Rows = lines - 1 // the header
+			}
+			if i >= pageWarmup {
+				lats = append(lats, d)
+			}
+		}
+		res.Lat = summarize(lats)
+		h.res.Pages = append(h.res.Pages, res)
+		if res.Missing != "" {
+			progress("%s: %s (page missing?)", p.Path, res.Missing)
+			continue
+		}
+		progress("%s: median %s, p95 %s (%d bytes%s)", p.Path, res.Lat.P50.Round(10*time.Microsecond),
+			res.Lat.P95.Round(10*time.Microsecond), res.Bytes, rowsNote(res))
+	}
+	return nil
+}
+
+func rowsNote(r pageResult) string {
+	if !r.Spec.CSV {
+		return ""
+	}
+	return fmt.Sprintf(", %d rows", r.Rows)
+}

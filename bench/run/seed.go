@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/bench/internal/seedfile"
+)
+
+// seed creates both databases afresh (a previous run's revocations and
+// usage must not leak into this one) and writes the key lists wrk reads.
+func (h *harness) seed(ctx context.Context) error {
+	h.phase("seed")
+	for _, p := range []string{"verify", "pages"} {
+		for _, suffix := range []string{".db", ".db-wal", ".db-shm", ".json"} {
+			if err := os.Remove(h.path(p + suffix)); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, h.path("seed"), "-profile", p, "-db", h.path(p+".db"), "-out", h.path(p+".json"))
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("seed %s: %w", p, err)
+		}
+		h.res.SeedTimes = append(h.res.SeedTimes, fmt.Sprintf("%s %s", p, time.Since(start).Round(100*time.Millisecond)))
+	}
+	var err error
+	if h.res.verifySeed, err = seedfile.Read(h.path("verify.json")); err != nil {
+		return err
+	}
+	if h.res.pagesSeed, err = seedfile.Read(h.path("pages.json")); err != nil {
+		return err
+	}
+	s := h.res.verifySeed
+	load := make([]string, len(s.Load))
+	for i, k := range s.Load {
+		load[i] = k.Secret
+	}
+	if err := os.WriteFile(h.path("load.txt"), []byte(strings.Join(load, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(h.path("invalid.txt"), []byte(strings.Join(s.Invalid, "\n")+"\n"), 0o600)
+}
