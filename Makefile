@@ -44,7 +44,8 @@ lint:
 ## input that is not a finding, so it is reported and passed over.
 FUZZTIME ?= 60s
 FUZZ_TARGETS = db:FuzzParseKey db:FuzzParseScopes db:FuzzKeyInput db:FuzzTruncateUTF8 \
-	handlers:FuzzVerifyBody handlers:FuzzLoginForm handlers:FuzzKeyForm handlers:FuzzCSV
+	handlers:FuzzVerifyBody handlers:FuzzLoginForm handlers:FuzzKeyForm handlers:FuzzCSV \
+	handlers:FuzzVerifyResponseJSON handlers:FuzzDecodeVerifyRequest web:FuzzIPExtractor
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

@@ -45,10 +45,13 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	if wait := h.VerifyThrottle.Wait(ip); wait > 0 {
 		return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxVerifyBody+1))
+	bp := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(bp)
+	n, err := readFull(c.Request().Body, *bp)
 	if err != nil {
 		return BadRequest("BAD_BODY", "The request body could not be read.")
 	}
+	body := (*bp)[:n] // recycled: decodeVerifyRequest copies what it keeps
 	if len(body) > maxVerifyBody {
 		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Code: "BODY_TOO_LARGE",
 			Message: "The request body is larger than 4 KiB."}
@@ -184,6 +187,27 @@ func (h *Handler) Healthz(c echo.Context) error {
 // encoding/json writes for verifyResponse, and the decoder only accepts
 // bodies whose meaning it is sure of, handing everything else to
 // json.Unmarshal (api_json_test.go holds both to that).
+
+// bodyBufs recycles verify request buffers of maxVerifyBody+1 bytes: one
+// byte more than allowed tells a body that is too large.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, maxVerifyBody+1); return &b }}
+
+// readFull reads r into buf until EOF or buf is full and returns how much it
+// read; unlike io.ReadFull, an early EOF is the normal end.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
 
 // jsonBufs recycles response buffers; a verify answer is ~200 bytes.
 var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
