@@ -64,9 +64,11 @@ keys create prints the new key alone on stdout; it is never shown again.
 
 keys list prints ID, USER, NAME, HINT, STATUS, CREATED, LAST USED and
 EXPIRES (times in UTC), newest first.
-  --status   active, expiring, expired, disabled or revoked
-  --stale    only usable keys unused for the stale threshold (default 90 days)
-             or never used and older than 30 days
+  --status   active, expiring, expired, disabled or revoked (a disabled
+             user's keys are disabled: they fail verification)
+  --stale    only keys neither revoked nor expired (disabled ones included)
+             unused for the stale threshold (default 90 days) or never used
+             and older than 30 days: the candidates for revocation
   --json     an array of objects with id, user, name, hint, scopes,
              created_at, expires_at, last_used_at (RFC 3339 or null), status
 

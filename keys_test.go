@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -194,4 +197,92 @@ func TestBackup(t *testing.T) {
 
 	wantFailure(t, c.run("", "backup", file), 1, "already exists")
 	wantFailure(t, c.run("", "backup"), 2, "one FILE")
+}
+
+// TestKeysListOwnerDisabled: a disabled user's keys fail verification, so
+// keys list calls them disabled (in the table, in --json and for --status),
+// as the admin key list and verification's DISABLED code do; revoked stays
+// revoked. Enabling the user gives every key its own status back.
+func TestKeysListOwnerDisabled(t *testing.T) {
+	ctx := context.Background()
+	c := newCLI(t)
+	c.addUser("ann@example.com", true)
+	c.addUser("bob@example.com", false)
+	c.createKey("--user", "bob@example.com", "--name", "bob-plain")
+	c.createKey("--user", "bob@example.com", "--name", "bob-off")
+	c.createKey("--user", "bob@example.com", "--name", "bob-expired", "--expires", "1d")
+	c.createKey("--user", "bob@example.com", "--name", "bob-revoked")
+	c.createKey("--user", "ann@example.com", "--name", "ann-plain")
+	byName := map[string]int64{}
+	for _, k := range c.listJSON() {
+		byName[k["name"].(string)] = int64(k["id"].(float64))
+	}
+	store := c.store()
+	if _, err := store.SetKeyDisabled(ctx, db.AnyOwner(), byName["bob-off"], true, db.CLIActor()); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("", "keys", "revoke", strconv.FormatInt(byName["bob-revoked"], 10))
+	c.now = c.now.Add(2 * 24 * time.Hour)
+
+	// statuses maps each key's name to its STATUS column and its status field.
+	statuses := func(t *testing.T, args ...string) (table, js map[string]string) {
+		t.Helper()
+		table, js = map[string]string{}, map[string]string{}
+		r := c.ok("", append([]string{"keys", "list"}, args...)...)
+		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		for _, line := range lines[min(1, len(lines)):] {
+			if f := strings.Fields(line); len(f) > 4 {
+				table[f[2]] = f[4]
+			}
+		}
+		for _, k := range c.listJSON(args...) {
+			js[k["name"].(string)] = k["status"].(string)
+		}
+		return table, js
+	}
+
+	tests := []struct {
+		name string
+		run  func(t *testing.T)
+		want map[string]string
+	}{
+		{"owner disabled", func(t *testing.T) { c.ok("", "user", "disable", "bob@example.com") }, map[string]string{
+			"bob-plain": "disabled", "bob-off": "disabled", "bob-expired": "disabled", "bob-revoked": "revoked", "ann-plain": "active",
+		}},
+		{"owner enabled again", func(t *testing.T) { c.ok("", "user", "enable", "bob@example.com") }, map[string]string{
+			"bob-plain": "active", "bob-off": "disabled", "bob-expired": "expired", "bob-revoked": "revoked", "ann-plain": "active",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.run(t)
+			table, js := statuses(t)
+			for name, want := range tt.want {
+				if table[name] != want {
+					t.Errorf("table status of %s: got %q, want %q", name, table[name], want)
+				}
+				if js[name] != want {
+					t.Errorf("--json status of %s: got %q, want %q", name, js[name], want)
+				}
+			}
+			// --status lists exactly the keys that show that status, and
+			// agrees with the filter the admin key list uses.
+			for _, status := range []string{"active", "expired", "disabled", "revoked"} {
+				var want []string
+				for name, st := range tt.want {
+					if st == status {
+						want = append(want, name)
+					}
+				}
+				_, got := statuses(t, "--status", status)
+				if gotNames := slices.Sorted(maps.Keys(got)); !slices.Equal(gotNames, slices.Sorted(slices.Values(want))) {
+					t.Errorf("--status %s: got %q, want %q", status, gotNames, slices.Sorted(slices.Values(want)))
+				}
+				n, err := store.CountKeys(ctx, db.AnyOwner(), db.KeyFilter{Status: db.KeyStatus(status)})
+				if err != nil || n != len(want) {
+					t.Errorf("admin filter status=%s: got %d (%v), want %d", status, n, err, len(want))
+				}
+			}
+		})
+	}
 }

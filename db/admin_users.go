@@ -11,7 +11,7 @@ import (
 type UserSummary struct {
 	User
 	// ActiveKeys counts keys that would verify now: neither revoked nor
-	// disabled, and not expired.
+	// disabled, and not expired. A disabled user has none.
 	ActiveKeys int
 }
 

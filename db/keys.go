@@ -56,16 +56,21 @@ type Key struct {
 	LastUsedAt        *time.Time
 	LastUsedIP        string
 	LastUsedUserAgent string
+	// OwnerDisabled: the owner's account is disabled, so the key fails
+	// verification (DISABLED) whatever its own state.
+	OwnerDisabled bool
 }
 
 // Status gives the key's state at now. A revoked key stays revoked whatever
 // else is true of it, and so on down: revoked > disabled > expired >
-// expiring > active.
+// expiring > active. A key whose owner is disabled is disabled too: it
+// fails verification with DISABLED, and a list calling it active would
+// send an admin looking for a fault that is a decision.
 func (k Key) Status(now time.Time) KeyStatus {
 	switch {
 	case k.RevokedAt != nil:
 		return KeyRevoked
-	case k.DisabledAt != nil:
+	case k.DisabledAt != nil || k.OwnerDisabled:
 		return KeyDisabled
 	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
 		return KeyExpired
@@ -76,10 +81,13 @@ func (k Key) Status(now time.Time) KeyStatus {
 	}
 }
 
-// Stale reports whether the key is still usable (neither revoked nor
-// expired) but was last used more than unused ago, or never used and created
-// more than neverUsed ago: a candidate for revocation. It matches
-// KeyFilter.Stale; see StaleThresholds for the two durations.
+// Stale reports whether the key is a candidate for revocation: not revoked
+// (that decision is made) and not expired (it ends by itself), but last used
+// more than unused ago, or never used and created more than neverUsed ago.
+// Disabled keys count, the owner's or their own: disabling is reversible,
+// and a forgotten disabled key is exactly what the stale review should
+// bring back to someone's attention. It matches KeyFilter.Stale (and the
+// overview's count); see StaleThresholds for the two durations.
 func (k Key) Stale(now time.Time, unused, neverUsed time.Duration) bool {
 	if k.RevokedAt != nil || (k.ExpiresAt != nil && !k.ExpiresAt.After(now)) {
 		return false
@@ -226,7 +234,7 @@ type querier interface {
 // selectKeySQL is the column list scanKey reads, in order.
 const selectKeySQL = `SELECT k.id, k.user_id, u.email, k.name, k.description, k.hint, k.scopes,
 	k.created_at, k.expires_at, k.disabled_at, k.revoked_at, k.revoked_by, k.revoke_reason,
-	k.rolled_from, k.last_used_at, k.last_used_ip, k.last_used_user_agent
+	k.rolled_from, k.last_used_at, k.last_used_ip, k.last_used_user_agent, u.disabled_at
 	FROM api_keys k JOIN users u ON u.id = k.user_id`
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -238,10 +246,11 @@ func scanKey(r rowScanner) (Key, error) {
 		created                          int64
 		expires, disabled, revoked, used sql.NullInt64
 		revokedBy, rolledFrom            sql.NullInt64
+		ownerDisabled                    sql.NullInt64
 	)
 	if err := r.Scan(&k.ID, &k.UserID, &k.OwnerEmail, &k.Name, &k.Description, &k.Hint, &scopes,
 		&created, &expires, &disabled, &revoked, &revokedBy, &k.RevokeReason,
-		&rolledFrom, &used, &k.LastUsedIP, &k.LastUsedUserAgent); err != nil {
+		&rolledFrom, &used, &k.LastUsedIP, &k.LastUsedUserAgent, &ownerDisabled); err != nil {
 		return Key{}, err
 	}
 	k.Scopes = splitScopes(scopes)
@@ -252,6 +261,7 @@ func scanKey(r rowScanner) (Key, error) {
 	k.RevokedBy = revokedBy.Int64
 	k.RolledFrom = rolledFrom.Int64
 	k.LastUsedAt = timePtr(used)
+	k.OwnerDisabled = ownerDisabled.Valid
 	return k, nil
 }
 

@@ -25,8 +25,9 @@ type KeyFilter struct {
 	// Status is one of the KeyStatus values or "" for any; KeyActive
 	// includes expiring keys (they still work).
 	Status KeyStatus
-	// Stale: usable keys unused for the stale threshold, or never used and
-	// older than the never-used threshold (see Key.Stale).
+	// Stale: keys neither revoked nor expired (disabled ones included)
+	// unused for the stale threshold, or never used and older than the
+	// never-used threshold: the candidates for revocation (see Key.Stale).
 	Stale bool
 	// NeverUsed: keys that have never been verified.
 	NeverUsed bool
@@ -80,13 +81,20 @@ const (
 	// The owner restriction is a plain equality, left out for AnyOwner,
 	// rather than "(? OR k.user_id = ?)": the planner cannot see through a
 	// bound flag, so that form would scan every key for a member's page.
-	keyScopeCond     = `k.user_id = ?`
-	keyUsableCond    = `k.revoked_at IS NULL AND k.disabled_at IS NULL`
-	keyActiveCond    = keyUsableCond + ` AND (k.expires_at IS NULL OR k.expires_at > ?)`
-	keyExpiringCond  = keyUsableCond + ` AND k.expires_at > ? AND k.expires_at <= ?`
-	keyExpiredCond   = keyUsableCond + ` AND k.expires_at <= ?`
-	keyDisabledCond  = `k.revoked_at IS NULL AND k.disabled_at IS NOT NULL`
-	keyRevokedCond   = `k.revoked_at IS NOT NULL`
+	keyScopeCond = `k.user_id = ?`
+	// disabledOwnersSQL is the set of disabled users, whose keys are
+	// disabled too (Key.Status). It does not depend on the key, so the
+	// database computes it once per query rather than once per key, and the
+	// key's side stays on user_id, which the covering indexes carry.
+	disabledOwnersSQL = `(SELECT id FROM users WHERE disabled_at IS NOT NULL)`
+	keyUsableCond     = `k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.user_id NOT IN ` + disabledOwnersSQL
+	keyActiveCond     = keyUsableCond + ` AND (k.expires_at IS NULL OR k.expires_at > ?)`
+	keyExpiringCond   = keyUsableCond + ` AND k.expires_at > ? AND k.expires_at <= ?`
+	keyExpiredCond    = keyUsableCond + ` AND k.expires_at <= ?`
+	keyDisabledCond   = `k.revoked_at IS NULL AND (k.disabled_at IS NOT NULL OR k.user_id IN ` + disabledOwnersSQL + `)`
+	keyRevokedCond    = `k.revoked_at IS NOT NULL`
+	// keyStaleCond mirrors Key.Stale: neither revoked nor expired, disabled
+	// or not, and unused for too long.
 	keyStaleCond     = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?) AND ((k.last_used_at IS NOT NULL AND k.last_used_at < ?) OR (k.last_used_at IS NULL AND k.created_at < ?))`
 	keyNeverUsedCond = `k.last_used_at IS NULL`
 	keySearchCond    = `k.name LIKE ? ESCAPE '\'`

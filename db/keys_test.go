@@ -212,6 +212,10 @@ func TestKeyStatus(t *testing.T) {
 		{"expired", Key{ExpiresAt: at(-time.Hour)}, KeyExpired},
 		{"disabled and expired", Key{ExpiresAt: at(-time.Hour), DisabledAt: at(-time.Hour)}, KeyDisabled},
 		{"revoked and disabled", Key{RevokedAt: at(-time.Hour), DisabledAt: at(-time.Hour)}, KeyRevoked},
+		{"owner disabled", Key{OwnerDisabled: true}, KeyDisabled},
+		{"owner disabled and expired", Key{ExpiresAt: at(-time.Hour), OwnerDisabled: true}, KeyDisabled},
+		{"owner disabled and expiring", Key{ExpiresAt: at(time.Minute), OwnerDisabled: true}, KeyDisabled},
+		{"owner disabled and revoked", Key{RevokedAt: at(-time.Hour), OwnerDisabled: true}, KeyRevoked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

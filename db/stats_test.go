@@ -262,3 +262,110 @@ func TestListAuditByActorLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyStateAgreement pins, for every state a key can be in, that the
+// status filters, the stale filter, the overview and Key.Status/Key.Stale
+// say the same thing. Every key is 200 days old and never used, so all but
+// the revoked and expired ones are stale: a disabled key (its own flag or
+// its owner's) is still a candidate for revocation, a revoked one is done
+// and an expired one ends by itself.
+func TestKeyStateAgreement(t *testing.T) {
+	tests := []struct {
+		name       string
+		keyOff     bool // the key itself is disabled
+		ownerOff   bool // its owner is disabled
+		revoked    bool
+		expiresIn  time.Duration // from the listing; 0: never
+		wantStatus KeyStatus
+		wantStale  bool
+	}{
+		{"active", false, false, false, 0, KeyActive, true},
+		{"expiring", false, false, false, 3 * testDay, KeyExpiring, true},
+		{"expired", false, false, false, -testDay, KeyExpired, false},
+		{"disabled", true, false, false, 0, KeyDisabled, true},
+		{"owner disabled", false, true, false, 0, KeyDisabled, true},
+		{"owner disabled, expiring", false, true, false, 3 * testDay, KeyDisabled, true},
+		{"owner disabled, expired", false, true, false, -testDay, KeyDisabled, false},
+		{"disabled, owner disabled", true, true, false, 0, KeyDisabled, true},
+		{"revoked", false, false, true, 0, KeyRevoked, false},
+		{"revoked, owner disabled", false, true, true, 0, KeyRevoked, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newKeyTestEnv(t)
+			ctx := context.Background()
+			var opts []func(*KeyInput)
+			if tt.expiresIn != 0 {
+				opts = append(opts, expiresIn(env.clock, 200*testDay+tt.expiresIn))
+			}
+			k, _ := env.key(t, env.alice, "k", opts...)
+			if tt.keyOff {
+				if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, CLIActor()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.revoked {
+				if _, err := env.s.RevokeKey(ctx, AnyOwner(), k.ID, "", CLIActor()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.ownerOff {
+				if err := env.s.SetUserDisabled(ctx, env.alice.ID, true, CLIActor()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env.clock.Advance(200 * testDay)
+			now := env.clock.Now()
+
+			got, err := env.s.GetKey(ctx, AnyOwner(), k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := got.Status(now); st != tt.wantStatus {
+				t.Errorf("Key.Status: got %q, want %q", st, tt.wantStatus)
+			}
+			if st := got.Stale(now, DefaultStaleDays*testDay, DefaultNeverUsedDays*testDay); st != tt.wantStale {
+				t.Errorf("Key.Stale: got %v, want %v", st, tt.wantStale)
+			}
+			for _, status := range []KeyStatus{KeyActive, KeyExpiring, KeyExpired, KeyDisabled, KeyRevoked} {
+				want := 0
+				if status == tt.wantStatus || (status == KeyActive && tt.wantStatus == KeyExpiring) {
+					want = 1
+				}
+				if n, err := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{Status: status}); err != nil || n != want {
+					t.Errorf("CountKeys(status %s): got %d (%v), want %d", status, n, err, want)
+				}
+			}
+			wantStale := 0
+			if tt.wantStale {
+				wantStale = 1
+			}
+			if n, err := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{Stale: true}); err != nil || n != wantStale {
+				t.Errorf("CountKeys(stale): got %d (%v), want %d", n, err, wantStale)
+			}
+			o, err := env.s.Overview(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.StaleKeys != wantStale {
+				t.Errorf("Overview.StaleKeys: got %d, want %d", o.StaleKeys, wantStale)
+			}
+			wantActive := 0
+			if tt.wantStatus == KeyActive || tt.wantStatus == KeyExpiring {
+				wantActive = 1
+			}
+			if o.ActiveKeys != wantActive {
+				t.Errorf("Overview.ActiveKeys: got %d, want %d", o.ActiveKeys, wantActive)
+			}
+			users, err := env.s.ListUsers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range users {
+				if u.ID == env.alice.ID && u.ActiveKeys != wantActive {
+					t.Errorf("ListUsers active keys of the owner: got %d, want %d", u.ActiveKeys, wantActive)
+				}
+			}
+		})
+	}
+}

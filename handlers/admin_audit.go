@@ -89,6 +89,7 @@ func (h *Handler) AdminAudit(c echo.Context) error {
 		events = events[:auditPerPage]
 		m.NextBefore = events[len(events)-1].ID
 	}
+	m.PastEnd = len(events) == 0 && f.BeforeID > 0
 	for _, e := range events {
 		m.Events = append(m.Events, eventRow(e))
 	}

@@ -20,9 +20,7 @@ func (h *Handler) AdminSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.AdminSettingsView(views.AdminSettingsPage{
-		Layout: h.layout(c, "Settings", "admin"), Form: policyForm(p),
-	}))
+	return render(c, http.StatusOK, views.AdminSettingsView(h.settingsPage(c, policyForm(p))))
 }
 
 // AdminSettingsSave is POST /admin/settings. Each changed value is audited.
@@ -67,15 +65,22 @@ func (h *Handler) AdminSettingsSave(c echo.Context) error {
 	}
 	if fe := db.FieldErrors(err); fe != nil {
 		f.Errors = fe
-		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsView(views.AdminSettingsPage{
-			Layout: h.layout(c, "Settings", "admin"), Form: f,
-		}))
+		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsView(h.settingsPage(c, f)))
 	}
 	if err != nil {
 		return err
 	}
 	h.flash(c, "success", "Settings saved.")
 	return redirect(c, "/admin/settings")
+}
+
+// settingsPage is the settings page around f, with the session timeouts
+// that an empty field stands for.
+func (h *Handler) settingsPage(c echo.Context, f views.SettingsForm) views.AdminSettingsPage {
+	return views.AdminSettingsPage{
+		Layout: h.layout(c, "Settings", "admin"), Form: f,
+		DefaultSessionIdle: h.SessionIdle, DefaultSessionAbsolute: h.SessionAbsolute,
+	}
 }
 
 func policyForm(p db.Policy) views.SettingsForm {

@@ -64,6 +64,9 @@ type Handler struct {
 	Now            func() time.Time
 	// SetupToken guards /setup while no admin exists.
 	SetupToken string
+	// SessionIdle and SessionAbsolute are the server's configured session
+	// timeouts: what applies while the settings page leaves them empty.
+	SessionIdle, SessionAbsolute time.Duration
 }
 
 // Auth is the signed-in state of a browser request, put in the Echo

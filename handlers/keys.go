@@ -89,6 +89,6 @@ func keyRow(k db.Key, now time.Time) views.KeyRow {
 	return views.KeyRow{
 		ID: k.ID, Name: k.Name, Hint: k.Hint, Scopes: k.Scopes, Owner: k.OwnerEmail,
 		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, ExpiresAt: k.ExpiresAt,
-		Status: string(k.Status(now)),
+		Status: string(k.Status(now)), OwnerDisabled: k.OwnerDisabled,
 	}
 }

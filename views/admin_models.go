@@ -124,6 +124,10 @@ type SettingsForm struct {
 type AdminSettingsPage struct {
 	Layout
 	Form SettingsForm
+	// DefaultSessionIdle and DefaultSessionAbsolute are the server's
+	// configured timeouts, which apply while the fields are empty; 0 when
+	// unknown (no hint is shown).
+	DefaultSessionIdle, DefaultSessionAbsolute time.Duration
 }
 
 // AuditFilterForm is the audit log's filter, as typed.
@@ -150,7 +154,10 @@ type AdminAuditPage struct {
 	Actions    []ActionOption
 	Query      string // the filter as a query string (for "Older" links)
 	NextBefore int64  // id for the "Older events" link; 0 = none
-	Errors     FieldErrors
+	// PastEnd: an "Older events" page (?before=) with nothing on it, so the
+	// page offers the newest events rather than claiming there are none.
+	PastEnd bool
+	Errors  FieldErrors
 }
 
 // AcceptPage is /invite/{token} and /reset/{token}: set a password.

@@ -89,6 +89,9 @@ type KeyRow struct {
 	LastUsedAt *time.Time
 	ExpiresAt  *time.Time
 	Status     string // "active", "expiring", "expired", "disabled", "revoked"
+	// OwnerDisabled: the owner's account is disabled, which makes the key
+	// "disabled" whatever its own state (it fails verification).
+	OwnerDisabled bool
 }
 
 // ExpiryChoice is one option of the expiry select.

@@ -63,6 +63,9 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		Version:        cfg.Version,
 		Now:            cfg.Now,
 		SetupToken:     cfg.SetupToken,
+		// After setDefaults: the values sessions really fall back to.
+		SessionIdle:     cfg.SessionIdle,
+		SessionAbsolute: cfg.SessionAbsolute,
 	}
 	s.echo = s.newEcho(reg)
 	s.http = &http.Server{
