@@ -343,6 +343,13 @@ func TestKeyStateAgreement(t *testing.T) {
 			if n, err := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{Stale: true}); err != nil || n != wantStale {
 				t.Errorf("CountKeys(stale): got %d (%v), want %d", n, err, wantStale)
 			}
+			wantNever := 0
+			if tt.wantStale && got.LastUsedAt == nil {
+				wantNever = 1
+			}
+			if sc, err := env.s.CountStale(ctx); err != nil || sc != (StaleCounts{Stale: wantStale, NeverUsed: wantNever}) {
+				t.Errorf("CountStale: got %+v (%v), want {Stale:%d NeverUsed:%d}", sc, err, wantStale, wantNever)
+			}
 			o, err := env.s.Overview(ctx)
 			if err != nil {
 				t.Fatal(err)
