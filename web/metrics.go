@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +19,20 @@ type metrics struct {
 	verifies     *prometheus.CounterVec
 	verifyTime   prometheus.Histogram
 	verifyByCode sync.Map // code -> prometheus.Counter, so the hot path does not build label maps
+	byRoute      sync.Map // routeKey -> *routeMetrics, for the same reason
+}
+
+// routeKey is one series of the request metrics. Routes are patterns from
+// the route table (or "unmatched") and methods are normalized, so the set
+// of keys is small and bounded whatever clients send.
+type routeKey struct {
+	route, method string
+	status        int
+}
+
+type routeMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -62,6 +77,27 @@ func (m *metrics) Verification(code string, d time.Duration) {
 }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	k := routeKey{route, metricMethod(method), status}
+	v, ok := m.byRoute.Load(k)
+	if !ok {
+		v, _ = m.byRoute.LoadOrStore(k, &routeMetrics{
+			requests: m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(k.route),
+		})
+	}
+	rm := v.(*routeMetrics)
+	rm.requests.Inc()
+	rm.duration.Observe(d.Seconds())
+}
+
+// metricMethod is method when it is a standard one and "OTHER" otherwise:
+// net/http accepts any token as a method, and a label taken verbatim from
+// clients would let anyone grow /metrics without bound.
+func metricMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
