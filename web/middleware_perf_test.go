@@ -13,7 +13,7 @@ import (
 // tests pin what that must still produce.
 
 func TestSecurityHeaderKeysAreCanonical(t *testing.T) {
-	for _, sh := range securityHeaderValues {
+	for _, sh := range append(securityHeaderValues, apiSecurityHeaderValues...) {
 		if got := http.CanonicalHeaderKey(sh.key); got != sh.key {
 			t.Errorf("key %q: canonical form is %q; a direct map write would add a second header", sh.key, got)
 		}

@@ -156,6 +156,8 @@ func TestSecurityHeaders(t *testing.T) {
 		{"static css", visitor, static.URL("css/app.css"), http.StatusOK, "public, max-age=31536000, immutable"},
 		{"static js", visitor, static.URL("js/htmx.min.js"), http.StatusOK, "public, max-age=31536000, immutable"},
 		{"api", visitor, "/api/v1/auth", http.StatusUnauthorized, ""},
+		{"api verify by GET", visitor, "/api/v1/keys/verify", http.StatusNotFound, ""},
+		{"api unknown", visitor, "/api/v1/nothing", http.StatusNotFound, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +170,16 @@ func TestSecurityHeaders(t *testing.T) {
 				"X-Content-Type-Options":  "nosniff",
 				"Referrer-Policy":         "no-referrer",
 				"X-Frame-Options":         "DENY",
+			}
+			if strings.HasPrefix(tt.path, "/api/") {
+				// JSON is never a document: nothing loads from it or frames
+				// it, and the document-only headers are left out.
+				want = map[string]string{
+					"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+					"X-Content-Type-Options":  "nosniff",
+					"Referrer-Policy":         "",
+					"X-Frame-Options":         "",
+				}
 			}
 			if tt.wantCache != "" {
 				want["Cache-Control"] = tt.wantCache
