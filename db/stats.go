@@ -89,6 +89,40 @@ func (s *Store) CountStale(ctx context.Context) (StaleCounts, error) {
 	return c, nil
 }
 
+// UserKeyCounts are the numbers the keys page shows beside its list: all of
+// the user's keys, those expiring within ExpiringWindow, and the stale ones.
+type UserKeyCounts struct {
+	All      int
+	Expiring int
+	Stale    int
+}
+
+// userKeyCountsSQL counts all three in one pass over the user's keys,
+// with the conditions KeyFilter uses, so each notice agrees with the list
+// it links to.
+const userKeyCountsSQL = `SELECT COUNT(*),
+	COALESCE(SUM(CASE WHEN ` + keyExpiringCond + ` THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN ` + keyStaleCond + ` THEN 1 ELSE 0 END), 0)
+	FROM api_keys k WHERE ` + keyScopeCond
+
+// CountUserKeys counts the keys of user userID for the keys page.
+func (s *Store) CountUserKeys(ctx context.Context, userID int64) (UserKeyCounts, error) {
+	unused, never, err := s.StaleThresholds(ctx)
+	if err != nil {
+		return UserKeyCounts{}, err
+	}
+	ms := toMillis(s.Now())
+	var c UserKeyCounts
+	err = s.r.QueryRowContext(ctx, userKeyCountsSQL,
+		ms, ms+ExpiringWindow.Milliseconds(),
+		ms, ms-unused.Milliseconds(), ms-never.Milliseconds(),
+		userID).Scan(&c.All, &c.Expiring, &c.Stale)
+	if err != nil {
+		return UserKeyCounts{}, fmt.Errorf("db: count user keys: %w", err)
+	}
+	return c, nil
+}
+
 // HourCount is the number of successful verifications of all keys in one
 // UTC hour.
 type HourCount struct {

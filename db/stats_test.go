@@ -350,6 +350,13 @@ func TestKeyStateAgreement(t *testing.T) {
 			if sc, err := env.s.CountStale(ctx); err != nil || sc != (StaleCounts{Stale: wantStale, NeverUsed: wantNever}) {
 				t.Errorf("CountStale: got %+v (%v), want {Stale:%d NeverUsed:%d}", sc, err, wantStale, wantNever)
 			}
+			wantExpiring := 0
+			if tt.wantStatus == KeyExpiring {
+				wantExpiring = 1
+			}
+			if uc, err := env.s.CountUserKeys(ctx, got.UserID); err != nil || uc != (UserKeyCounts{All: 1, Expiring: wantExpiring, Stale: wantStale}) {
+				t.Errorf("CountUserKeys: got %+v (%v), want {All:1 Expiring:%d Stale:%d}", uc, err, wantExpiring, wantStale)
+			}
 			o, err := env.s.Overview(ctx)
 			if err != nil {
 				t.Fatal(err)

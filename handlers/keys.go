@@ -37,13 +37,13 @@ func (h *Handler) KeysList(c echo.Context) error {
 	page = max(page, 1)
 	scope := db.OwnedBy(a.User.ID)
 
-	total, err := h.Store.CountKeys(ctx(c), scope, f)
+	counts, err := h.Store.CountUserKeys(ctx(c), a.User.ID)
 	if err != nil {
 		return err
 	}
-	all := total
+	total := counts.All
 	if status != "" || stale {
-		if all, err = h.Store.CountKeys(ctx(c), scope, db.KeyFilter{}); err != nil {
+		if total, err = h.Store.CountKeys(ctx(c), scope, f); err != nil {
 			return err
 		}
 	}
@@ -54,34 +54,19 @@ func (h *Handler) KeysList(c echo.Context) error {
 	}
 	m := views.KeysPage{
 		Layout: h.layout(c, "API keys", "keys"),
-		Status: status, Total: total, AllKeys: all, Page: page, PerPage: keysPerPage,
+		Status: status, Total: total, AllKeys: counts.All, Page: page, PerPage: keysPerPage,
 		HasPrev: page > 1, HasNext: page*keysPerPage < total,
 		Stale: stale,
 	}
 	if m.Form, err = h.keyForm(c); err != nil {
 		return err
 	}
-	if m.Notices, err = h.keyNotices(c, scope); err != nil {
-		return err
-	}
+	m.Notices = views.KeyNotices{ExpiringSoon: counts.Expiring, Stale: counts.Stale}
 	now := h.now()
 	for _, k := range keys {
 		m.Keys = append(m.Keys, keyRow(k, now))
 	}
 	return render(c, http.StatusOK, views.Keys(m))
-}
-
-// keyNotices counts the user's keys that need attention soon.
-func (h *Handler) keyNotices(c echo.Context, scope db.Scope) (views.KeyNotices, error) {
-	exp, err := h.Store.CountKeys(ctx(c), scope, db.KeyFilter{Status: db.KeyExpiring})
-	if err != nil {
-		return views.KeyNotices{}, err
-	}
-	stale, err := h.Store.CountKeys(ctx(c), scope, db.KeyFilter{Stale: true})
-	if err != nil {
-		return views.KeyNotices{}, err
-	}
-	return views.KeyNotices{ExpiringSoon: exp, Stale: stale}, nil
 }
 
 // keyRow maps a db key to its list row.
