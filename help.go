@@ -73,7 +73,8 @@ EXPIRES (times in UTC), newest first.
              created_at, expires_at, last_used_at (RFC 3339 or null), status
 
 keys revoke ends a key for good. A running server stops accepting it within
-5 seconds (its cache lifetime for changes made outside the server).
+half a second (it checks the database for changes made outside it four
+times a second).
 `
 
 const helpBackup = `Usage: keyward backup FILE

@@ -47,9 +47,17 @@ type VerifyResult struct {
 
 // VerifierOptions tune a Verifier. Zero values take the defaults.
 type VerifierOptions struct {
-	// CacheTTL bounds how long a cached key is trusted; it is how soon a
-	// change made by another process (the CLI) is seen. Default 5s.
+	// CacheTTL bounds how long a cached key is trusted. Changes made by
+	// another process (the CLI, a second instance) are seen within
+	// ChangePoll through the database's change counter; the TTL is the
+	// backstop should that counter ever be unreadable. Default 1 minute.
 	CacheTTL time.Duration
+	// ChangePoll is how often Run reads the change counter (key_changes,
+	// moved by triggers on every change verification depends on) and drops
+	// the cache when it has moved. Default 250ms, which keeps a revocation
+	// made with the CLI effective within half a second, requests in flight
+	// included.
+	ChangePoll time.Duration
 	// NegativeTTL is the same for unknown keys. Default 2s.
 	NegativeTTL time.Duration
 	// FlushInterval is how often Run writes recorded usage. Default 500ms:
@@ -66,7 +74,8 @@ type VerifierOptions struct {
 // lookup. The path: ParseKey (no database for junk) -> SHA-256 -> cache ->
 // on a miss one indexed query -> checks. Every change made through the Store
 // drops the cache synchronously (SetKeyChangeHook), so a revocation is
-// effective on the next request; CacheTTL covers changes made elsewhere.
+// effective on the next request; changes made elsewhere are seen within
+// ChangePoll (PollChanges), and CacheTTL is the backstop.
 // Usage is recorded in memory and written by Flush, so no request waits on a
 // write.
 type Verifier struct {
@@ -82,6 +91,12 @@ type Verifier struct {
 
 	usage   usageRecorder
 	flushMu sync.Mutex // one flush at a time, so a failed batch merges back in order
+
+	// changes is the key_changes version PollChanges last read
+	// (changesSeen: there is one).
+	changesMu   sync.Mutex
+	changes     int64
+	changesSeen bool
 	// knownIPs are the (key, address) pairs Flush has written to key_ips,
 	// so a busy key's address costs no statement per flush. Guarded by
 	// flushMu.
@@ -118,7 +133,10 @@ type keySnapshot struct {
 // as s's key-change hook.
 func NewVerifier(s *Store, opt VerifierOptions) *Verifier {
 	if opt.CacheTTL <= 0 {
-		opt.CacheTTL = 5 * time.Second
+		opt.CacheTTL = time.Minute
+	}
+	if opt.ChangePoll <= 0 {
+		opt.ChangePoll = 250 * time.Millisecond
 	}
 	if opt.NegativeTTL <= 0 {
 		opt.NegativeTTL = 2 * time.Second
@@ -253,13 +271,47 @@ func (v *Verifier) lookup(ctx context.Context, h [32]byte) (*keySnapshot, error)
 	return &snap, nil
 }
 
-// Run flushes recorded usage every FlushInterval until ctx is done, then
-// flushes once more so a graceful shutdown loses nothing.
+const keyChangesSQL = `SELECT version FROM key_changes WHERE id = 1`
+
+// PollChanges reads the database's change counter and drops the cache if it
+// has moved since the last poll: that is how changes made by other
+// processes reach this one. The first poll only takes note. When the
+// counter cannot be read the cache is dropped anyway, since nothing then
+// says it is still right.
+func (v *Verifier) PollChanges(ctx context.Context) error {
+	var version int64
+	err := v.s.r.QueryRowContext(ctx, keyChangesSQL).Scan(&version)
+	v.changesMu.Lock()
+	defer v.changesMu.Unlock()
+	if err != nil {
+		v.invalidate()
+		v.changesSeen = false
+		return fmt.Errorf("db: read key changes: %w", err)
+	}
+	if v.changesSeen && version != v.changes {
+		v.invalidate()
+	}
+	v.changes, v.changesSeen = version, true
+	return nil
+}
+
+// Run flushes recorded usage every FlushInterval and polls for changes made
+// elsewhere every ChangePoll until ctx is done, then flushes once more so a
+// graceful shutdown loses nothing.
 func (v *Verifier) Run(ctx context.Context) {
 	t := time.NewTicker(v.opt.FlushInterval)
 	defer t.Stop()
+	poll := time.NewTicker(v.opt.ChangePoll)
+	defer poll.Stop()
+	if err := v.PollChanges(ctx); err != nil && ctx.Err() == nil {
+		v.opt.Logger.Warn("key change poll failed", slog.Any("err", err))
+	}
 	for {
 		select {
+		case <-poll.C:
+			if err := v.PollChanges(ctx); err != nil && ctx.Err() == nil {
+				v.opt.Logger.Warn("key change poll failed", slog.Any("err", err))
+			}
 		case <-t.C:
 			if ctx.Err() == nil {
 				_ = v.Flush(ctx)

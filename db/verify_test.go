@@ -141,7 +141,7 @@ func TestVerifyCacheHit(t *testing.T) {
 	}{
 		{"first use looks up", secret, 0, "", 1},
 		{"second use is cached", secret, 0, "", 1},
-		{"still cached before the TTL", secret, 4999 * time.Millisecond, "", 1},
+		{"still cached before the TTL", secret, time.Minute - time.Millisecond, "", 1},
 		{"looked up again at the TTL", secret, time.Millisecond, "", 2},
 		{"unknown key looks up", unknown, 0, CodeNotFound, 3},
 		{"unknown key is cached", unknown, time.Second, CodeNotFound, 3},
@@ -245,13 +245,15 @@ func TestVerifyRevokeRacesWithLookups(t *testing.T) {
 	}
 }
 
-// The CLI changes keys from another process; the server sees it once its
-// cache entry is older than CacheTTL.
-func TestVerifySeesOtherProcessAfterTTL(t *testing.T) {
+// The CLI changes keys from another process. The server sees it at its
+// next change poll, and, should polling fail, once the cache entry is older
+// than CacheTTL.
+func TestVerifySeesOtherProcess(t *testing.T) {
+	ctx := context.Background()
 	clock := newFakeClock()
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	open := func() *Store {
-		s, err := Open(context.Background(), path, Options{Now: clock.Now, Argon2: testArgon2})
+		s, err := Open(ctx, path, Options{Now: clock.Now, Argon2: testArgon2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,19 +262,86 @@ func TestVerifySeesOtherProcessAfterTTL(t *testing.T) {
 	}
 	server, cli := open(), open()
 	v := NewVerifier(server, VerifierOptions{CacheTTL: 5 * time.Second})
+	if err := v.PollChanges(ctx); err != nil {
+		t.Fatal(err)
+	}
 	u := ktUser(t, server, "alice@example.com")
-	k, secret, err := server.CreateKey(context.Background(), u.ID, KeyInput{Name: "svc"}, CLIActor())
-	if err != nil {
-		t.Fatal(err)
+	newKey := func(name string) (Key, string) {
+		k, secret, err := server.CreateKey(ctx, u.ID, KeyInput{Name: name}, CLIActor())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, secret
 	}
-	wantCode(t, verify(t, v, secret, ""), "")
-	if _, err := cli.RevokeKey(context.Background(), AnyOwner(), k.ID, "", CLIActor()); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(4 * time.Second)
-	wantCode(t, verify(t, v, secret, ""), "")
-	clock.Advance(time.Second)
-	wantCode(t, verify(t, v, secret, ""), CodeRevoked)
+
+	t.Run("at the next poll", func(t *testing.T) {
+		k, secret := newKey("polled")
+		if err := v.PollChanges(ctx); err != nil { // takes note of the creation
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), "")
+		if _, err := cli.RevokeKey(ctx, AnyOwner(), k.ID, "", CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), "") // cached until the poll
+		if err := v.PollChanges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), CodeRevoked)
+	})
+
+	t.Run("owner disabled elsewhere", func(t *testing.T) {
+		other := ktUser(t, server, "bob@example.com")
+		_, secret, err := server.CreateKey(ctx, other.ID, KeyInput{Name: "bob's"}, CLIActor())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.PollChanges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), "")
+		if _, err := cli.w.ExecContext(ctx, `UPDATE users SET disabled_at = 1 WHERE id = ?`, other.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.PollChanges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), CodeDisabled)
+	})
+
+	t.Run("usage flushes do not drop the cache", func(t *testing.T) {
+		_, secret := newKey("busy")
+		if err := v.PollChanges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), "")
+		lookups := v.Lookups()
+		if err := v.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.PollChanges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), "")
+		if got := v.Lookups(); got != lookups {
+			t.Errorf("Lookups after a flush and a poll: got %d, want %d (last_used_* must not move the change counter)", got, lookups)
+		}
+	})
+
+	t.Run("after the TTL without polling", func(t *testing.T) {
+		k, secret := newKey("unpolled")
+		if err := v.PollChanges(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, verify(t, v, secret, ""), "")
+		if _, err := cli.RevokeKey(ctx, AnyOwner(), k.ID, "", CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(4 * time.Second)
+		wantCode(t, verify(t, v, secret, ""), "")
+		clock.Advance(time.Second)
+		wantCode(t, verify(t, v, secret, ""), CodeRevoked)
+	})
 }
 
 func TestVerifyExpiryBoundary(t *testing.T) {

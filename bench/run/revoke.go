@@ -101,8 +101,8 @@ func refusedAfter(t time.Time) func([]observation) bool {
 
 // revocation revokes keys under load, through the dashboard (signed in as
 // the seeded admin, POST /keys/{id}/revoke with the CSRF token) and through
-// `keyward keys revoke ID` (another process: the server learns of it when
-// its cache entry expires).
+// `keyward keys revoke ID` (another process: the server learns of it at its
+// next poll of the change counter).
 func (h *harness) revocation(ctx context.Context, kw *server) error {
 	h.phase("revocation under load")
 	s := h.res.verifySeed
