@@ -154,7 +154,8 @@ func TestUserDisableCLI(t *testing.T) {
 		}
 	}
 	running := db.NewVerifier(store, db.VerifierOptions{}) // a server's verifier, with its cache
-	poll := func() {                                       // what a running server does four times a second
+	// poll does what a running server does four times a second.
+	poll := func() {
 		t.Helper()
 		if err := running.PollChanges(ctx); err != nil {
 			t.Fatal(err)
