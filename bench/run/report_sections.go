@@ -114,8 +114,9 @@ func (h *harness) writePages(w func(string, ...any)) {
 	w("Keyward on a database of %d keys across %d users, created over 400 days (one member holds %d;\n",
 		r.pagesSeed.Keys, r.pagesSeed.Users, r.pagesSeed.HeavyKeys)
 	w("two thirds used at some time, last uses replayed through the verifier; 5%% revoked, 5%% disabled).\n")
-	w("One signed-in client on loopback, sequential requests, no other load: %d warm-up requests, then %d\n", pageWarmup, pageRequests)
-	w("timed from the request to the last byte of the body.\n\n")
+	w("One signed-in client on loopback, sequential requests, no other load (the phase waits for the CPU to\n")
+	w("be quiet first): %d warm-up requests, then %d timed from the request to the last byte of the body\n", pageWarmup, pageRequests)
+	w("(the CSV export: %d and %d).\n\n", csvWarmup, csvRequests)
 	w("| Page | Median | p95 | Max | Target | Response |\n|---|---|---|---|---|---|\n")
 	for _, p := range r.Pages {
 		if p.Missing != "" {
