@@ -293,7 +293,8 @@ func createKeysDuring(bin, dbPath string, stop <-chan struct{}) func() ([]string
 // TestCrashRestart kills the server with SIGKILL in the middle of
 // verification load and key creations, restarts it on the same file, and
 // checks that the database is intact, every key whose creation reached the
-// client works, and at most one flush interval (1 s) of usage was lost.
+// client works, and at most one flush interval (500 ms) of usage was lost,
+// with room for the flush the kill may cut off.
 func TestCrashRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test: skipped with -short")
@@ -328,12 +329,12 @@ func TestCrashRestart(t *testing.T) {
 	store.Close()
 	lost := acked - counted
 	lostMS := float64(lost) / rate * 1000
-	t.Logf("load: %d successes acknowledged at %.0f/s, %d counted after the crash: lost %d uses = %.0f ms of traffic (flush interval 1000 ms); %d keys created during the load",
+	t.Logf("load: %d successes acknowledged at %.0f/s, %d counted after the crash: lost %d uses = %.0f ms of traffic (flush interval 500 ms); %d keys created during the load",
 		acked, rate, counted, lost, lostMS, len(newKeys))
 	// The flush that was running when the process died may be lost too,
 	// so allow the interval plus a quarter for that write.
-	if lostMS > 1250 {
-		t.Errorf("lost %d uses = %.0f ms of traffic, want at most one flush interval (1000 ms, +250 ms for the flush itself)", lost, lostMS)
+	if lostMS > 1000 {
+		t.Errorf("lost %d uses = %.0f ms of traffic, want at most one flush interval (500 ms, +500 ms for the flush itself, slow under -race)", lost, lostMS)
 	}
 
 	for _, k := range append(keys, newKeys...) {
