@@ -181,15 +181,23 @@ func TestAPIVerifyBadRequests(t *testing.T) {
 	}
 	// Wrong methods and unknown API paths answer in JSON, never with the
 	// browser's sign-in redirect or an HTML page.
-	for _, r := range []struct{ method, path string }{
-		{http.MethodGet, "/api/v1/keys/verify"},
-		{http.MethodPost, "/api/v1/keys/nope"},
-		{http.MethodGet, "/api/v1"},
+	for _, r := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodGet, "/api/v1/keys/verify", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPut, "/api/v1/keys/verify", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPost, "/api/v1/keys/nope", http.StatusNotFound, ""},
+		{http.MethodGet, "/api/v1", http.StatusNotFound, ""},
 	} {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			resp := a.api(r.method, r.path, nil, nil)
-			if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
-				t.Errorf("status: got %d (Location %q), want 404 or 405", resp.StatusCode, resp.Header.Get("Location"))
+			if resp.StatusCode != r.status {
+				t.Errorf("status: got %d (Location %q), want %d", resp.StatusCode, resp.Header.Get("Location"), r.status)
+			}
+			if got := resp.Header.Get("Allow"); got != r.allow {
+				t.Errorf("Allow: got %q, want %q", got, r.allow)
 			}
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type: got %q, want JSON", ct)

@@ -40,6 +40,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// The API: authenticated by keys only, never by the browser session.
 	api := e.Group("/api/v1")
 	api.POST("/keys/verify", h.APIVerify)
+	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions}, "/keys/verify", onlyPost)
 	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 		http.MethodPatch, http.MethodDelete, http.MethodOptions}, "/auth", h.APIForwardAuth)
 	// Echo gives every group with middleware a catch-all route. Without these
@@ -128,3 +130,10 @@ func escapeNext(p string) string { return url.QueryEscape(p) }
 
 // apiNotFound lets the error handler answer in JSON.
 func apiNotFound(echo.Context) error { return echo.ErrNotFound }
+
+// onlyPost answers another method on a POST-only API route: 405 with
+// Allow, in JSON like every API error.
+func onlyPost(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderAllow, http.MethodPost)
+	return echo.ErrMethodNotAllowed
+}

@@ -156,7 +156,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"static css", visitor, static.URL("css/app.css"), http.StatusOK, "public, max-age=31536000, immutable"},
 		{"static js", visitor, static.URL("js/htmx.min.js"), http.StatusOK, "public, max-age=31536000, immutable"},
 		{"api", visitor, "/api/v1/auth", http.StatusUnauthorized, ""},
-		{"api verify by GET", visitor, "/api/v1/keys/verify", http.StatusNotFound, ""},
+		{"api verify by GET", visitor, "/api/v1/keys/verify", http.StatusMethodNotAllowed, ""},
 		{"api unknown", visitor, "/api/v1/nothing", http.StatusNotFound, ""},
 	}
 	for _, tt := range tests {
