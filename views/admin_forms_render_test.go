@@ -238,7 +238,7 @@ func TestKeysNotices(t *testing.T) {
 	if got := attr(doc, "[data-testid=page-next]", "href"); got != "/keys?page=2&stale=1" {
 		t.Errorf("next page keeps the filter: got %q", got)
 	}
-	m.Keys = nil
+	m.Keys, m.Total = nil, 0
 	doc = render(t, Keys(m))
 	if got := squishText(doc.Find("[data-testid=no-matching-keys] p")); got != "None of your keys look unused." {
 		t.Errorf("no stale keys: got %q", got)

@@ -337,6 +337,46 @@ func TestKeysListPagination(t *testing.T) {
 	}
 }
 
+// A page number past the end (an old link) says the keys are elsewhere and
+// links to the first page of the same filter, rather than claiming there
+// are none.
+func TestKeysListPastLastPage(t *testing.T) {
+	a := newTestApp(t)
+	b, u := a.userBrowser("ann@example.com", db.RoleMember)
+	for i := range 30 {
+		a.storeKey(u.ID, db.KeyInput{Name: "key " + itoa(int64(i+1))})
+	}
+	k, _ := a.storeKey(u.ID, db.KeyInput{Name: "gone"})
+	if _, err := a.store.RevokeKey(t.Context(), db.AnyOwner(), k.ID, "", db.CLIActor()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path, want, link string
+	}{
+		{"/keys?page=9", "No keys on this page: this list has 31 keys on 2 pages.", "/keys"},
+		{"/keys?status=revoked&page=3", "No keys on this page: this list has 1 key on 1 page.", "/keys?status=revoked"},
+		{"/keys?status=active&page=3", "No keys on this page: this list has 30 keys on 2 pages.", "/keys?status=active"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			d := b.get(tt.path).doc(t)
+			box := d.Find(`[data-testid="past-last-page"]`)
+			if box.Length() != 1 {
+				t.Fatalf("past-last-page box: got %d, want 1", box.Length())
+			}
+			if got := strings.Join(strings.Fields(box.Find("p").Text()), " "); got != tt.want {
+				t.Errorf("message: got %q, want %q", got, tt.want)
+			}
+			if got := box.Find("a").AttrOr("href", ""); got != tt.link {
+				t.Errorf("link: got %q, want %q", got, tt.link)
+			}
+			if n := d.Find(`[data-testid="no-matching-keys"]`).Length(); n != 0 {
+				t.Errorf("no-matching-keys box shown too (%d)", n)
+			}
+		})
+	}
+}
+
 // rowNames lists the key names in the table, in order.
 func rowNames(d *goquery.Document) string {
 	var names []string
