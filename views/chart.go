@@ -33,37 +33,32 @@ const (
 	emptyBarClass = "fill-slate-300 dark:fill-slate-600"
 )
 
-// usageBar is one day's bar, its numbers already formatted for attributes.
-type usageBar struct {
+// chartFrame is the part of the SVG both charts (days on the key page,
+// hours on the admin overview) share: the viewBox, the baseline, and the
+// peak gridline with its label.
+type chartFrame struct {
+	ViewBox   string
+	Width     string
+	BaselineY string
+	TopY      string
+	Max       string // the busiest bar's count, labelled above the top gridline
+	HasMax    bool   // false when every bar is zero: no gridline worth drawing
+}
+
+// chartBar is one bar's rectangle and colour, formatted for attributes.
+type chartBar struct {
 	X, Y, Width, Height string
 	Class               string
-	Title               string // "25 Nov 2026: 12 verifications"
-	Day                 string // "25 Nov 2026", for the data table
-	Count               string // "12", for the data table
 }
 
-// usageGeometry is everything chart.templ draws.
-type usageGeometry struct {
-	ViewBox    string
-	Width      string
-	BaselineY  string
-	TopY       string
-	Max        string // the busiest day's count, labelled above the top gridline
-	HasMax     bool   // false when every day is zero: no gridline worth drawing
-	FirstLabel string // date under the first bar
-	LastLabel  string // date under the last bar
-	Bars       []usageBar
-}
-
-// usageGeometryFor lays out c's days as bars whose heights are proportional
-// to the busiest day. c.Max is trusted only when it covers every day, so a
+// layoutBars lays counts out as bars whose heights are proportional to the
+// busiest one. peak is trusted only when it covers every count, so a
 // handler that forgets to set it still gets a correct chart.
-func usageGeometryFor(c UsageChart) usageGeometry {
-	peak := c.Max
-	for _, d := range c.Days {
-		peak = max(peak, d.Count)
+func layoutBars(counts []int64, peak int64) (chartFrame, []chartBar) {
+	for _, c := range counts {
+		peak = max(peak, c)
 	}
-	g := usageGeometry{
+	f := chartFrame{
 		ViewBox:   "0 0 " + chartNum(chartWidth) + " " + chartNum(chartHeight),
 		Width:     chartNum(chartWidth),
 		BaselineY: chartNum(chartBaseline),
@@ -71,31 +66,66 @@ func usageGeometryFor(c UsageChart) usageGeometry {
 		Max:       formatCount(peak),
 		HasMax:    peak > 0,
 	}
-	n := len(c.Days)
-	if n == 0 {
-		return g
+	if len(counts) == 0 {
+		return f, nil
 	}
-	g.FirstLabel = shortDay(c.Days[0].Day)
-	g.LastLabel = shortDay(c.Days[n-1].Day)
-	slot := chartWidth / float64(n)
+	slot := chartWidth / float64(len(counts))
 	gap := slot * chartGapRatio
-	g.Bars = make([]usageBar, n)
-	for i, d := range c.Days {
+	bars := make([]chartBar, len(counts))
+	for i, c := range counts {
 		h := chartMinBar
 		class := emptyBarClass
-		if d.Count > 0 && peak > 0 {
-			h = max(float64(d.Count)/float64(peak)*chartPlot, chartMinBar)
+		if c > 0 && peak > 0 {
+			h = max(float64(c)/float64(peak)*chartPlot, chartMinBar)
 			class = usedBarClass
 		}
-		g.Bars[i] = usageBar{
+		bars[i] = chartBar{
 			X:      chartNum(float64(i)*slot + gap/2),
 			Y:      chartNum(chartBaseline - h),
 			Width:  chartNum(slot - gap),
 			Height: chartNum(h),
 			Class:  class,
-			Title:  DateOnly(d.Day) + ": " + verifications(d.Count),
-			Day:    DateOnly(d.Day),
-			Count:  formatCount(d.Count),
+		}
+	}
+	return f, bars
+}
+
+// usageBar is one day's bar.
+type usageBar struct {
+	chartBar
+	Title string // "25 Nov 2026: 12 verifications"
+	Day   string // "25 Nov 2026", for the data table
+	Count string // "12", for the data table
+}
+
+// usageGeometry is everything chart.templ draws.
+type usageGeometry struct {
+	chartFrame
+	FirstLabel string // date under the first bar
+	LastLabel  string // date under the last bar
+	Bars       []usageBar
+}
+
+// usageGeometryFor lays out c's days as bars (see layoutBars).
+func usageGeometryFor(c UsageChart) usageGeometry {
+	counts := make([]int64, len(c.Days))
+	for i, d := range c.Days {
+		counts[i] = d.Count
+	}
+	frame, bars := layoutBars(counts, c.Max)
+	g := usageGeometry{chartFrame: frame}
+	if len(c.Days) == 0 {
+		return g
+	}
+	g.FirstLabel = shortDay(c.Days[0].Day)
+	g.LastLabel = shortDay(c.Days[len(c.Days)-1].Day)
+	g.Bars = make([]usageBar, len(c.Days))
+	for i, d := range c.Days {
+		g.Bars[i] = usageBar{
+			chartBar: bars[i],
+			Title:    DateOnly(d.Day) + ": " + verifications(d.Count),
+			Day:      DateOnly(d.Day),
+			Count:    formatCount(d.Count),
 		}
 	}
 	return g

@@ -15,66 +15,40 @@ const hourTicks = 4
 // written out in full so Tailwind finds them.
 var hourTickCols = [hourTicks + 1]string{"", "grid-cols-1", "grid-cols-2", "grid-cols-3", "grid-cols-4"}
 
-// hourBar is one hour's bar, its numbers already formatted for attributes.
+// hourBar is one hour's bar.
 type hourBar struct {
-	X, Y, Width, Height string
-	Class               string
-	Title               string // "25 Nov 14:00–15:00 UTC: 12 verifications"
-	Hour                string // "25 Nov 14:00", for the data table
-	Count               string // "12", for the data table
+	chartBar
+	Title string // "25 Nov 14:00–15:00 UTC: 12 verifications"
+	Hour  string // "25 Nov 14:00", for the data table
+	Count string // "12", for the data table
 }
 
 // hourGeometry is everything hourchart.templ draws.
 type hourGeometry struct {
-	ViewBox   string
-	Width     string
-	BaselineY string
-	TopY      string
-	Max       string // the busiest hour's count, labelled above the top gridline
-	HasMax    bool   // false when every hour is zero: no gridline worth drawing
-	Bars      []hourBar
-	Ticks     []string // hour labels under the bars, one per column of TickCols
-	TickCols  string   // the grid class that spaces Ticks out under their bars
+	chartFrame
+	Bars     []hourBar
+	Ticks    []string // hour labels under the bars, one per column of TickCols
+	TickCols string   // the grid class that spaces Ticks out under their bars
 }
 
-// hourGeometryFor lays out hours as bars proportional to the busiest hour.
-// max is trusted only when it covers every hour, so a handler that forgets
-// to set it still gets a correct chart.
+// hourGeometryFor lays out hours as bars (see layoutBars).
 func hourGeometryFor(hours []UsageHour, peak int64) hourGeometry {
-	for _, h := range hours {
-		peak = max(peak, h.Count)
+	counts := make([]int64, len(hours))
+	for i, h := range hours {
+		counts[i] = h.Count
 	}
-	g := hourGeometry{
-		ViewBox:   "0 0 " + chartNum(chartWidth) + " " + chartNum(chartHeight),
-		Width:     chartNum(chartWidth),
-		BaselineY: chartNum(chartBaseline),
-		TopY:      chartNum(chartTop),
-		Max:       formatCount(peak),
-		HasMax:    peak > 0,
-	}
-	n := len(hours)
-	if n == 0 {
+	frame, bars := layoutBars(counts, peak)
+	g := hourGeometry{chartFrame: frame}
+	if len(hours) == 0 {
 		return g
 	}
-	slot := chartWidth / float64(n)
-	gap := slot * chartGapRatio
-	g.Bars = make([]hourBar, n)
+	g.Bars = make([]hourBar, len(hours))
 	for i, h := range hours {
-		height := chartMinBar
-		class := emptyBarClass
-		if h.Count > 0 && peak > 0 {
-			height = max(float64(h.Count)/float64(peak)*chartPlot, chartMinBar)
-			class = usedBarClass
-		}
 		g.Bars[i] = hourBar{
-			X:      chartNum(float64(i)*slot + gap/2),
-			Y:      chartNum(chartBaseline - height),
-			Width:  chartNum(slot - gap),
-			Height: chartNum(height),
-			Class:  class,
-			Title:  hourSpan(h.Hour) + ": " + verifications(h.Count),
-			Hour:   h.Hour.UTC().Format("2 Jan 15:04"),
-			Count:  formatCount(h.Count),
+			chartBar: bars[i],
+			Title:    hourSpan(h.Hour) + ": " + verifications(h.Count),
+			Hour:     h.Hour.UTC().Format("2 Jan 15:04"),
+			Count:    formatCount(h.Count),
 		}
 	}
 	g.Ticks = hourTickLabels(hours)
