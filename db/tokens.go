@@ -242,21 +242,32 @@ func useToken(ctx context.Context, tx *sql.Tx, t UserToken, userID int64, now ti
 	return oneRow(res, errLinkInvalid())
 }
 
-// AcceptInvite creates the invited account with password (field "password")
-// and signs the link off. The link is re-checked inside the write
-// transaction, so the same link submitted twice at once creates one account.
-func (s *Store) AcceptInvite(ctx context.Context, token, password, ip string) (User, error) {
-	t, err := s.LookupToken(ctx, TokenInvite, token)
+// linkPassword checks a link and the password chosen through it (field
+// "password") and hashes the password. It runs before the write
+// transaction, which checks the link again: the single writer must not wait
+// on argon2.
+func (s *Store) linkPassword(ctx context.Context, kind string, token, password string) (UserToken, string, error) {
+	t, err := s.LookupToken(ctx, kind, token)
 	if err != nil {
-		return User{}, err
+		return UserToken{}, "", err
 	}
 	if msg := CheckPassword(password, t.Email); msg != "" {
 		var ve ValidationError
 		ve.Add("password", msg)
-		return User{}, &ve
+		return UserToken{}, "", &ve
 	}
-	// Hash outside the transaction: the single writer must not wait on argon2.
 	hash, err := s.passwords.hash(ctx, password)
+	if err != nil {
+		return UserToken{}, "", err
+	}
+	return t, hash, nil
+}
+
+// AcceptInvite creates the invited account with password (field "password")
+// and signs the link off. The link is re-checked inside the write
+// transaction, so the same link submitted twice at once creates one account.
+func (s *Store) AcceptInvite(ctx context.Context, token, password, ip string) (User, error) {
+	t, hash, err := s.linkPassword(ctx, TokenInvite, token, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -310,16 +321,7 @@ const resetPasswordSQL = `UPDATE users SET password_hash = ?, password_changed_a
 // link, signs the link off and ends every session of the user: whoever was
 // signed in with the old password is signed out.
 func (s *Store) ResetPassword(ctx context.Context, token, password, ip string) (User, error) {
-	t, err := s.LookupToken(ctx, TokenReset, token)
-	if err != nil {
-		return User{}, err
-	}
-	if msg := CheckPassword(password, t.Email); msg != "" {
-		var ve ValidationError
-		ve.Add("password", msg)
-		return User{}, &ve
-	}
-	hash, err := s.passwords.hash(ctx, password)
+	t, hash, err := s.linkPassword(ctx, TokenReset, token, password)
 	if err != nil {
 		return User{}, err
 	}
