@@ -32,31 +32,41 @@ func acceptTitle(kind string) string {
 	return "Reset your password"
 }
 
-func (h *Handler) acceptShow(c echo.Context, kind string) error {
-	m := views.AcceptPage{Layout: h.layout(c, acceptTitle(kind), ""), Kind: kind, Token: c.Param("token")}
+// acceptLink reads the link in the URL into the page's model; ok is false
+// when the link is unknown, used or expired, and m then says so.
+func (h *Handler) acceptLink(c echo.Context, kind string) (m views.AcceptPage, ok bool, err error) {
+	m = views.AcceptPage{Layout: h.layout(c, acceptTitle(kind), ""), Kind: kind, Token: c.Param("token")}
 	t, err := h.Store.LookupToken(ctx(c), kind, m.Token)
 	if errors.Is(err, db.ErrNotFound) {
 		m.Invalid, m.Token = true, ""
-		return render(c, http.StatusNotFound, views.AcceptView(m))
+		return m, false, nil
 	}
+	if err != nil {
+		return m, false, err
+	}
+	m.Email = t.Email
+	return m, true, nil
+}
+
+func (h *Handler) acceptShow(c echo.Context, kind string) error {
+	m, ok, err := h.acceptLink(c, kind)
 	if err != nil {
 		return err
 	}
-	m.Email = t.Email
+	if !ok {
+		return render(c, http.StatusNotFound, views.AcceptView(m))
+	}
 	return render(c, http.StatusOK, views.AcceptView(m))
 }
 
 func (h *Handler) acceptSubmit(c echo.Context, kind string) error {
-	m := views.AcceptPage{Layout: h.layout(c, acceptTitle(kind), ""), Kind: kind, Token: c.Param("token")}
-	t, err := h.Store.LookupToken(ctx(c), kind, m.Token)
-	if errors.Is(err, db.ErrNotFound) {
-		m.Invalid, m.Token = true, ""
-		return render(c, http.StatusNotFound, views.AcceptView(m))
-	}
+	m, ok, err := h.acceptLink(c, kind)
 	if err != nil {
 		return err
 	}
-	m.Email = t.Email
+	if !ok {
+		return render(c, http.StatusNotFound, views.AcceptView(m))
+	}
 	password := c.FormValue("password")
 	if password != c.FormValue("password_confirm") {
 		m.Errors = views.FieldErrors{"password_confirm": "The passwords don't match."}
