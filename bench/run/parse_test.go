@@ -104,8 +104,11 @@ func TestMedians(t *testing.T) {
 			t.Errorf("median(%v): got %v, want %v", tt.in, got, tt.want)
 		}
 	}
-	if got := medianDur([]time.Duration{3, 1, 2, 4}); got != 2 {
-		t.Errorf("medianDur(1..4): got %v, want 2 (integer mean of 2 and 3)", got)
+	if got := median([]time.Duration{3, 1, 2, 4}); got != 2 {
+		t.Errorf("median(1..4 ns): got %v, want 2 (integer mean of 2 and 3)", got)
+	}
+	if got := median([]int64{30, 10, 20}); got != 20 {
+		t.Errorf("median(10, 20, 30): got %v, want 20", got)
 	}
 }
 

@@ -173,8 +173,8 @@ func (h *harness) writeSummary(w func(string, ...any)) {
 		w("| 6 | Binary size, `-ldflags \"-s -w\"` as `make build` (unstripped: %.1f MiB) | %.1f MiB | ≤ 30 MiB | %s |\n",
 			mb(fp.BinFull), mb(fp.BinStripped), verdictMax(mb(fp.BinStripped), 30, " MiB"))
 		for _, name := range []string{"verify", "pages"} {
-			rss := medianInt(fp.IdleRSS[name])
-			st := medianDur(fp.Startup[name])
+			rss := median(fp.IdleRSS[name])
+			st := median(fp.Startup[name])
 			w("| 6 | Idle RSS 1 s after start, %s (median of %d) | %.1f MiB | ≤ 40 MiB | %s |\n",
 				dbLabel(name), len(fp.IdleRSS[name]), mb(rss), verdictMax(mb(rss), 40, " MiB"))
 			w("| 6 | Process start to /healthz 200, %s (median of %d; worst %s) | %s | ≤ 300 ms | %s |\n",

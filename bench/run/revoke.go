@@ -99,6 +99,18 @@ func refusedAfter(t time.Time) func([]observation) bool {
 	}
 }
 
+// startCachedProber starts two probes on a key and waits until it has
+// verified a few times, so the server holds it in its cache when it is
+// revoked.
+func startCachedProber(base string, id int64, secret string) (*prober, error) {
+	p := startProber(base, secret, 2)
+	if !p.waitFor(10*time.Second, func(o []observation) bool { return validCount(o) >= 5 }) {
+		p.finish()
+		return nil, fmt.Errorf("key %d never verified before its revocation", id)
+	}
+	return p, nil
+}
+
 // revocation revokes keys under load, through the dashboard (signed in as
 // the seeded admin, POST /keys/{id}/revoke with the CSRF token) and through
 // `keyward keys revoke ID` (another process: the server learns of it at its
@@ -115,10 +127,9 @@ func (h *harness) revocation(ctx context.Context, kw *server) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p := startProber(kw.url, k.Secret, 2)
-		if !p.waitFor(10*time.Second, func(o []observation) bool { return validCount(o) >= 5 }) {
-			p.finish()
-			return fmt.Errorf("key %d never verified before its revocation", k.ID)
+		p, err := startCachedProber(kw.url, k.ID, k.Secret)
+		if err != nil {
+			return err
 		}
 		status, err := admin.post("/keys/"+strconv.FormatInt(k.ID, 10)+"/revoke", url.Values{"reason": {"bench"}})
 		done := time.Now()
@@ -148,10 +159,9 @@ func (h *harness) revocation(ctx context.Context, kw *server) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p := startProber(kw.url, k.Secret, 2)
-		if !p.waitFor(10*time.Second, func(o []observation) bool { return validCount(o) >= 5 }) {
-			p.finish()
-			return fmt.Errorf("key %d never verified before its revocation", k.ID)
+		p, err := startCachedProber(kw.url, k.ID, k.Secret)
+		if err != nil {
+			return err
 		}
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, h.path("keyward"), "keys", "revoke", strconv.FormatInt(k.ID, 10), "--db", h.path("verify.db"))
