@@ -2812,11 +2812,14 @@ func adminPastEnd(m AdminKeysPage) bool {
 }
 
 // adminLastPage is the number of the list's last page (1 for an empty list).
-func adminLastPage(m AdminKeysPage) int {
-	if m.PerPage <= 0 || m.Total <= 0 {
+func adminLastPage(m AdminKeysPage) int { return lastPage(m.Total, m.PerPage) }
+
+// lastPage is the number of the last page of total rows, at least 1.
+func lastPage(total, perPage int) int {
+	if perPage <= 0 || total <= 0 {
 		return 1
 	}
-	return (m.Total + m.PerPage - 1) / m.PerPage
+	return (total + perPage - 1) / perPage
 }
 
 // pastEndMessage explains an empty page of a list that has results.
