@@ -47,8 +47,9 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	}
 	bp := bodyBufs.Get().(*[]byte)
 	defer bodyBufs.Put(bp)
-	n, err := readFull(c.Request().Body, *bp)
-	if err != nil {
+	// A body shorter than the buffer ends in an early EOF: the normal case.
+	n, err := io.ReadFull(c.Request().Body, *bp)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return BadRequest("BAD_BODY", "The request body could not be read.")
 	}
 	body := (*bp)[:n] // recycled: decodeVerifyRequest copies what it keeps
@@ -192,23 +193,6 @@ func (h *Handler) Healthz(c echo.Context) error {
 // bodyBufs recycles verify request buffers of maxVerifyBody+1 bytes: one
 // byte more than allowed tells a body that is too large.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, maxVerifyBody+1); return &b }}
-
-// readFull reads r into buf until EOF or buf is full and returns how much it
-// read; unlike io.ReadFull, an early EOF is the normal end.
-func readFull(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
 
 // jsonBufs recycles response buffers; a verify answer is ~200 bytes.
 var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
