@@ -55,7 +55,7 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	if !given {
-		if password, err = generatePassword(*email); err != nil {
+		if password, err = db.GeneratePassword(*email); err != nil {
 			return err
 		}
 	}
@@ -110,20 +110,6 @@ func readPasswordLine(r io.Reader) (password string, given bool, err error) {
 	line = strings.TrimSuffix(line, "\n")
 	line = strings.TrimSuffix(line, "\r")
 	return line, true, nil
-}
-
-// generatePassword draws random passwords until one also passes the check
-// against this email (db.GeneratePassword cannot know it).
-func generatePassword(email string) (string, error) {
-	for {
-		pw, err := db.GeneratePassword()
-		if err != nil {
-			return "", err
-		}
-		if db.CheckPassword(pw, email) == "" {
-			return pw, nil
-		}
-	}
 }
 
 // userSetDisabled disables or re-enables the user with the given email.

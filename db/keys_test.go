@@ -29,7 +29,7 @@ func newKeyTestEnv(t *testing.T) *keyTestEnv {
 
 func ktUser(t *testing.T, s *Store, email string) User {
 	t.Helper()
-	pw, err := GeneratePassword()
+	pw, err := GeneratePassword(email)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func newPasswordHasher(p *argon2id.Params, maxConcurrent int) *passwordHasher {
 	}
 	h := &passwordHasher{params: p, sem: make(chan struct{}, maxConcurrent)}
 	h.dummy = sync.OnceValues(func() (string, error) {
-		pw, err := GeneratePassword()
+		pw, err := GeneratePassword("")
 		if err != nil {
 			return "", err
 		}
@@ -165,11 +165,10 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 const generatedPasswordLength = 24
 
 // GeneratePassword returns a random password of 24 base62 characters that
-// passes CheckPassword, for `keyward user add` without a password on stdin.
-// A caller that knows the email should still run CheckPassword with it: a
-// random string contains a given 3-letter email local part about once in a
-// thousand draws, and the rule refuses that.
-func GeneratePassword() (string, error) {
+// passes CheckPassword for email (for `keyward user add` without a password
+// on stdin): a random string contains a given 3-letter email local part
+// about once in a thousand draws, and the rule refuses that.
+func GeneratePassword(email string) (string, error) {
 	for {
 		pw, err := randomBase62(generatedPasswordLength)
 		if err != nil {
@@ -177,7 +176,7 @@ func GeneratePassword() (string, error) {
 		}
 		// 24 random characters essentially always score 4; the check makes
 		// the promise unconditional.
-		if CheckPassword(pw, "") == "" {
+		if CheckPassword(pw, email) == "" {
 			return pw, nil
 		}
 	}

@@ -71,7 +71,7 @@ func TestCheckPasswordLengthBounds(t *testing.T) {
 func TestGeneratePassword(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 20; i++ {
-		pw, err := GeneratePassword()
+		pw, err := GeneratePassword("")
 		if err != nil {
 			t.Fatalf("GeneratePassword: %v", err)
 		}

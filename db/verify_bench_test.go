@@ -35,7 +35,7 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	pw, err := GeneratePassword()
+	pw, err := GeneratePassword("")
 	if err != nil {
 		b.Fatal(err)
 	}

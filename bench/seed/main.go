@@ -78,7 +78,7 @@ func main() {
 
 // password is one strong password shared by every seeded account: the
 // benchmarks sign in, they do not test password policy.
-func password() (string, error) { return db.GeneratePassword() }
+func password() (string, error) { return db.GeneratePassword("") }
 
 // createUsers creates n accounts named prefix000@bench.test… with
 // concurrent calls, so that argon2id runs on every core while the single
