@@ -1,5 +1,7 @@
 package db
 
+import "context"
+
 // Actor is who performs a change, recorded in the audit log. Every write
 // method that changes security-relevant state takes one, so the audit trail
 // cannot be forgotten by a caller.
@@ -29,4 +31,21 @@ func (a Actor) event(action, targetType string, targetID int64, target string) A
 		Target:     target,
 		IP:         a.IP,
 	}
+}
+
+// userContextKey carries the signed-in user in a request's context.
+type userContextKey struct{}
+
+// NewContextWithUser returns ctx carrying u, the signed-in user (nil for a
+// visitor). The browser-session middleware sets it, so that code below the
+// handlers (the request log, for one) knows who is acting without being
+// handed the session.
+func NewContextWithUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userContextKey{}, u)
+}
+
+// UserFromContext returns the signed-in user carried by ctx, or nil.
+func UserFromContext(ctx context.Context) *User {
+	u, _ := ctx.Value(userContextKey{}).(*User)
+	return u
 }

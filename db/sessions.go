@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -45,7 +46,11 @@ var errSessionNotFound = Errorf(ErrNotFound, "No such session.")
 const insertSessionSQL = `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-// CreateSession stores sess and fills in its ID. Zero CreatedAt and
+// CreateSession signs a user in: it stores sess (filling in its ID),
+// records the user's last sign-in and writes the login.success audit event
+// (by the user, from sess.IP), all in one transaction, so no sign-in goes
+// unrecorded. Every way in
+// (password, setup, invite, reset) passes here. Zero CreatedAt and
 // LastSeenAt default to now; ExpiresAt and TokenHash are required.
 func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	if len(sess.TokenHash) == 0 || sess.ExpiresAt.IsZero() || sess.UserID == 0 {
@@ -58,13 +63,30 @@ func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	if sess.LastSeenAt.IsZero() {
 		sess.LastSeenAt = sess.CreatedAt
 	}
-	res, err := s.w.ExecContext(ctx, insertSessionSQL, sess.TokenHash, sess.UserID,
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: create session: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, insertSessionSQL, sess.TokenHash, sess.UserID,
 		toMillis(sess.CreatedAt), toMillis(sess.LastSeenAt), toMillis(sess.ExpiresAt),
 		sess.IP, sess.UserAgent, sess.Data)
 	if err != nil {
 		return fmt.Errorf("db: create session: %w", err)
 	}
 	if sess.ID, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("db: create session: %w", err)
+	}
+	var email string
+	if err := tx.QueryRowContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ? RETURNING email`,
+		toMillis(sess.CreatedAt), sess.UserID).Scan(&email); err != nil {
+		return fmt.Errorf("db: record sign-in: %w", err)
+	}
+	a := Actor{UserID: sess.UserID, Label: email, IP: sess.IP}
+	if err := insertAudit(ctx, tx, now, a.event(ActionLoginSuccess, "user", sess.UserID, email)); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("db: create session: %w", err)
 	}
 	return nil
@@ -107,29 +129,79 @@ func (s *Store) DeleteSession(ctx context.Context, id int64) error {
 	return nil
 }
 
-// DeleteUserSession ends one of userID's sessions. The user id is part of
-// the WHERE clause, so nobody can end another person's session by guessing
-// its id: that is ErrNotFound.
-func (s *Store) DeleteUserSession(ctx context.Context, userID, sessionID int64) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND user_id = ?`, sessionID, userID)
-	if err != nil {
-		return fmt.Errorf("db: delete session: %w", err)
-	}
-	return oneRow(res, errSessionNotFound)
+// EndSession signs out: it deletes session id and writes the logout audit
+// event by a in the same transaction. Ending a session that is already gone
+// writes nothing and is not an error, so signing out twice is harmless.
+func (s *Store) EndSession(ctx context.Context, id int64, a Actor) error {
+	return s.endSessions(ctx, `DELETE FROM sessions WHERE id = ? RETURNING id`, []any{id}, nil,
+		func(n int) *AuditEvent {
+			if n == 0 || a.UserID == 0 {
+				return nil
+			}
+			e := a.event(ActionLogout, "user", a.UserID, a.Label)
+			return &e
+		})
+}
+
+// DeleteUserSession ends one of userID's sessions and audits it by a. The
+// user id is part of the WHERE clause, so nobody can end another person's
+// session by guessing its id: that is ErrNotFound.
+func (s *Store) DeleteUserSession(ctx context.Context, userID, sessionID int64, a Actor) error {
+	return s.endSessions(ctx, `DELETE FROM sessions WHERE id = ? AND user_id = ? RETURNING id`,
+		[]any{sessionID, userID}, errSessionNotFound,
+		func(int) *AuditEvent {
+			e := a.event(ActionSessionEnd, "user", userID, a.Label)
+			e.Detail = map[string]string{"session_id": strconv.FormatInt(sessionID, 10)}
+			return &e
+		})
 }
 
 // DeleteUserSessions ends every session of userID except exceptID (0 keeps
-// none) and returns how many ended.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID int64) (int64, error) {
-	res, err := s.w.ExecContext(ctx, endOtherSessSQL, userID, exceptID)
+// none), audits it by a, and returns how many ended.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID int64, a Actor) (int64, error) {
+	var ended int64
+	err := s.endSessions(ctx, endOtherSessSQL+` RETURNING id`, []any{userID, exceptID}, nil,
+		func(n int) *AuditEvent {
+			ended = int64(n)
+			e := a.event(ActionSessionEnd, "user", userID, a.Label)
+			e.Detail = map[string]string{"sessions": strconv.Itoa(n), "scope": "all other sessions"}
+			return &e
+		})
+	return ended, err
+}
+
+// endSessions runs a DELETE … RETURNING id and, in the same transaction,
+// the audit event audit builds from the number of rows deleted (nil: none).
+// With none deleted and notFound set, it returns notFound.
+func (s *Store) endSessions(ctx context.Context, query string, args []any, notFound error, audit func(n int) *AuditEvent) error {
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("db: delete sessions: %w", err)
+		return fmt.Errorf("db: end sessions: %w", err)
 	}
-	n, err := res.RowsAffected()
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("db: delete sessions: %w", err)
+		return fmt.Errorf("db: end sessions: %w", err)
 	}
-	return n, nil
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("db: end sessions: %w", err)
+	}
+	if n == 0 && notFound != nil {
+		return notFound
+	}
+	if e := audit(n); e != nil {
+		if err := insertAudit(ctx, tx, s.Now(), *e); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: end sessions: %w", err)
+	}
+	return nil
 }
 
 const listUserSessionsSQL = `SELECT ` + sessionColumns + ` FROM sessions

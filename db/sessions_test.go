@@ -152,27 +152,27 @@ func TestUserSessions(t *testing.T) {
 	}
 
 	t.Run("scoped delete", func(t *testing.T) {
-		if err := s.DeleteUserSession(ctx, bob.ID, a2.ID); !errors.Is(err, ErrNotFound) {
+		if err := s.DeleteUserSession(ctx, bob.ID, a2.ID, SystemActor()); !errors.Is(err, ErrNotFound) {
 			t.Errorf("bob ending ann's session: got %v, want ErrNotFound", err)
 		}
 		assertIDs(t, ann.ID, a1.ID, a3.ID, a2.ID)
-		if err := s.DeleteUserSession(ctx, ann.ID, a2.ID); err != nil {
+		if err := s.DeleteUserSession(ctx, ann.ID, a2.ID, SystemActor()); err != nil {
 			t.Errorf("ann ending her session: got %v, want nil", err)
 		}
 		assertIDs(t, ann.ID, a1.ID, a3.ID)
-		if err := s.DeleteUserSession(ctx, ann.ID, a2.ID); !errors.Is(err, ErrNotFound) {
+		if err := s.DeleteUserSession(ctx, ann.ID, a2.ID, SystemActor()); !errors.Is(err, ErrNotFound) {
 			t.Errorf("ending it again: got %v, want ErrNotFound", err)
 		}
 	})
 
 	t.Run("delete all but current", func(t *testing.T) {
-		n, err := s.DeleteUserSessions(ctx, ann.ID, a1.ID)
+		n, err := s.DeleteUserSessions(ctx, ann.ID, a1.ID, SystemActor())
 		if err != nil || n != 1 {
 			t.Errorf("got %d, %v, want 1, nil", n, err)
 		}
 		assertIDs(t, ann.ID, a1.ID)
 		assertIDs(t, bob.ID, b1.ID)
-		n, err = s.DeleteUserSessions(ctx, ann.ID, 0)
+		n, err = s.DeleteUserSessions(ctx, ann.ID, 0, SystemActor())
 		if err != nil || n != 1 {
 			t.Errorf("got %d, %v, want 1, nil", n, err)
 		}

@@ -210,7 +210,8 @@ const authUserSQL = `SELECT ` + userColumns + `, password_hash FROM users WHERE 
 // Authenticate checks an email and password. Every failure — unknown email,
 // wrong password, disabled account — is the same ErrInvalidCredentials and
 // costs one argon2id comparison, so neither the answer nor its timing tells
-// an attacker which accounts exist. Success records last_login_at.
+// an attacker which accounts exist. It only checks: the sign-in itself, with
+// last_login_at and its audit event, is recorded by CreateSession.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (User, error) {
 	var hash string
 	u, err := scanUser(s.r.QueryRowContext(ctx, authUserSQL, NormalizeEmail(email)), &hash)
@@ -231,11 +232,6 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 	if !ok || u.Disabled() {
 		return User{}, ErrInvalidCredentials
 	}
-	now := fromMillis(toMillis(s.Now()))
-	if _, err := s.w.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, toMillis(now), u.ID); err != nil {
-		return User{}, fmt.Errorf("db: record login: %w", err)
-	}
-	u.LastLoginAt = &now
 	return u, nil
 }
 

@@ -25,6 +25,10 @@ const (
 	CodeInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
 )
 
+// VerifyCodes lists every refusal code, for whatever must know them all up
+// front (the metrics series, documentation tests).
+var VerifyCodes = []VerifyCode{CodeMalformed, CodeNotFound, CodeRevoked, CodeDisabled, CodeExpired, CodeInsufficientScope}
+
 // VerifyRequest is one question from a service: is Key valid (for Scope, if
 // set)? IP and UserAgent describe the caller, for "last used".
 type VerifyRequest struct {

@@ -89,7 +89,7 @@ func (h *Handler) acceptSubmit(c echo.Context, kind string) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Sessions.Start(c, u); err != nil {
+	if err := h.startSession(c, u); err != nil {
 		return err
 	}
 	if kind == "invite" {

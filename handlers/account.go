@@ -21,21 +21,21 @@ func (h *Handler) AccountShow(c echo.Context) error {
 }
 
 func (h *Handler) accountPage(c echo.Context) (views.AccountPage, error) {
-	a := CurrentAuth(c)
-	rows, err := h.Store.ListUserSessions(ctx(c), a.User.ID)
+	u, sess := currentUser(c), currentSession(c)
+	rows, err := h.Store.ListUserSessions(ctx(c), u.ID)
 	if err != nil {
 		return views.AccountPage{}, err
 	}
 	m := views.AccountPage{
 		Layout:    h.layout(c, "Account", "account"),
-		Email:     a.User.Email,
-		Role:      string(a.User.Role),
-		CreatedAt: a.User.CreatedAt,
+		Email:     u.Email,
+		Role:      string(u.Role),
+		CreatedAt: u.CreatedAt,
 	}
 	for _, s := range rows {
 		m.Sessions = append(m.Sessions, views.SessionRow{
 			ID: s.ID, Device: describeUserAgent(s.UserAgent), UserAgent: s.UserAgent, IP: s.IP,
-			CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, Current: s.ID == a.SessionID,
+			CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, Current: s.ID == sess.ID(),
 		})
 	}
 	return m, nil
@@ -44,13 +44,13 @@ func (h *Handler) accountPage(c echo.Context) (views.AccountPage, error) {
 // AccountPassword is POST /account/password. A changed password ends every
 // other session of the user (a thief's session too).
 func (h *Handler) AccountPassword(c echo.Context) error {
-	a := CurrentAuth(c)
+	u, sess := currentUser(c), currentSession(c)
 	current, next := c.FormValue("current_password"), c.FormValue("new_password")
 	var err error
 	if next != c.FormValue("new_password_confirm") {
 		err = &db.ValidationError{Fields: map[string]string{"new_password_confirm": "The new passwords don't match."}}
 	} else {
-		err = h.Store.ChangePassword(ctx(c), a.User.ID, current, next, a.SessionID, actor(c))
+		err = h.Store.ChangePassword(ctx(c), u.ID, current, next, sess.ID(), actor(c))
 	}
 	if fe := db.FieldErrors(err); fe != nil {
 		m, perr := h.accountPage(c)
@@ -70,38 +70,27 @@ func (h *Handler) AccountPassword(c echo.Context) error {
 // AccountSessionEnd is POST /account/sessions/{id}/end: sign out one of the
 // user's other sessions (scoped by user in SQL: another user's id is 404).
 func (h *Handler) AccountSessionEnd(c echo.Context) error {
-	a := CurrentAuth(c)
+	u, sess := currentUser(c), currentSession(c)
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return db.ErrNotFound
 	}
-	if id == a.SessionID {
+	if id == sess.ID() {
 		return BadRequest("CURRENT_SESSION", "To end this session, use Sign out.")
 	}
-	if err := h.Store.DeleteUserSession(ctx(c), a.User.ID, id); err != nil {
+	if err := h.Store.DeleteUserSession(ctx(c), u.ID, id, actor(c)); err != nil {
 		return err
 	}
-	_ = h.Store.Audit(ctx(c), db.AuditEvent{
-		ActorID: a.User.ID, Actor: a.User.Email, Action: db.ActionSessionEnd,
-		TargetType: "user", TargetID: a.User.ID, Target: a.User.Email, IP: c.RealIP(),
-		Detail: map[string]string{"session_id": strconv.FormatInt(id, 10)},
-	})
 	h.flash(c, "success", "That session was signed out.")
 	return redirect(c, "/account")
 }
 
 // AccountSessionsEndOthers is POST /account/sessions/end-others.
 func (h *Handler) AccountSessionsEndOthers(c echo.Context) error {
-	a := CurrentAuth(c)
-	n, err := h.Store.DeleteUserSessions(ctx(c), a.User.ID, a.SessionID)
+	n, err := h.Store.DeleteUserSessions(ctx(c), currentUser(c).ID, currentSession(c).ID(), actor(c))
 	if err != nil {
 		return err
 	}
-	_ = h.Store.Audit(ctx(c), db.AuditEvent{
-		ActorID: a.User.ID, Actor: a.User.Email, Action: db.ActionSessionEnd,
-		TargetType: "user", TargetID: a.User.ID, Target: a.User.Email, IP: c.RealIP(),
-		Detail: map[string]string{"sessions": strconv.FormatInt(n, 10), "scope": "all other sessions"},
-	})
 	switch n {
 	case 0:
 		h.flash(c, "info", "There were no other sessions to sign out.")

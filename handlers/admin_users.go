@@ -26,7 +26,7 @@ func (h *Handler) usersPage(c echo.Context) (views.AdminUsersPage, error) {
 	if err != nil {
 		return views.AdminUsersPage{}, err
 	}
-	self := CurrentAuth(c).User.ID
+	self := currentUser(c).ID
 	m := views.AdminUsersPage{Layout: h.layout(c, "Users", "admin"), Invite: views.InviteForm{Role: string(db.RoleMember)}}
 	for _, u := range users {
 		m.Users = append(m.Users, views.UserRow{

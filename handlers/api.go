@@ -42,7 +42,7 @@ type verifyResponse struct {
 // requests (no body, not JSON, no key) are 400 with an error code.
 func (h *Handler) APIVerify(c echo.Context) error {
 	ip := c.RealIP()
-	if wait := h.VerifyThrottle.Wait(ip); wait > 0 {
+	if wait := h.verifyThrottle.Wait(ip); wait > 0 {
 		return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
 	}
 	bp := bodyBufs.Get().(*[]byte)
@@ -101,7 +101,7 @@ func writeVerifyJSON(c echo.Context, status int, r verifyResponse) error {
 // for a missing or bad key; 403 for a missing scope.
 func (h *Handler) APIForwardAuth(c echo.Context) error {
 	ip := c.RealIP()
-	if wait := h.VerifyThrottle.Wait(ip); wait > 0 {
+	if wait := h.verifyThrottle.Wait(ip); wait > 0 {
 		return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
 	}
 	key := bearerKey(c.Request())
@@ -145,9 +145,9 @@ func (h *Handler) verify(c echo.Context, key, scope, ip string) (db.VerifyResult
 	if err != nil {
 		return res, err
 	}
-	h.Metrics.Verification(string(res.Code), time.Since(start))
+	h.metrics.verification(res.Code, time.Since(start))
 	if res.Code == db.CodeMalformed || res.Code == db.CodeNotFound {
-		h.VerifyThrottle.Failure(ip)
+		h.verifyThrottle.Failure(ip)
 	}
 	return res, nil
 }

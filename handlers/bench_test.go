@@ -61,14 +61,13 @@ func newBenchAPI(b *testing.B) (*echo.Echo, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := &Handler{
+	h := New(Config{
 		Store: store,
 		Verifier: db.NewVerifier(store, db.VerifierOptions{CacheTTL: time.Hour,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}),
-		VerifyThrottle: fuzzThrottle{},
-		Metrics:        fuzzMetrics{},
-		Now:            time.Now,
-	}
+		Now: time.Now,
+	})
+	unthrottle(h)
 	e := echo.New()
 	e.POST("/api/v1/keys/verify", h.APIVerify)
 	e.GET("/api/v1/auth", h.APIForwardAuth)

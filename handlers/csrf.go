@@ -1,4 +1,4 @@
-package web
+package handlers
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/keyward/keyward/handlers"
 )
 
 var randRead = rand.Read
@@ -50,26 +48,25 @@ func secureRequest(r *http.Request) bool {
 // speaks HTTPS and keeps Secure cookies.
 type httpsBaseKey struct{}
 
-// markHTTPS applies httpsBaseKey when the configured base URL is HTTPS.
-func markHTTPS(on bool) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		if !on {
-			return next
-		}
-		return func(c echo.Context) error {
-			r := c.Request()
-			c.SetRequest(r.WithContext(context.WithValue(r.Context(), httpsBaseKey{}, true)))
-			return next(c)
-		}
+// MarkHTTPS is the first middleware of browser routes: it applies
+// httpsBaseKey when the configured base URL is HTTPS.
+func (h *Handler) MarkHTTPS(next echo.HandlerFunc) echo.HandlerFunc {
+	if !strings.HasPrefix(h.BaseURL, "https://") {
+		return next
+	}
+	return func(c echo.Context) error {
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), httpsBaseKey{}, true)))
+		return next(c)
 	}
 }
 
-// csrf guards every state change of the browser routes twice: Go's
+// CSRF guards every state change of the browser routes twice: Go's
 // CrossOriginProtection rejects cross-origin browser requests (Sec-Fetch-Site
 // and Origin), and a token (double-submit: a random HttpOnly cookie that the
 // page echoes in a form field or the X-CSRF-Token header sent by htmx) must
 // match. Neither the token nor the cookie is ever logged.
-func csrf(next echo.HandlerFunc) echo.HandlerFunc {
+func CSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	cop := http.NewCrossOriginProtection()
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -79,7 +76,7 @@ func csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if !safeMethod(r.Method) {
 			if err := cop.Check(r); err != nil {
-				return handlers.Forbidden("This request came from another site and was refused.")
+				return Forbidden("This request came from another site and was refused.")
 			}
 			if err := readForm(r); err != nil {
 				return err
@@ -89,13 +86,13 @@ func csrf(next echo.HandlerFunc) echo.HandlerFunc {
 				sent = c.FormValue("_csrf")
 			}
 			if token == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
-				return handlers.Forbidden("Your form expired or was sent from somewhere else. Go back, reload the page and try again.")
+				return Forbidden("Your form expired or was sent from somewhere else. Go back, reload the page and try again.")
 			}
 		}
 		if token == "" {
 			return rotateAndNext(c, next)
 		}
-		handlers.SetCSRFToken(c, token)
+		c.Set(csrfKey, token)
 		return next(c)
 	}
 }
@@ -120,8 +117,16 @@ func rotateCSRF(c echo.Context) error {
 		Name: cookieName(r, csrfName), Value: tok, Path: "/",
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteLaxMode,
 	})
-	handlers.SetCSRFToken(c, tok)
+	c.Set(csrfKey, tok)
 	return nil
+}
+
+const csrfKey = "keyward.csrf"
+
+// csrfToken returns the request's CSRF token, for the forms of the page.
+func csrfToken(c echo.Context) string {
+	t, _ := c.Get(csrfKey).(string)
+	return t
 }
 
 func safeMethod(m string) bool {

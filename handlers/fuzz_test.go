@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,17 +60,14 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if err != nil {
 		f.Fatalf("create key: %v", err)
 	}
-	h := &Handler{
-		Store:          store,
-		Verifier:       db.NewVerifier(store, db.VerifierOptions{}),
-		Sessions:       &fuzzSessions{},
-		LoginThrottle:  fuzzLoginThrottle{},
-		VerifyThrottle: fuzzThrottle{},
-		Metrics:        fuzzMetrics{},
-		BaseURL:        "http://127.0.0.1:8080",
-		Version:        "fuzz",
-		Now:            now,
-	}
+	h := New(Config{
+		Store:    store,
+		Verifier: db.NewVerifier(store, db.VerifierOptions{}),
+		BaseURL:  "http://127.0.0.1:8080",
+		Version:  "fuzz",
+		Now:      now,
+	})
+	unthrottle(h)
 	return &fuzzEnv{h: h, e: echo.New(), user: u, key: key}
 }
 
@@ -79,35 +77,16 @@ func (env *fuzzEnv) call(handler echo.HandlerFunc, req *http.Request) (*httptest
 	return rec, handler(env.e.NewContext(req, rec))
 }
 
-// fuzzSessions signs in without a database row: the sign-in handler only
-// needs Start to succeed.
-type fuzzSessions struct{}
-
-func (s *fuzzSessions) Start(c echo.Context, u db.User) error {
-	SetAuth(c, &Auth{User: u})
-	return nil
+// unthrottle gives h's guessing throttles a clock that moves an hour at
+// every reading, so every failure is forgotten before the next attempt: the
+// fuzzer sends thousands of failures, and its properties are about answers,
+// not rate limits (those have tests of their own).
+func unthrottle(h *Handler) {
+	var hours atomic.Int64
+	clock := func() time.Time { return fuzzNow.Add(time.Duration(hours.Add(1)) * time.Hour) }
+	h.loginThrottle = newLoginThrottle(clock)
+	h.verifyThrottle = newVerifyThrottle(clock)
 }
-func (s *fuzzSessions) End(echo.Context) error                   { return nil }
-func (s *fuzzSessions) AddFlash(echo.Context, views.Flash) error { return nil }
-func (s *fuzzSessions) PopFlashes(echo.Context) []views.Flash    { return nil }
-
-// fuzzThrottle never throttles: the fuzzer sends thousands of failures and
-// the properties are about answers, not about rate limits.
-type fuzzThrottle struct{}
-
-func (fuzzThrottle) Wait(string) time.Duration { return 0 }
-func (fuzzThrottle) Failure(string)            {}
-
-type fuzzLoginThrottle struct{}
-
-func (fuzzLoginThrottle) Wait(string, string) time.Duration { return 0 }
-func (fuzzLoginThrottle) Failure(string, string)            {}
-func (fuzzLoginThrottle) Success(string, string)            {}
-
-type fuzzMetrics struct{}
-
-func (fuzzMetrics) Login(string)                       {}
-func (fuzzMetrics) Verification(string, time.Duration) {}
 
 // crlfRun is what CSV readers turn into a plain LF.
 var crlfRun = regexp.MustCompile(`\r+\n`)

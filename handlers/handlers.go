@@ -6,97 +6,88 @@ package handlers
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/views"
 )
 
-// Sessions is what handlers need from the browser-session machinery, which
-// package web implements on top of gorilla/sessions and the sessions table.
-type Sessions interface {
-	// Start signs u in: it ends the request's current session, if any, and
-	// creates a new one with a new id (no session fixation).
-	Start(c echo.Context, u db.User) error
-	// End deletes the current session row and clears the cookie.
-	End(c echo.Context) error
-	// AddFlash queues a one-time message for the next page of this session.
-	AddFlash(c echo.Context, f views.Flash) error
-	// PopFlashes returns and clears the queued messages.
-	PopFlashes(c echo.Context) []views.Flash
-}
-
-// LoginThrottle slows password guessing per client IP and per account.
-type LoginThrottle interface {
-	// Wait reports how long the caller must wait before another attempt
-	// for this IP or email may be checked; 0 means go ahead.
-	Wait(ip, email string) time.Duration
-	Failure(ip, email string)
-	Success(ip, email string)
-}
-
-// VerifyThrottle slows key guessing per client IP: only failures count.
-type VerifyThrottle interface {
-	Wait(ip string) time.Duration
-	Failure(ip string)
-}
-
-// Metrics records business events for /metrics.
-type Metrics interface {
-	Login(outcome string)
-	Verification(code string, d time.Duration)
-}
-
-// Handler carries the dependencies every handler shares.
-type Handler struct {
-	Store          *db.Store
-	Verifier       *db.Verifier
-	Sessions       Sessions
-	LoginThrottle  LoginThrottle
-	VerifyThrottle VerifyThrottle
-	Metrics        Metrics
-	BaseURL        string
-	Version        string
-	Now            func() time.Time
+// Config is what the handlers need from the server that assembles them.
+type Config struct {
+	Store    *db.Store
+	Verifier *db.Verifier
+	// BaseURL is the dashboard's external URL (links, curl examples, and
+	// whether cookies are Secure behind a TLS proxy).
+	BaseURL string
+	Version string
+	Now     func() time.Time
 	// SetupToken guards /setup while no admin exists.
 	SetupToken string
 	// SessionIdle and SessionAbsolute are the server's configured session
 	// timeouts: what applies while the settings page leaves them empty.
 	SessionIdle, SessionAbsolute time.Duration
+	// Metrics receives the business counters (sign-ins, verifications).
+	Metrics prometheus.Registerer
+	// Logger receives what a handler cannot return as an error, such as
+	// an audit write that failed after the answer was decided.
+	Logger *slog.Logger
 }
 
-// Auth is the signed-in state of a browser request, put in the Echo
-// context by the session middleware.
-type Auth struct {
-	User      db.User
-	SessionID int64
+// Handler carries the dependencies every handler shares. Besides the
+// handlers themselves it owns the request state they read: the browser
+// session, the CSRF token and the guessing throttles, with the middleware
+// that loads them (LoadSession, CSRF, RequireAuth, RequireAdmin), which
+// package web puts in order.
+type Handler struct {
+	Store    *db.Store
+	Verifier *db.Verifier
+	BaseURL  string
+	Version  string
+	Now      func() time.Time
+	// SetupToken guards /setup while no admin exists.
+	SetupToken string
+	// SessionIdle and SessionAbsolute are the configured session timeouts.
+	SessionIdle, SessionAbsolute time.Duration
+
+	sessions       *sessionStore
+	loginThrottle  *loginThrottle
+	verifyThrottle *verifyThrottle
+	metrics        *metrics
+	logger         *slog.Logger
 }
 
-const (
-	authKey = "keyward.auth"
-	csrfKey = "keyward.csrf"
-)
-
-// SetAuth stores the request's signed-in user (for package web).
-func SetAuth(c echo.Context, a *Auth) { c.Set(authKey, a) }
-
-// CurrentAuth returns the signed-in state, or nil for a visitor.
-func CurrentAuth(c echo.Context) *Auth {
-	a, _ := c.Get(authKey).(*Auth)
-	return a
-}
-
-// SetCSRFToken stores the token forms must echo (for package web).
-func SetCSRFToken(c echo.Context, token string) { c.Set(csrfKey, token) }
-
-// CSRFToken returns the request's CSRF token.
-func CSRFToken(c echo.Context) string {
-	t, _ := c.Get(csrfKey).(string)
-	return t
+// New builds the handlers from cfg.
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{
+		Store:           cfg.Store,
+		Verifier:        cfg.Verifier,
+		BaseURL:         cfg.BaseURL,
+		Version:         cfg.Version,
+		Now:             cfg.Now,
+		SetupToken:      cfg.SetupToken,
+		SessionIdle:     cfg.SessionIdle,
+		SessionAbsolute: cfg.SessionAbsolute,
+		sessions:        &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
+		loginThrottle:   newLoginThrottle(cfg.Now),
+		verifyThrottle:  newVerifyThrottle(cfg.Now),
+		metrics:         newMetrics(cfg.Metrics),
+		logger:          cfg.Logger,
+	}
 }
 
 func (h *Handler) now() time.Time {
@@ -110,16 +101,14 @@ func (h *Handler) now() time.Time {
 func (h *Handler) layout(c echo.Context, title, nav string) views.Layout {
 	l := views.Layout{
 		Title:     title,
-		CSRFToken: CSRFToken(c),
+		CSRFToken: csrfToken(c),
 		Version:   h.Version,
 		Nav:       nav,
 		Now:       h.now(),
 	}
-	if a := CurrentAuth(c); a != nil {
-		l.User = &views.CurrentUser{Email: a.User.Email, IsAdmin: a.User.IsAdmin()}
-		if h.Sessions != nil {
-			l.Flashes = h.Sessions.PopFlashes(c)
-		}
+	if u := currentUser(c); u != nil {
+		l.User = &views.CurrentUser{Email: u.Email, IsAdmin: u.IsAdmin()}
+		l.Flashes = h.popFlashes(c)
 	}
 	return l
 }
@@ -148,18 +137,16 @@ func redirect(c echo.Context, path string) error {
 
 // flash queues a message; failure to store one must not fail the action.
 func (h *Handler) flash(c echo.Context, kind, msg string) {
-	if h.Sessions != nil {
-		_ = h.Sessions.AddFlash(c, views.Flash{Kind: kind, Message: msg})
-	}
+	_ = h.addFlash(c, views.Flash{Kind: kind, Message: msg})
 }
 
 // actor describes the signed-in user for the audit log.
 func actor(c echo.Context) db.Actor {
-	a := CurrentAuth(c)
-	if a == nil {
+	u := currentUser(c)
+	if u == nil {
 		return db.Actor{Label: "anonymous", IP: c.RealIP()}
 	}
-	return db.Actor{UserID: a.User.ID, Label: a.User.Email, IP: c.RealIP()}
+	return db.Actor{UserID: u.ID, Label: u.Email, IP: c.RealIP()}
 }
 
 // ctx is the request's context.
@@ -189,4 +176,15 @@ func BadRequest(code, msg string) error {
 // TooManyRequests is a 429 that tells the client when to come back.
 func TooManyRequests(wait time.Duration, msg string) error {
 	return &HTTPError{Status: http.StatusTooManyRequests, Code: "RATE_LIMITED", Message: msg, RetryAfter: wait}
+}
+
+// audit writes an event that no change shares a transaction with (a failed
+// sign-in changes nothing). A failure to write it does not fail the
+// request, but it is never silent: it is logged and counted in /metrics.
+func (h *Handler) audit(c echo.Context, e db.AuditEvent) {
+	if err := h.Store.Audit(ctx(c), e); err != nil {
+		h.metrics.auditFailures.Inc()
+		h.logger.LogAttrs(ctx(c), slog.LevelError, "audit write failed",
+			slog.String("action", e.Action), slog.String("error", err.Error()))
+	}
 }

@@ -22,11 +22,11 @@ var graceChoices = []views.GraceChoice{
 // keyScope is what the signed-in user may see: their own keys, or any key
 // for an admin.
 func keyScope(c echo.Context) db.Scope {
-	a := CurrentAuth(c)
-	if a.User.IsAdmin() {
+	a := currentUser(c)
+	if a.IsAdmin() {
 		return db.AnyOwner()
 	}
-	return db.OwnedBy(a.User.ID)
+	return db.OwnedBy(a.ID)
 }
 
 // keyID parses the {id} path parameter; a bad one is simply not found.
@@ -72,7 +72,7 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			KeyRow:      keyRow(k, now),
 			Description: k.Description, LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
 			DisabledAt: k.DisabledAt, RevokedAt: k.RevokedAt, RolledFromID: k.RolledFrom,
-			IsOwner: k.UserID == CurrentAuth(c).User.ID,
+			IsOwner: k.UserID == currentUser(c).ID,
 		},
 		EditName: k.Name, EditDesc: k.Description,
 		GraceChoices: graceChoices,

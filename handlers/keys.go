@@ -23,7 +23,7 @@ var keyStatuses = map[string]db.KeyStatus{
 // first. Offset pagination over the (user_id, id) index stays fast for the
 // tens of thousands of keys one person can plausibly hold.
 func (h *Handler) KeysList(c echo.Context) error {
-	a := CurrentAuth(c)
+	a := currentUser(c)
 	status := c.QueryParam("status")
 	f := db.KeyFilter{}
 	if st, ok := keyStatuses[status]; ok {
@@ -35,9 +35,9 @@ func (h *Handler) KeysList(c echo.Context) error {
 	f.Stale = stale
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	page = max(page, 1)
-	scope := db.OwnedBy(a.User.ID)
+	scope := db.OwnedBy(a.ID)
 
-	counts, err := h.Store.CountUserKeys(ctx(c), a.User.ID)
+	counts, err := h.Store.CountUserKeys(ctx(c), a.ID)
 	if err != nil {
 		return err
 	}

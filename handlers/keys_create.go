@@ -76,7 +76,7 @@ func (h *Handler) KeysNew(c echo.Context) error {
 // come as full pages. The plaintext key exists only in this response: not in
 // a cookie, flash, URL, log or the database.
 func (h *Handler) KeysCreate(c echo.Context) error {
-	a := CurrentAuth(c)
+	a := currentUser(c)
 	form, err := h.keyForm(c)
 	if err != nil {
 		return err
@@ -100,13 +100,13 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 			}
 		}
 	} else {
-		key, secret, err = h.Store.CreateKey(ctx(c), a.User.ID, in, actor(c))
+		key, secret, err = h.Store.CreateKey(ctx(c), a.ID, in, actor(c))
 	}
 	if fe := db.FieldErrors(err); fe != nil {
 		form.Errors = keyFormErrors(fe)
 		if isHTMX(c) {
 			// htmx swaps only 2xx responses by default.
-			return render(c, http.StatusOK, views.KeyCreateForm(form, CSRFToken(c), true))
+			return render(c, http.StatusOK, views.KeyCreateForm(form, csrfToken(c), true))
 		}
 		return render(c, http.StatusUnprocessableEntity, views.KeyNew(views.NewKeyPage{
 			Layout: h.layout(c, "Create an API key", "keys"), Form: form,

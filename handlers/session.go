@@ -1,4 +1,4 @@
-package web
+package handlers
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/db"
-	"github.com/keyward/keyward/handlers"
 	"github.com/keyward/keyward/views"
 )
 
@@ -27,16 +26,63 @@ const (
 	touchEvery = time.Minute
 )
 
-// Values keys of a gorilla session. Only flashes are persisted in the
-// row's data column; the others are filled from the row's columns on load.
+// Keys of a gorilla session's Values. Only this file reads or writes them:
+// everyone else goes through Session's typed accessors. Only flashes are
+// persisted in the row's data column; the rest is filled from the row's
+// columns on load.
 const (
 	valUserID   = "uid"
 	valRowID    = "sid"
+	valAuthAt   = "auth"
 	valLastSeen = "seen"
 	valIP       = "ip"
 	valUA       = "ua"
 	valFlashes  = "flashes"
 )
+
+// Session is the browser session of a request, read through typed
+// accessors instead of type assertions on gorilla's Values map.
+type Session struct{ g *sessions.Session }
+
+// SignedIn reports whether the session belongs to a signed-in user.
+func (s Session) SignedIn() bool { return s.g != nil && !s.g.IsNew && s.UserID() != 0 }
+
+// UserID is the signed-in user's id, or 0.
+func (s Session) UserID() int64 { return s.int64(valUserID) }
+
+// ID is the session's row id (what the Account page lists), or 0.
+func (s Session) ID() int64 { return s.int64(valRowID) }
+
+// AuthTime is when the person signed in to this session.
+func (s Session) AuthTime() time.Time { return s.time(valAuthAt) }
+
+// LastSeen is when the session last showed activity (minute precision).
+func (s Session) LastSeen() time.Time { return s.time(valLastSeen) }
+
+// Flashes are the one-time messages queued for the next page.
+func (s Session) Flashes() []views.Flash {
+	if s.g == nil {
+		return nil
+	}
+	fs, _ := s.g.Values[valFlashes].([]views.Flash)
+	return fs
+}
+
+func (s Session) int64(key string) int64 {
+	if s.g == nil {
+		return 0
+	}
+	v, _ := s.g.Values[key].(int64)
+	return v
+}
+
+func (s Session) time(key string) time.Time {
+	if s.g == nil {
+		return time.Time{}
+	}
+	v, _ := s.g.Values[key].(time.Time)
+	return v
+}
 
 // sessionStore implements gorilla/sessions' Store on the sessions table.
 // The cookie carries only a random 256-bit id; the row is keyed by its
@@ -46,7 +92,6 @@ type sessionStore struct {
 	idle     time.Duration // defaults from Config; the admin policy overrides
 	absolute time.Duration
 	now      func() time.Time
-	secure   bool // the base URL is HTTPS: cookies are Secure even behind a TLS proxy
 
 	mu         sync.Mutex
 	policyAt   time.Time
@@ -81,13 +126,16 @@ func (ss *sessionStore) timeouts(ctx context.Context) (idle, absolute time.Durat
 
 var _ sessions.Store = (*sessionStore)(nil)
 
-func newSessionStore(store *db.Store, cfg Config, secure bool) *sessionStore {
-	return &sessionStore{store: store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now, secure: secure}
-}
-
 // sessionData is what the data column holds.
 type sessionData struct {
 	Flashes []views.Flash `json:"flashes,omitempty"`
+}
+
+func newGorillaSession(ss *sessionStore) *sessions.Session {
+	sess := sessions.NewSession(ss, sessionName)
+	sess.IsNew = true
+	sess.Options = &sessions.Options{Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	return sess
 }
 
 // Get returns the request's session, cached per request by gorilla's registry.
@@ -99,10 +147,8 @@ func (ss *sessionStore) Get(r *http.Request, name string) (*sessions.Session, er
 // there is no cookie, no row, or the row has passed its idle or absolute
 // timeout (such a row is deleted: timeouts are enforced here, on the server,
 // whatever the cookie says).
-func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, error) {
-	sess := sessions.NewSession(ss, name)
-	sess.IsNew = true
-	sess.Options = &sessions.Options{Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+func (ss *sessionStore) New(r *http.Request, _ string) (*sessions.Session, error) {
+	sess := newGorillaSession(ss)
 	ck, err := r.Cookie(cookieName(r, sessionName))
 	if err != nil || ck.Value == "" {
 		return sess, nil
@@ -117,7 +163,7 @@ func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, er
 		return sess, nil
 	}
 	if err != nil {
-		return sess, fmt.Errorf("web: load session: %w", err)
+		return sess, fmt.Errorf("handlers: load session: %w", err)
 	}
 	now := ss.now().UTC()
 	idle, absolute := ss.timeouts(r.Context())
@@ -129,6 +175,7 @@ func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, er
 	sess.IsNew = false
 	sess.Values[valUserID] = row.UserID
 	sess.Values[valRowID] = row.ID
+	sess.Values[valAuthAt] = row.CreatedAt
 	sess.Values[valLastSeen] = row.LastSeenAt
 	var data sessionData
 	if len(row.Data) > 0 && json.Unmarshal(row.Data, &data) == nil && len(data.Flashes) > 0 {
@@ -143,24 +190,25 @@ func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, er
 func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	ctx := r.Context()
 	name := cookieName(r, sessionName)
+	typed := Session{sess}
 	if sess.Options != nil && sess.Options.MaxAge < 0 {
-		if id, ok := sess.Values[valRowID].(int64); ok {
+		if id := typed.ID(); id != 0 {
 			if err := ss.store.DeleteSession(ctx, id); err != nil {
-				return fmt.Errorf("web: delete session: %w", err)
+				return fmt.Errorf("handlers: delete session: %w", err)
 			}
 		}
 		http.SetCookie(w, sessionCookie(r, name, "", -1))
 		return nil
 	}
-	data, err := json.Marshal(sessionData{Flashes: flashesOf(sess)})
+	data, err := json.Marshal(sessionData{Flashes: typed.Flashes()})
 	if err != nil {
-		return fmt.Errorf("web: encode session: %w", err)
+		return fmt.Errorf("handlers: encode session: %w", err)
 	}
 	now := ss.now().UTC()
 	if sess.ID == "" {
-		uid, ok := sess.Values[valUserID].(int64)
-		if !ok || uid == 0 {
-			return errors.New("web: refusing to save a session without a user")
+		uid := typed.UserID()
+		if uid == 0 {
+			return errors.New("handlers: refusing to save a session without a user")
 		}
 		raw := make([]byte, 32)
 		tok, err := randomBytes(raw)
@@ -179,26 +227,21 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 			ExpiresAt: now.Add(absolute), IP: ip, UserAgent: ua, Data: data,
 		}
 		if err := ss.store.CreateSession(ctx, &row); err != nil {
-			return fmt.Errorf("web: create session: %w", err)
+			return fmt.Errorf("handlers: create session: %w", err)
 		}
 		sess.ID = tok
 		sess.IsNew = false
 		sess.Values[valRowID] = row.ID
+		sess.Values[valAuthAt] = now
 		sess.Values[valLastSeen] = now
 		http.SetCookie(w, sessionCookie(r, name, tok, int(absolute/time.Second)))
 		return nil
 	}
-	id, _ := sess.Values[valRowID].(int64)
-	if err := ss.store.TouchSession(ctx, id, now, data); err != nil {
-		return fmt.Errorf("web: save session: %w", err)
+	if err := ss.store.TouchSession(ctx, typed.ID(), now, data); err != nil {
+		return fmt.Errorf("handlers: save session: %w", err)
 	}
 	sess.Values[valLastSeen] = now
 	return nil
-}
-
-func flashesOf(sess *sessions.Session) []views.Flash {
-	fs, _ := sess.Values[valFlashes].([]views.Flash)
-	return fs
 }
 
 // sessionCookie is Secure wherever the browser keeps a Secure cookie
@@ -212,45 +255,83 @@ func sessionCookie(r *http.Request, name, value string, maxAge int) *http.Cookie
 
 func randomBytes(b []byte) (string, error) {
 	if _, err := randRead(b); err != nil {
-		return "", fmt.Errorf("web: random: %w", err)
+		return "", fmt.Errorf("handlers: random: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// loadSession is the middleware of browser routes: it resolves the session
+// signedIn is the request's signed-in state, kept in the Echo context by
+// LoadSession (and replaced at sign-in and sign-out).
+type signedIn struct {
+	user    db.User
+	session Session
+}
+
+const signedInKey = "keyward.signed-in"
+
+// currentUser returns the signed-in user, or nil for a visitor.
+func currentUser(c echo.Context) *db.User {
+	if s, ok := c.Get(signedInKey).(*signedIn); ok && s != nil {
+		return &s.user
+	}
+	return nil
+}
+
+// currentSession returns the request's session (empty for a visitor).
+func currentSession(c echo.Context) Session {
+	if s, ok := c.Get(signedInKey).(*signedIn); ok && s != nil {
+		return s.session
+	}
+	return Session{}
+}
+
+// setSignedIn records the signed-in state for the handlers (Echo context)
+// and for everything below them, such as the request log (the request's
+// context.Context through db.NewContextWithUser).
+func setSignedIn(c echo.Context, s *signedIn) {
+	c.Set(signedInKey, s)
+	r := c.Request()
+	if s == nil {
+		c.SetRequest(r.WithContext(db.NewContextWithUser(r.Context(), nil)))
+		return
+	}
+	c.SetRequest(r.WithContext(db.NewContextWithUser(r.Context(), &s.user)))
+}
+
+// LoadSession is the middleware of browser routes: it resolves the session
 // cookie to a signed-in user (or none) and keeps last_seen_at fresh.
-func (ss *sessionStore) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+func (h *Handler) LoadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	ss := h.sessions
 	return func(c echo.Context) error {
 		r := c.Request()
 		sess, err := ss.Get(r, sessionName)
 		if err != nil {
 			return err
 		}
-		if !sess.IsNew {
-			uid, _ := sess.Values[valUserID].(int64)
-			sid, _ := sess.Values[valRowID].(int64)
-			u, err := ss.store.GetUser(r.Context(), uid)
-			switch {
-			case errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled()):
+		typed := Session{sess}
+		if !typed.SignedIn() {
+			return next(c)
+		}
+		u, err := ss.store.GetUser(r.Context(), typed.UserID())
+		switch {
+		case errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled()):
+			ss.expire(c, sess)
+			return next(c)
+		case err != nil:
+			return err
+		}
+		if ss.now().Sub(typed.LastSeen()) >= touchEvery {
+			err := sess.Save(r, c.Response())
+			if errors.Is(err, db.ErrNotFound) {
+				// Ended by another request (sign-out elsewhere) meanwhile.
 				ss.expire(c, sess)
-			case err != nil:
+				return next(c)
+			}
+			if err != nil {
 				return err
-			default:
-				seen, _ := sess.Values[valLastSeen].(time.Time)
-				if ss.now().Sub(seen) >= touchEvery {
-					err := sess.Save(r, c.Response())
-					if errors.Is(err, db.ErrNotFound) {
-						// Ended by another request (sign-out elsewhere) meanwhile.
-						ss.expire(c, sess)
-						return next(c)
-					}
-					if err != nil {
-						return err
-					}
-				}
-				handlers.SetAuth(c, &handlers.Auth{User: u, SessionID: sid})
 			}
 		}
+		setSignedIn(c, &signedIn{user: u, session: typed})
 		return next(c)
 	}
 }
@@ -260,21 +341,20 @@ func (ss *sessionStore) expire(c echo.Context, sess *sessions.Session) {
 	_ = sess.Save(c.Request(), c.Response())
 }
 
-// Start implements handlers.Sessions: a sign-in always gets a new session
-// id, and the old session (if any) is deleted, so a cookie planted before
-// sign-in is worthless after it.
-func (ss *sessionStore) Start(c echo.Context, u db.User) error {
+// startSession signs u in: a sign-in always gets a new session id, and the
+// old session (if any) is deleted, so a cookie planted before sign-in is
+// worthless after it.
+func (h *Handler) startSession(c echo.Context, u db.User) error {
+	ss := h.sessions
 	r := c.Request()
 	if old, err := ss.Get(r, sessionName); err == nil && !old.IsNew {
-		if id, ok := old.Values[valRowID].(int64); ok {
+		if id := (Session{old}).ID(); id != 0 {
 			if err := ss.store.DeleteSession(r.Context(), id); err != nil {
-				return fmt.Errorf("web: end old session: %w", err)
+				return fmt.Errorf("handlers: end old session: %w", err)
 			}
 		}
 	}
-	sess := sessions.NewSession(ss, sessionName)
-	sess.IsNew = true
-	sess.Options = &sessions.Options{Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	sess := newGorillaSession(ss)
 	sess.Values[valUserID] = u.ID
 	sess.Values[valIP] = c.RealIP()
 	sess.Values[valUA] = r.UserAgent()
@@ -284,33 +364,40 @@ func (ss *sessionStore) Start(c echo.Context, u db.User) error {
 	// Replace the request-cached session so later calls in this request see it.
 	old, _ := ss.Get(r, sessionName)
 	*old = *sess
-	sid, _ := sess.Values[valRowID].(int64)
-	handlers.SetAuth(c, &handlers.Auth{User: u, SessionID: sid})
+	setSignedIn(c, &signedIn{user: u, session: Session{old}})
 	return rotateCSRF(c)
 }
 
-// End implements handlers.Sessions.
-func (ss *sessionStore) End(c echo.Context) error {
-	sess, err := ss.Get(c.Request(), sessionName)
+// endSession signs out: the session row goes (with its audit event, in
+// one db call) and the cookie is cleared.
+func (h *Handler) endSession(c echo.Context) error {
+	sess, err := h.sessions.Get(c.Request(), sessionName)
 	if err != nil {
 		return err
+	}
+	if id := (Session{sess}).ID(); id != 0 {
+		if err := h.Store.EndSession(ctx(c), id, actor(c)); err != nil {
+			return err
+		}
+		delete(sess.Values, valRowID) // gone: Save only clears the cookie
 	}
 	sess.Options.MaxAge = -1
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
-	handlers.SetAuth(c, nil)
+	setSignedIn(c, nil)
 	return rotateCSRF(c)
 }
 
-// AddFlash implements handlers.Sessions. Visitors have no session, so their
-// flashes are dropped; handlers use fixed query messages for them instead.
-func (ss *sessionStore) AddFlash(c echo.Context, f views.Flash) error {
-	sess, err := ss.Get(c.Request(), sessionName)
+// addFlash queues a one-time message for the next page. Visitors have no
+// session, so their flashes are dropped; handlers use fixed query messages
+// for them instead.
+func (h *Handler) addFlash(c echo.Context, f views.Flash) error {
+	sess, err := h.sessions.Get(c.Request(), sessionName)
 	if err != nil || sess.IsNew {
 		return err
 	}
-	fs := append(flashesOf(sess), f)
+	fs := append(Session{sess}.Flashes(), f)
 	if len(fs) > 5 {
 		fs = fs[len(fs)-5:]
 	}
@@ -318,13 +405,13 @@ func (ss *sessionStore) AddFlash(c echo.Context, f views.Flash) error {
 	return sess.Save(c.Request(), c.Response())
 }
 
-// PopFlashes implements handlers.Sessions.
-func (ss *sessionStore) PopFlashes(c echo.Context) []views.Flash {
-	sess, err := ss.Get(c.Request(), sessionName)
+// popFlashes returns and clears the queued messages.
+func (h *Handler) popFlashes(c echo.Context) []views.Flash {
+	sess, err := h.sessions.Get(c.Request(), sessionName)
 	if err != nil || sess.IsNew {
 		return nil
 	}
-	fs := flashesOf(sess)
+	fs := Session{sess}.Flashes()
 	if len(fs) == 0 {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package web
+package handlers
 
 import (
 	"strings"
@@ -91,7 +91,7 @@ func (b *backoff) prune(now time.Time) {
 	}
 }
 
-// loginThrottle implements handlers.LoginThrottle: failures are counted per
+// loginThrottle slows password guessing: failures are counted per
 // client IP (generous, since offices share an address) and per account
 // (strict), and each gets its own back-off.
 type loginThrottle struct {
@@ -125,7 +125,7 @@ func (t *loginThrottle) Success(_, email string) {
 	t.byAccount.reset(accountKey(email))
 }
 
-// verifyThrottle implements handlers.VerifyThrottle with a token bucket per
+// verifyThrottle slows key guessing with a token bucket per
 // client IP that only failed verifications drain: well-behaved services are
 // never slowed, key guessing is.
 type verifyThrottle struct {

@@ -49,6 +49,7 @@ func (c *clock) Advance(d time.Duration) {
 type testApp struct {
 	t          *testing.T
 	store      *db.Store
+	dbPath     string
 	verifier   *db.Verifier
 	server     *Server
 	http       *httptest.Server
@@ -64,7 +65,8 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	t.Helper()
 	clk := newClock()
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := db.Open(ctx, t.TempDir()+"/keyward.db", db.Options{Now: clk.Now, Argon2: cheapArgon2})
+	dbPath := t.TempDir() + "/keyward.db"
+	store, err := db.Open(ctx, dbPath, db.Options{Now: clk.Now, Argon2: cheapArgon2})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -87,7 +89,7 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	}
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
-	a := &testApp{t: t, store: store, verifier: v, server: srv, http: hs, clock: clk,
+	a := &testApp{t: t, store: store, dbPath: dbPath, verifier: v, server: srv, http: hs, clock: clk,
 		setupToken: cfg.SetupToken, cancel: cancel, done: done}
 	t.Cleanup(func() {
 		hs.Close()

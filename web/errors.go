@@ -13,7 +13,6 @@ import (
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/handlers"
-	"github.com/keyward/keyward/views"
 )
 
 // problem is an error resolved to what the client sees.
@@ -171,26 +170,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
 		return
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	page := views.ErrorPage{
-		Layout:  s.errorLayout(c, p.heading),
-		Status:  p.status,
-		Heading: p.heading,
-		Message: p.message,
-	}
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(p.status)
-	if rerr := views.ErrorView(page).Render(req.Context(), c.Response().Writer); rerr != nil {
+	if rerr := s.h.ErrorPage(c, p.status, p.heading, p.message); rerr != nil {
 		s.cfg.Logger.Error("render error page", slog.String("error", rerr.Error()))
 	}
-}
-
-func (s *Server) errorLayout(c echo.Context, title string) views.Layout {
-	l := views.Layout{Title: title, CSRFToken: handlers.CSRFToken(c), Version: s.cfg.Version, Now: s.cfg.Now().UTC()}
-	if a := handlers.CurrentAuth(c); a != nil {
-		l.User = &views.CurrentUser{Email: a.User.Email, IsAdmin: a.User.IsAdmin()}
-	}
-	return l
 }
 
 func isAPIPath(p string) bool {

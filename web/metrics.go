@@ -10,16 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics holds the server's Prometheus collectors in its own registry (no
-// global state: two servers in one test binary do not collide).
+// metrics holds the server's HTTP collectors in its own registry (no
+// global state: two servers in one test binary do not collide). The
+// business counters (sign-ins, verifications) are the handlers' own, in the
+// same registry.
 type metrics struct {
-	requests     *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
-	logins       *prometheus.CounterVec
-	verifies     *prometheus.CounterVec
-	verifyTime   prometheus.Histogram
-	verifyByCode sync.Map // code -> prometheus.Counter, so the hot path does not build label maps
-	byRoute      sync.Map // routeKey -> *routeMetrics, for the same reason
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	byRoute  sync.Map // routeKey -> *routeMetrics, so the hot path does not build label maps
 }
 
 // routeKey is one series of the request metrics. Routes are patterns from
@@ -44,36 +42,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "keyward_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyward_logins_total", Help: "Sign-in attempts by outcome.",
-		}, []string{"outcome"}),
-		verifies: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyward_verifications_total", Help: "Key verifications by outcome (valid or the failure code).",
-		}, []string{"outcome"}),
-		verifyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "keyward_verification_duration_seconds", Help: "Time spent verifying a key (excluding HTTP).",
-			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01},
-		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.logins, m.verifies, m.verifyTime,
+	reg.MustRegister(m.requests, m.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
-}
-
-// Login implements handlers.Metrics.
-func (m *metrics) Login(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
-
-// Verification implements handlers.Metrics.
-func (m *metrics) Verification(code string, d time.Duration) {
-	if code == "" {
-		code = "valid"
-	}
-	c, ok := m.verifyByCode.Load(code)
-	if !ok {
-		c, _ = m.verifyByCode.LoadOrStore(code, m.verifies.WithLabelValues(code))
-	}
-	c.(prometheus.Counter).Inc()
-	m.verifyTime.Observe(d.Seconds())
 }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration) {

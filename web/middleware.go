@@ -12,7 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyward/keyward/handlers"
+	"github.com/keyward/keyward/db"
 )
 
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
@@ -177,8 +177,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Duration("duration", d),
 			slog.String("ip", c.RealIP()),
 		}
-		if a := handlers.CurrentAuth(c); a != nil {
-			attrs = append(attrs, slog.Int64("user_id", a.User.ID))
+		if u := db.UserFromContext(req.Context()); u != nil {
+			attrs = append(attrs, slog.Int64("user_id", u.ID))
 		}
 		log.LogAttrs(req.Context(), level, "request", attrs...)
 		return nil
@@ -198,35 +198,6 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 				err = errors.New("panic recovered")
 			}
 		}()
-		return next(c)
-	}
-}
-
-// requireAuth sends visitors to the sign-in page (back here afterwards).
-func requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if handlers.CurrentAuth(c) != nil {
-			return next(c)
-		}
-		target := "/login"
-		if c.Request().Method == http.MethodGet {
-			target += "?next=" + escapeNext(c.Request().URL.RequestURI())
-		}
-		if c.Request().Header.Get("HX-Request") == "true" {
-			c.Response().Header().Set("HX-Redirect", target)
-			return c.NoContent(http.StatusUnauthorized)
-		}
-		return c.Redirect(http.StatusSeeOther, target)
-	}
-}
-
-// requireAdmin checks the role on every request: members get 403.
-func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		a := handlers.CurrentAuth(c)
-		if a == nil || !a.User.IsAdmin() {
-			return handlers.Forbidden("This page is for administrators.")
-		}
 		return next(c)
 	}
 }

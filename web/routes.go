@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyward/keyward/handlers"
 	"github.com/keyward/keyward/static"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	api.RouteNotFound("/*", apiNotFound)
 
 	// Browser pages: session, CSRF, never cached.
-	b := e.Group("", noStore, markHTTPS(s.sessions.secure), s.sessions.loadSession, csrf)
+	b := e.Group("", noStore, h.MarkHTTPS, h.LoadSession, handlers.CSRF)
 	b.GET("/", h.Home)
 	b.GET("/setup", h.SetupShow)
 	b.POST("/setup", h.SetupSubmit)
@@ -59,7 +60,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.POST("/login", h.LoginSubmit)
 	b.POST("/logout", h.Logout)
 
-	u := b.Group("", requireAuth)
+	u := b.Group("", handlers.RequireAuth)
 	u.GET("/keys", h.KeysList)
 	u.POST("/keys", h.KeysCreate)
 	u.GET("/keys/new", h.KeysNew)
@@ -81,7 +82,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.POST("/reset/:token", h.ResetSubmit)
 
 	// Admin console: the role is checked on every request.
-	ad := u.Group("/admin", requireAdmin)
+	ad := u.Group("/admin", handlers.RequireAdmin)
 	ad.GET("", h.AdminOverview)
 	ad.GET("/users", h.AdminUsers)
 	ad.POST("/invites", h.AdminInviteCreate)
@@ -125,8 +126,6 @@ func staticHandler() echo.HandlerFunc {
 		return nil
 	}
 }
-
-func escapeNext(p string) string { return url.QueryEscape(p) }
 
 // apiNotFound lets the error handler answer in JSON.
 func apiNotFound(echo.Context) error { return echo.ErrNotFound }

@@ -1,6 +1,7 @@
-// Package web assembles Keyward's HTTP server: middleware in order, the one
-// route table, the one error handler, browser sessions, CSRF, security
-// headers and rate limits.
+// Package web assembles Keyward's HTTP server: the middleware in order
+// (browser sessions and CSRF among them, which package handlers provides),
+// the one route table, the one error handler, security headers, client
+// addresses, request logs and metrics, and the background jobs.
 package web
 
 import (
@@ -22,13 +23,12 @@ import (
 
 // Server is a configured Keyward HTTP server.
 type Server struct {
-	cfg      Config
-	store    *db.Store
-	echo     *echo.Echo
-	http     *http.Server
-	sessions *sessionStore
-	metrics  *metrics
-	h        *handlers.Handler
+	cfg     Config
+	store   *db.Store
+	echo    *echo.Echo
+	http    *http.Server
+	metrics *metrics
+	h       *handlers.Handler
 }
 
 // New builds the server. It does not listen; call Serve.
@@ -51,22 +51,19 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		store:   store,
 		metrics: newMetrics(reg),
 	}
-	s.sessions = newSessionStore(store, cfg, base.Scheme == "https")
-	s.h = &handlers.Handler{
-		Store:          store,
-		Verifier:       verifier,
-		Sessions:       s.sessions,
-		LoginThrottle:  newLoginThrottle(cfg.Now),
-		VerifyThrottle: newVerifyThrottle(cfg.Now),
-		Metrics:        s.metrics,
-		BaseURL:        cfg.BaseURL,
-		Version:        cfg.Version,
-		Now:            cfg.Now,
-		SetupToken:     cfg.SetupToken,
+	s.h = handlers.New(handlers.Config{
+		Store:      store,
+		Verifier:   verifier,
+		BaseURL:    cfg.BaseURL,
+		Version:    cfg.Version,
+		Now:        cfg.Now,
+		SetupToken: cfg.SetupToken,
 		// After setDefaults: the values sessions really fall back to.
 		SessionIdle:     cfg.SessionIdle,
 		SessionAbsolute: cfg.SessionAbsolute,
-	}
+		Metrics:         reg,
+		Logger:          cfg.Logger,
+	})
 	s.echo = s.newEcho(reg)
 	s.http = &http.Server{
 		Addr:              cfg.Addr,

@@ -16,8 +16,12 @@ import (
 	"github.com/keyward/keyward/db"
 )
 
-// Session cookies on the loopback test server carry the __Host- prefix.
+// The cookie names are part of what a browser sees (and what a proxy
+// config may name): spelled out here so that a rename shows as a failure.
 const (
+	sessionName = "keyward"
+	csrfName    = "kw_csrf"
+	// Session cookies on the loopback test server carry the __Host- prefix.
 	hostSessionCookie = "__Host-" + sessionName
 	hostCSRFCookie    = "__Host-" + csrfName
 )
