@@ -152,15 +152,15 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	}
 	defer store.Close()
 
-	scope := db.AnyOwner()
+	access := db.AnyOwner()
 	if *user != "" {
 		u, err := userByEmail(ctx, store, *user)
 		if err != nil {
 			return err
 		}
-		scope = db.OwnedBy(u.ID)
+		access = db.OwnedBy(u.ID)
 	}
-	keys, err := listAllKeys(ctx, store, scope, filter)
+	keys, err := listAllKeys(ctx, store, access, filter)
 	if err != nil {
 		return err
 	}
@@ -186,11 +186,11 @@ func validStatus(s db.KeyStatus) bool {
 
 // listAllKeys pages through ListKeys, which caps each page, so that the CLI
 // shows every matching key.
-func listAllKeys(ctx context.Context, store *db.Store, scope db.Scope, f db.KeyFilter) ([]db.Key, error) {
+func listAllKeys(ctx context.Context, store *db.Store, access db.KeyAccess, f db.KeyFilter) ([]db.Key, error) {
 	var all []db.Key
 	f.Limit = db.MaxKeyLimit
 	for {
-		page, err := store.ListKeys(ctx, scope, f)
+		page, err := store.ListKeys(ctx, access, f)
 		if err != nil {
 			return nil, err
 		}

@@ -98,18 +98,18 @@ func (k Key) Stale(now time.Time, unused, neverUsed time.Duration) bool {
 	return k.CreatedAt.Before(now.Add(-neverUsed))
 }
 
-// Scope restricts key queries to one owner, in SQL, so that a handler cannot
+// KeyAccess restricts key queries to one owner, in SQL, so that a handler cannot
 // forget the check: another user's key is simply not found.
-type Scope struct {
+type KeyAccess struct {
 	userID int64
 	all    bool
 }
 
 // OwnedBy limits queries to the keys of userID.
-func OwnedBy(userID int64) Scope { return Scope{userID: userID} }
+func OwnedBy(userID int64) KeyAccess { return KeyAccess{userID: userID} }
 
 // AnyOwner lifts the restriction. Only for admins and the CLI.
-func AnyOwner() Scope { return Scope{all: true} }
+func AnyOwner() KeyAccess { return KeyAccess{all: true} }
 
 // KeyInput is what a person chooses when creating a key.
 type KeyInput struct {
@@ -278,10 +278,10 @@ func errKeyNotFound() error { return Errorf(ErrNotFound, "Key not found.") }
 
 const getKeySQL = selectKeySQL + ` WHERE k.id = ? AND (? OR k.user_id = ?)`
 
-// getKey reads one key within scope through q (the reader pool or a write
+// getKey reads one key within access through q (the reader pool or a write
 // transaction).
-func getKey(ctx context.Context, q querier, scope Scope, id int64) (Key, error) {
-	k, err := scanKey(q.QueryRowContext(ctx, getKeySQL, id, scope.all, scope.userID))
+func getKey(ctx context.Context, q querier, access KeyAccess, id int64) (Key, error) {
+	k, err := scanKey(q.QueryRowContext(ctx, getKeySQL, id, access.all, access.userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, errKeyNotFound()
 	}
@@ -291,17 +291,17 @@ func getKey(ctx context.Context, q querier, scope Scope, id int64) (Key, error) 
 	return k, nil
 }
 
-// GetKey returns key id if scope can see it, else ErrNotFound.
-func (s *Store) GetKey(ctx context.Context, scope Scope, id int64) (Key, error) {
-	return getKey(ctx, s.r, scope, id)
+// GetKey returns key id if access can see it, else ErrNotFound.
+func (s *Store) GetKey(ctx context.Context, access KeyAccess, id int64) (Key, error) {
+	return getKey(ctx, s.r, access, id)
 }
 
 const keyVisibleSQL = `SELECT COUNT(*) FROM api_keys k WHERE k.id = ? AND (? OR k.user_id = ?)`
 
-// checkKeyVisible returns ErrNotFound unless scope can see key id.
-func (s *Store) checkKeyVisible(ctx context.Context, scope Scope, id int64) error {
+// checkKeyVisible returns ErrNotFound unless access can see key id.
+func (s *Store) checkKeyVisible(ctx context.Context, access KeyAccess, id int64) error {
 	var n int
-	if err := s.r.QueryRowContext(ctx, keyVisibleSQL, id, scope.all, scope.userID).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, keyVisibleSQL, id, access.all, access.userID).Scan(&n); err != nil {
 		return fmt.Errorf("db: check key %d: %w", id, err)
 	}
 	if n == 0 {

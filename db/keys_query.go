@@ -107,8 +107,8 @@ const (
 	keyHasScopeCond = `instr(' ' || k.scopes || ' ', ' ' || ? || ' ') > 0`
 )
 
-// keyWhere builds the WHERE clause and its arguments for scope and f.
-func (s *Store) keyWhere(ctx context.Context, scope Scope, f KeyFilter) (string, []any, error) {
+// keyWhere builds the WHERE clause and its arguments for access and f.
+func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (string, []any, error) {
 	now := toMillis(s.Now())
 	var conds []string
 	var args []any
@@ -116,8 +116,8 @@ func (s *Store) keyWhere(ctx context.Context, scope Scope, f KeyFilter) (string,
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}
-	if !scope.all {
-		add(keyScopeCond, scope.userID)
+	if !access.all {
+		add(keyScopeCond, access.userID)
 	}
 	switch f.Status {
 	case "":
@@ -167,10 +167,10 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// ListKeys returns the keys in scope matching f, in f.Sort order (newest
+// ListKeys returns the keys within access matching f, in f.Sort order (newest
 // first by default), with their owner's email.
-func (s *Store) ListKeys(ctx context.Context, scope Scope, f KeyFilter) ([]Key, error) {
-	where, args, err := s.keyWhere(ctx, scope, f)
+func (s *Store) ListKeys(ctx context.Context, access KeyAccess, f KeyFilter) ([]Key, error) {
+	where, args, err := s.keyWhere(ctx, access, f)
 	if err != nil {
 		return nil, err
 	}
@@ -210,9 +210,9 @@ const (
 	keyIDsSQL    = `SELECT k.id FROM api_keys k`
 )
 
-// CountKeys counts the keys in scope matching f (Limit and Offset ignored).
-func (s *Store) CountKeys(ctx context.Context, scope Scope, f KeyFilter) (int, error) {
-	where, args, err := s.keyWhere(ctx, scope, f)
+// CountKeys counts the keys in access matching f (Limit and Offset ignored).
+func (s *Store) CountKeys(ctx context.Context, access KeyAccess, f KeyFilter) (int, error) {
+	where, args, err := s.keyWhere(ctx, access, f)
 	if err != nil {
 		return 0, err
 	}
@@ -235,11 +235,11 @@ func (s *Store) StaleThresholds(ctx context.Context) (unused, neverUsed time.Dur
 	return p.StaleAfter, p.NeverUsedAfter, nil
 }
 
-// KeyIDs returns the ids of the keys in scope matching f, ordered like
+// KeyIDs returns the ids of the keys within access matching f, ordered like
 // ListKeys, at most limit of them (MaxBulkKeys when limit <= 0); f.Limit and
 // f.Offset are ignored. It backs "select all matching" for bulk actions.
-func (s *Store) KeyIDs(ctx context.Context, scope Scope, f KeyFilter, limit int) ([]int64, error) {
-	where, args, err := s.keyWhere(ctx, scope, f)
+func (s *Store) KeyIDs(ctx context.Context, access KeyAccess, f KeyFilter, limit int) ([]int64, error) {
+	where, args, err := s.keyWhere(ctx, access, f)
 	if err != nil {
 		return nil, err
 	}
@@ -270,13 +270,13 @@ func (s *Store) KeyIDs(ctx context.Context, scope Scope, f KeyFilter, limit int)
 	return ids, nil
 }
 
-// EachKey calls fn with every key in scope matching f, ordered like
+// EachKey calls fn with every key in access matching f, ordered like
 // ListKeys, without f.Limit or f.Offset, and stops at fn's first error,
 // which it returns. Rows stream from one query, so exporting 100,000 keys
 // never holds them all in memory; fn should not be slow, since the query
 // keeps a read connection until it ends.
-func (s *Store) EachKey(ctx context.Context, scope Scope, f KeyFilter, fn func(Key) error) error {
-	where, args, err := s.keyWhere(ctx, scope, f)
+func (s *Store) EachKey(ctx context.Context, access KeyAccess, f KeyFilter, fn func(Key) error) error {
+	where, args, err := s.keyWhere(ctx, access, f)
 	if err != nil {
 		return err
 	}
@@ -324,12 +324,12 @@ const keyUsageSQL = `SELECT day, count FROM key_usage_daily WHERE key_id = ? AND
 // (default 30, at most MaxUsageDays), oldest first, with zeros for days
 // without use; the last entry is today (UTC). Usage still in memory is not
 // included until the next flush, at most a second later.
-func (s *Store) KeyUsage(ctx context.Context, scope Scope, id int64, days int) ([]DayCount, error) {
+func (s *Store) KeyUsage(ctx context.Context, access KeyAccess, id int64, days int) ([]DayCount, error) {
 	if days <= 0 {
 		days = 30
 	}
 	days = min(days, MaxUsageDays)
-	if err := s.checkKeyVisible(ctx, scope, id); err != nil {
+	if err := s.checkKeyVisible(ctx, access, id); err != nil {
 		return nil, err
 	}
 	today := dayNumber(s.Now())
@@ -356,10 +356,10 @@ func (s *Store) KeyUsage(ctx context.Context, scope Scope, id int64, days int) (
 	return out, nil
 }
 
-// KeyEvents returns the audit events about key id, newest first, if scope
+// KeyEvents returns the audit events about key id, newest first, if access
 // can see the key.
-func (s *Store) KeyEvents(ctx context.Context, scope Scope, id int64, limit int) ([]AuditEvent, error) {
-	if err := s.checkKeyVisible(ctx, scope, id); err != nil {
+func (s *Store) KeyEvents(ctx context.Context, access KeyAccess, id int64, limit int) ([]AuditEvent, error) {
+	if err := s.checkKeyVisible(ctx, access, id); err != nil {
 		return nil, err
 	}
 	return s.ListAudit(ctx, AuditFilter{TargetType: "key", TargetID: id, Limit: limit})

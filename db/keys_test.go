@@ -233,8 +233,8 @@ func TestKeysScopedByOwner(t *testing.T) {
 	a2, _ := env.key(t, env.alice, "a2")
 	b1, _ := env.key(t, env.bob, "b1")
 
-	list := func(scope Scope) []int64 {
-		keys, err := env.s.ListKeys(ctx, scope, KeyFilter{})
+	list := func(access KeyAccess) []int64 {
+		keys, err := env.s.ListKeys(ctx, access, KeyFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,10 +111,10 @@ func keyCreateDetail(owner string, in KeyInput) map[string]string {
 }
 
 // changeKey runs one change to key id in a write transaction: it loads the
-// key within scope, lets fn write (and audit) the change, re-reads the key,
+// key within access, lets fn write (and audit) the change, re-reads the key,
 // commits and then drops the verification cache. fn reports whether it
 // changed anything; a no-op neither commits nor invalidates.
-func (s *Store) changeKey(ctx context.Context, scope Scope, id int64,
+func (s *Store) changeKey(ctx context.Context, access KeyAccess, id int64,
 	fn func(tx *sql.Tx, k Key, now time.Time) (bool, error)) (Key, error) {
 	now := s.Now()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -122,7 +122,7 @@ func (s *Store) changeKey(ctx context.Context, scope Scope, id int64,
 		return Key{}, fmt.Errorf("db: change key: %w", err)
 	}
 	defer tx.Rollback()
-	k, err := getKey(ctx, tx, scope, id)
+	k, err := getKey(ctx, tx, access, id)
 	if err != nil {
 		return Key{}, err
 	}
@@ -144,14 +144,14 @@ const updateKeySQL = `UPDATE api_keys SET name = ?, description = ? WHERE id = ?
 
 // UpdateKey renames a key and changes its description. A revoked key is
 // final and cannot be edited.
-func (s *Store) UpdateKey(ctx context.Context, scope Scope, id int64, name, description string, actor Actor) (Key, error) {
+func (s *Store) UpdateKey(ctx context.Context, access KeyAccess, id int64, name, description string, actor Actor) (Key, error) {
 	var ve ValidationError
 	name = checkKeyName(name, &ve)
 	description = checkFreeText("description", description, MaxKeyDescriptionLength, &ve)
 	if err := ve.Err(); err != nil {
 		return Key{}, err
 	}
-	return s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	return s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
 		}
@@ -177,8 +177,8 @@ const setKeyDisabledSQL = `UPDATE api_keys SET disabled_at = ? WHERE id = ?`
 
 // SetKeyDisabled disables a key (it stops verifying at once) or enables it
 // again. Asking for the state the key is already in changes nothing.
-func (s *Store) SetKeyDisabled(ctx context.Context, scope Scope, id int64, disabled bool, actor Actor) (Key, error) {
-	return s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+func (s *Store) SetKeyDisabled(ctx context.Context, access KeyAccess, id int64, disabled bool, actor Actor) (Key, error) {
+	return s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
 		}
@@ -199,13 +199,13 @@ func (s *Store) SetKeyDisabled(ctx context.Context, scope Scope, id int64, disab
 const revokeKeySQL = `UPDATE api_keys SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?`
 
 // RevokeKey ends a key for good, recording who did it and why.
-func (s *Store) RevokeKey(ctx context.Context, scope Scope, id int64, reason string, actor Actor) (Key, error) {
+func (s *Store) RevokeKey(ctx context.Context, access KeyAccess, id int64, reason string, actor Actor) (Key, error) {
 	var ve ValidationError
 	reason = checkFreeText("reason", reason, MaxRevokeReasonLength, &ve)
 	if err := ve.Err(); err != nil {
 		return Key{}, err
 	}
-	return s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	return s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errAlreadyRevoked)
 		}
@@ -229,14 +229,14 @@ const setKeyExpirySQL = `UPDATE api_keys SET expires_at = ? WHERE id = ?`
 // of RollGraces) so that services can switch over, then expires; it never
 // gains time. The roll is audited on the old key and the creation on the
 // new one.
-func (s *Store) RollKey(ctx context.Context, scope Scope, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
+func (s *Store) RollKey(ctx context.Context, access KeyAccess, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
 	if !validGrace(grace) {
 		var ve ValidationError
 		ve.Add("grace", "Choose one of the offered grace periods.")
 		return Key{}, "", Key{}, ve.Err()
 	}
 	var newID int64
-	old, err = s.changeKey(ctx, scope, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	old, err = s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
 		}

@@ -18,7 +18,7 @@ func (h *Handler) KeyEdit(c echo.Context) error {
 		return err
 	}
 	name, desc := c.FormValue("name"), c.FormValue("description")
-	_, err = h.Store.UpdateKey(ctx(c), keyScope(c), id, name, desc, actor(c))
+	_, err = h.Store.UpdateKey(ctx(c), keyAccess(c), id, name, desc, actor(c))
 	if fe := db.FieldErrors(err); fe != nil {
 		m, perr := h.keyPage(c, id)
 		if perr != nil {
@@ -49,7 +49,7 @@ func (h *Handler) setDisabled(c echo.Context, disabled bool) error {
 	if err != nil {
 		return err
 	}
-	k, err := h.Store.SetKeyDisabled(ctx(c), keyScope(c), id, disabled, actor(c))
+	k, err := h.Store.SetKeyDisabled(ctx(c), keyAccess(c), id, disabled, actor(c))
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (h *Handler) KeyRoll(c echo.Context) error {
 	if !ok {
 		return BadRequest("INVALID_GRACE", "Choose how long the old key keeps working.")
 	}
-	nk, secret, old, err := h.Store.RollKey(ctx(c), keyScope(c), id, grace, actor(c))
+	nk, secret, old, err := h.Store.RollKey(ctx(c), keyAccess(c), id, grace, actor(c))
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (h *Handler) KeyRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	k, err := h.Store.RevokeKey(ctx(c), keyScope(c), id, c.FormValue("reason"), actor(c))
+	k, err := h.Store.RevokeKey(ctx(c), keyAccess(c), id, c.FormValue("reason"), actor(c))
 	if err != nil {
 		return err
 	}

@@ -19,9 +19,9 @@ var graceChoices = []views.GraceChoice{
 	{Value: "168h", Label: "Keep the old key for 7 days"},
 }
 
-// keyScope is what the signed-in user may see: their own keys, or any key
+// keyAccess is what the signed-in user may see: their own keys, or any key
 // for an admin.
-func keyScope(c echo.Context) db.Scope {
+func keyAccess(c echo.Context) db.KeyAccess {
 	a := currentUser(c)
 	if a.IsAdmin() {
 		return db.AnyOwner()
@@ -52,16 +52,16 @@ func (h *Handler) KeyShow(c echo.Context) error {
 }
 
 func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
-	scope := keyScope(c)
-	k, err := h.Store.GetKey(ctx(c), scope, id)
+	access := keyAccess(c)
+	k, err := h.Store.GetKey(ctx(c), access, id)
 	if err != nil {
 		return views.KeyPage{}, err
 	}
-	usage, err := h.Store.KeyUsage(ctx(c), scope, id, 30)
+	usage, err := h.Store.KeyUsage(ctx(c), access, id, 30)
 	if err != nil {
 		return views.KeyPage{}, err
 	}
-	events, err := h.Store.KeyEvents(ctx(c), scope, id, 20)
+	events, err := h.Store.KeyEvents(ctx(c), access, id, 20)
 	if err != nil {
 		return views.KeyPage{}, err
 	}

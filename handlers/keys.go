@@ -35,7 +35,7 @@ func (h *Handler) KeysList(c echo.Context) error {
 	f.Stale = stale
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	page = max(page, 1)
-	scope := db.OwnedBy(a.ID)
+	access := db.OwnedBy(a.ID)
 
 	counts, err := h.Store.CountUserKeys(ctx(c), a.ID)
 	if err != nil {
@@ -43,12 +43,12 @@ func (h *Handler) KeysList(c echo.Context) error {
 	}
 	total := counts.All
 	if status != "" || stale {
-		if total, err = h.Store.CountKeys(ctx(c), scope, f); err != nil {
+		if total, err = h.Store.CountKeys(ctx(c), access, f); err != nil {
 			return err
 		}
 	}
 	f.Limit, f.Offset = keysPerPage, (page-1)*keysPerPage
-	keys, err := h.Store.ListKeys(ctx(c), scope, f)
+	keys, err := h.Store.ListKeys(ctx(c), access, f)
 	if err != nil {
 		return err
 	}
