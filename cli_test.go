@@ -200,8 +200,8 @@ func TestUserAddGeneratesPassword(t *testing.T) {
 		t.Fatalf("got stdout %q, want exactly a generated password and a newline", r.stdout)
 	}
 	pw := strings.TrimSuffix(r.stdout, "\n")
-	if msg := db.CheckPassword(pw, "ann@example.com"); msg != "" {
-		t.Errorf("generated password fails CheckPassword: %s", msg)
+	if err := db.CheckPassword(pw, "ann@example.com"); err != nil {
+		t.Errorf("generated password fails CheckPassword: %v", err)
 	}
 	if strings.Contains(r.stderr, pw) {
 		t.Errorf("stderr %q contains the generated password", r.stderr)

@@ -53,9 +53,9 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if strings.TrimSpace(*user) == "" {
 		return usagef("keys create needs --user")
 	}
-	scopes, msg := db.ParseScopes(*scopesArg)
-	if msg != "" {
-		return fmt.Errorf("--scopes: %s", msg)
+	scopes, err := db.ParseScopes(*scopesArg)
+	if err != nil {
+		return fmt.Errorf("--scopes: %w", err)
 	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {

@@ -36,6 +36,23 @@ func Errorf(kind error, format string, args ...any) error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
+// FieldError is what a validator of one value returns: a message safe to
+// show beside the field the value came from. The validator does not know
+// the form (a password is "password" on one and "new_password" on
+// another), so the caller places it with ValidationError.AddErr. It
+// unwraps to ErrInvalid.
+type FieldError struct {
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Message }
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// invalidf returns a *FieldError with a formatted message.
+func invalidf(format string, args ...any) error {
+	return &FieldError{Message: fmt.Sprintf(format, args...)}
+}
+
 // ValidationError lists problems with input, by form field name, so that a
 // form can show each message beside its field. It unwraps to ErrInvalid.
 type ValidationError struct {
@@ -65,6 +82,20 @@ func (e *ValidationError) Add(field, msg string) {
 	if _, ok := e.Fields[field]; !ok {
 		e.Fields[field] = msg
 	}
+}
+
+// AddErr records err for field: the message of a *FieldError, or a generic
+// one for any other error (whose text is not for users). A nil err adds
+// nothing.
+func (e *ValidationError) AddErr(field string, err error) {
+	if err == nil {
+		return
+	}
+	if fe, ok := errors.AsType[*FieldError](err); ok {
+		e.Add(field, fe.Message)
+		return
+	}
+	e.Add(field, "This value is not valid.")
 }
 
 // Err returns e if it holds any problem, else nil.

@@ -27,8 +27,9 @@ func FuzzParseScopes(f *testing.F) {
 	f.Add(strings.Repeat("s,", 25))
 	f.Add(strings.Repeat("x", 65))
 	f.Fuzz(func(t *testing.T, s string) {
-		scopes, msg := ParseScopes(s)
-		if msg != "" {
+		scopes, err := ParseScopes(s)
+		if err != nil {
+			msg := fieldMessage(t, err)
 			if scopes != nil {
 				t.Fatalf("ParseScopes(%q) refused (%s) but returned %q", s, msg, scopes)
 			}

@@ -121,8 +121,8 @@ type KeyInput struct {
 
 // ParseScopes reads scopes as typed in a form or on the command line,
 // separated by commas or white space, and removes duplicates keeping the
-// first. It returns a user-facing message, or "" when all are valid.
-func ParseScopes(s string) ([]string, string) {
+// first. A scope that is not valid is a *FieldError.
+func ParseScopes(s string) ([]string, error) {
 	return normalizeScopes(strings.FieldsFunc(s, func(r rune) bool {
 		return r == ',' || unicode.IsSpace(r)
 	}))
@@ -131,12 +131,12 @@ func ParseScopes(s string) ([]string, string) {
 // normalizeScopes validates scopes and drops duplicates. Uppercase is
 // refused rather than folded: a scope is compared byte for byte by the
 // services that check it, so silently changing it would hide a mismatch.
-func normalizeScopes(in []string) ([]string, string) {
+func normalizeScopes(in []string) ([]string, error) {
 	out := make([]string, 0, len(in))
 	seen := make(map[string]bool, len(in))
 	for _, sc := range in {
-		if msg := checkScope(sc); msg != "" {
-			return nil, msg
+		if err := checkScope(sc); err != nil {
+			return nil, err
 		}
 		if !seen[sc] {
 			seen[sc] = true
@@ -144,25 +144,25 @@ func normalizeScopes(in []string) ([]string, string) {
 		}
 	}
 	if len(out) > MaxScopes {
-		return nil, fmt.Sprintf("Use at most %d scopes.", MaxScopes)
+		return nil, invalidf("Use at most %d scopes.", MaxScopes)
 	}
 	if len(out) == 0 {
-		return nil, ""
+		return nil, nil
 	}
-	return out, ""
+	return out, nil
 }
 
-func checkScope(sc string) string {
+func checkScope(sc string) error {
 	if sc == "" || len(sc) > MaxScopeLength {
-		return fmt.Sprintf("Each scope must be 1 to %d characters long.", MaxScopeLength)
+		return invalidf("Each scope must be 1 to %d characters long.", MaxScopeLength)
 	}
 	for i := 0; i < len(sc); i++ {
 		c := sc[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte(":._-", c) >= 0) {
-			return fmt.Sprintf("Scope %q is not allowed: use lowercase letters, digits and : . _ -", sc)
+			return invalidf("Scope %q is not allowed: use lowercase letters, digits and : . _ -", sc)
 		}
 	}
-	return ""
+	return nil
 }
 
 // checkKeyName trims and checks a key name, reporting into ve.
@@ -206,10 +206,8 @@ func checkKeyInputCapped(in KeyInput, now time.Time, maxLifetime time.Duration) 
 	var ve ValidationError
 	in.Name = checkKeyName(in.Name, &ve)
 	in.Description = checkFreeText("description", in.Description, MaxKeyDescriptionLength, &ve)
-	scopes, msg := normalizeScopes(in.Scopes)
-	if msg != "" {
-		ve.Add("scopes", msg)
-	}
+	scopes, err := normalizeScopes(in.Scopes)
+	ve.AddErr("scopes", err)
 	in.Scopes = scopes
 	if in.ExpiresAt != nil {
 		if !in.ExpiresAt.After(now) {

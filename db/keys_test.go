@@ -185,8 +185,8 @@ func TestParseScopes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, msg := ParseScopes(tt.in)
-			if (msg != "") != tt.wantErr {
+			got, err := ParseScopes(tt.in)
+			if msg := fieldMessage(t, err); (msg != "") != tt.wantErr {
 				t.Fatalf("message = %q, want error %v", msg, tt.wantErr)
 			}
 			if !reflect.DeepEqual(got, tt.want) {

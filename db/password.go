@@ -113,34 +113,34 @@ func (h *passwordHasher) compareDummy(ctx context.Context, pw string) {
 	_, _ = h.compare(ctx, pw, dummy)
 }
 
-// CheckPassword returns "" when password is acceptable for the account with
-// this email, else a message to show beside the field. Following NIST
+// CheckPassword returns nil when password is acceptable for the account
+// with this email, else a *FieldError to show beside the field. Following NIST
 // SP 800-63B and ASVS 5.0 there are no composition rules: length, plus a
 // refusal of guessable passwords (dictionary words, common passwords,
 // keyboard patterns, and the user's own email) scored by zxcvbn.
-func CheckPassword(password, email string) string {
+func CheckPassword(password, email string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case n < MinPasswordLength:
-		return fmt.Sprintf("Use at least %d characters.", MinPasswordLength)
+		return invalidf("Use at least %d characters.", MinPasswordLength)
 	case n > MaxPasswordLength:
-		return fmt.Sprintf("Use at most %d characters.", MaxPasswordLength)
+		return invalidf("Use at most %d characters.", MaxPasswordLength)
 	case !utf8.ValidString(password):
-		return "This password contains invalid characters."
+		return &FieldError{Message: "This password contains invalid characters."}
 	}
 	email = NormalizeEmail(email)
 	local, _, _ := strings.Cut(email, "@")
 	if utf8.RuneCountInString(local) >= 3 && strings.Contains(strings.ToLower(password), local) {
-		return "Don't use your email address in your password."
+		return &FieldError{Message: "Don't use your email address in your password."}
 	}
 	inputs := []string{"keyward"}
 	if email != "" {
 		inputs = append(inputs, email, local)
 	}
 	if zxcvbn.PasswordStrength(firstRunes(password, zxcvbnMaxRunes), inputs).Score < minPasswordScore {
-		return "This password is too easy to guess. Try a few unrelated words."
+		return &FieldError{Message: "This password is too easy to guess. Try a few unrelated words."}
 	}
-	return ""
+	return nil
 }
 
 // zxcvbnMaxRunes bounds the part of a password zxcvbn scores: its matching
@@ -176,7 +176,7 @@ func GeneratePassword(email string) (string, error) {
 		}
 		// 24 random characters essentially always score 4; the check makes
 		// the promise unconditional.
-		if CheckPassword(pw, email) == "" {
+		if CheckPassword(pw, email) == nil {
 			return pw, nil
 		}
 	}
@@ -233,8 +233,8 @@ func (s *Store) ChangePassword(ctx context.Context, userID int64, current, next 
 	if !ok {
 		ve.Add("current_password", "Your current password is wrong.")
 	}
-	if msg := CheckPassword(next, email); msg != "" {
-		ve.Add("new_password", msg)
+	if err := CheckPassword(next, email); err != nil {
+		ve.AddErr("new_password", err)
 	} else if next == current {
 		ve.Add("new_password", "Choose a password different from your current one.")
 	}

@@ -37,7 +37,7 @@ func TestCheckPassword(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := CheckPassword(tt.password, tt.email)
+			got := fieldMessage(t, CheckPassword(tt.password, tt.email))
 			if tt.wantOK {
 				if got != "" {
 					t.Errorf("got %q for %q (%d runes), want acceptance", got, tt.password, utf8.RuneCountInString(tt.password))
@@ -56,14 +56,14 @@ func TestCheckPasswordLengthBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg := CheckPassword(pw, ""); msg != "" {
+	if msg := fieldMessage(t, CheckPassword(pw, "")); msg != "" {
 		t.Errorf("got %q for %d random characters, want acceptance", msg, MaxPasswordLength)
 	}
-	if msg := CheckPassword(pw+"x", ""); !strings.Contains(msg, "at most 128") {
+	if msg := fieldMessage(t, CheckPassword(pw+"x", "")); !strings.Contains(msg, "at most 128") {
 		t.Errorf("got %q for %d characters, want the too-long message", msg, MaxPasswordLength+1)
 	}
 	// Multi-byte runes count once each: 128 of them is 256 bytes but allowed.
-	if msg := CheckPassword(strings.Repeat("ñ", MaxPasswordLength), ""); strings.Contains(msg, "at most") {
+	if msg := fieldMessage(t, CheckPassword(strings.Repeat("ñ", MaxPasswordLength), "")); strings.Contains(msg, "at most") {
 		t.Errorf("got %q for 128 two-byte runes, want no length complaint", msg)
 	}
 }
@@ -81,7 +81,7 @@ func TestGeneratePassword(t *testing.T) {
 		if strings.Trim(pw, base62) != "" {
 			t.Errorf("got %q, want only base62 characters", pw)
 		}
-		if msg := CheckPassword(pw, ""); msg != "" {
+		if msg := fieldMessage(t, CheckPassword(pw, "")); msg != "" {
 			t.Errorf("got %q for generated %q, want acceptance", msg, pw)
 		}
 		if seen[pw] {
@@ -249,4 +249,19 @@ func sessionIDs(ss []Session) []int64 {
 		ids[i] = s.ID
 	}
 	return ids
+}
+
+// fieldMessage returns the message of a validator's error ("" for nil),
+// failing the test unless the error is a *FieldError that unwraps to
+// ErrInvalid: validators never return a bare string or an internal error.
+func fieldMessage(t *testing.T, err error) string {
+	t.Helper()
+	if err == nil {
+		return ""
+	}
+	fe, ok := errors.AsType[*FieldError](err)
+	if !ok || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %T %v, want a *FieldError unwrapping to ErrInvalid", err, err)
+	}
+	return fe.Message
 }

@@ -99,8 +99,8 @@ func insertToken(ctx context.Context, tx *sql.Tx, t *UserToken, actor Actor) (st
 func (s *Store) CreateInvite(ctx context.Context, email string, role Role, actor Actor) (string, UserToken, error) {
 	email = NormalizeEmail(email)
 	var ve ValidationError
-	if msg := ValidateEmail(email); msg != "" {
-		ve.Add("email", msg)
+	if err := ValidateEmail(email); err != nil {
+		ve.AddErr("email", err)
 	}
 	if role != RoleAdmin && role != RoleMember {
 		ve.Add("role", "Choose a role.")
@@ -251,9 +251,9 @@ func (s *Store) linkPassword(ctx context.Context, kind string, token, password s
 	if err != nil {
 		return UserToken{}, "", err
 	}
-	if msg := CheckPassword(password, t.Email); msg != "" {
+	if err := CheckPassword(password, t.Email); err != nil {
 		var ve ValidationError
-		ve.Add("password", msg)
+		ve.AddErr("password", err)
 		return UserToken{}, "", &ve
 	}
 	hash, err := s.passwords.hash(ctx, password)

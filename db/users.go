@@ -43,27 +43,27 @@ const maxEmailLength = 254
 // account however it is typed. The column is COLLATE NOCASE as well.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// ValidateEmail returns "" when email (already normalized) looks like an
-// address, else a message for the form. Deliberately loose: the only real
+// ValidateEmail returns nil when email (already normalized) looks like an
+// address, else a *FieldError for the form. Deliberately loose: the only real
 // test of an address is a message delivered to it.
-func ValidateEmail(email string) string {
+func ValidateEmail(email string) error {
 	if email == "" {
-		return "Enter an email address."
+		return &FieldError{Message: "Enter an email address."}
 	}
 	if len(email) > maxEmailLength {
-		return fmt.Sprintf("Use at most %d characters.", maxEmailLength)
+		return invalidf("Use at most %d characters.", maxEmailLength)
 	}
 	if strings.IndexFunc(email, unicode.IsSpace) >= 0 {
-		return "An email address has no spaces."
+		return &FieldError{Message: "An email address has no spaces."}
 	}
 	local, domain, ok := strings.Cut(email, "@")
 	if !ok || local == "" || strings.Contains(domain, "@") {
-		return "Enter an email address like name@example.com."
+		return &FieldError{Message: "Enter an email address like name@example.com."}
 	}
 	if i := strings.Index(domain, "."); i <= 0 || i == len(domain)-1 {
-		return "Enter an email address like name@example.com."
+		return &FieldError{Message: "Enter an email address like name@example.com."}
 	}
-	return ""
+	return nil
 }
 
 const userColumns = `id, email, role, created_at, disabled_at, password_changed_at, last_login_at`
@@ -119,8 +119,8 @@ const (
 func (s *Store) createUser(ctx context.Context, email, password string, role Role, actor Actor, firstAdmin bool) (User, error) {
 	email = NormalizeEmail(email)
 	var ve ValidationError
-	if msg := ValidateEmail(email); msg != "" {
-		ve.Add("email", msg)
+	if err := ValidateEmail(email); err != nil {
+		ve.AddErr("email", err)
 	} else {
 		// Report a taken email with the other problems and before the costly
 		// hash; the transaction below re-checks authoritatively.
@@ -135,8 +135,8 @@ func (s *Store) createUser(ctx context.Context, email, password string, role Rol
 	if role != RoleAdmin && role != RoleMember {
 		ve.Add("role", "Choose a role.")
 	}
-	if msg := CheckPassword(password, email); msg != "" {
-		ve.Add("password", msg)
+	if err := CheckPassword(password, email); err != nil {
+		ve.AddErr("password", err)
 	}
 	if err := ve.Err(); err != nil {
 		return User{}, err

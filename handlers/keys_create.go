@@ -128,10 +128,8 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 func (h *Handler) parseKeyForm(f views.KeyForm) (db.KeyInput, *db.ValidationError) {
 	ve := &db.ValidationError{}
 	in := db.KeyInput{Name: f.Name, Description: f.Description}
-	scopes, msg := db.ParseScopes(f.Scopes)
-	if msg != "" {
-		ve.Add("scopes", msg)
-	}
+	scopes, err := db.ParseScopes(f.Scopes)
+	ve.AddErr("scopes", err)
 	in.Scopes = scopes
 	now := h.now()
 	switch f.Expiry {
