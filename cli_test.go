@@ -11,13 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
-
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/dbtest"
 )
-
-// cheapArgon2 keeps password hashing fast in tests.
-var cheapArgon2 = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines to write
 // while a test reads it.
@@ -70,7 +66,7 @@ func (c *cli) app(stdin string, stdout, stderr *syncBuffer) *app {
 		stdin:     strings.NewReader(stdin),
 		stdout:    stdout,
 		stderr:    stderr,
-		dbOptions: db.Options{Argon2: cheapArgon2, Now: func() time.Time { return c.now }},
+		dbOptions: db.Options{Argon2: dbtest.Argon2, Now: func() time.Time { return c.now }},
 	}
 }
 
@@ -95,7 +91,7 @@ func (c *cli) ok(stdin string, args ...string) result {
 // store opens the test database directly, for checks behind the CLI.
 func (c *cli) store() *db.Store {
 	c.t.Helper()
-	s, err := db.Open(context.Background(), c.dbPath, db.Options{Argon2: cheapArgon2, Now: func() time.Time { return c.now }})
+	s, err := db.Open(context.Background(), c.dbPath, db.Options{Argon2: dbtest.Argon2, Now: func() time.Time { return c.now }})
 	if err != nil {
 		c.t.Fatalf("open store: %v", err)
 	}

@@ -125,9 +125,6 @@ func parseExpiry(s string, now time.Time) (*time.Time, error) {
 	return nil, bad
 }
 
-// keyStatuses are the values --status takes.
-var keyStatuses = []db.KeyStatus{db.KeyActive, db.KeyExpiring, db.KeyExpired, db.KeyDisabled, db.KeyRevoked}
-
 // keysList prints keys as a table for people or as JSON for scripts.
 func (a *app) keysList(ctx context.Context, args []string) error {
 	fs := a.newFlagSet("keys list")
@@ -142,9 +139,17 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usagef("keys list takes no arguments, got %q", pos[0])
 	}
-	filter := db.KeyFilter{Stale: *stale, Status: db.KeyStatus(strings.ToLower(strings.TrimSpace(*status)))}
-	if filter.Status != "" && !validStatus(filter.Status) {
-		return fmt.Errorf("--status: %q is not one of active, expiring, expired, disabled, revoked", *status)
+	filter := db.KeyFilter{Stale: *stale}
+	if s := strings.ToLower(strings.TrimSpace(*status)); s != "" {
+		st, ok := db.ParseKeyStatus(s)
+		if !ok {
+			names := make([]string, len(db.KeyStatuses))
+			for i, v := range db.KeyStatuses {
+				names[i] = string(v)
+			}
+			return fmt.Errorf("--status: %q is not one of %s", *status, strings.Join(names, ", "))
+		}
+		filter.Status = st
 	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
@@ -175,14 +180,6 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	return writeKeysTable(a.stdout, keys, now)
 }
 
-func validStatus(s db.KeyStatus) bool {
-	for _, v := range keyStatuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
 
 // listAllKeys pages through ListKeys, which caps each page, so that the CLI
 // shows every matching key.

@@ -23,9 +23,27 @@ const (
 	KeyRevoked  KeyStatus = "revoked"
 )
 
-// ExpiringWindow is how long before its expiry a key is flagged as
-// expiring, early enough for its owner to roll it.
+// KeyStatuses lists every status, in the order people look for them: the
+// one list the CLI, the filters and the pages take theirs from.
+var KeyStatuses = []KeyStatus{KeyActive, KeyExpiring, KeyExpired, KeyDisabled, KeyRevoked}
+
+// ParseKeyStatus returns the status named s (as KeyStatuses spell them).
+func ParseKeyStatus(s string) (KeyStatus, bool) {
+	for _, st := range KeyStatuses {
+		if string(st) == s {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+// ExpiringWindow is how long before its expiry a key is "expiring soon",
+// early enough for its owner to roll it: the one definition that every
+// page, the admin overview, the CLI and the CSV report use.
 const ExpiringWindow = 7 * 24 * time.Hour
+
+// ExpiringWindowDays is ExpiringWindow in days, for the pages that say it.
+const ExpiringWindowDays = int(ExpiringWindow / (24 * time.Hour))
 
 // Limits on key fields.
 const (

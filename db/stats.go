@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// OverviewExpiringWindow is how far ahead the admin overview looks for keys
-// about to expire: two weeks leaves time to chase an owner.
-const OverviewExpiringWindow = 14 * 24 * time.Hour
-
 // Overview is the admin dashboard's headline numbers.
 type Overview struct {
 	Users int
@@ -20,7 +16,7 @@ type Overview struct {
 	StaleKeys int
 	// NeverUsedKeys: active keys that have never been verified.
 	NeverUsedKeys int
-	// ExpiringSoon: active keys expiring within OverviewExpiringWindow.
+	// ExpiringSoon: active keys expiring within ExpiringWindow.
 	ExpiringSoon int
 	// Verifications24h: successful verifications in the last 24 hours,
 	// the current one included (as flushed; at most a second behind).
@@ -53,7 +49,7 @@ func (s *Store) Overview(ctx context.Context) (Overview, error) {
 		ms,
 		ms, ms-p.StaleAfter.Milliseconds(), ms-p.NeverUsedAfter.Milliseconds(),
 		ms,
-		ms, ms+OverviewExpiringWindow.Milliseconds(),
+		ms, ms+ExpiringWindow.Milliseconds(),
 		hour-24, hour,
 	).Scan(&o.Users, &o.ActiveKeys, &o.StaleKeys, &o.NeverUsedKeys, &o.ExpiringSoon, &o.Verifications24h)
 	if err != nil {

@@ -119,7 +119,7 @@ func TestOverview(t *testing.T) {
 	if n, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{Status: KeyActive}); n != o.ActiveKeys {
 		t.Errorf("active card %d disagrees with the active list %d", o.ActiveKeys, n)
 	}
-	if n, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{ExpiringWithin: OverviewExpiringWindow}); n != o.ExpiringSoon {
+	if n, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{Status: KeyExpiring}); n != o.ExpiringSoon {
 		t.Errorf("expiring card %d disagrees with the expiring list %d", o.ExpiringSoon, n)
 	}
 	if n, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{Status: KeyActive, NeverUsed: true}); n != o.NeverUsedKeys {

@@ -10,7 +10,9 @@ import (
 	"github.com/alexedwards/argon2id"
 )
 
-// testArgon2 keeps password hashing cheap in tests; production uses PasswordParams.
+// testArgon2 keeps password hashing cheap in tests; production uses
+// PasswordParams. It is dbtest.Argon2, which this package's own tests
+// cannot import (dbtest imports db); TestArgon2MatchesDBTest keeps the two equal.
 var testArgon2 = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // newTestStore opens a Store on a fresh database file in t.TempDir() (never

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,11 @@ func wantCode(t *testing.T, res VerifyResult, code VerifyCode) {
 	t.Helper()
 	if res.Code != code || res.Valid != (code == "") {
 		t.Fatalf("result = %+v, want code %q", res, code)
+	}
+	// Whatever needs every code up front (the metrics series) reads
+	// VerifyCodes: each code a verification returns must be listed there.
+	if code != "" && !slices.Contains(VerifyCodes, code) {
+		t.Fatalf("code %q is missing from VerifyCodes %q", code, VerifyCodes)
 	}
 }
 

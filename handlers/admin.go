@@ -30,6 +30,7 @@ func (h *Handler) AdminOverview(c echo.Context) error {
 		StaleKeys:       o.StaleKeys,
 		NeverUsedKeys:   o.NeverUsedKeys,
 		ExpiringSoon:    o.ExpiringSoon,
+		ExpiringDays:    db.ExpiringWindowDays,
 		Verifications24: o.Verifications24h,
 	}
 	for _, hc := range hours {

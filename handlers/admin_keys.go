@@ -32,7 +32,7 @@ func parseAdminFilter(q url.Values) views.AdminKeyFilter {
 		Scope:     truncate(strings.TrimSpace(q.Get("scope")), 64),
 		Q:         truncate(strings.TrimSpace(q.Get("q")), 100),
 	}
-	if _, ok := keyStatuses[q.Get("status")]; ok {
+	if _, ok := db.ParseKeyStatus(q.Get("status")); ok {
 		f.Status = q.Get("status")
 	}
 	if d, err := strconv.Atoi(q.Get("expiring_days")); err == nil && d > 0 && d <= 3650 {
@@ -73,7 +73,7 @@ func encodeAdminFilter(f views.AdminKeyFilter) string {
 
 func dbKeyFilter(f views.AdminKeyFilter) db.KeyFilter {
 	return db.KeyFilter{
-		Status: keyStatuses[f.Status], Stale: f.Stale, NeverUsed: f.NeverUsed,
+		Status: db.KeyStatus(f.Status), Stale: f.Stale, NeverUsed: f.NeverUsed,
 		ExpiringWithin: time.Duration(f.ExpiringDays) * 24 * time.Hour,
 		OwnerEmail:     f.Owner, Scope: f.Scope, Search: f.Q, Sort: keySorts[f.Sort],
 	}

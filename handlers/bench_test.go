@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/dbtest"
 )
 
 // The verify API's handlers alone, through Echo's router: what the handler
@@ -46,13 +46,7 @@ func (w *benchWriter) reset() {
 func newBenchAPI(b *testing.B) (*echo.Echo, string) {
 	b.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, b.TempDir()+"/keyward.db", db.Options{
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
+	store, _ := dbtest.Open(b, db.Options{})
 	u, err := store.CreateUser(ctx, "bench@example.com", fuzzPassword, db.RoleMember, db.CLIActor())
 	if err != nil {
 		b.Fatal(err)

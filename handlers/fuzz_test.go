@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/dbtest"
 	"github.com/keyward/keyward/views"
 )
 
@@ -44,14 +44,7 @@ type fuzzEnv struct {
 func newFuzzEnv(f *testing.F) *fuzzEnv {
 	f.Helper()
 	now := func() time.Time { return fuzzNow }
-	store, err := db.Open(context.Background(), f.TempDir()+"/keyward.db", db.Options{
-		Now:    now,
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-	})
-	if err != nil {
-		f.Fatalf("open store: %v", err)
-	}
-	f.Cleanup(func() { store.Close() })
+	store, _ := dbtest.Open(f, db.Options{Now: now})
 	u, err := store.CreateUser(context.Background(), "fuzz@example.com", fuzzPassword, db.RoleMember, db.CLIActor())
 	if err != nil {
 		f.Fatalf("create user: %v", err)

@@ -13,12 +13,6 @@ import (
 
 const keysPerPage = 25
 
-// keyStatuses are the filters the keys page offers.
-var keyStatuses = map[string]db.KeyStatus{
-	"active": db.KeyActive, "expiring": db.KeyExpiring, "expired": db.KeyExpired,
-	"disabled": db.KeyDisabled, "revoked": db.KeyRevoked,
-}
-
 // KeysList is GET /keys?status=S&page=N: the signed-in user's keys, newest
 // first. Offset pagination over the (user_id, id) index stays fast for the
 // tens of thousands of keys one person can plausibly hold.
@@ -26,7 +20,7 @@ func (h *Handler) KeysList(c echo.Context) error {
 	a := currentUser(c)
 	status := c.QueryParam("status")
 	f := db.KeyFilter{}
-	if st, ok := keyStatuses[status]; ok {
+	if st, ok := db.ParseKeyStatus(status); ok {
 		f.Status = st
 	} else {
 		status = ""
@@ -61,7 +55,7 @@ func (h *Handler) KeysList(c echo.Context) error {
 	if m.Form, err = h.keyForm(c); err != nil {
 		return err
 	}
-	m.Notices = views.KeyNotices{ExpiringSoon: counts.Expiring, Stale: counts.Stale}
+	m.Notices = views.KeyNotices{ExpiringSoon: counts.Expiring, ExpiringDays: db.ExpiringWindowDays, Stale: counts.Stale}
 	now := h.now()
 	for _, k := range keys {
 		m.Keys = append(m.Keys, keyRow(k, now))

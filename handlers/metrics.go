@@ -64,7 +64,7 @@ func (m *metrics) verification(code db.VerifyCode, d time.Duration) {
 	if code == "" {
 		m.verified.Inc()
 	} else {
-		m.refused[code].Inc() // every code is in db.VerifyCodes, held by a test
+		m.refused[code].Inc() // db's verify tests hold every code to db.VerifyCodes
 	}
 	m.verifyTime.Observe(d.Seconds())
 }

@@ -193,11 +193,11 @@ func TestKeysNotices(t *testing.T) {
 		wantText  string
 	}{
 		{"none", func(m KeysPage) KeysPage { return m }, "", ""},
-		{"both", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringSoon: 2, Stale: 1}; return m },
+		{"both", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 2, Stale: 1}; return m },
 			"expiring,stale", "2 of your keys expire within 7 days|1 of your keys looks unused"},
-		{"one expiring", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringSoon: 1}; return m },
+		{"one expiring", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 1}; return m },
 			"expiring", "1 of your keys expires within 7 days"},
-		{"on the stale list", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringSoon: 3, Stale: 4}; m.Stale = true; return m },
+		{"on the stale list", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 3, Stale: 4}; m.Stale = true; return m },
 			"expiring", "3 of your keys expire within 7 days"},
 	}
 	for _, tt := range tests {
@@ -219,7 +219,7 @@ func TestKeysNotices(t *testing.T) {
 		t.Errorf("next page: got %q, want /keys?page=2", got)
 	}
 	m := base
-	m.Notices = KeyNotices{ExpiringSoon: 1, Stale: 1}
+	m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 1, Stale: 1}
 	doc = render(t, Keys(m))
 	if got := attr(doc, `[data-kind=expiring] a`, "href"); got != "/keys?status=expiring" {
 		t.Errorf("expiring link: got %q", got)

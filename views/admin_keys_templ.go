@@ -2754,14 +2754,8 @@ func adminKeysEmpty(f AdminKeyFilter) templ.Component {
 	})
 }
 
-var adminStatusOptions = []ActionOption{
-	{"", "Any status"},
-	{"active", "Active"},
-	{"expiring", "Expiring soon"},
-	{"expired", "Expired"},
-	{"disabled", "Disabled"},
-	{"revoked", "Revoked"},
-}
+// adminStatusOptions are the status filter's choices: any, then KeyStatuses.
+var adminStatusOptions = append([]ActionOption{{"", "Any status"}}, KeyStatuses...)
 
 var adminSortOptions = []ActionOption{
 	{"created", "Created"},

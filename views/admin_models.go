@@ -10,7 +10,8 @@ type AdminOverview struct {
 	ActiveKeys      int
 	StaleKeys       int
 	NeverUsedKeys   int
-	ExpiringSoon    int // active keys expiring within 14 days
+	ExpiringSoon    int // active keys expiring within ExpiringDays
+	ExpiringDays    int // the one "expiring soon" window, in days
 	Verifications24 int64
 	Hourly          []UsageHour // 24 bars, oldest first
 	HourlyMax       int64
@@ -172,6 +173,7 @@ type AcceptPage struct {
 
 // KeyNotices are the banners on /keys about the user's own keys.
 type KeyNotices struct {
-	ExpiringSoon int // active keys expiring within 7 days
+	ExpiringSoon int // active keys expiring within ExpiringDays
+	ExpiringDays int // the one "expiring soon" window, in days
 	Stale        int
 }

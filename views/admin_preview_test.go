@@ -71,7 +71,7 @@ func TestAdminPreview(t *testing.T) {
 	actions := []ActionOption{{"key.created", "Key created"}, {"key.revoked", "Key revoked"}, {"user.login", "Signed in"}}
 
 	pages := map[string]templ.Component{
-		"admin": AdminOverviewView(AdminOverview{Layout: in(), Users: 14, ActiveKeys: 87, StaleKeys: 9, NeverUsedKeys: 4, ExpiringSoon: 3,
+		"admin": AdminOverviewView(AdminOverview{Layout: in(), Users: 14, ActiveKeys: 87, StaleKeys: 9, NeverUsedKeys: 4, ExpiringSoon: 3, ExpiringDays: 7,
 			Verifications24: 48213, Hourly: hours, RecentEvents: events}),
 		"admin-users": AdminUsersView(AdminUsersPage{Layout: in(), Users: users,
 			Invite: InviteForm{Email: "linus@", Errors: FieldErrors{"email": "Enter a valid email address."}},
@@ -91,9 +91,9 @@ func TestAdminPreview(t *testing.T) {
 			Errors: FieldErrors{"password": "Use at least 15 characters."}}),
 		"accept-invalid": AcceptView(AcceptPage{Layout: Layout{CSRFToken: "t", Version: "0.1.0", Now: now}, Kind: "reset", Invalid: true}),
 		"keys-notices": Keys(KeysPage{Layout: Layout{User: &CurrentUser{Email: "grace@example.com"}, CSRFToken: "t", Version: "0.1.0", Now: now},
-			Keys: []KeyRow{keys[0].KeyRow, keys[2].KeyRow}, AllKeys: 5, Total: 2, Page: 1, PerPage: 20, Notices: KeyNotices{ExpiringSoon: 1, Stale: 3}}),
+			Keys: []KeyRow{keys[0].KeyRow, keys[2].KeyRow}, AllKeys: 5, Total: 2, Page: 1, PerPage: 20, Notices: KeyNotices{ExpiringDays: 7, ExpiringSoon: 1, Stale: 3}}),
 		"keys-stale": Keys(KeysPage{Layout: Layout{User: &CurrentUser{Email: "grace@example.com"}, CSRFToken: "t", Version: "0.1.0", Now: now},
-			Keys: []KeyRow{keys[0].KeyRow}, AllKeys: 5, Total: 1, Page: 1, PerPage: 20, Stale: true, Notices: KeyNotices{ExpiringSoon: 1, Stale: 3}}),
+			Keys: []KeyRow{keys[0].KeyRow}, AllKeys: 5, Total: 1, Page: 1, PerPage: 20, Stale: true, Notices: KeyNotices{ExpiringDays: 7, ExpiringSoon: 1, Stale: 3}}),
 	}
 	link := regexp.MustCompile(`/static/(?:css|js|img)/([a-z.]+)\?v=[0-9a-f]+`)
 	for name, c := range pages {

@@ -75,7 +75,7 @@ func sampleHours(counts ...int64) []UsageHour {
 
 func TestAdminOverview(t *testing.T) {
 	m := AdminOverview{
-		Layout: adminLayoutFixture(), Users: 7, ActiveKeys: 31, StaleKeys: 4, NeverUsedKeys: 2, ExpiringSoon: 3,
+		Layout: adminLayoutFixture(), Users: 7, ActiveKeys: 31, StaleKeys: 4, NeverUsedKeys: 2, ExpiringSoon: 3, ExpiringDays: 7,
 		Verifications24: 12345, Hourly: sampleHours(5, 0, 40), HourlyMax: 40,
 		RecentEvents: []EventRow{
 			{At: testNow.Add(-2 * time.Hour), Actor: "ada@example.com", Action: "Key revoked", Target: "Billing", IP: "192.0.2.1"},
@@ -88,7 +88,7 @@ func TestAdminOverview(t *testing.T) {
 		{"active", "/admin/keys?status=active", "31"},
 		{"stale", "/admin/keys?stale=1", "4"},
 		{"never-used", "/admin/keys?never_used=1&status=active", "2"},
-		{"expiring", "/admin/keys?expiring_days=14", "3"},
+		{"expiring", "/admin/keys?status=expiring", "3"},
 	}
 	for _, c := range cards {
 		card := doc.Find("a[data-testid=stat-" + c.id + "]")

@@ -272,7 +272,7 @@ func AdminOverviewView(m AdminOverview) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = statCard("/admin/keys?expiring_days=14", "Expiring soon", m.ExpiringSoon, "Within 14 days", "expiring", false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = statCard("/admin/keys?status=expiring", "Expiring soon", m.ExpiringSoon, "Within "+plural(m.ExpiringDays, "day", "days"), "expiring", false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -27,7 +27,7 @@ func BenchmarkKeysPage(b *testing.B) {
 		Form: KeyForm{Expiry: "30", ExpiryChoices: []ExpiryChoice{
 			{"7", "7 days"}, {"30", "30 days"}, {"90", "90 days"}, {"custom", "Custom date"}, {"never", "No expiry"},
 		}, MinDate: "2026-11-26"},
-		Notices: KeyNotices{ExpiringSoon: 3, Stale: 12},
+		Notices: KeyNotices{ExpiringDays: 7, ExpiringSoon: 3, Stale: 12},
 	}
 	for i := range 25 {
 		created := now.Add(-time.Duration(i*97) * time.Hour)

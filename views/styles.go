@@ -79,6 +79,19 @@ var badges = map[string]badge{
 	"stale":    {"Stale", badgeBase + "bg-orange-50 text-orange-800 ring-orange-600/30 dark:bg-orange-400/10 dark:text-orange-300 dark:ring-orange-400/30"},
 }
 
+// KeyStatuses are the key statuses in the order people look for them, with
+// the labels of their badges: the filters of every key list come from here.
+// The values are db.KeyStatuses (views does not import db; a handlers test
+// holds the two lists equal).
+var KeyStatuses = func() []ActionOption {
+	values := []string{"active", "expiring", "expired", "disabled", "revoked"}
+	out := make([]ActionOption, len(values))
+	for i, v := range values {
+		out[i] = ActionOption{Value: v, Label: badges[v].Label}
+	}
+	return out
+}()
+
 // badgeFor returns the badge of status; an unknown status is shown as is, in
 // neutral colours, rather than hidden.
 func badgeFor(status string) badge {

@@ -276,7 +276,7 @@ func TestAdminOverview(t *testing.T) {
 		{"stale", "/admin/keys?stale=1", "2"},
 		// forgotten and later (fresh and expiring were used).
 		{"never-used", "/admin/keys?never_used=1&status=active", "2"},
-		{"expiring", "/admin/keys?expiring_days=14", "1"},
+		{"expiring", "/admin/keys?status=expiring", "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

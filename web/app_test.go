@@ -9,40 +9,20 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/alexedwards/argon2id"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/dbtest"
 )
 
 // testPassword passes the password policy.
 const testPassword = "correct horse battery staple"
 
-var cheapArgon2 = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-
-// clock is an injectable, advanceable clock shared by db and web.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is the clock every test app starts with.
+func newClock() *dbtest.Clock { return dbtest.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) }
 
 // testApp is a real Keyward server on a loopback port over a real SQLite
 // file, with an injected clock.
@@ -53,7 +33,7 @@ type testApp struct {
 	verifier   *db.Verifier
 	server     *Server
 	http       *httptest.Server
-	clock      *clock
+	clock      *dbtest.Clock
 	setupToken string
 	cancel     context.CancelFunc
 	done       chan struct{}
@@ -65,11 +45,7 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	t.Helper()
 	clk := newClock()
 	ctx, cancel := context.WithCancel(context.Background())
-	dbPath := t.TempDir() + "/keyward.db"
-	store, err := db.Open(ctx, dbPath, db.Options{Now: clk.Now, Argon2: cheapArgon2})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	store, dbPath := dbtest.Open(t, db.Options{Now: clk.Now})
 	v := db.NewVerifier(store, db.VerifierOptions{FlushInterval: 50 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { v.Run(ctx); close(done) }()
@@ -95,7 +71,6 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 		hs.Close()
 		cancel()
 		<-done
-		store.Close()
 	})
 	return a
 }

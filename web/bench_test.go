@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/dbtest"
 )
 
 // The verify API through the whole server: every middleware (request id,
@@ -36,11 +37,7 @@ func (w *stackWriter) WriteHeader(s int)           { w.status = s }
 func newStackBench(b *testing.B) (http.Handler, string) {
 	b.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, b.TempDir()+"/keyward.db", db.Options{Argon2: cheapArgon2})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
+	store, _ := dbtest.Open(b, db.Options{})
 	u, err := store.CreateUser(ctx, "bench@example.com", testPassword, db.RoleMember, db.CLIActor())
 	if err != nil {
 		b.Fatal(err)
