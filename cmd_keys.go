@@ -180,7 +180,6 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	return writeKeysTable(a.stdout, keys, now)
 }
 
-
 // listAllKeys pages through ListKeys, which caps each page, so that the CLI
 // shows every matching key.
 func listAllKeys(ctx context.Context, store *db.Store, access db.KeyAccess, f db.KeyFilter) ([]db.Key, error) {

@@ -290,7 +290,9 @@ func splitScopes(s string) []string {
 }
 
 // errKeyNotFound is the one answer for a missing key and for someone else's.
-func errKeyNotFound() error { return Errorf(ErrNotFound, "Key not found.") }
+// ErrKeyNotFound is the answer for a key that does not exist or that the
+// caller may not see: the same message either way.
+var ErrKeyNotFound = Errorf(ErrNotFound, "Key not found.")
 
 const getKeySQL = selectKeySQL + ` WHERE k.id = ? AND (? OR k.user_id = ?)`
 
@@ -299,7 +301,7 @@ const getKeySQL = selectKeySQL + ` WHERE k.id = ? AND (? OR k.user_id = ?)`
 func getKey(ctx context.Context, q querier, access KeyAccess, id int64) (Key, error) {
 	k, err := scanKey(q.QueryRowContext(ctx, getKeySQL, id, access.all, access.userID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Key{}, errKeyNotFound()
+		return Key{}, ErrKeyNotFound
 	}
 	if err != nil {
 		return Key{}, fmt.Errorf("db: get key %d: %w", id, err)
@@ -321,7 +323,7 @@ func (s *Store) checkKeyVisible(ctx context.Context, access KeyAccess, id int64)
 		return fmt.Errorf("db: check key %d: %w", id, err)
 	}
 	if n == 0 {
-		return errKeyNotFound()
+		return ErrKeyNotFound
 	}
 	return nil
 }

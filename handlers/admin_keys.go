@@ -15,7 +15,6 @@ import (
 
 const (
 	adminKeysPerPage = 50
-	maxBulk          = 100_000
 	maxSelected      = 1000
 	bulkPreview      = 200
 )
@@ -202,7 +201,7 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 			return BadRequest("NO_FILTER", "Filter the list first: acting on all matching keys needs a filter.")
 		}
 		df := dbKeyFilter(filter)
-		if m.IDs, err = h.Store.KeyIDs(ctx(c), db.AnyOwner(), df, maxBulk); err != nil {
+		if m.IDs, err = h.Store.KeyIDs(ctx(c), db.AnyOwner(), df, db.MaxBulkKeys); err != nil {
 			return err
 		}
 		df.Limit = bulkPreview

@@ -33,7 +33,7 @@ func keyAccess(c echo.Context) db.KeyAccess {
 func keyID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, db.Errorf(db.ErrNotFound, "Key not found.")
+		return 0, db.ErrKeyNotFound
 	}
 	return id, nil
 }

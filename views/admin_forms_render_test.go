@@ -193,11 +193,18 @@ func TestKeysNotices(t *testing.T) {
 		wantText  string
 	}{
 		{"none", func(m KeysPage) KeysPage { return m }, "", ""},
-		{"both", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 2, Stale: 1}; return m },
+		{"both", func(m KeysPage) KeysPage {
+			m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 2, Stale: 1}
+			return m
+		},
 			"expiring,stale", "2 of your keys expire within 7 days|1 of your keys looks unused"},
 		{"one expiring", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 1}; return m },
 			"expiring", "1 of your keys expires within 7 days"},
-		{"on the stale list", func(m KeysPage) KeysPage { m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 3, Stale: 4}; m.Stale = true; return m },
+		{"on the stale list", func(m KeysPage) KeysPage {
+			m.Notices = KeyNotices{ExpiringDays: 7, ExpiringSoon: 3, Stale: 4}
+			m.Stale = true
+			return m
+		},
 			"expiring", "3 of your keys expire within 7 days"},
 	}
 	for _, tt := range tests {

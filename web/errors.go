@@ -31,29 +31,41 @@ func classify(err error) problem {
 	var de *db.Error
 	switch {
 	case errors.As(err, &he):
-		return problem{he.Status, he.Code, headingFor(he.Status), he.Message}
-	case errors.As(err, &ee):
-		p := problem{status: ee.Code, code: codeFor(ee.Code), heading: headingFor(ee.Code), message: messageFor(ee.Code)}
+		p := statusProblem(he.Status)
+		p.code, p.message = he.Code, he.Message
 		return p
+	case errors.As(err, &ee):
+		return statusProblem(ee.Code)
 	case errors.Is(err, db.ErrNotFound):
-		return problem{http.StatusNotFound, "NOT_FOUND", headingFor(404), messageFor(404)}
-	case errors.As(err, &de) && errors.Is(err, db.ErrConflict):
-		return problem{http.StatusConflict, "CONFLICT", "That can't be done", de.Message}
+		return statusProblem(http.StatusNotFound)
 	case errors.Is(err, db.ErrConflict):
-		return problem{http.StatusConflict, "CONFLICT", "That can't be done", "The request conflicts with the current state."}
-	case errors.As(err, &de) && errors.Is(err, db.ErrInvalid):
-		return problem{http.StatusBadRequest, "INVALID", headingFor(400), de.Message}
-	case errors.Is(err, db.ErrInvalid):
-		msg := "Some fields are invalid."
-		if fe := db.FieldErrors(err); len(fe) > 0 {
-			msg = firstMessage(fe)
+		p := statusProblem(http.StatusConflict)
+		if errors.As(err, &de) {
+			p.message = de.Message
 		}
-		return problem{http.StatusBadRequest, "INVALID", headingFor(400), msg}
+		return p
+	case errors.Is(err, db.ErrInvalid):
+		p := statusProblem(http.StatusBadRequest)
+		p.code, p.message = "INVALID", "Some fields are invalid."
+		if errors.As(err, &de) {
+			p.message = de.Message
+		} else if fe, ok := errors.AsType[*db.FieldError](err); ok {
+			p.message = fe.Message
+		} else if fields := db.FieldErrors(err); len(fields) > 0 {
+			p.message = firstMessage(fields)
+		}
+		return p
 	case errors.Is(err, db.ErrInvalidCredentials):
 		return problem{http.StatusUnauthorized, "UNAUTHORIZED", "Sign-in failed", "Invalid email or password."}
 	default:
-		return problem{http.StatusInternalServerError, "INTERNAL", headingFor(500), messageFor(500)}
+		return statusProblem(http.StatusInternalServerError)
 	}
+}
+
+// statusProblem is the problem of a bare status, from statusText.
+func statusProblem(status int) problem {
+	code, heading, message := statusTextFor(status)
+	return problem{status: status, code: code, heading: heading, message: message}
 }
 
 func firstMessage(fe map[string]string) string {
@@ -66,81 +78,34 @@ func firstMessage(fe map[string]string) string {
 	return fe[best]
 }
 
-func codeFor(status int) string {
-	switch status {
-	case 400:
-		return "BAD_REQUEST"
-	case 401:
-		return "UNAUTHORIZED"
-	case 403:
-		return "FORBIDDEN"
-	case 404:
-		return "NOT_FOUND"
-	case 405:
-		return "METHOD_NOT_ALLOWED"
-	case 413:
-		return "BODY_TOO_LARGE"
-	case 415:
-		return "UNSUPPORTED_MEDIA_TYPE"
-	case 429:
-		return "RATE_LIMITED"
-	case 503:
-		return "UNAVAILABLE"
-	}
-	if status >= 500 {
-		return "INTERNAL"
-	}
-	return "BAD_REQUEST"
+// statusText is what a bare status means to a client: its stable code (for
+// JSON), the page heading and the message. Statuses not listed fall back by
+// class (statusTextFor).
+var statusText = map[int]struct{ code, heading, message string }{
+	400: {"BAD_REQUEST", "Bad request", "The request could not be understood."},
+	401: {"UNAUTHORIZED", "Sign-in required", "Please sign in to continue."},
+	403: {"FORBIDDEN", "Access denied", "You don't have access to this page."},
+	404: {"NOT_FOUND", "Page not found", "The page you asked for doesn't exist, or you don't have access to it."},
+	405: {"METHOD_NOT_ALLOWED", "Method not allowed", "This address doesn't accept that kind of request."},
+	409: {"CONFLICT", "That can't be done", "The request conflicts with the current state."},
+	413: {"BODY_TOO_LARGE", "Request too large", "The request body is larger than this server accepts."},
+	415: {"UNSUPPORTED_MEDIA_TYPE", "Request refused", "The request was refused."},
+	429: {"RATE_LIMITED", "Too many requests", "Too many attempts. Wait a moment and try again."},
+	500: {"INTERNAL", "Something went wrong", "An unexpected error happened on our side. It has been logged; please try again."},
+	503: {"UNAVAILABLE", "Service unavailable", "An unexpected error happened on our side. It has been logged; please try again."},
 }
 
-func headingFor(status int) string {
-	switch status {
-	case 400:
-		return "Bad request"
-	case 401:
-		return "Sign-in required"
-	case 403:
-		return "Access denied"
-	case 404:
-		return "Page not found"
-	case 405:
-		return "Method not allowed"
-	case 409:
-		return "That can't be done"
-	case 413:
-		return "Request too large"
-	case 429:
-		return "Too many requests"
-	case 503:
-		return "Service unavailable"
+// statusTextFor returns status's row of statusText, or the row of its class
+// (500 for any server error, a generic refusal for any other).
+func statusTextFor(status int) (code, heading, message string) {
+	if t, ok := statusText[status]; ok {
+		return t.code, t.heading, t.message
 	}
 	if status >= 500 {
-		return "Something went wrong"
+		t := statusText[500]
+		return t.code, t.heading, t.message
 	}
-	return "Request refused"
-}
-
-func messageFor(status int) string {
-	switch status {
-	case 400:
-		return "The request could not be understood."
-	case 401:
-		return "Please sign in to continue."
-	case 403:
-		return "You don't have access to this page."
-	case 404:
-		return "The page you asked for doesn't exist, or you don't have access to it."
-	case 405:
-		return "This address doesn't accept that kind of request."
-	case 413:
-		return "The request body is larger than this server accepts."
-	case 429:
-		return "Too many attempts. Wait a moment and try again."
-	}
-	if status >= 500 {
-		return "An unexpected error happened on our side. It has been logged; please try again."
-	}
-	return "The request was refused."
+	return "BAD_REQUEST", "Request refused", "The request was refused."
 }
 
 // handleError is Echo's HTTPErrorHandler: JSON {"error": {code, message}}
