@@ -76,8 +76,8 @@ func TestOverview(t *testing.T) {
 	env.clock.Advance(100 * testDay)
 	now := env.clock.Now()
 	env.key(t, env.alice, "new, never used")
-	soon, _ := env.key(t, env.bob, "expires in 14 days", expiresIn(env.clock, 14*testDay))
-	env.key(t, env.bob, "expires in 15 days", expiresIn(env.clock, 15*testDay))
+	soon, _ := env.key(t, env.bob, "expires in 7 days", expiresIn(env.clock, ExpiringWindow))
+	env.key(t, env.bob, "expires in 8 days", expiresIn(env.clock, ExpiringWindow+testDay))
 	fresh, _ := env.key(t, env.bob, "fresh")
 	revoked, _ := env.key(t, env.bob, "revoked")
 	disabled, _ := env.key(t, env.bob, "disabled")
@@ -107,7 +107,7 @@ func TestOverview(t *testing.T) {
 		ActiveKeys:       6, // all but the revoked and the disabled key
 		StaleKeys:        2, // "old, never used" and "used long ago"
 		NeverUsedKeys:    3, // old and new never used, expires in 15 days
-		ExpiringSoon:     1, // 14 days is inside the window, 15 is not
+		ExpiringSoon:     1, // 7 days is inside the window (ExpiringWindow), 8 is not
 		Verifications24h: 12,
 	}
 	if o != want {
