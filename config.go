@@ -88,7 +88,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 }
 
 // writeHelp prints the global options with their environment twins and
-// defaults, the same table the README shows.
+// defaults, the same table the README shows (readme_test.go holds the two
+// together).
 func (g *globals) writeHelp(w io.Writer) {
 	fmt.Fprintln(w, "Global options (flag, environment variable, default):")
 	for _, s := range g.all() {
