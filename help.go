@@ -34,6 +34,10 @@ Serves the dashboard, POST /api/v1/keys/verify, GET /api/v1/auth (forward
 auth), /healthz and /metrics. While no admin exists, prints a one-time link
 that creates the first admin. SIGINT or SIGTERM stop it gracefully: requests
 in flight get 15 seconds to finish and recorded key usage is written.
+
+At start-up it upgrades the database's schema to this version's. It is the
+only command that does: the others refuse a database whose schema is older
+than theirs, and every command refuses one a newer version has upgraded.
 `
 
 const helpUser = `Usage:

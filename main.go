@@ -90,6 +90,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
 	}
+	a.dbOptions.Migrate = migrationFor(cmd)
 	switch cmd {
 	case "serve":
 		return a.serve(ctx, rest)
@@ -106,6 +107,18 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	default:
 		return usagef("unknown command %q", cmd)
 	}
+}
+
+// migrationFor is the one place that decides which command may change the
+// schema of an existing database: only serve. An upgrade is then one
+// deliberate act (starting the new version's server), and a CLI command of
+// a newer version never changes the schema under an older server that is
+// still running. Every command creates the schema of a new database.
+func migrationFor(cmd string) db.Migration {
+	if cmd == "serve" {
+		return db.MigrateForward
+	}
+	return db.MigrateNewOnly
 }
 
 // newFlagSet returns a flag set with the global flags registered. It prints
@@ -161,6 +174,11 @@ func (a *app) version(args []string) error {
 	return nil
 }
 
+// schemaName shows a migration as a schema version: "4 (0004_key_changes.sql)".
+func schemaName(migration string) string {
+	return fmt.Sprintf("%d (%s)", db.MigrationNumber(migration), migration)
+}
+
 // versionString is the -ldflags version, else the module version that `go
 // install` and VCS stamping record, else "dev".
 func versionString() string {
@@ -187,12 +205,50 @@ func (a *app) openStore(ctx context.Context, create bool) (*db.Store, config, er
 			return nil, config{}, fmt.Errorf("no database at %s: run `keyward serve` once, or point --db (KEYWARD_DB) at the database file", cfg.DBPath)
 		}
 	}
-	store, err := db.Open(ctx, cfg.DBPath, a.dbOptions)
+	store, err := a.openDB(ctx, cfg.DBPath)
 	if err != nil {
-		return nil, config{}, fmt.Errorf("open database %s: %w", cfg.DBPath, err)
+		return nil, config{}, err
 	}
 	return store, cfg, nil
 }
+
+// openDB opens the database at path for every command, serve included,
+// with the migration migrationFor chose for the command. A schema this
+// binary may not use is reported as a *schemaRefusal, which says what to
+// do about it.
+func (a *app) openDB(ctx context.Context, path string) (*db.Store, error) {
+	store, err := db.Open(ctx, path, a.dbOptions)
+	var se *db.SchemaError
+	if errors.As(err, &se) {
+		return nil, &schemaRefusal{path: path, err: se}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return store, nil
+}
+
+// schemaRefusal is a *db.SchemaError told to the operator: which schema
+// the database has, which this keyward has, and the one way forward.
+type schemaRefusal struct {
+	path string
+	err  *db.SchemaError
+}
+
+func (r *schemaRefusal) Error() string {
+	e := r.err
+	if e.TooNew() {
+		return fmt.Sprintf("the database %s was upgraded by a newer Keyward: it records migrations this keyward (%s) does not know: %s. "+
+			"The newest migration this keyward knows is %s (schema %d); the database is at schema %d. "+
+			"Run the Keyward version that applied them (or a newer one), or restore a backup taken before that upgrade. Nothing was changed.",
+			r.path, versionString(), strings.Join(e.Unknown, ", "), e.Latest, db.MigrationNumber(e.Latest), db.MigrationNumber(e.Current))
+	}
+	return fmt.Sprintf("the database %s has schema %s, older than this keyward (%s, schema %d), and only `keyward serve` upgrades a schema. "+
+		"Start `keyward serve` of this version once (it applies %s at start-up), then run this command again. Nothing was changed.",
+		r.path, schemaName(e.Current), versionString(), db.MigrationNumber(e.Latest), strings.Join(e.Missing, ", "))
+}
+
+func (r *schemaRefusal) Unwrap() error { return r.err }
 
 // flagForField names the command-line flag behind a db validation field, so
 // that `keys create` says "--expires: ..." rather than "expires_at: ...".
