@@ -101,7 +101,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	case "backup":
 		return a.backup(ctx, rest)
 	case "version":
-		return a.version(rest)
+		return a.version(ctx, rest)
 	case "help":
 		return a.help(rest)
 	default:
@@ -160,8 +160,12 @@ func (a *app) parse(fs *flag.FlagSet, args []string, interspersed bool, helpTopi
 	}
 }
 
-// version prints the version alone on stdout, for scripts.
-func (a *app) version(args []string) error {
+// version prints the version alone on stdout, for scripts, and on stderr
+// the schema this binary creates and, when the configured database exists,
+// the schema it has. It reads the database without creating, migrating or
+// changing it, so it is safe beside a running server and before the first
+// start; a database it cannot read is reported, not an error.
+func (a *app) version(ctx context.Context, args []string) error {
 	fs := a.newFlagSet("version")
 	pos, err := a.parse(fs, args, true, "")
 	if err != nil {
@@ -171,12 +175,39 @@ func (a *app) version(args []string) error {
 		return usagef("version takes no arguments")
 	}
 	fmt.Fprintln(a.stdout, versionString())
+	fmt.Fprintf(a.stderr, "schema %s\n", schemaName(db.LatestMigration()))
+	if path, _ := a.g.db.resolve(a.env); strings.TrimSpace(path) != "" {
+		fmt.Fprintf(a.stderr, "database %s: %s\n", path, describeSchema(ctx, path))
+	}
 	return nil
 }
 
 // schemaName shows a migration as a schema version: "4 (0004_key_changes.sql)".
 func schemaName(migration string) string {
 	return fmt.Sprintf("%d (%s)", db.MigrationNumber(migration), migration)
+}
+
+// describeSchema says what schema the database at path has, compared with
+// this binary's, and what to do when they differ.
+func describeSchema(ctx context.Context, path string) string {
+	st, err := db.ReadSchema(ctx, path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "none yet (it is created on first run)"
+	case err != nil:
+		return "unreadable: " + err.Error()
+	case st.Foreign():
+		return fmt.Sprintf("not a Keyward database (it has tables %s but no record of Keyward migrations)", strings.Join(st.Tables, ", "))
+	case st.Empty():
+		return "empty (it gets its schema on first run)"
+	case len(st.Unknown) > 0:
+		return fmt.Sprintf("schema %s, newer than this keyward (unknown migrations: %s): run the Keyward version that applied them, or restore a backup",
+			schemaName(st.Current()), strings.Join(st.Unknown, ", "))
+	case len(st.Missing) > 0:
+		return fmt.Sprintf("schema %s, older than this keyward: start `keyward serve` of this version once to upgrade it", schemaName(st.Current()))
+	default:
+		return "schema " + schemaName(st.Current())
+	}
 }
 
 // versionString is the -ldflags version, else the module version that `go

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -214,4 +215,94 @@ func TestCommandsRefuseOlderSchemaUntilServe(t *testing.T) {
 	if got := c.listJSON(); len(got) != 1 {
 		t.Errorf("got %d keys after the upgrade, want 1", len(got))
 	}
+}
+
+// TestVersionSchema: version prints the version alone on stdout, and on
+// stderr this keyward's schema and the database's, whatever state the
+// database is in, without creating or leaving any file.
+func TestVersionSchema(t *testing.T) {
+	latest := db.LatestMigration()
+	files := migrationFiles(t)
+	previous := filepath.Base(files[len(files)-2])
+	thisSchema := "schema " + schemaName(latest) + "\n"
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, c *cli)
+		want    string // what follows "database PATH: "
+	}{
+		{"no database", func(*testing.T, *cli) {}, "none yet (it is created on first run)"},
+		{"empty file", func(t *testing.T, c *cli) {
+			if err := os.WriteFile(c.dbPath, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "empty (it gets its schema on first run)"},
+		{"created by user add", func(t *testing.T, c *cli) {
+			c.addUser("ann@example.com", true)
+		}, "schema " + schemaName(latest)},
+		{"older", func(t *testing.T, c *cli) {
+			previousSchema(t, c.dbPath)
+		}, "schema " + schemaName(previous) + ", older than this keyward: start `keyward serve` of this version once to upgrade it"},
+		{"newer", func(t *testing.T, c *cli) {
+			c.addUser("ann@example.com", true)
+			sqlExec(t, c.dbPath, `INSERT INTO schema_migrations (name, applied_at) VALUES ('`+futureMigration+`', 0)`)
+		}, "schema " + schemaName(futureMigration) + ", newer than this keyward (unknown migrations: " + futureMigration + ")"},
+		{"not keyward's", func(t *testing.T, c *cli) {
+			sqlExec(t, c.dbPath, `CREATE TABLE dashboards (id INTEGER PRIMARY KEY)`)
+		}, "not a Keyward database (it has tables dashboards"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			c.dbPath = filepath.Join(t.TempDir(), "data", "keyward.db")
+			c.env["KEYWARD_DB"] = c.dbPath
+			if err := os.MkdirAll(filepath.Dir(c.dbPath), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			tt.prepare(t, c)
+			before := dirListing(t, filepath.Dir(c.dbPath))
+
+			r := c.run("", "version")
+			if r.code != 0 {
+				t.Fatalf("got exit %d, want 0 (stderr %q)", r.code, r.stderr)
+			}
+			if want := versionString() + "\n"; r.stdout != want {
+				t.Errorf("got stdout %q, want exactly %q", r.stdout, want)
+			}
+			if !strings.HasPrefix(r.stderr, thisSchema) {
+				t.Errorf("got stderr %q, want it to start with %q", r.stderr, thisSchema)
+			}
+			if want := "database " + c.dbPath + ": "; !strings.Contains(r.stderr, want+tt.want) {
+				t.Errorf("got stderr %q, want it to contain %q", r.stderr, want+tt.want)
+			}
+			if after := dirListing(t, filepath.Dir(c.dbPath)); !reflect.DeepEqual(after, before) {
+				t.Errorf("got files %v after version, want %v", after, before)
+			}
+		})
+	}
+
+	t.Run("no database directory", func(t *testing.T) {
+		c := newCLI(t)
+		c.dbPath = filepath.Join(t.TempDir(), "data", "keyward.db")
+		r := c.run("", "version", "--db", c.dbPath)
+		if r.code != 0 || r.stdout != versionString()+"\n" {
+			t.Errorf("got exit %d, stdout %q, want 0 and the version", r.code, r.stdout)
+		}
+		if _, err := os.Stat(filepath.Dir(c.dbPath)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("got %v from stat, want version to create no directory", err)
+		}
+	})
+}
+
+// dirListing lists the names in dir.
+func dirListing(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
