@@ -36,9 +36,9 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 	}
 	logger := newLogger(a.stderr, cfg.LogFormat)
 
-	store, err := db.Open(ctx, cfg.DBPath, a.dbOptions)
+	store, err := a.openDB(ctx, cfg.DBPath)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", cfg.DBPath, err)
+		return err
 	}
 	defer func() {
 		if cerr := store.Close(); cerr != nil && err == nil {

@@ -21,7 +21,7 @@ Usage:
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
   keyward backup FILE             write a consistent copy of the database to FILE
-  keyward version                 print the version
+  keyward version                 print the version and the schema versions
   keyward help [COMMAND]          show this help, or a command's
 
 Secrets (a key, a generated password) go alone to stdout, messages to
@@ -34,6 +34,10 @@ Serves the dashboard, POST /api/v1/keys/verify, GET /api/v1/auth (forward
 auth), /healthz and /metrics. While no admin exists, prints a one-time link
 that creates the first admin. SIGINT or SIGTERM stop it gracefully: requests
 in flight get 15 seconds to finish and recorded key usage is written.
+
+At start-up it upgrades the database's schema to this version's. It is the
+only command that does: the others refuse a database whose schema is older
+than theirs, and every command refuses one a newer version has upgraded.
 `
 
 const helpUser = `Usage:
@@ -86,7 +90,9 @@ server and copy FILE over the database file (--db).
 
 const helpVersion = `Usage: keyward version
 
-Prints the version alone on stdout.
+Prints the version alone on stdout. On stderr follow the schema this
+keyward creates and, when the database (--db) exists, the schema it has,
+read without creating or changing anything.
 `
 
 // helpTopics maps a command to its help; "" is the overview.

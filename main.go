@@ -90,6 +90,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
 	}
+	a.dbOptions.Migrate = migrationFor(cmd)
 	switch cmd {
 	case "serve":
 		return a.serve(ctx, rest)
@@ -100,12 +101,24 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	case "backup":
 		return a.backup(ctx, rest)
 	case "version":
-		return a.version(rest)
+		return a.version(ctx, rest)
 	case "help":
 		return a.help(rest)
 	default:
 		return usagef("unknown command %q", cmd)
 	}
+}
+
+// migrationFor is the one place that decides which command may change the
+// schema of an existing database: only serve. An upgrade is then one
+// deliberate act (starting the new version's server), and a CLI command of
+// a newer version never changes the schema under an older server that is
+// still running. Every command creates the schema of a new database.
+func migrationFor(cmd string) db.Migration {
+	if cmd == "serve" {
+		return db.MigrateForward
+	}
+	return db.MigrateNewOnly
 }
 
 // newFlagSet returns a flag set with the global flags registered. It prints
@@ -147,8 +160,12 @@ func (a *app) parse(fs *flag.FlagSet, args []string, interspersed bool, helpTopi
 	}
 }
 
-// version prints the version alone on stdout, for scripts.
-func (a *app) version(args []string) error {
+// version prints the version alone on stdout, for scripts, and on stderr
+// the schema this binary creates and, when the configured database exists,
+// the schema it has. It reads the database without creating, migrating or
+// changing it, so it is safe beside a running server and before the first
+// start; a database it cannot read is reported, not an error.
+func (a *app) version(ctx context.Context, args []string) error {
 	fs := a.newFlagSet("version")
 	pos, err := a.parse(fs, args, true, "")
 	if err != nil {
@@ -158,7 +175,39 @@ func (a *app) version(args []string) error {
 		return usagef("version takes no arguments")
 	}
 	fmt.Fprintln(a.stdout, versionString())
+	fmt.Fprintf(a.stderr, "schema %s\n", schemaName(db.LatestMigration()))
+	if path, _ := a.g.db.resolve(a.env); strings.TrimSpace(path) != "" {
+		fmt.Fprintf(a.stderr, "database %s: %s\n", path, describeSchema(ctx, path))
+	}
 	return nil
+}
+
+// schemaName shows a migration as a schema version: "4 (0004_key_changes.sql)".
+func schemaName(migration string) string {
+	return fmt.Sprintf("%d (%s)", db.MigrationNumber(migration), migration)
+}
+
+// describeSchema says what schema the database at path has, compared with
+// this binary's, and what to do when they differ.
+func describeSchema(ctx context.Context, path string) string {
+	st, err := db.ReadSchema(ctx, path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "none yet (it is created on first run)"
+	case err != nil:
+		return "unreadable: " + err.Error()
+	case st.Foreign():
+		return fmt.Sprintf("not a Keyward database (it has tables %s but no record of Keyward migrations)", strings.Join(st.Tables, ", "))
+	case st.Empty():
+		return "empty (it gets its schema on first run)"
+	case len(st.Unknown) > 0:
+		return fmt.Sprintf("schema %s, newer than this keyward (unknown migrations: %s): run the Keyward version that applied them, or restore a backup",
+			schemaName(st.Current()), strings.Join(st.Unknown, ", "))
+	case len(st.Missing) > 0:
+		return fmt.Sprintf("schema %s, older than this keyward: start `keyward serve` of this version once to upgrade it", schemaName(st.Current()))
+	default:
+		return "schema " + schemaName(st.Current())
+	}
 }
 
 // versionString is the -ldflags version, else the module version that `go
@@ -187,12 +236,50 @@ func (a *app) openStore(ctx context.Context, create bool) (*db.Store, config, er
 			return nil, config{}, fmt.Errorf("no database at %s: run `keyward serve` once, or point --db (KEYWARD_DB) at the database file", cfg.DBPath)
 		}
 	}
-	store, err := db.Open(ctx, cfg.DBPath, a.dbOptions)
+	store, err := a.openDB(ctx, cfg.DBPath)
 	if err != nil {
-		return nil, config{}, fmt.Errorf("open database %s: %w", cfg.DBPath, err)
+		return nil, config{}, err
 	}
 	return store, cfg, nil
 }
+
+// openDB opens the database at path for every command, serve included,
+// with the migration migrationFor chose for the command. A schema this
+// binary may not use is reported as a *schemaRefusal, which says what to
+// do about it.
+func (a *app) openDB(ctx context.Context, path string) (*db.Store, error) {
+	store, err := db.Open(ctx, path, a.dbOptions)
+	var se *db.SchemaError
+	if errors.As(err, &se) {
+		return nil, &schemaRefusal{path: path, err: se}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return store, nil
+}
+
+// schemaRefusal is a *db.SchemaError told to the operator: which schema
+// the database has, which this keyward has, and the one way forward.
+type schemaRefusal struct {
+	path string
+	err  *db.SchemaError
+}
+
+func (r *schemaRefusal) Error() string {
+	e := r.err
+	if e.TooNew() {
+		return fmt.Sprintf("the database %s was upgraded by a newer Keyward: it records migrations this keyward (%s) does not know: %s. "+
+			"The newest migration this keyward knows is %s (schema %d); the database is at schema %d. "+
+			"Run the Keyward version that applied them (or a newer one), or restore a backup taken before that upgrade. Nothing was changed.",
+			r.path, versionString(), strings.Join(e.Unknown, ", "), e.Latest, db.MigrationNumber(e.Latest), db.MigrationNumber(e.Current))
+	}
+	return fmt.Sprintf("the database %s has schema %s, older than this keyward (%s, schema %d), and only `keyward serve` upgrades a schema. "+
+		"Start `keyward serve` of this version once (it applies %s at start-up), then run this command again. Nothing was changed.",
+		r.path, schemaName(e.Current), versionString(), db.MigrationNumber(e.Latest), strings.Join(e.Missing, ", "))
+}
+
+func (r *schemaRefusal) Unwrap() error { return r.err }
 
 // flagForField names the command-line flag behind a db validation field, so
 // that `keys create` says "--expires: ..." rather than "expires_at: ...".

@@ -13,7 +13,7 @@ import (
 const MaxBulkKeys = 100_000
 
 // idChunk is how many ids go in one IN (...) list: far below SQLite's limit
-// on bound parameters (32,766) and PostgreSQL's (65,535).
+// on bound parameters (32,766).
 const idChunk = 500
 
 // BulkResult reports what a bulk action did, key by key, in the order asked.

@@ -7,23 +7,16 @@ package db
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
 )
-
-//go:embed migrations/*.sql
-var migrationFS embed.FS
 
 // Options tune a Store. The zero value is production-ready.
 type Options struct {
@@ -35,6 +28,10 @@ type Options struct {
 	// MaxConcurrentHashes bounds argon2id computations running at once, so a
 	// burst of sign-ins cannot exhaust memory. Defaults to the number of CPUs.
 	MaxConcurrentHashes int
+	// Migrate says whether an existing database whose schema is behind is
+	// brought forward (MigrateForward, for the server) or refused
+	// (MigrateNewOnly, the default). See Migration.
+	Migrate Migration
 }
 
 // Store is the handle to the database. SQLite allows one writer at a time, so
@@ -54,8 +51,13 @@ type Store struct {
 	keyChanged func()
 }
 
-// Open opens (creating if needed) the SQLite database at path and applies
-// pending migrations.
+// Open opens (creating if needed) the SQLite database at path. Before
+// anything else touches it, it compares the migrations the database
+// records with the ones this binary embeds: a database holding migrations
+// this binary does not know is refused with a *SchemaError (ErrSchemaTooNew)
+// whatever opt.Migrate says; a new database is given the whole schema; an
+// existing one that is behind is migrated with MigrateForward and refused
+// (ErrSchemaBehind) otherwise.
 func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("db: empty database path")
@@ -70,6 +72,13 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	// #nosec G304 -- the path is the operator's --db setting, not request input.
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		_ = f.Close() // an empty file; SQLite reopens it below
+	}
+	schema, err := inspectSchema(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := schema.check(opt.Migrate); err != nil {
+		return nil, err
 	}
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
@@ -93,7 +102,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.now = time.Now
 	}
 	s.passwords = newPasswordHasher(opt.Argon2, opt.MaxConcurrentHashes)
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, schema.Missing); err != nil {
 		_ = s.Close() // the migration error is the one worth reporting
 		return nil, err
 	}
@@ -162,54 +171,4 @@ func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("db: integrity check: %w", err)
 	}
 	return res, nil
-}
-
-// migrate applies the embedded migrations not yet recorded in
-// schema_migrations, each in its own transaction, in file-name order.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name TEXT PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("db: create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("db: list migrations: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := s.applyMigration(ctx, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) applyMigration(ctx context.Context, name string) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("db: begin migration %s: %w", name, err)
-	}
-	defer tx.Rollback()
-	base := strings.TrimPrefix(name, "migrations/")
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
-		return fmt.Errorf("db: check migration %s: %w", name, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	body, err := migrationFS.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("db: read migration %s: %w", name, err)
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return fmt.Errorf("db: apply migration %s: %w", name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
-		base, s.Now().UnixMilli()); err != nil {
-		return fmt.Errorf("db: record migration %s: %w", name, err)
-	}
-	return tx.Commit()
 }

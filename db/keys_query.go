@@ -57,8 +57,9 @@ const (
 	KeySortExpires  KeySort = "expires"   // soonest expiry first
 )
 
-// keyOrderSQL holds each order's ORDER BY. NULLS LAST is spelled with CASE,
-// which SQLite and PostgreSQL both read the same way.
+// keyOrderSQL holds each order's ORDER BY. SQLite sorts NULL before every
+// value, so a leading CASE on IS NULL puts the keys without the date last
+// whichever way the date itself is sorted.
 var keyOrderSQL = map[KeySort]string{
 	"":              ` ORDER BY k.id DESC`,
 	KeySortCreated:  ` ORDER BY k.id DESC`,

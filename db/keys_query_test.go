@@ -98,9 +98,7 @@ func TestListKeysFilters(t *testing.T) {
 	}
 
 	// A longer stale threshold makes the key used 95 days ago fresh again.
-	if err := env.s.SetSetting(ctx, "stale_days", "120", CLIActor()); err != nil {
-		t.Fatal(err)
-	}
+	storeSetting(t, env.s, "stale_days", "120")
 	keys, err := env.s.ListKeys(ctx, OwnedBy(env.alice.ID), KeyFilter{Stale: true})
 	if err != nil {
 		t.Fatal(err)
@@ -126,9 +124,7 @@ func TestStaleThresholds(t *testing.T) {
 			s := newTestStore(t)
 			ctx := context.Background()
 			for k, v := range tt.settings {
-				if err := s.SetSetting(ctx, k, v, CLIActor()); err != nil {
-					t.Fatal(err)
-				}
+				storeSetting(t, s, k, v)
 			}
 			unused, neverUsed, err := s.StaleThresholds(ctx)
 			if err != nil || unused != tt.wantUnused || neverUsed != tt.wantNew {

@@ -26,9 +26,7 @@ func TestPolicyIgnoresUnusableStoredValues(t *testing.T) {
 		"max_key_lifetime_days": "forever", "stale_days": "0", "never_used_days": "99999",
 		"auto_disable_days": "-1", "session_idle_minutes": "2", "session_absolute_hours": " 12 ",
 	} {
-		if err := s.SetSetting(ctx, name, v, CLIActor()); err != nil {
-			t.Fatal(err)
-		}
+		storeSetting(t, s, name, v)
 	}
 	p, err := s.Policy(ctx)
 	if err != nil {
@@ -108,10 +106,10 @@ func TestSetPolicyWritesAndAuditsChanges(t *testing.T) {
 	if err != nil || unused != p.StaleAfter {
 		t.Errorf("StaleThresholds unused = %v, %v, want %v", unused, err, p.StaleAfter)
 	}
-	if v, _, _ := s.Setting(ctx, "session_idle_minutes"); v != "30" {
+	if v, _ := storedSetting(t, s, "session_idle_minutes"); v != "30" {
 		t.Errorf("stored session_idle_minutes = %q, want 30", v)
 	}
-	if _, ok, _ := s.Setting(ctx, "never_used_days"); ok {
+	if _, ok := storedSetting(t, s, "never_used_days"); ok {
 		t.Errorf("never_used_days was written, want only changed settings written")
 	}
 	events, err := s.ListAudit(ctx, AuditFilter{Action: ActionSettingChange})

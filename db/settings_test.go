@@ -2,67 +2,55 @@ package db
 
 import (
 	"context"
-	"strings"
+	"database/sql"
+	"errors"
 	"testing"
+	"time"
 )
 
-func TestSettings(t *testing.T) {
-	ctx := context.Background()
-	s := newTestStore(t)
-	actor := Actor{UserID: 7, Label: "ops@example.com", IP: "192.0.2.3"}
-
-	if v, ok, err := s.Setting(ctx, "stale_days"); err != nil || ok || v != "" {
-		t.Fatalf("unset: got %q, %v, %v, want \"\", false, nil", v, ok, err)
-	}
-	steps := []struct{ value, wantOld string }{{"90", ""}, {"90", ""}, {"30", "90"}}
-	for _, st := range steps {
-		if err := s.SetSetting(ctx, "stale_days", st.value, actor); err != nil {
-			t.Fatalf("SetSetting(%q): %v", st.value, err)
-		}
-		if v, ok, err := s.Setting(ctx, "stale_days"); err != nil || !ok || v != st.value {
-			t.Errorf("got %q, %v, %v, want %q, true, nil", v, ok, err, st.value)
-		}
-	}
-	events, err := s.ListAudit(ctx, AuditFilter{Action: ActionSettingChange})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Setting the same value twice is not a change.
-	if len(events) != 2 {
-		t.Fatalf("got %d setting.change events, want 2", len(events))
-	}
-	for i, want := range []map[string]string{{"old": "90", "new": "30"}, {"old": "", "new": "90"}} {
-		e := events[i]
-		if e.Target != "stale_days" || e.TargetType != "setting" || e.ActorID != 7 || e.Detail["old"] != want["old"] || e.Detail["new"] != want["new"] {
-			t.Errorf("event %d: got %+v, want target stale_days with %v", i, e, want)
-		}
+// storeSetting writes a raw setting as SetPolicy does, bypassing its
+// validation, as a hand edit or a future version's value would arrive.
+func storeSetting(t *testing.T, s *Store, name, value string) {
+	t.Helper()
+	if _, err := s.w.Exec(upsertSettingSQL, name, value, toMillis(s.Now())); err != nil {
+		t.Fatalf("store setting %s: %v", name, err)
 	}
 }
 
-func TestSecretSettingsAreNotAudited(t *testing.T) {
-	ctx := context.Background()
-	s := newTestStore(t)
-	name := SecretSettingPrefix + "session_key"
-	for _, v := range []string{"first-secret-value", "second-secret-value"} {
-		if err := s.SetSetting(ctx, name, v, SystemActor()); err != nil {
-			t.Fatal(err)
-		}
+// storedSetting reads a raw setting and whether it has a row.
+func storedSetting(t *testing.T, s *Store, name string) (string, bool) {
+	t.Helper()
+	var v string
+	err := s.r.QueryRow(`SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false
 	}
-	if v, _, _ := s.Setting(ctx, name); v != "second-secret-value" {
-		t.Errorf("got %q, want the stored secret", v)
+	if err != nil {
+		t.Fatalf("read setting %s: %v", name, err)
 	}
-	events, err := s.ListAudit(ctx, AuditFilter{TargetType: "setting"})
+	return v, true
+}
+
+// TestUpsertSettingReplaces: a second save of a rule replaces its row
+// (value and time) instead of failing on the primary key or adding one.
+func TestUpsertSettingReplaces(t *testing.T) {
+	clock := newFakeClock()
+	s := newTestStore(t, withClock(clock))
+	storeSetting(t, s, "stale_days", "90")
+	clock.Advance(time.Hour)
+	storeSetting(t, s, "stale_days", "30")
+
+	var (
+		n       int
+		value   string
+		updated int64
+	)
+	err := s.r.QueryRowContext(context.Background(),
+		`SELECT COUNT(*), MAX(value), MAX(updated_at) FROM settings WHERE name = 'stale_days'`).Scan(&n, &value, &updated)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 2 {
-		t.Fatalf("got %d events, want 2", len(events))
-	}
-	for _, e := range events {
-		for k, v := range e.Detail {
-			if strings.Contains(v, "secret-value") {
-				t.Errorf("got detail %s=%q, want the secret kept out of the audit log", k, v)
-			}
-		}
+	if n != 1 || value != "30" || updated != toMillis(clock.Now()) {
+		t.Errorf("got %d rows, value %q, updated_at %d, want 1 row, \"30\", %d", n, value, updated, toMillis(clock.Now()))
 	}
 }

@@ -23,9 +23,9 @@ type Overview struct {
 	Verifications24h int64
 }
 
-// overviewSQL counts everything in one pass over api_keys: CASE sums are
-// portable and cost one scan instead of one per number. The conditions are
-// the ones KeyFilter uses, so each card agrees with the list it links to.
+// overviewSQL counts everything in one pass over api_keys: CASE sums cost
+// one scan instead of one per number. The conditions are the ones
+// KeyFilter uses, so each card agrees with the list it links to.
 const overviewSQL = `SELECT
 	(SELECT COUNT(*) FROM users),
 	COALESCE(SUM(CASE WHEN ` + keyActiveCond + ` THEN 1 ELSE 0 END), 0),

@@ -6,7 +6,7 @@ import (
 )
 
 // Times are stored as INTEGER milliseconds since the Unix epoch, UTC: compact,
-// indexable, ordered, and portable to PostgreSQL (BIGINT).
+// indexable, ordered, and compared as plain numbers in SQL.
 
 func toMillis(t time.Time) int64 { return t.UnixMilli() }
 

@@ -185,7 +185,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 // flush is a few statements per 200 keys instead of three per key, which is
 // what keeps it short enough for "last used" to be fresh within a second on
 // a busy server. 4 parameters a row stay far below SQLite's limit on bound
-// parameters (32,766) and PostgreSQL's (65,535).
+// parameters (32,766).
 const flushChunk = 200
 
 // maxKnownIPs bounds Verifier.knownIPs; when full it is emptied, which only
@@ -202,9 +202,10 @@ const (
 	// touchKeysSQL moves last_used_at forward only, and takes the address
 	// and user agent only from a use at least as recent as the stored one:
 	// batches from a retried flush or from another instance may arrive out
-	// of order. The VALUES rows are (id, last use, ip, user agent); SQLite
-	// and PostgreSQL both name their columns column1…column4. RETURNING
-	// tells a deleted key (no row) from a live one.
+	// of order. The VALUES rows are (id, last use, ip, user agent), whose
+	// columns SQLite names column1…column4; MAX with two arguments is
+	// SQLite's scalar maximum. RETURNING tells a deleted key (no row) from
+	// a live one.
 	touchKeysSQL = `UPDATE api_keys SET
 		last_used_ip = CASE WHEN u.column2 >= COALESCE(api_keys.last_used_at, 0) THEN u.column3 ELSE api_keys.last_used_ip END,
 		last_used_user_agent = CASE WHEN u.column2 >= COALESCE(api_keys.last_used_at, 0) THEN u.column4 ELSE api_keys.last_used_user_agent END,

@@ -274,16 +274,9 @@ func (s *Store) HasAdmin(ctx context.Context) (bool, error) {
 	return n > 0, nil
 }
 
+// countActiveAdminsSQL counts the admins who can still sign in, inside
+// the write transactions that refuse to disable or demote the last one.
 const countActiveAdminsSQL = `SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL`
-
-// CountActiveAdmins counts admins who can still sign in.
-func (s *Store) CountActiveAdmins(ctx context.Context) (int, error) {
-	var n int
-	if err := s.r.QueryRowContext(ctx, countActiveAdminsSQL).Scan(&n); err != nil {
-		return 0, fmt.Errorf("db: count admins: %w", err)
-	}
-	return n, nil
-}
 
 const (
 	userStateSQL     = `SELECT email, role, disabled_at FROM users WHERE id = ?`

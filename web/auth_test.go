@@ -77,8 +77,12 @@ func TestSetupCreatesAdminOnce(t *testing.T) {
 	if _, err := a.store.GetUserByEmail(context.Background(), "second@example.com"); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("second admin lookup: got err %v, want ErrNotFound", err)
 	}
-	if n, err := a.store.CountActiveAdmins(context.Background()); err != nil || n != 1 {
-		t.Errorf("admins: got %d (err %v), want 1", n, err)
+	users, err := a.store.ListUsers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || users[0].Email != "admin@example.com" || !users[0].IsAdmin() {
+		t.Errorf("users: got %+v, want the one admin admin@example.com", users)
 	}
 	if r := a.browser().get("/setup?token=" + url.QueryEscape(a.setupToken)); r.StatusCode != http.StatusForbidden {
 		t.Errorf("GET /setup after setup: got %d, want 403", r.StatusCode)
