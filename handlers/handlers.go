@@ -152,32 +152,6 @@ func actor(c echo.Context) db.Actor {
 // ctx is the request's context.
 func ctx(c echo.Context) context.Context { return c.Request().Context() }
 
-// HTTPError is an error with a status, a stable code (for JSON) and a
-// message safe to show. The error handler in web renders it.
-type HTTPError struct {
-	Status     int
-	Code       string
-	Message    string
-	RetryAfter time.Duration // for 429
-}
-
-func (e *HTTPError) Error() string { return e.Message }
-
-// Forbidden is a 403 with a message.
-func Forbidden(msg string) error {
-	return &HTTPError{Status: http.StatusForbidden, Code: "FORBIDDEN", Message: msg}
-}
-
-// BadRequest is a 400 with a code and a message.
-func BadRequest(code, msg string) error {
-	return &HTTPError{Status: http.StatusBadRequest, Code: code, Message: msg}
-}
-
-// TooManyRequests is a 429 that tells the client when to come back.
-func TooManyRequests(wait time.Duration, msg string) error {
-	return &HTTPError{Status: http.StatusTooManyRequests, Code: "RATE_LIMITED", Message: msg, RetryAfter: wait}
-}
-
 // audit writes an event that no change shares a transaction with (a failed
 // sign-in changes nothing). A failure to write it does not fail the
 // request, but it is never silent: it is logged and counted in /metrics.

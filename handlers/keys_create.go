@@ -66,7 +66,7 @@ func (h *Handler) KeysNew(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.KeyNew(views.NewKeyPage{
+	return render(c, http.StatusOK, views.KeysNew(views.NewKeyPage{
 		Layout: h.layout(c, "Create an API key", "keys"), Form: f,
 	}))
 }
@@ -108,7 +108,7 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 			// htmx swaps only 2xx responses by default.
 			return render(c, http.StatusOK, views.KeyCreateForm(form, csrfToken(c), true))
 		}
-		return render(c, http.StatusUnprocessableEntity, views.KeyNew(views.NewKeyPage{
+		return render(c, http.StatusUnprocessableEntity, views.KeysNew(views.NewKeyPage{
 			Layout: h.layout(c, "Create an API key", "keys"), Form: form,
 		}))
 	}

@@ -5,8 +5,6 @@ import (
 	"net/url"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/keyward/keyward/views"
 )
 
 // RequireAuth sends visitors to the sign-in page (back here afterwards).
@@ -35,23 +33,4 @@ func RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
-}
-
-// ErrorPage renders the HTML error page for a request that failed: the
-// error handler in package web decides status, heading and message, this
-// draws them inside the usual layout (signed in or not).
-func (h *Handler) ErrorPage(c echo.Context, status int, heading, message string) error {
-	l := views.Layout{Title: heading, CSRFToken: csrfToken(c), Version: h.Version, Now: h.now()}
-	if u := currentUser(c); u != nil {
-		// No flashes: they wait for the next ordinary page.
-		l.User = &views.CurrentUser{Email: u.Email, IsAdmin: u.IsAdmin()}
-	}
-	page := views.ErrorPage{
-		Layout:  l,
-		Status:  status,
-		Heading: heading,
-		Message: message,
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return render(c, status, views.ErrorView(page))
 }

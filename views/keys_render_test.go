@@ -296,8 +296,8 @@ func TestKeyCreateForm(t *testing.T) {
 	}
 }
 
-func TestKeyNew(t *testing.T) {
-	doc, _ := renderKeysView(t, KeyNew(NewKeyPage{Layout: keysLayoutFixture(), Form: KeyForm{ExpiryChoices: testExpiryChoices, Expiry: "30"}}))
+func TestKeysNew(t *testing.T) {
+	doc, _ := renderKeysView(t, KeysNew(NewKeyPage{Layout: keysLayoutFixture(), Form: KeyForm{ExpiryChoices: testExpiryChoices, Expiry: "30"}}))
 	if n := doc.Find("main form#create-key").Length(); n != 1 {
 		t.Fatalf("got %d create forms, want 1", n)
 	}
