@@ -45,21 +45,12 @@ type Config struct {
 // that loads them (LoadSession, CSRF, RequireAuth, RequireAdmin), which
 // package web puts in order.
 type Handler struct {
-	Store    *db.Store
-	Verifier *db.Verifier
-	BaseURL  string
-	Version  string
-	Now      func() time.Time
-	// SetupToken guards /setup while no admin exists.
-	SetupToken string
-	// SessionIdle and SessionAbsolute are the configured session timeouts.
-	SessionIdle, SessionAbsolute time.Duration
+	Config
 
 	sessions       *sessionStore
 	loginThrottle  *loginThrottle
 	verifyThrottle *verifyThrottle
 	metrics        *metrics
-	logger         *slog.Logger
 }
 
 // New builds the handlers from cfg.
@@ -74,19 +65,11 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	return &Handler{
-		Store:           cfg.Store,
-		Verifier:        cfg.Verifier,
-		BaseURL:         cfg.BaseURL,
-		Version:         cfg.Version,
-		Now:             cfg.Now,
-		SetupToken:      cfg.SetupToken,
-		SessionIdle:     cfg.SessionIdle,
-		SessionAbsolute: cfg.SessionAbsolute,
-		sessions:        &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
-		loginThrottle:   newLoginThrottle(cfg.Now),
-		verifyThrottle:  newVerifyThrottle(cfg.Now),
-		metrics:         newMetrics(cfg.Metrics),
-		logger:          cfg.Logger,
+		Config:         cfg,
+		sessions:       &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
+		loginThrottle:  newLoginThrottle(cfg.Now),
+		verifyThrottle: newVerifyThrottle(cfg.Now),
+		metrics:        newMetrics(cfg.Metrics),
 	}
 }
 
@@ -158,7 +141,7 @@ func ctx(c echo.Context) context.Context { return c.Request().Context() }
 func (h *Handler) audit(c echo.Context, e db.AuditEvent) {
 	if err := h.Store.Audit(ctx(c), e); err != nil {
 		h.metrics.auditFailures.Inc()
-		h.logger.LogAttrs(ctx(c), slog.LevelError, "audit write failed",
+		h.Logger.LogAttrs(ctx(c), slog.LevelError, "audit write failed",
 			slog.String("action", e.Action), slog.String("error", err.Error()))
 	}
 }

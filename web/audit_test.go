@@ -1,14 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"database/sql"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -42,30 +40,12 @@ func (a *testApp) countSessions(userID int64) int {
 	return len(rows)
 }
 
-// syncBuffer is a log destination the server and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAuditNeverDropped: a sign-in, sign-out or session end whose audit
 // event cannot be written does not happen (the event is written in the same
 // transaction as the change), and a failed sign-in, which changes nothing,
 // is still answered but its lost event is logged and counted in /metrics.
 func TestAuditNeverDropped(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &soakBuffer{}
 	a := newTestApp(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	u := a.createUser("ann@example.com", db.RoleMember)
 	signedIn := a.browser()

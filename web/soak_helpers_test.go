@@ -41,7 +41,8 @@ func raceEnabled() bool {
 	return false
 }
 
-// soakBuffer is a log sink safe for the server's goroutines.
+// soakBuffer is a log sink safe for the server's goroutines (the soak and
+// the audit tests read what the server logged).
 type soakBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
