@@ -50,9 +50,11 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	password := c.FormValue("password")
 	next := safeNext(c.FormValue("next"))
 	ip := c.RealIP()
-	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, 254), Next: next}
+	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, db.MaxEmailLength), Next: next}
+	who := loginAttempt{ip: addrKey(ip)}
+	who.account, who.hasAccount = accountKeyOf(email)
 
-	if wait := h.loginThrottle.Wait(ip, email); wait > 0 {
+	if wait := h.loginThrottle.Wait(who); wait > 0 {
 		h.metrics.login(loginThrottled)
 		secs := int(math.Ceil(wait.Seconds()))
 		m.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", plural(secs, "second"))
@@ -63,15 +65,20 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 		m.Error = "Enter your email and password."
 		return render(c, http.StatusUnprocessableEntity, views.Login(m))
 	}
-	u, err := h.Store.Authenticate(ctx(c), email, password)
+	// An email longer than any account's is a wrong sign-in without asking
+	// the database (nor spending argon2id on it: it reveals nothing).
+	u, err := db.User{}, db.ErrInvalidCredentials
+	if who.hasAccount {
+		u, err = h.Store.Authenticate(ctx(c), email, password)
+	}
 	if errors.Is(err, db.ErrInvalidCredentials) {
-		h.loginThrottle.Failure(ip, email)
+		h.loginThrottle.Failure(who)
 		h.metrics.login(loginFailure)
 		// Nothing changed, so there is no change for the event to share a
 		// transaction with: a failure to write it is logged and counted.
 		h.audit(c, db.AuditEvent{
 			Actor: "anonymous", Action: db.ActionLoginFailure, TargetType: "user",
-			Target: truncate(db.NormalizeEmail(email), 254), IP: ip,
+			Target: truncate(db.NormalizeEmail(email), db.MaxEmailLength), IP: ip,
 		})
 		m.Error = "Invalid email or password."
 		return render(c, http.StatusUnauthorized, views.Login(m))
@@ -79,7 +86,7 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.loginThrottle.Success(ip, email)
+	h.loginThrottle.Success(who)
 	if err := h.startSession(c, u); err != nil {
 		return err
 	}
@@ -172,12 +179,16 @@ func safeNext(p string) string {
 	return p
 }
 
+// truncate returns the prefix of s holding at most n runes, without
+// converting all of s (which may be a megabyte of form field).
 func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
 	}
-	return string(r[:n])
+	return s
 }
 
 func plural(n int, unit string) string {

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"net/netip"
+	"time"
+
+	"github.com/keyward/keyward/db"
+)
+
+// accountKey names an account in the throttles: the SHA-256 of its
+// normalised email. Fixed-size, so a megabyte typed into the email field
+// costs what "a@b.c" does.
+type accountKey [sha256.Size]byte
+
+// accountKeyOf returns the key of the account email names, and false when
+// no account can have that email (empty, or longer than any stored one):
+// such a sign-in is simply invalid and is tracked by address only.
+func accountKeyOf(email string) (accountKey, bool) {
+	n := db.NormalizeEmail(email)
+	if n == "" || len(n) > db.MaxEmailLength {
+		return accountKey{}, false
+	}
+	return sha256.Sum256([]byte(n)), true
+}
+
+// loginAttempt is who is trying a password: the client address and the
+// account (when the email could be one).
+type loginAttempt struct {
+	ip         netip.Addr
+	account    accountKey
+	hasAccount bool
+}
+
+// loginThrottle slows password guessing: failures are counted per
+// client IP (generous, since offices share an address) and per account
+// (strict), and each gets its own back-off.
+type loginThrottle struct {
+	byIP      *backoff[netip.Addr]
+	byAccount *backoff[accountKey]
+}
+
+// Back-off policies of the sign-in throttles. An account gets 5
+// failures free, then waits 1 s, doubling to 15 min; an address gets 20.
+// Everything is forgotten an hour after the last failure.
+var (
+	loginIPPolicy      = backoffPolicy{free: 20, base: time.Second, max: 15 * time.Minute, forget: time.Hour}
+	loginAccountPolicy = backoffPolicy{free: 5, base: time.Second, max: 15 * time.Minute, forget: time.Hour}
+	// loginLimits bounds each sign-in throttle: 100,000 entries and 4 MiB
+	// of keys and counts (an account entry is 64 bytes, so 65,536 of them).
+	loginLimits = backoffLimits{entries: 100_000, bytes: 4 << 20}
+)
+
+func newLoginThrottle(now func() time.Time) *loginThrottle {
+	return &loginThrottle{
+		byIP:      newBackoff[netip.Addr](now, loginIPPolicy, loginLimits),
+		byAccount: newBackoff[accountKey](now, loginAccountPolicy, loginLimits),
+	}
+}
+
+// Wait is how long the attempt must wait: the longer of the address's
+// and the account's waits.
+func (t *loginThrottle) Wait(a loginAttempt) time.Duration {
+	w := t.byIP.wait(a.ip)
+	if a.hasAccount {
+		w = max(w, t.byAccount.wait(a.account))
+	}
+	return w
+}
+
+// Failure counts a wrong password against the address and the account.
+func (t *loginThrottle) Failure(a loginAttempt) {
+	t.byIP.fail(a.ip)
+	if a.hasAccount {
+		t.byAccount.fail(a.account)
+	}
+}
+
+// Success clears the account's counter but not the IP's: one good password
+// must not reset a spray across many accounts from the same address.
+func (t *loginThrottle) Success(a loginAttempt) {
+	if a.hasAccount {
+		t.byAccount.reset(a.account)
+	}
+}
