@@ -51,8 +51,7 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	next := safeNext(c.FormValue("next"))
 	ip := c.RealIP()
 	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, db.MaxEmailLength), Next: next}
-	who := loginAttempt{ip: addrKey(ip)}
-	who.account, who.hasAccount = accountKeyOf(email)
+	who := h.loginAttemptOf(c, email)
 
 	if wait := h.loginThrottle.Wait(who); wait > 0 {
 		h.metrics.login(loginThrottled)
@@ -76,10 +75,16 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 		h.metrics.login(loginFailure)
 		// Nothing changed, so there is no change for the event to share a
 		// transaction with: a failure to write it is logged and counted.
-		h.audit(c, db.AuditEvent{
+		e := db.AuditEvent{
 			Actor: "anonymous", Action: db.ActionLoginFailure, TargetType: "user",
 			Target: truncate(db.NormalizeEmail(email), db.MaxEmailLength), IP: ip,
-		})
+		}
+		if who.trusted {
+			// From a browser that signed in to the account before: a typo,
+			// or a stolen device cookie.
+			e.Detail = map[string]string{"device": "trusted"}
+		}
+		h.audit(c, e)
 		m.Error = "Invalid email or password."
 		return render(c, http.StatusUnauthorized, views.Login(m))
 	}
@@ -90,6 +95,7 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	if err := h.startSession(c, u); err != nil {
 		return err
 	}
+	h.trustDevice(c, who)
 	h.metrics.login(loginSuccess)
 	return c.Redirect(http.StatusSeeOther, next)
 }

@@ -57,6 +57,7 @@ type Handler struct {
 
 	sessions       *sessionStore
 	loginThrottle  *loginThrottle
+	devices        *deviceCookies
 	verifyThrottle *verifyThrottle
 	metrics        *metrics
 	logger         *slog.Logger
@@ -84,6 +85,7 @@ func New(cfg Config) *Handler {
 		SessionAbsolute: cfg.SessionAbsolute,
 		sessions:        &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
 		loginThrottle:   newLoginThrottle(cfg.Now),
+		devices:         &deviceCookies{store: cfg.Store, now: cfg.Now},
 		verifyThrottle:  newVerifyThrottle(cfg.Now),
 		metrics:         newMetrics(cfg.Metrics),
 		logger:          cfg.Logger,

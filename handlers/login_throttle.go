@@ -24,23 +24,30 @@ func accountKeyOf(email string) (accountKey, bool) {
 	return sha256.Sum256([]byte(n)), true
 }
 
-// loginAttempt is who is trying a password: the client address and the
-// account (when the email could be one).
+// loginAttempt is who is trying a password: the client address, the
+// account (when the email could be one), and, when the browser holds a
+// device cookie valid for that account, that device (see device.go).
 type loginAttempt struct {
 	ip         netip.Addr
 	account    accountKey
 	hasAccount bool
+	device     deviceID
+	trusted    bool
 }
 
-// loginThrottle slows password guessing: failures are counted per
-// client IP (generous, since offices share an address) and per account
-// (strict), and each gets its own back-off.
+// loginThrottle slows password guessing: failures are counted per client
+// IP (generous, since offices share an address), per account for the
+// clients it has not signed in from (strict), and per device for browsers
+// holding a device cookie of the account (as strict, but their own), each
+// with its own back-off. Someone guessing an account's password slows down
+// only the account's untrusted clients, never the owner's own browser.
 type loginThrottle struct {
 	byIP      *backoff[netip.Addr]
 	byAccount *backoff[accountKey]
+	byDevice  *backoff[deviceID]
 }
 
-// Back-off policies of the sign-in throttles. An account gets 5
+// Back-off policies of the sign-in throttles. An account or device gets 5
 // failures free, then waits 1 s, doubling to 15 min; an address gets 20.
 // Everything is forgotten an hour after the last failure.
 var (
@@ -55,31 +62,45 @@ func newLoginThrottle(now func() time.Time) *loginThrottle {
 	return &loginThrottle{
 		byIP:      newBackoff[netip.Addr](now, loginIPPolicy, loginLimits),
 		byAccount: newBackoff[accountKey](now, loginAccountPolicy, loginLimits),
+		byDevice:  newBackoff[deviceID](now, loginAccountPolicy, loginLimits),
 	}
 }
 
 // Wait is how long the attempt must wait: the longer of the address's
-// and the account's waits.
+// wait and the device's (trusted) or the account's untrusted clients'.
 func (t *loginThrottle) Wait(a loginAttempt) time.Duration {
 	w := t.byIP.wait(a.ip)
-	if a.hasAccount {
+	switch {
+	case a.trusted:
+		w = max(w, t.byDevice.wait(a.device))
+	case a.hasAccount:
 		w = max(w, t.byAccount.wait(a.account))
 	}
 	return w
 }
 
-// Failure counts a wrong password against the address and the account.
+// Failure counts a wrong password against the address and against the
+// device (trusted) or the account's untrusted clients.
 func (t *loginThrottle) Failure(a loginAttempt) {
 	t.byIP.fail(a.ip)
-	if a.hasAccount {
+	switch {
+	case a.trusted:
+		t.byDevice.fail(a.device)
+	case a.hasAccount:
 		t.byAccount.fail(a.account)
 	}
 }
 
-// Success clears the account's counter but not the IP's: one good password
-// must not reset a spray across many accounts from the same address.
+// Success clears the counter the attempt was judged by, but not the IP's:
+// one good password must not reset a spray across many accounts from the
+// same address. A sign-in from a trusted device leaves the untrusted
+// clients' back-off alone, or each time the owner signed in, whoever is
+// guessing would get a fresh allowance.
 func (t *loginThrottle) Success(a loginAttempt) {
-	if a.hasAccount {
+	switch {
+	case a.trusted:
+		t.byDevice.reset(a.device)
+	case a.hasAccount:
 		t.byAccount.reset(a.account)
 	}
 }
