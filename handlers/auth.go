@@ -28,6 +28,8 @@ var loginNotices = map[string]views.Flash{
 	"signed_out": {Kind: "success", Message: "You have been signed out."},
 	"expired":    {Kind: "info", Message: "Your session ended. Please sign in again."},
 	"password":   {Kind: "success", Message: "Your password was changed. Please sign in again."},
+	"password_attempts": {Kind: "error", Message: "You were signed out after too many wrong current passwords. " +
+		"Sign in again to change your password."},
 }
 
 // LoginShow is GET /login.
@@ -92,6 +94,8 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 		return err
 	}
 	h.loginThrottle.Success(who)
+	// Knowing the password, they need no password-change guesses.
+	h.passwordThrottle.reset(u.ID)
 	if err := h.startSession(c, u); err != nil {
 		return err
 	}

@@ -55,12 +55,14 @@ type Handler struct {
 	// SessionIdle and SessionAbsolute are the configured session timeouts.
 	SessionIdle, SessionAbsolute time.Duration
 
-	sessions       *sessionStore
-	loginThrottle  *loginThrottle
-	devices        *deviceCookies
-	verifyThrottle *verifyThrottle
-	metrics        *metrics
-	logger         *slog.Logger
+	sessions      *sessionStore
+	loginThrottle *loginThrottle
+	// passwordThrottle counts wrong current passwords per user id.
+	passwordThrottle *backoff[int64]
+	devices          *deviceCookies
+	verifyThrottle   *verifyThrottle
+	metrics          *metrics
+	logger           *slog.Logger
 }
 
 // New builds the handlers from cfg.
@@ -75,20 +77,21 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	return &Handler{
-		Store:           cfg.Store,
-		Verifier:        cfg.Verifier,
-		BaseURL:         cfg.BaseURL,
-		Version:         cfg.Version,
-		Now:             cfg.Now,
-		SetupToken:      cfg.SetupToken,
-		SessionIdle:     cfg.SessionIdle,
-		SessionAbsolute: cfg.SessionAbsolute,
-		sessions:        &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
-		loginThrottle:   newLoginThrottle(cfg.Now),
-		devices:         &deviceCookies{store: cfg.Store, now: cfg.Now},
-		verifyThrottle:  newVerifyThrottle(cfg.Now),
-		metrics:         newMetrics(cfg.Metrics),
-		logger:          cfg.Logger,
+		Store:            cfg.Store,
+		Verifier:         cfg.Verifier,
+		BaseURL:          cfg.BaseURL,
+		Version:          cfg.Version,
+		Now:              cfg.Now,
+		SetupToken:       cfg.SetupToken,
+		SessionIdle:      cfg.SessionIdle,
+		SessionAbsolute:  cfg.SessionAbsolute,
+		sessions:         &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
+		loginThrottle:    newLoginThrottle(cfg.Now),
+		passwordThrottle: newPasswordChangeThrottle(cfg.Now),
+		devices:          &deviceCookies{store: cfg.Store, now: cfg.Now},
+		verifyThrottle:   newVerifyThrottle(cfg.Now),
+		metrics:          newMetrics(cfg.Metrics),
+		logger:           cfg.Logger,
 	}
 }
 

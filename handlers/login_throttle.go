@@ -58,6 +58,19 @@ var (
 	loginLimits = backoffLimits{entries: 100_000, bytes: 4 << 20}
 )
 
+// passwordChangePolicy slows guessing through the password-change form,
+// a password oracle for whoever holds a session (a stolen one, say): three
+// wrong current passwords free, then 1 s doubling, per account. At
+// passwordChangeMaxFailures in a row the session ends (AccountPassword):
+// going on takes signing in, where the sign-in throttles apply.
+var passwordChangePolicy = backoffPolicy{free: 3, base: time.Second, max: 15 * time.Minute, forget: time.Hour}
+
+const passwordChangeMaxFailures = 5
+
+func newPasswordChangeThrottle(now func() time.Time) *backoff[int64] {
+	return newBackoff[int64](now, passwordChangePolicy, loginLimits)
+}
+
 func newLoginThrottle(now func() time.Time) *loginThrottle {
 	return &loginThrottle{
 		byIP:      newBackoff[netip.Addr](now, loginIPPolicy, loginLimits),

@@ -136,6 +136,21 @@ func TestLoginDeviceCookieSurvivesGuessing(t *testing.T) {
 				t.Fatalf("guess %d with a valid device cookie: got %d, want 401", i+1, r.StatusCode)
 			}
 		}
+		// Their audit events say a trusted device failed: a typo, or a
+		// stolen cookie.
+		events, err := a.store.ListAudit(context.Background(), db.AuditFilter{Action: db.ActionLoginFailure, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		trusted := 0
+		for _, e := range events {
+			if e.Detail["device"] == "trusted" {
+				trusted++
+			}
+		}
+		if trusted != allowance || len(events) <= allowance {
+			t.Errorf("failed sign-ins marked as from a trusted device: got %d of %d, want %d (the others untrusted)", trusted, len(events), allowance)
+		}
 		// ...until the device's own allowance is spent.
 		r := loginAttempt(thief, alice, "wrong password for sure", "198.18.0.99")
 		if r.StatusCode != http.StatusTooManyRequests {
