@@ -17,49 +17,53 @@ const (
 	ActionSetup          = "setup.complete"
 	ActionUserCreate     = "user.create"
 	ActionPasswordChange = "password.change"
-	ActionSessionEnd     = "session.end"
-	ActionUserDisable    = "user.disable"
-	ActionUserEnable     = "user.enable"
-	ActionKeyCreate      = "key.create"
-	ActionKeyRoll        = "key.roll"
-	ActionKeyUpdate      = "key.update"
-	ActionKeyDisable     = "key.disable"
-	ActionKeyEnable      = "key.enable"
-	ActionKeyRevoke      = "key.revoke"
-	ActionKeyNewIP       = "key.new_ip"
-	ActionSettingChange  = "setting.change"
-	ActionInviteCreate   = "invite.create"
-	ActionInviteAccept   = "invite.accept"
-	ActionResetLink      = "password.reset_link"
-	ActionPasswordReset  = "password.reset"
-	ActionUserPromote    = "user.promote"
-	ActionUserDemote     = "user.demote"
+	// ActionPasswordChangeFailure: a wrong current password on the
+	// password-change form, a guess by whoever holds a session.
+	ActionPasswordChangeFailure = "password.change_failure"
+	ActionSessionEnd            = "session.end"
+	ActionUserDisable           = "user.disable"
+	ActionUserEnable            = "user.enable"
+	ActionKeyCreate             = "key.create"
+	ActionKeyRoll               = "key.roll"
+	ActionKeyUpdate             = "key.update"
+	ActionKeyDisable            = "key.disable"
+	ActionKeyEnable             = "key.enable"
+	ActionKeyRevoke             = "key.revoke"
+	ActionKeyNewIP              = "key.new_ip"
+	ActionSettingChange         = "setting.change"
+	ActionInviteCreate          = "invite.create"
+	ActionInviteAccept          = "invite.accept"
+	ActionResetLink             = "password.reset_link"
+	ActionPasswordReset         = "password.reset"
+	ActionUserPromote           = "user.promote"
+	ActionUserDemote            = "user.demote"
 )
 
 var actionLabels = map[string]string{
-	ActionLoginSuccess:   "Signed in",
-	ActionLoginFailure:   "Failed sign-in",
-	ActionLogout:         "Signed out",
-	ActionSetup:          "Completed setup",
-	ActionUserCreate:     "User created",
-	ActionPasswordChange: "Password changed",
-	ActionSessionEnd:     "Session ended",
-	ActionUserDisable:    "User disabled",
-	ActionUserEnable:     "User enabled",
-	ActionKeyCreate:      "Key created",
-	ActionKeyRoll:        "Key rolled",
-	ActionKeyUpdate:      "Key edited",
-	ActionKeyDisable:     "Key disabled",
-	ActionKeyEnable:      "Key enabled",
-	ActionKeyRevoke:      "Key revoked",
-	ActionKeyNewIP:       "Used from a new IP",
-	ActionSettingChange:  "Setting changed",
-	ActionInviteCreate:   "Invite sent",
-	ActionInviteAccept:   "Invite accepted",
-	ActionResetLink:      "Password reset link created",
-	ActionPasswordReset:  "Password reset",
-	ActionUserPromote:    "Made admin",
-	ActionUserDemote:     "Made member",
+	ActionLoginSuccess:          "Signed in",
+	ActionLoginFailure:          "Failed sign-in",
+	ActionLogout:                "Signed out",
+	ActionSetup:                 "Completed setup",
+	ActionUserCreate:            "User created",
+	ActionPasswordChange:        "Password changed",
+	ActionPasswordChangeFailure: "Failed password change",
+	ActionSessionEnd:            "Session ended",
+	ActionUserDisable:           "User disabled",
+	ActionUserEnable:            "User enabled",
+	ActionKeyCreate:             "Key created",
+	ActionKeyRoll:               "Key rolled",
+	ActionKeyUpdate:             "Key edited",
+	ActionKeyDisable:            "Key disabled",
+	ActionKeyEnable:             "Key enabled",
+	ActionKeyRevoke:             "Key revoked",
+	ActionKeyNewIP:              "Used from a new IP",
+	ActionSettingChange:         "Setting changed",
+	ActionInviteCreate:          "Invite sent",
+	ActionInviteAccept:          "Invite accepted",
+	ActionResetLink:             "Password reset link created",
+	ActionPasswordReset:         "Password reset",
+	ActionUserPromote:           "Made admin",
+	ActionUserDemote:            "Made member",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -76,7 +80,7 @@ func Actions() []string {
 	return []string{
 		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
 		ActionUserCreate, ActionInviteCreate, ActionInviteAccept,
-		ActionPasswordChange, ActionResetLink, ActionPasswordReset, ActionSessionEnd,
+		ActionPasswordChange, ActionPasswordChangeFailure, ActionResetLink, ActionPasswordReset, ActionSessionEnd,
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionSettingChange,

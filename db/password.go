@@ -216,6 +216,9 @@ const (
 // other session of the user ends, so a thief holding an old session is
 // locked out with the old password; keepSessionID (the session making the
 // change) survives. All of it, with the audit event, is one transaction.
+// A wrong current password is audited (ActionPasswordChangeFailure) before
+// the validation error returns: the form answers whether a password is
+// right, so guesses through it must leave a trace like failed sign-ins.
 func (s *Store) ChangePassword(ctx context.Context, userID int64, current, next string, keepSessionID int64, actor Actor) error {
 	var email, oldHash string
 	err := s.r.QueryRowContext(ctx, passwordHashSQL, userID).Scan(&email, &oldHash)
@@ -232,6 +235,10 @@ func (s *Store) ChangePassword(ctx context.Context, userID int64, current, next 
 	}
 	if !ok {
 		ve.Add("current_password", "Your current password is wrong.")
+		// Nothing changes, so the event has a transaction of its own.
+		if err := s.Audit(ctx, actor.event(ActionPasswordChangeFailure, "user", userID, email)); err != nil {
+			return err
+		}
 	}
 	if err := CheckPassword(next, email); err != nil {
 		ve.AddErr("new_password", err)

@@ -265,3 +265,51 @@ func fieldMessage(t *testing.T, err error) string {
 	}
 	return fe.Message
 }
+
+// TestChangePasswordAuditsWrongCurrent: the password-change form says
+// whether a password is right, so each wrong current password is audited
+// like a failed sign-in, with who asked and from where; other mistakes are
+// not failures of that kind.
+func TestChangePasswordAuditsWrongCurrent(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	u := mustCreateUser(t, s, "cat@example.com", RoleMember)
+	actor := Actor{UserID: u.ID, Label: u.Email, IP: "192.0.2.9"}
+	tests := []struct {
+		name, current, next string
+		wantEvents          int
+	}{
+		{"wrong current", "not my password at all", "harbor Quill 93 meadow thistle", 1},
+		{"wrong current and weak new", "not my password at all", "short", 1},
+		{"right current, weak new", testPassword, "short", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChangeFailure})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.ChangePassword(ctx, u.ID, tt.current, tt.next, 0, actor); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ChangePassword: got %v, want ErrInvalid", err)
+			}
+			after, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChangeFailure})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(after) - len(before); got != tt.wantEvents {
+				t.Fatalf("failure events: got %d, want %d", got, tt.wantEvents)
+			}
+			if tt.wantEvents == 0 {
+				return
+			}
+			e := after[0]
+			if e.ActorID != u.ID || e.Actor != u.Email || e.IP != actor.IP || e.TargetType != "user" || e.TargetID != u.ID || e.Target != u.Email {
+				t.Errorf("event: got actor %d %q ip %q target %s %d %q, want the user acting on themselves from %s",
+					e.ActorID, e.Actor, e.IP, e.TargetType, e.TargetID, e.Target, actor.IP)
+			}
+			if got := ActionLabel(e.Action); got != "Failed password change" {
+				t.Errorf("label: got %q, want %q", got, "Failed password change")
+			}
+		})
+	}
+}

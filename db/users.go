@@ -36,8 +36,9 @@ func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 // Disabled reports whether u may no longer sign in or use keys.
 func (u User) Disabled() bool { return u.DisabledAt != nil }
 
-// maxEmailLength is RFC 5321's limit on a forward path.
-const maxEmailLength = 254
+// MaxEmailLength is RFC 5321's limit on a forward path, in bytes: no
+// stored email is longer, so a longer one names no account.
+const MaxEmailLength = 254
 
 // NormalizeEmail trims spaces and lowercases, so that one address is one
 // account however it is typed. The column is COLLATE NOCASE as well.
@@ -50,8 +51,8 @@ func ValidateEmail(email string) error {
 	if email == "" {
 		return &FieldError{Message: "Enter an email address."}
 	}
-	if len(email) > maxEmailLength {
-		return invalidf("Use at most %d characters.", maxEmailLength)
+	if len(email) > MaxEmailLength {
+		return invalidf("Use at most %d characters.", MaxEmailLength)
 	}
 	if strings.IndexFunc(email, unicode.IsSpace) >= 0 {
 		return &FieldError{Message: "An email address has no spaces."}

@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,9 +45,21 @@ func (h *Handler) accountPage(c echo.Context) (views.AccountPage, error) {
 }
 
 // AccountPassword is POST /account/password. A changed password ends every
-// other session of the user (a thief's session too).
+// other session of the user (a thief's session too). The form tells
+// whether a password is right, so it is throttled and audited like
+// sign-in: wrong current passwords are audited (by ChangePassword), slowed
+// per account (429 with Retry-After, the wait beside the field, before
+// any password is checked), and the last of passwordChangeMaxFailures in a
+// row ends the session.
 func (h *Handler) AccountPassword(c echo.Context) error {
 	u, sess := currentUser(c), currentSession(c)
+	if wait := h.passwordThrottle.wait(u.ID); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return h.accountPasswordErrors(c, http.StatusTooManyRequests, views.FieldErrors{
+			"current_password": fmt.Sprintf("Too many wrong passwords. Try again in %s.", plural(secs, "second")),
+		})
+	}
 	current, next := c.FormValue("current_password"), c.FormValue("new_password")
 	var err error
 	if next != c.FormValue("new_password_confirm") {
@@ -53,18 +68,44 @@ func (h *Handler) AccountPassword(c echo.Context) error {
 		err = h.Store.ChangePassword(ctx(c), u.ID, current, next, sess.ID(), actor(c))
 	}
 	if fe := db.FieldErrors(err); fe != nil {
-		m, perr := h.accountPage(c)
-		if perr != nil {
-			return perr
+		if _, wrong := fe["current_password"]; wrong {
+			if h.passwordThrottle.fail(u.ID) >= passwordChangeMaxFailures {
+				return h.endSessionAfterGuesses(c)
+			}
 		}
-		m.PasswordErrors = fe
-		return render(c, http.StatusUnprocessableEntity, views.Account(m))
+		return h.accountPasswordErrors(c, http.StatusUnprocessableEntity, fe)
 	}
 	if err != nil {
 		return err
 	}
+	h.passwordThrottle.reset(u.ID)
 	h.flash(c, "success", "Your password was changed. All your other sessions were signed out.")
 	return redirect(c, "/account")
+}
+
+// accountPasswordErrors renders the account page with messages beside the
+// password fields.
+func (h *Handler) accountPasswordErrors(c echo.Context, status int, fe views.FieldErrors) error {
+	m, err := h.accountPage(c)
+	if err != nil {
+		return err
+	}
+	m.PasswordErrors = fe
+	return render(c, status, views.Account(m))
+}
+
+// endSessionAfterGuesses ends the session that kept guessing the current
+// password (audited as an ended session, after the failures) and sends the
+// person to sign in, where the sign-in throttles apply.
+func (h *Handler) endSessionAfterGuesses(c echo.Context) error {
+	u, sess := currentUser(c), currentSession(c)
+	if err := h.Store.DeleteUserSession(ctx(c), u.ID, sess.ID(), actor(c)); err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	if err := h.endSession(c); err != nil {
+		return err
+	}
+	return redirect(c, "/login?m=password_attempts")
 }
 
 // AccountSessionEnd is POST /account/sessions/{id}/end: sign out one of the

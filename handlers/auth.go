@@ -28,6 +28,8 @@ var loginNotices = map[string]views.Flash{
 	"signed_out": {Kind: "success", Message: "You have been signed out."},
 	"expired":    {Kind: "info", Message: "Your session ended. Please sign in again."},
 	"password":   {Kind: "success", Message: "Your password was changed. Please sign in again."},
+	"password_attempts": {Kind: "error", Message: "You were signed out after too many wrong current passwords. " +
+		"Sign in again to change your password."},
 }
 
 // LoginShow is GET /login.
@@ -50,9 +52,10 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	password := c.FormValue("password")
 	next := safeNext(c.FormValue("next"))
 	ip := c.RealIP()
-	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, 254), Next: next}
+	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, db.MaxEmailLength), Next: next}
+	who := h.loginAttemptOf(c, email)
 
-	if wait := h.loginThrottle.Wait(ip, email); wait > 0 {
+	if wait := h.loginThrottle.Wait(who); wait > 0 {
 		h.metrics.login(loginThrottled)
 		secs := int(math.Ceil(wait.Seconds()))
 		m.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", plural(secs, "second"))
@@ -63,26 +66,40 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 		m.Error = "Enter your email and password."
 		return render(c, http.StatusUnprocessableEntity, views.Login(m))
 	}
-	u, err := h.Store.Authenticate(ctx(c), email, password)
+	// An email longer than any account's is a wrong sign-in without asking
+	// the database (nor spending argon2id on it: it reveals nothing).
+	u, err := db.User{}, db.ErrInvalidCredentials
+	if who.hasAccount {
+		u, err = h.Store.Authenticate(ctx(c), email, password)
+	}
 	if errors.Is(err, db.ErrInvalidCredentials) {
-		h.loginThrottle.Failure(ip, email)
+		h.loginThrottle.Failure(who)
 		h.metrics.login(loginFailure)
 		// Nothing changed, so there is no change for the event to share a
 		// transaction with: a failure to write it is logged and counted.
-		h.audit(c, db.AuditEvent{
+		e := db.AuditEvent{
 			Actor: "anonymous", Action: db.ActionLoginFailure, TargetType: "user",
-			Target: truncate(db.NormalizeEmail(email), 254), IP: ip,
-		})
+			Target: truncate(db.NormalizeEmail(email), db.MaxEmailLength), IP: ip,
+		}
+		if who.trusted {
+			// From a browser that signed in to the account before: a typo,
+			// or a stolen device cookie.
+			e.Detail = map[string]string{"device": "trusted"}
+		}
+		h.audit(c, e)
 		m.Error = "Invalid email or password."
 		return render(c, http.StatusUnauthorized, views.Login(m))
 	}
 	if err != nil {
 		return err
 	}
-	h.loginThrottle.Success(ip, email)
+	h.loginThrottle.Success(who)
+	// Knowing the password, they need no password-change guesses.
+	h.passwordThrottle.reset(u.ID)
 	if err := h.startSession(c, u); err != nil {
 		return err
 	}
+	h.trustDevice(c, who)
 	h.metrics.login(loginSuccess)
 	return c.Redirect(http.StatusSeeOther, next)
 }
@@ -172,12 +189,16 @@ func safeNext(p string) string {
 	return p
 }
 
+// truncate returns the prefix of s holding at most n runes, without
+// converting all of s (which may be a megabyte of form field).
 func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
 	}
-	return string(r[:n])
+	return s
 }
 
 func plural(n int, unit string) string {

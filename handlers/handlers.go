@@ -47,10 +47,13 @@ type Config struct {
 type Handler struct {
 	Config
 
-	sessions       *sessionStore
-	loginThrottle  *loginThrottle
-	verifyThrottle *verifyThrottle
-	metrics        *metrics
+	sessions      *sessionStore
+	loginThrottle *loginThrottle
+	// passwordThrottle counts wrong current passwords per user id.
+	passwordThrottle *backoff[int64]
+	devices          *deviceCookies
+	verifyThrottle   *verifyThrottle
+	metrics          *metrics
 }
 
 // New builds the handlers from cfg.
@@ -65,11 +68,13 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	return &Handler{
-		Config:         cfg,
-		sessions:       &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
-		loginThrottle:  newLoginThrottle(cfg.Now),
-		verifyThrottle: newVerifyThrottle(cfg.Now),
-		metrics:        newMetrics(cfg.Metrics),
+		Config:           cfg,
+		sessions:         &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
+		loginThrottle:    newLoginThrottle(cfg.Now),
+		passwordThrottle: newPasswordChangeThrottle(cfg.Now),
+		devices:          &deviceCookies{store: cfg.Store, now: cfg.Now},
+		verifyThrottle:   newVerifyThrottle(cfg.Now),
+		metrics:          newMetrics(cfg.Metrics),
 	}
 }
 

@@ -22,9 +22,15 @@ const (
 	sessionName = "keyward"
 	// touchEvery bounds how often a session's last_seen_at is written: the
 	// idle timeout is 30 minutes by default, so minute precision is plenty and
-	// saves a write on nearly every page view.
+	// saves a write on nearly every page view (see touchInterval).
 	touchEvery = time.Minute
 )
+
+// touchInterval is how stale last_seen_at may grow before a request writes
+// it again: touchEvery, but at most a quarter of the idle timeout. With a
+// fixed minute, an idle timeout under a minute would end sessions in use,
+// since activity in between would never be recorded.
+func touchInterval(idle time.Duration) time.Duration { return min(touchEvery, idle/4) }
 
 // Keys of a gorilla session's Values. Only this file reads or writes them:
 // everyone else goes through Session's typed accessors. Only flashes are
@@ -56,7 +62,8 @@ func (s Session) ID() int64 { return s.int64(valRowID) }
 // AuthTime is when the person signed in to this session.
 func (s Session) AuthTime() time.Time { return s.time(valAuthAt) }
 
-// LastSeen is when the session last showed activity (minute precision).
+// LastSeen is when the session last showed activity (to within
+// touchInterval).
 func (s Session) LastSeen() time.Time { return s.time(valLastSeen) }
 
 // Flashes are the one-time messages queued for the next page.
@@ -320,7 +327,7 @@ func (h *Handler) LoadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		case err != nil:
 			return err
 		}
-		if ss.now().Sub(typed.LastSeen()) >= touchEvery {
+		if idle, _ := ss.timeouts(r.Context()); ss.now().Sub(typed.LastSeen()) >= touchInterval(idle) {
 			err := sess.Save(r, c.Response())
 			if errors.Is(err, db.ErrNotFound) {
 				// Ended by another request (sign-out elsewhere) meanwhile.

@@ -1,24 +1,48 @@
 package handlers
 
 import (
-	"strings"
+	"net/netip"
+	"reflect"
+	"slices"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// backoff counts recent failures per key and, past a free allowance, makes
-// the caller wait twice as long after each further failure (capped).
-type backoff struct {
-	mu     sync.Mutex
-	now    func() time.Time
+// Every map a client can grow is bounded twice: by entries and by bytes.
+// Keys are fixed-size values (a netip.Addr, a SHA-256 digest, a nonce),
+// never a string the client sent, so an entry costs the same whatever was
+// submitted, and the bytes a map holds are its entries times that size.
+// The accounting covers keys and values; the map's own slots (a control
+// byte each, and the free slots of a table that has not filled up) add at
+// most as much again.
+
+// backoffLimits bounds one back-off map.
+type backoffLimits struct {
+	entries int
+	bytes   int
+}
+
+// backoffPolicy is how a back-off slows its keys down.
+type backoffPolicy struct {
 	free   int           // failures allowed before any wait
 	base   time.Duration // first wait
 	max    time.Duration // longest wait
 	forget time.Duration // an entry with no failure for this long is dropped
-	limit  int           // bound on tracked keys
-	items  map[string]*failures
+}
+
+// backoff counts recent failures per key and, past a free allowance, makes
+// the caller wait twice as long after each further failure (capped).
+type backoff[K comparable] struct {
+	mu     sync.Mutex
+	now    func() time.Time
+	policy backoffPolicy
+	// capacity is the most entries the map may hold: the lower of the
+	// entry and byte limits.
+	capacity   int
+	entryBytes int
+	items      map[K]failures
 }
 
 type failures struct {
@@ -26,12 +50,17 @@ type failures struct {
 	last time.Time
 }
 
-func newBackoff(now func() time.Time, free int, base, max, forget time.Duration) *backoff {
-	return &backoff{now: now, free: free, base: base, max: max, forget: forget, limit: 100_000, items: map[string]*failures{}}
+func newBackoff[K comparable](now func() time.Time, p backoffPolicy, l backoffLimits) *backoff[K] {
+	size := int(reflect.TypeFor[K]().Size() + reflect.TypeFor[failures]().Size())
+	return &backoff[K]{
+		now: now, policy: p, entryBytes: size,
+		capacity: max(1, min(l.entries, l.bytes/size)),
+		items:    map[K]failures{},
+	}
 }
 
 // wait returns how long key must wait before its next attempt.
-func (b *backoff) wait(key string) time.Duration {
+func (b *backoff[K]) wait(key K) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f, ok := b.items[key]
@@ -39,16 +68,20 @@ func (b *backoff) wait(key string) time.Duration {
 		return 0
 	}
 	now := b.now()
-	if now.Sub(f.last) >= b.forget {
+	if now.Sub(f.last) >= b.policy.forget {
 		delete(b.items, key)
 		return 0
 	}
-	if f.n < b.free {
+	return b.waitOf(f, now)
+}
+
+func (b *backoff[K]) waitOf(f failures, now time.Time) time.Duration {
+	if f.n < b.policy.free {
 		return 0
 	}
-	d := b.base << min(f.n-b.free, 20)
-	if d > b.max || d <= 0 {
-		d = b.max
+	d := b.policy.base << min(f.n-b.policy.free, 20)
+	if d > b.policy.max || d <= 0 {
+		d = b.policy.max
 	}
 	if left := f.last.Add(d).Sub(now); left > 0 {
 		return left
@@ -56,83 +89,93 @@ func (b *backoff) wait(key string) time.Duration {
 	return 0
 }
 
-func (b *backoff) fail(key string) {
+// fail records a failure of key and returns how many it has in a row.
+func (b *backoff[K]) fail(key K) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	f, ok := b.items[key]
-	if !ok {
-		if len(b.items) >= b.limit {
-			b.prune(now)
-		}
-		f = &failures{}
-		b.items[key] = f
+	if ok && now.Sub(f.last) >= b.policy.forget {
+		f = failures{}
+	}
+	if !ok && len(b.items) >= b.capacity {
+		b.prune(now)
 	}
 	f.n++
 	f.last = now
+	b.items[key] = f
+	return f.n
 }
 
-func (b *backoff) reset(key string) {
+func (b *backoff[K]) reset(key K) {
 	b.mu.Lock()
 	delete(b.items, key)
 	b.mu.Unlock()
 }
 
-// prune drops forgotten entries, or everything if that is not enough
-// (an attacker spraying keys must not grow memory without bound).
-func (b *backoff) prune(now time.Time) {
+// bytes is what the map's entries take: entries times the fixed entry size.
+func (b *backoff[K]) bytes() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items) * b.entryBytes
+}
+
+// prune makes room for one entry, losing as little as it can: first the
+// forgotten entries, then those still within their free allowance (they
+// slow nobody down), and only then the quarter with the oldest failures.
+// Someone spraying new keys, one failure each, therefore cannot push out
+// the entry that is slowing down guesses at the account they are after.
+func (b *backoff[K]) prune(now time.Time) {
 	for k, f := range b.items {
-		if now.Sub(f.last) >= b.forget {
+		if now.Sub(f.last) >= b.policy.forget {
 			delete(b.items, k)
 		}
 	}
-	if len(b.items) >= b.limit {
-		clear(b.items)
+	if len(b.items) < b.capacity {
+		return
+	}
+	for k, f := range b.items {
+		if f.n < b.policy.free {
+			delete(b.items, k)
+		}
+	}
+	if len(b.items) < b.capacity {
+		return
+	}
+	lasts := make([]time.Time, 0, len(b.items))
+	for _, f := range b.items {
+		lasts = append(lasts, f.last)
+	}
+	slices.SortFunc(lasts, time.Time.Compare)
+	cut := lasts[len(lasts)/4]
+	for k, f := range b.items {
+		if !f.last.After(cut) {
+			delete(b.items, k)
+		}
 	}
 }
 
-// loginThrottle slows password guessing: failures are counted per
-// client IP (generous, since offices share an address) and per account
-// (strict), and each gets its own back-off.
-type loginThrottle struct {
-	byIP      *backoff
-	byAccount *backoff
-}
-
-func newLoginThrottle(now func() time.Time) *loginThrottle {
-	return &loginThrottle{
-		byIP:      newBackoff(now, 20, time.Second, 15*time.Minute, time.Hour),
-		byAccount: newBackoff(now, 5, time.Second, 15*time.Minute, time.Hour),
+// addrKey turns a client address into a fixed-size map key. The address
+// comes from the IP extractor, so it parses; anything else shares the one
+// zero key rather than growing a map with strings. Zones are dropped: they
+// name a local interface, not a client.
+func addrKey(ip string) netip.Addr {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Addr{}
 	}
-}
-
-func accountKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
-func (t *loginThrottle) Wait(ip, email string) time.Duration {
-	return max(t.byIP.wait(ip), t.byAccount.wait(accountKey(email)))
-}
-
-func (t *loginThrottle) Failure(ip, email string) {
-	t.byIP.fail(ip)
-	if email != "" {
-		t.byAccount.fail(accountKey(email))
-	}
-}
-
-// Success clears the account's counter but not the IP's: one good password
-// must not reset a spray across many accounts from the same address.
-func (t *loginThrottle) Success(_, email string) {
-	t.byAccount.reset(accountKey(email))
+	return a.Unmap().WithZone("")
 }
 
 // verifyThrottle slows key guessing with a token bucket per
 // client IP that only failed verifications drain: well-behaved services are
 // never slowed, key guessing is.
 type verifyThrottle struct {
-	mu    sync.Mutex
-	now   func() time.Time
-	items map[string]*rate.Limiter
-	limit int
+	mu         sync.Mutex
+	now        func() time.Time
+	items      map[netip.Addr]*rate.Limiter
+	capacity   int
+	entryBytes int
 }
 
 const (
@@ -140,13 +183,22 @@ const (
 	verifyFailBurst = 100
 )
 
+// verifyThrottleLimits bounds the addresses tracked at once.
+var verifyThrottleLimits = backoffLimits{entries: 100_000, bytes: 16 << 20}
+
 func newVerifyThrottle(now func() time.Time) *verifyThrottle {
-	return &verifyThrottle{now: now, items: map[string]*rate.Limiter{}, limit: 100_000}
+	// A key and a pointer in the map, and the limiter it points to.
+	size := int(reflect.TypeFor[netip.Addr]().Size() + reflect.TypeFor[*rate.Limiter]().Size() +
+		reflect.TypeFor[rate.Limiter]().Size())
+	return &verifyThrottle{
+		now: now, items: map[netip.Addr]*rate.Limiter{}, entryBytes: size,
+		capacity: min(verifyThrottleLimits.entries, verifyThrottleLimits.bytes/size),
+	}
 }
 
 func (t *verifyThrottle) Wait(ip string) time.Duration {
 	t.mu.Lock()
-	l, ok := t.items[ip]
+	l, ok := t.items[addrKey(ip)]
 	t.mu.Unlock()
 	if !ok {
 		return 0
@@ -162,15 +214,38 @@ func (t *verifyThrottle) Wait(ip string) time.Duration {
 }
 
 func (t *verifyThrottle) Failure(ip string) {
+	key := addrKey(ip)
 	t.mu.Lock()
-	l, ok := t.items[ip]
+	l, ok := t.items[key]
 	if !ok {
-		if len(t.items) >= t.limit {
-			clear(t.items)
+		if len(t.items) >= t.capacity {
+			t.prune()
 		}
 		l = rate.NewLimiter(verifyFailRate, verifyFailBurst)
-		t.items[ip] = l
+		t.items[key] = l
 	}
 	t.mu.Unlock()
 	l.AllowN(t.now(), 1)
+}
+
+// bytes is what the map's entries take: entries times the fixed entry size.
+func (t *verifyThrottle) bytes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.items) * t.entryBytes
+}
+
+// prune drops the addresses whose bucket has refilled (the same as having
+// no entry), or, if that frees nothing, every address: memory stays
+// bounded even when a spray of addresses keeps all buckets drained.
+func (t *verifyThrottle) prune() {
+	now := t.now()
+	for k, l := range t.items {
+		if l.TokensAt(now) >= verifyFailBurst {
+			delete(t.items, k)
+		}
+	}
+	if len(t.items) >= t.capacity {
+		clear(t.items)
+	}
 }
