@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,23 +13,13 @@ import (
 // global state: two servers in one test binary do not collide). The
 // business counters (sign-ins, verifications) are the handlers' own, in the
 // same registry.
+//
+// Routes are patterns from the route table (or "unmatched") and methods
+// are normalized (metricMethod), so the set of series is small and bounded
+// whatever clients send.
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	byRoute  sync.Map // routeKey -> *routeMetrics, so the hot path does not build label maps
-}
-
-// routeKey is one series of the request metrics. Routes are patterns from
-// the route table (or "unmatched") and methods are normalized, so the set
-// of keys is small and bounded whatever clients send.
-type routeKey struct {
-	route, method string
-	status        int
-}
-
-type routeMetrics struct {
-	requests prometheus.Counter
-	duration prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -49,17 +38,8 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	k := routeKey{route, metricMethod(method), status}
-	v, ok := m.byRoute.Load(k)
-	if !ok {
-		v, _ = m.byRoute.LoadOrStore(k, &routeMetrics{
-			requests: m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status)),
-			duration: m.duration.WithLabelValues(k.route),
-		})
-	}
-	rm := v.(*routeMetrics)
-	rm.requests.Inc()
-	rm.duration.Observe(d.Seconds())
+	m.requests.WithLabelValues(route, metricMethod(method), strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
 // metricMethod is method when it is a standard one and "OTHER" otherwise:
