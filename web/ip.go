@@ -22,6 +22,19 @@ func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(trustOnly(trusted)...)
 }
 
+// schemeExtractor decides whether a request came over HTTPS, for HSTS.
+// Without trusted proxies only the connection's own TLS counts; with them,
+// X-Forwarded-Proto (and its variants) counts only from those proxies.
+// Echo's default believes the headers from any loopback or private
+// address, so a client on the same network could ask for HSTS over plain
+// HTTP or pass itself off as HTTPS to anything that asks c.Scheme().
+func schemeExtractor(trusted []netip.Prefix) echo.SchemeExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractSchemeDirect()
+	}
+	return echo.ExtractSchemeFromHeaders(trustOnly(trusted)...)
+}
+
 // trustOnly is the Echo trust options that believe exactly the networks
 // given, and none of Echo's defaults.
 func trustOnly(trusted []netip.Prefix) []echo.TrustOption {

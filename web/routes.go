@@ -21,6 +21,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	e.SchemeExtractor = schemeExtractor(s.cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.handleError
 
 	// Outermost first: every response gets an id, is observed and logged,
