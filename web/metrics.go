@@ -1,12 +1,19 @@
 package web
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyward/keyward/handlers"
 )
 
 // metrics holds the server's HTTP collectors in its own registry (no
@@ -52,4 +59,30 @@ func metricMethod(method string) string {
 		return method
 	}
 	return "OTHER"
+}
+
+// metricsHandler serves GET /metrics from reg. With a token it answers
+// only requests that carry it as "Authorization: Bearer TOKEN" (how
+// Prometheus sends its authorization.credentials): the page names every
+// route with its traffic, counts sign-in failures and shows the Go
+// version, which an operator may not want public. Without a token it is
+// open, as documented (restrict it at the proxy then).
+func metricsHandler(reg *prometheus.Registry, token string) echo.HandlerFunc {
+	serve := echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if token == "" {
+		return serve
+	}
+	// Comparing hashes takes the same time whatever the length of what
+	// was sent, so timing tells nothing about the token.
+	want := sha256.Sum256([]byte(token))
+	return func(c echo.Context) error {
+		scheme, sent, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(sent)))
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="keyward-metrics"`)
+			return &handlers.HTTPError{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
+				Message: "/metrics needs the metrics token: send Authorization: Bearer TOKEN."}
+		}
+		return serve(c)
+	}
 }
