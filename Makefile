@@ -76,7 +76,7 @@ check-generated: generate
 FUZZTIME ?= 60s
 FUZZ_TARGETS = db:FuzzParseKey db:FuzzParseScopes db:FuzzKeyInput db:FuzzTruncateUTF8 \
 	handlers:FuzzVerifyBody handlers:FuzzLoginForm handlers:FuzzKeyForm handlers:FuzzCSV \
-	web:FuzzIPExtractor
+	handlers:FuzzDecodeVerifyRequest web:FuzzIPExtractor
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

@@ -3,12 +3,16 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/db"
@@ -38,11 +42,18 @@ type verifyResponse struct {
 
 // APIVerify is POST /api/v1/keys/verify: {"key", "scope"} -> 200 with
 // {"valid": true, "key": {...}} or {"valid": false, "code": "..."}. Bad
-// requests (no body, not JSON, no key) are 400 with an error code.
+// requests (not JSON, no body, an unknown, misspelt or repeated field, no
+// key) are 4xx with an error code.
+//
+// The body must be declared application/json. Browsers send a cross-site
+// POST without asking first only for form and text/plain bodies; a JSON
+// one needs a CORS preflight, which Keyward never grants (it sends no
+// Access-Control-Allow-* header). So no web page can make its visitors'
+// browsers verify keys and, by failing, throttle their address.
 func (h *Handler) APIVerify(c echo.Context) error {
-	ip := c.RealIP()
-	if wait := h.verifyThrottle.Wait(ip); wait > 0 {
-		return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
+	if !isJSON(c.Request().Header.Get(echo.HeaderContentType)) {
+		return &HTTPError{Status: http.StatusUnsupportedMediaType, Code: "UNSUPPORTED_MEDIA_TYPE",
+			Message: `Send the body as JSON, with "Content-Type: application/json".`}
 	}
 	// One byte more than allowed tells a body that is too large.
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxVerifyBody+1))
@@ -56,12 +67,16 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return BadRequest("EMPTY_BODY", `Send a JSON body: {"key": "kw_…", "scope": "optional"}.`)
 	}
-	var req verifyRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return BadRequest("INVALID_JSON", `The body is not valid JSON: send {"key": "kw_…", "scope": "optional"}.`)
+	req, err := decodeVerifyRequest(body)
+	if err != nil {
+		return err
 	}
 	if req.Key == "" {
 		return BadRequest("MISSING_KEY", `The "key" field is required.`)
+	}
+	ip := c.RealIP()
+	if err := h.throttled(ip, req.Key); err != nil {
+		return err
 	}
 	res, err := h.verify(c, req.Key, req.Scope, ip)
 	if err != nil {
@@ -79,13 +94,63 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	}})
 }
 
-// writeJSON answers with v encoded by encoding/json. Unlike c.JSON it
-// does not read the query string for Echo's ?pretty: API answers have one
-// form.
+// isJSON reports whether a Content-Type is application/json, with or
+// without parameters such as charset.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == echo.MIMEApplicationJSON
+}
+
+// decodeVerifyRequest reads a verify body strictly: member names match
+// exactly ("KEY" is not "key"), none may appear twice, none other than key
+// and scope may appear, strings must be valid UTF-8 and nothing may follow
+// the object. encoding/json would take {"key":k,"scope":"x","SCOPE":""} as
+// a request without a scope (case-insensitive names, the last one wins),
+// and silently ignore a misspelt "scopes": either drops the scope check
+// the caller asked for. go-json-experiment/json (encoding/json/v2 to be)
+// has exactly these rules.
+func decodeVerifyRequest(body []byte) (verifyRequest, error) {
+	var req *verifyRequest // stays nil for a body of null, which is no request
+	err := jsonv2.Unmarshal(body, &req, jsonv2.RejectUnknownMembers(true))
+	switch {
+	case err == nil && req != nil:
+		return *req, nil
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return verifyRequest{}, BadRequest("INVALID_JSON", `A field appears twice: send "key" and "scope" once each.`)
+	case errors.Is(err, jsonv2.ErrUnknownName):
+		return verifyRequest{}, BadRequest("INVALID_JSON", `Unknown field: the body takes only "key" and "scope", spelt exactly so (lower case).`)
+	default:
+		return verifyRequest{}, BadRequest("INVALID_JSON", `The body is not a JSON object: send {"key": "kw_…", "scope": "optional"}.`)
+	}
+}
+
+// apiJSON is the Content-Type of every JSON answer of the API.
+const apiJSON = echo.MIMEApplicationJSON + "; charset=UTF-8"
+
+// writeJSON answers with v encoded by encoding/json, as
+// "application/json; charset=UTF-8". Unlike c.JSON it does not read the
+// query string for Echo's ?pretty: API answers have one form.
 func writeJSON(c echo.Context, status int, v any) error {
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	c.Response().Header().Set(echo.HeaderContentType, apiJSON)
 	c.Response().WriteHeader(status)
 	return json.NewEncoder(c.Response()).Encode(v)
+}
+
+// WriteJSON is writeJSON for the error handler in package web, so that
+// every JSON answer has the same Content-Type.
+func WriteJSON(c echo.Context, status int, v any) error { return writeJSON(c, status, v) }
+
+// throttled refuses a verification from an address that has spent its
+// allowance of failures, unless the key is one the verifier knows to be
+// valid: a known key cannot be a guess, and refusing it would let one
+// guesser (or a web page its visitors open) stop every service that shares
+// the guesser's address. Unknown and malformed keys wait.
+func (h *Handler) throttled(ip, key string) error {
+	wait := h.verifyThrottle.Wait(ip)
+	if wait == 0 || h.Verifier.KnownValid(key) {
+		return nil
+	}
+	return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
 }
 
 // APIForwardAuth is GET /api/v1/auth[?scope=S] for nginx auth_request,
@@ -95,10 +160,10 @@ func writeJSON(c echo.Context, status int, v any) error {
 // for a missing or bad key; 403 for a missing scope.
 func (h *Handler) APIForwardAuth(c echo.Context) error {
 	ip := c.RealIP()
-	if wait := h.verifyThrottle.Wait(ip); wait > 0 {
-		return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
-	}
 	key := bearerKey(c.Request())
+	if err := h.throttled(ip, key); err != nil {
+		return err
+	}
 	hdr := c.Response().Header()
 	if key == "" {
 		hdr.Set("WWW-Authenticate", `Bearer realm="keyward"`)
@@ -172,5 +237,5 @@ func (h *Handler) Healthz(c echo.Context) error {
 	if err := h.Store.Ping(ctx(c)); err != nil {
 		return &HTTPError{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "The database does not answer."}
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -132,7 +132,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	if isAPIPath(req.URL.Path) || req.URL.Path == "/metrics" {
-		_ = c.JSON(p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
+		_ = handlers.WriteJSON(c, p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
 		return
 	}
 	if rerr := s.h.ErrorPage(c, p.status, p.heading, p.message); rerr != nil {

@@ -34,25 +34,30 @@ var securityHeaderValues = [][2]string{
 const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"
 
 // apiSecurityHeaderValues are the headers of /api responses, the ones
-// OWASP's REST Security Cheat Sheet keeps for JSON (with HSTS over TLS).
-// The document-only ones (Referrer-Policy, Permissions-Policy, COOP,
-// X-Frame-Options, which the CSP's frame-ancestors supersedes) are left
-// out: they mean nothing to an API client, and net/http writes every
-// header of every answer.
+// OWASP's REST Security Cheat Sheet keeps for JSON (with HSTS over TLS),
+// and no-store: an answer about a key, or an error about one, must not be
+// kept by any cache between the service and Keyward. The document-only
+// ones (Referrer-Policy, Permissions-Policy, COOP, X-Frame-Options, which
+// the CSP's frame-ancestors supersedes) are left out: they mean nothing to
+// an API client, and net/http writes every header of every answer.
 var apiSecurityHeaderValues = [][2]string{
 	{"Content-Security-Policy", apiContentSecurityPolicy},
 	{"X-Content-Type-Options", "nosniff"},
+	{"Cache-Control", "no-store"},
 }
 
 // securityHeaders sets the headers every response carries: the full set
-// for pages, the JSON set for /api routes, and HSTS when the request came
-// over HTTPS (as c.Scheme() decides: see schemeExtractor).
+// for pages, the JSON set for the JSON answers (/api and /healthz, by the
+// request's path as the error handler decides, so that an unknown API
+// path gets it too), and HSTS
+// when the request came over HTTPS (as c.Scheme() decides: see
+// schemeExtractor).
 func securityHeaders(hsts bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
 			set := securityHeaderValues
-			if strings.HasPrefix(c.Path(), "/api/") {
+			if isAPIPath(c.Request().URL.Path) {
 				set = apiSecurityHeaderValues
 			}
 			for _, kv := range set {
