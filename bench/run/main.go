@@ -225,6 +225,11 @@ func gitCommit(root string) string {
 	return commit
 }
 
+// buildTimeout bounds one go build. A cold -trimpath build compiles
+// modernc.org/sqlite's generated C translation, which on a 2-core machine
+// other work keeps busy took over 5 minutes.
+const buildTimeout = 15 * time.Minute
+
 // build compiles Keyward as `make build` does (stripped), once more
 // unstripped for the size comparison, and the bench tools.
 func (h *harness) build(ctx context.Context) error {
@@ -251,7 +256,7 @@ func (h *harness) build(ctx context.Context) error {
 		builds = append(builds, []string{"build", "-o", h.path("profserve"), "./bench/profserve"})
 	}
 	for _, args := range builds {
-		if err := runCmd(ctx, 5*time.Minute, h.root, env, "go", args...); err != nil {
+		if err := runCmd(ctx, buildTimeout, h.root, env, "go", args...); err != nil {
 			return err
 		}
 	}

@@ -70,7 +70,7 @@ func (h *harness) buildVariants(ctx context.Context) error {
 		}
 		v.Binary = h.path("keyward-" + v.Name)
 		progress("variant %s: building %s", v.Name, v.Rev)
-		if err := runCmd(ctx, 5*time.Minute, v.Dir, os.Environ(), "go", "build", "-trimpath",
+		if err := runCmd(ctx, buildTimeout, v.Dir, os.Environ(), "go", "build", "-trimpath",
 			"-ldflags", "-s -w -X main.version=bench-"+v.Name, "-o", v.Binary, "."); err != nil {
 			return fmt.Errorf("variant %s: %w", v.Name, err)
 		}
