@@ -76,7 +76,7 @@ check-generated: generate
 FUZZTIME ?= 60s
 FUZZ_TARGETS = db:FuzzParseKey db:FuzzParseScopes db:FuzzKeyInput db:FuzzTruncateUTF8 \
 	handlers:FuzzVerifyBody handlers:FuzzLoginForm handlers:FuzzKeyForm handlers:FuzzCSV \
-	handlers:FuzzVerifyResponseJSON handlers:FuzzDecodeVerifyRequest web:FuzzIPExtractor
+	handlers:FuzzDecodeVerifyRequest web:FuzzIPExtractor
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
@@ -103,7 +103,10 @@ soak:
 ## verify throughput against a bare Echo server, usage freshness, revocation,
 ## pages at scale, sign-in under pressure, footprint and the Go
 ## microbenchmarks; writes docs/benchmarks.md. BENCH_FLAGS=-profile instead
-## writes CPU and allocation profiles of the API under load to bench/out/.
+## writes CPU and allocation profiles of the API under load to bench/out/;
+## BENCH_FLAGS='-variants with=REV,…' also builds keyward at those git
+## revisions and measures each in the same rounds (how an optimisation is
+## held to its figure; docs/benchmarks.md section 8 has the command used).
 bench:
 	go run ./bench/run $(BENCH_FLAGS)
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,7 +54,7 @@ func (s *setting) resolve(env func(string) string) (value, source string) {
 // name: `keyward --db x.db keys list` and `keyward keys list --db x.db`
 // mean the same.
 type globals struct {
-	addr, db, baseURL, trustedProxies, logFormat, sessionIdle, sessionAbsolute setting
+	addr, db, baseURL, trustedProxies, logFormat, sessionIdle, sessionAbsolute, metricsToken setting
 }
 
 func newGlobals() *globals {
@@ -72,11 +73,13 @@ func newGlobals() *globals {
 			usage: "sign out after this long without activity"},
 		sessionAbsolute: setting{flag: "session-absolute", env: "KEYWARD_SESSION_ABSOLUTE", def: "12h",
 			usage: "sign out this long after sign-in, active or not"},
+		metricsToken: setting{flag: "metrics-token", env: "KEYWARD_METRICS_TOKEN",
+			usage: "bearer token GET /metrics requires (at least 16 characters; prefer the variable: flags show in ps); none: /metrics is open"},
 	}
 }
 
 func (g *globals) all() []*setting {
-	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute}
+	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken}
 }
 
 // register adds the global flags to fs, bound to g, so that a value given
@@ -110,6 +113,8 @@ type config struct {
 	LogFormat       string
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	// MetricsToken is never printed: errors about it name the setting only.
+	MetricsToken string
 }
 
 // load resolves every global option and validates it, reporting the first
@@ -147,7 +152,29 @@ func (g *globals) load(env func(string) string) (config, error) {
 		}
 		*d.dst = v
 	}
+
+	c.MetricsToken, src = g.metricsToken.resolve(env)
+	if err := checkMetricsToken(c.MetricsToken); err != nil {
+		return config{}, fmt.Errorf("%s: %w", src, err)
+	}
 	return c, nil
+}
+
+// checkMetricsToken refuses a token that is guessable or cannot travel in
+// an Authorization header. The message never repeats the token.
+func checkMetricsToken(tok string) error {
+	if tok == "" {
+		return nil
+	}
+	for _, r := range tok {
+		if r < 0x21 || r > 0x7e {
+			return errors.New("use visible ASCII characters only (no spaces), e.g. the output of openssl rand -hex 32")
+		}
+	}
+	if len(tok) < 16 {
+		return errors.New("use at least 16 characters, e.g. the output of openssl rand -hex 32")
+	}
+	return nil
 }
 
 // parseTrustedProxies reads comma-separated CIDRs ("10.0.0.0/8") or single

@@ -29,10 +29,12 @@ func TestConfigPrecedence(t *testing.T) {
 			name: "environment beats default",
 			env: map[string]string{"KEYWARD_ADDR": ":9000", "KEYWARD_DB": "/var/lib/k.db",
 				"KEYWARD_BASE_URL": "https://keys.example.com/", "KEYWARD_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7",
-				"KEYWARD_LOG_FORMAT": "json", "KEYWARD_SESSION_IDLE": "10m", "KEYWARD_SESSION_ABSOLUTE": "8h"},
+				"KEYWARD_LOG_FORMAT": "json", "KEYWARD_SESSION_IDLE": "10m", "KEYWARD_SESSION_ABSOLUTE": "8h",
+				"KEYWARD_METRICS_TOKEN": "0123456789abcdef"},
 			want: config{Addr: ":9000", DBPath: "/var/lib/k.db", BaseURL: "https://keys.example.com",
 				TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")},
-				LogFormat:      "json", SessionIdle: 10 * time.Minute, SessionAbsolute: 8 * time.Hour},
+				LogFormat:      "json", SessionIdle: 10 * time.Minute, SessionAbsolute: 8 * time.Hour,
+				MetricsToken: "0123456789abcdef"},
 		},
 		{
 			name: "flag beats environment",
@@ -83,6 +85,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad idle", nil, []string{"--session-idle", "forever"}, `--session-idle: "forever" is not a positive duration`},
 		{"negative absolute", map[string]string{"KEYWARD_SESSION_ABSOLUTE": "-1h"}, nil, "KEYWARD_SESSION_ABSOLUTE"},
 		{"empty db flag", nil, []string{"--db", " "}, "--db: give the path"},
+		{"short metrics token", map[string]string{"KEYWARD_METRICS_TOKEN": "hunter2"}, nil, "KEYWARD_METRICS_TOKEN: use at least 16 characters"},
+		{"metrics token with a space", nil, []string{"--metrics-token", "0123456789 abcdef"}, "--metrics-token: use visible ASCII"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +99,11 @@ func TestConfigErrors(t *testing.T) {
 			_, err := g.load(func(k string) string { return tt.env[k] })
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+			for _, secret := range []string{"hunter2", "0123456789 abcdef"} {
+				if err != nil && strings.Contains(err.Error(), secret) {
+					t.Errorf("error %q repeats the metrics token", err)
+				}
 			}
 		})
 	}

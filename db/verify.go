@@ -114,7 +114,17 @@ const cacheShards = 64
 type cacheShard struct {
 	mu      sync.RWMutex
 	entries map[[32]byte]cacheEntry
+	// vouched holds the hashes of keys a lookup found usable, with the
+	// time of that lookup. Unlike entries it survives invalidation: it
+	// only says "this key existed and was valid", which lets KnownValid
+	// tell a service's key from a guess after the cache was dropped.
+	vouched map[[32]byte]time.Time
 }
+
+// knownValidFor is how long a key found valid stays known to KnownValid
+// without being looked up again: a service that verifies at least daily
+// is never mistaken for a guesser.
+const knownValidFor = 24 * time.Hour
 
 // cacheEntry is a snapshot of a key (nil: no such key) as of fetched.
 type cacheEntry struct {
@@ -157,6 +167,7 @@ func NewVerifier(s *Store, opt VerifierOptions) *Verifier {
 	v := &Verifier{s: s, opt: opt, knownIPs: map[keyIP]struct{}{}}
 	for i := range v.shards {
 		v.shards[i].entries = map[[32]byte]cacheEntry{}
+		v.shards[i].vouched = map[[32]byte]time.Time{}
 	}
 	v.usage.reset()
 	s.SetKeyChangeHook(v.invalidate)
@@ -236,8 +247,33 @@ func (v *Verifier) snapshot(ctx context.Context, h [32]byte, now time.Time) (*ke
 		clear(sh.entries)
 	}
 	sh.entries[h] = cacheEntry{snap: snap, gen: gen, fetched: now}
+	if check(snap, "", now).Valid {
+		if len(sh.vouched) >= v.opt.MaxEntries/cacheShards+1 {
+			clear(sh.vouched)
+		}
+		sh.vouched[h] = now
+	}
 	sh.mu.Unlock()
 	return snap, nil
+}
+
+// KnownValid reports whether key is one this verifier has found valid in
+// its database within the last 24 hours. The per-address guessing throttle
+// asks it before refusing a request: a key that is known cannot be a guess,
+// so a service behind the same address (a NAT, a shared proxy) as a
+// guesser keeps being answered. It costs no database work; unknown and
+// malformed keys are simply not known.
+func (v *Verifier) KnownValid(key string) bool {
+	if ParseKey(key) != nil {
+		return false
+	}
+	h := HashKey(key)
+	sh := &v.shards[h[0]%cacheShards]
+	sh.mu.RLock()
+	at, ok := sh.vouched[h]
+	sh.mu.RUnlock()
+	now := v.s.Now()
+	return ok && now.Sub(at) < knownValidFor && !now.Before(at)
 }
 
 func (v *Verifier) ttl(snap *keySnapshot) time.Duration {

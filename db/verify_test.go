@@ -394,3 +394,48 @@ func TestVerifyDatabaseError(t *testing.T) {
 	}
 	wantCode(t, verify(t, v, secret, ""), "")
 }
+
+// TestVerifyKnownValid: a key is known once a lookup found it valid, stays
+// known when the cache is dropped (any key change drops it), and is
+// forgotten a day after its last lookup. Guesses never become known.
+func TestVerifyKnownValid(t *testing.T) {
+	ctx := context.Background()
+	env, v := newVerifyEnv(t)
+	_, secret := env.key(t, env.alice, "svc")
+	_, other := env.key(t, env.alice, "other")
+	revoked, revokedSecret := env.key(t, env.alice, "revoked")
+	unknown, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func()
+		key  string
+		want bool
+	}{
+		{"never verified", nil, secret, false},
+		{"verified valid", func() { verify(t, v, secret, "") }, secret, true},
+		{"valid for another scope only", func() { verify(t, v, other, "admin") }, other, true},
+		{"unknown key verified", func() { verify(t, v, unknown, "") }, unknown, false},
+		{"malformed", nil, "kw_guess", false},
+		{"revoked before its first lookup", func() {
+			if _, err := env.s.RevokeKey(ctx, AnyOwner(), revoked.ID, "", CLIActor()); err != nil {
+				t.Fatal(err)
+			}
+			verify(t, v, revokedSecret, "")
+		}, revokedSecret, false},
+		{"after the cache is dropped", func() { v.invalidate() }, secret, true},
+		{"just under a day later", func() { env.clock.Advance(24*time.Hour - time.Second) }, secret, true},
+		{"a day after the last lookup", func() { env.clock.Advance(time.Second) }, secret, false},
+		{"looked up again", func() { verify(t, v, secret, "") }, secret, true},
+	}
+	for _, st := range steps {
+		if st.do != nil {
+			st.do()
+		}
+		if got := v.KnownValid(st.key); got != st.want {
+			t.Errorf("%s: KnownValid = %v, want %v", st.name, got, st.want)
+		}
+	}
+}

@@ -3,13 +3,16 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/db"
@@ -39,20 +42,24 @@ type verifyResponse struct {
 
 // APIVerify is POST /api/v1/keys/verify: {"key", "scope"} -> 200 with
 // {"valid": true, "key": {...}} or {"valid": false, "code": "..."}. Bad
-// requests (no body, not JSON, no key) are 400 with an error code.
+// requests (not JSON, no body, an unknown, misspelt or repeated field, no
+// key) are 4xx with an error code.
+//
+// The body must be declared application/json. Browsers send a cross-site
+// POST without asking first only for form and text/plain bodies; a JSON
+// one needs a CORS preflight, which Keyward never grants (it sends no
+// Access-Control-Allow-* header). So no web page can make its visitors'
+// browsers verify keys and, by failing, throttle their address.
 func (h *Handler) APIVerify(c echo.Context) error {
-	ip := c.RealIP()
-	if wait := h.verifyThrottle.Wait(ip); wait > 0 {
-		return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
+	if !isJSON(c.Request().Header.Get(echo.HeaderContentType)) {
+		return &HTTPError{Status: http.StatusUnsupportedMediaType, Code: "UNSUPPORTED_MEDIA_TYPE",
+			Message: `Send the body as JSON, with "Content-Type: application/json".`}
 	}
-	bp := bodyBufs.Get().(*[]byte)
-	defer bodyBufs.Put(bp)
-	// A body shorter than the buffer ends in an early EOF: the normal case.
-	n, err := io.ReadFull(c.Request().Body, *bp)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	// One byte more than allowed tells a body that is too large.
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxVerifyBody+1))
+	if err != nil {
 		return BadRequest("BAD_BODY", "The request body could not be read.")
 	}
-	body := (*bp)[:n] // recycled: decodeVerifyRequest copies what it keeps
 	if len(body) > maxVerifyBody {
 		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Code: "BODY_TOO_LARGE",
 			Message: "The request body is larger than 4 KiB."}
@@ -62,36 +69,88 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	}
 	req, err := decodeVerifyRequest(body)
 	if err != nil {
-		return BadRequest("INVALID_JSON", `The body is not valid JSON: send {"key": "kw_…", "scope": "optional"}.`)
+		return err
 	}
 	if req.Key == "" {
 		return BadRequest("MISSING_KEY", `The "key" field is required.`)
+	}
+	ip := c.RealIP()
+	if err := h.throttled(ip, req.Key); err != nil {
+		return err
 	}
 	res, err := h.verify(c, req.Key, req.Scope, ip)
 	if err != nil {
 		return err
 	}
 	if !res.Valid {
-		return writeVerifyJSON(c, http.StatusOK, verifyResponse{Code: string(res.Code)})
+		return writeJSON(c, http.StatusOK, verifyResponse{Code: string(res.Code)})
 	}
 	scopes := res.Scopes
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return writeVerifyJSON(c, http.StatusOK, verifyResponse{Valid: true, Key: &verifyKey{
+	return writeJSON(c, http.StatusOK, verifyResponse{Valid: true, Key: &verifyKey{
 		ID: res.KeyID, Name: res.Name, Owner: res.Owner, Scopes: scopes, ExpiresAt: res.ExpiresAt,
 	}})
 }
 
-// writeVerifyJSON answers with r: the same bytes and Content-Type as
-// c.JSON, from a recycled buffer.
-func writeVerifyJSON(c echo.Context, status int, r verifyResponse) error {
-	bp := jsonBufs.Get().(*[]byte)
-	b := r.appendJSON((*bp)[:0])
-	err := c.JSONBlob(status, b)
-	*bp = b[:0]
-	jsonBufs.Put(bp)
-	return err
+// isJSON reports whether a Content-Type is application/json, with or
+// without parameters such as charset.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == echo.MIMEApplicationJSON
+}
+
+// decodeVerifyRequest reads a verify body strictly: member names match
+// exactly ("KEY" is not "key"), none may appear twice, none other than key
+// and scope may appear, strings must be valid UTF-8 and nothing may follow
+// the object. encoding/json would take {"key":k,"scope":"x","SCOPE":""} as
+// a request without a scope (case-insensitive names, the last one wins),
+// and silently ignore a misspelt "scopes": either drops the scope check
+// the caller asked for. go-json-experiment/json (encoding/json/v2 to be)
+// has exactly these rules.
+func decodeVerifyRequest(body []byte) (verifyRequest, error) {
+	var req *verifyRequest // stays nil for a body of null, which is no request
+	err := jsonv2.Unmarshal(body, &req, jsonv2.RejectUnknownMembers(true))
+	switch {
+	case err == nil && req != nil:
+		return *req, nil
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return verifyRequest{}, BadRequest("INVALID_JSON", `A field appears twice: send "key" and "scope" once each.`)
+	case errors.Is(err, jsonv2.ErrUnknownName):
+		return verifyRequest{}, BadRequest("INVALID_JSON", `Unknown field: the body takes only "key" and "scope", spelt exactly so (lower case).`)
+	default:
+		return verifyRequest{}, BadRequest("INVALID_JSON", `The body is not a JSON object: send {"key": "kw_…", "scope": "optional"}.`)
+	}
+}
+
+// apiJSON is the Content-Type of every JSON answer of the API.
+const apiJSON = echo.MIMEApplicationJSON + "; charset=UTF-8"
+
+// writeJSON answers with v encoded by encoding/json, as
+// "application/json; charset=UTF-8". Unlike c.JSON it does not read the
+// query string for Echo's ?pretty: API answers have one form.
+func writeJSON(c echo.Context, status int, v any) error {
+	c.Response().Header().Set(echo.HeaderContentType, apiJSON)
+	c.Response().WriteHeader(status)
+	return json.NewEncoder(c.Response()).Encode(v)
+}
+
+// WriteJSON is writeJSON for the error handler in package web, so that
+// every JSON answer has the same Content-Type.
+func WriteJSON(c echo.Context, status int, v any) error { return writeJSON(c, status, v) }
+
+// throttled refuses a verification from an address that has spent its
+// allowance of failures, unless the key is one the verifier knows to be
+// valid: a known key cannot be a guess, and refusing it would let one
+// guesser (or a web page its visitors open) stop every service that shares
+// the guesser's address. Unknown and malformed keys wait.
+func (h *Handler) throttled(ip, key string) error {
+	wait := h.verifyThrottle.Wait(ip)
+	if wait == 0 || h.Verifier.KnownValid(key) {
+		return nil
+	}
+	return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
 }
 
 // APIForwardAuth is GET /api/v1/auth[?scope=S] for nginx auth_request,
@@ -101,14 +160,14 @@ func writeVerifyJSON(c echo.Context, status int, r verifyResponse) error {
 // for a missing or bad key; 403 for a missing scope.
 func (h *Handler) APIForwardAuth(c echo.Context) error {
 	ip := c.RealIP()
-	if wait := h.verifyThrottle.Wait(ip); wait > 0 {
-		return TooManyRequests(wait, "Too many failed verifications from this address. Slow down.")
-	}
 	key := bearerKey(c.Request())
+	if err := h.throttled(ip, key); err != nil {
+		return err
+	}
 	hdr := c.Response().Header()
 	if key == "" {
 		hdr.Set("WWW-Authenticate", `Bearer realm="keyward"`)
-		return writeVerifyJSON(c, http.StatusUnauthorized, verifyResponse{Code: "MISSING_KEY"})
+		return writeJSON(c, http.StatusUnauthorized, verifyResponse{Code: "MISSING_KEY"})
 	}
 	scope := ""
 	if c.Request().URL.RawQuery != "" { // most proxies ask without one: skip parsing it
@@ -127,10 +186,10 @@ func (h *Handler) APIForwardAuth(c echo.Context) error {
 		return c.NoContent(http.StatusOK)
 	case res.Code == db.CodeInsufficientScope:
 		hdr.Set("WWW-Authenticate", `Bearer realm="keyward", error="insufficient_scope", scope="`+headerSafe(scope)+`"`)
-		return writeVerifyJSON(c, http.StatusForbidden, verifyResponse{Code: string(res.Code)})
+		return writeJSON(c, http.StatusForbidden, verifyResponse{Code: string(res.Code)})
 	default:
 		hdr.Set("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token"`)
-		return writeVerifyJSON(c, http.StatusUnauthorized, verifyResponse{Code: string(res.Code)})
+		return writeJSON(c, http.StatusUnauthorized, verifyResponse{Code: string(res.Code)})
 	}
 }
 
@@ -178,185 +237,5 @@ func (h *Handler) Healthz(c echo.Context) error {
 	if err := h.Store.Ping(ctx(c)); err != nil {
 		return &HTTPError{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "The database does not answer."}
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// The verify API's JSON, without encoding/json's reflection on the hot
-// path. Profiling the verify endpoint under load showed Echo's c.JSON
-// (reflection, an Encoder per call, a query-string parse for ?pretty) and
-// json.Unmarshal as Keyward's largest costs after the network itself. Both
-// directions here are exact: the encoder writes byte for byte what
-// encoding/json writes for verifyResponse, and the decoder only accepts
-// bodies whose meaning it is sure of, handing everything else to
-// json.Unmarshal (api_json_test.go holds both to that).
-
-// bodyBufs recycles verify request buffers of maxVerifyBody+1 bytes: one
-// byte more than allowed tells a body that is too large.
-var bodyBufs = sync.Pool{New: func() any { b := make([]byte, maxVerifyBody+1); return &b }}
-
-// jsonBufs recycles response buffers; a verify answer is ~200 bytes.
-var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// appendJSON appends r as encoding/json's Encoder would write it: the
-// object, then a newline.
-func (r *verifyResponse) appendJSON(b []byte) []byte {
-	b = append(b, `{"valid":`...)
-	b = strconv.AppendBool(b, r.Valid)
-	if r.Code != "" {
-		b = append(b, `,"code":`...)
-		b = appendJSONString(b, r.Code)
-	}
-	if k := r.Key; k != nil {
-		b = append(b, `,"key":{"id":`...)
-		b = strconv.AppendInt(b, k.ID, 10)
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, k.Name)
-		b = append(b, `,"owner":`...)
-		b = appendJSONString(b, k.Owner)
-		b = append(b, `,"scopes":`...)
-		if k.Scopes == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for i, s := range k.Scopes {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = appendJSONString(b, s)
-			}
-			b = append(b, ']')
-		}
-		b = append(b, `,"expires_at":`...)
-		if k.ExpiresAt == nil {
-			b = append(b, "null"...)
-		} else {
-			b = appendJSONTime(b, *k.ExpiresAt)
-		}
-		b = append(b, '}')
-	}
-	return append(b, "}\n"...)
-}
-
-// appendJSONString quotes s. Printable ASCII other than the characters
-// encoding/json escapes (" and \, and < > & for HTML safety) is copied as
-// is; anything else goes through encoding/json so that escapes, invalid
-// UTF-8 and U+2028/U+2029 come out exactly as it writes them.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, err := json.Marshal(s)
-			if err != nil { // a string always marshals; keep the output valid regardless
-				return append(b, `""`...)
-			}
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendJSONTime writes t as time.Time's MarshalJSON does (RFC 3339 with
-// nanoseconds as needed), for the years any key can have.
-func appendJSONTime(b []byte, t time.Time) []byte {
-	if y := t.Year(); y < 0 || y > 9999 {
-		q, err := t.MarshalJSON()
-		if err != nil {
-			return append(b, "null"...)
-		}
-		return append(b, q...)
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// decodeVerifyRequest reads a verify body: the fast path for the plain
-// form every client sends, json.Unmarshal for anything else.
-func decodeVerifyRequest(body []byte) (verifyRequest, error) {
-	if req, ok := decodeVerifyFast(body); ok {
-		return req, nil
-	}
-	var req verifyRequest
-	err := json.Unmarshal(body, &req)
-	return req, err
-}
-
-// decodeVerifyFast parses an object whose members are all named exactly
-// "key" or "scope" and whose values are strings of printable ASCII without
-// escapes, with JSON whitespace anywhere between tokens. It returns false
-// for anything else (other or differently cased names, escapes, non-ASCII,
-// non-string values, trailing data, invalid JSON), which json.Unmarshal
-// then decides, so both paths always agree. As in encoding/json, a repeated
-// member's last value wins.
-func decodeVerifyFast(b []byte) (verifyRequest, bool) {
-	var req verifyRequest
-	i := skipJSONSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return req, false
-	}
-	i = skipJSONSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return req, skipJSONSpace(b, i+1) == len(b)
-	}
-	for {
-		name, j, ok := plainJSONString(b, i)
-		if !ok {
-			return req, false
-		}
-		i = skipJSONSpace(b, j)
-		if i >= len(b) || b[i] != ':' {
-			return req, false
-		}
-		val, j, ok := plainJSONString(b, skipJSONSpace(b, i+1))
-		if !ok {
-			return req, false
-		}
-		switch string(name) {
-		case "key":
-			req.Key = string(val)
-		case "scope":
-			req.Scope = string(val)
-		default:
-			return req, false
-		}
-		i = skipJSONSpace(b, j)
-		if i >= len(b) {
-			return req, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipJSONSpace(b, i+1)
-		case '}':
-			return req, skipJSONSpace(b, i+1) == len(b)
-		default:
-			return req, false
-		}
-	}
-}
-
-// plainJSONString reads a string token at b[i] made only of printable ASCII
-// other than the backslash, and returns its contents and the index after
-// its closing quote.
-func plainJSONString(b []byte, i int) ([]byte, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return nil, 0, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c < 0x20 || c > 0x7e || c == '\\':
-			return nil, 0, false
-		}
-	}
-	return nil, 0, false
-}
-
-func skipJSONSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
+	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 }

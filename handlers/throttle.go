@@ -167,9 +167,12 @@ func addrKey(ip string) netip.Addr {
 	return a.Unmap().WithZone("")
 }
 
-// verifyThrottle slows key guessing with a token bucket per
-// client IP that only failed verifications drain: well-behaved services are
-// never slowed, key guessing is.
+// verifyThrottle slows key guessing with a token bucket per client IP
+// that only failed verifications (malformed and unknown keys) drain. Once
+// an address has spent it, the handlers still answer keys the verifier
+// knows to be valid (Handler.throttled), so a service that shares its
+// address with a guesser keeps working; what waits is whatever could be a
+// guess, including a valid key this server has not yet seen.
 type verifyThrottle struct {
 	mu         sync.Mutex
 	now        func() time.Time

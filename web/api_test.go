@@ -125,7 +125,8 @@ func TestAPIVerifyCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := a.api(http.MethodPost, "/api/v1/keys/verify",
-				strings.NewReader(mustJSON(map[string]string{"key": tt.key, "scope": tt.scope})), nil)
+				strings.NewReader(mustJSON(map[string]string{"key": tt.key, "scope": tt.scope})),
+				http.Header{"Content-Type": {"application/json"}})
 			if r.StatusCode != http.StatusOK {
 				t.Fatalf("status: got %d, want 200", r.StatusCode)
 			}

@@ -108,12 +108,18 @@ func TestAPIUsage(t *testing.T) {
 }
 
 // TestAPIThrottle checks that guessing from one address is slowed while
-// everyone else is served.
+// everyone else is served, and that keys Keyward knows to be valid are
+// answered even from the guesser's address (a NAT or proxy shared with a
+// real service): only unknown and malformed keys wait.
 func TestAPIThrottle(t *testing.T) {
 	a := newTestApp(t, withTrustedProxies("127.0.0.0/8"))
 	u := a.createUser("svc@example.com", db.RoleMember)
 	_, secret := a.storeKey(u.ID, db.KeyInput{Name: "good"})
+	_, unseen := a.storeKey(u.ID, db.KeyInput{Name: "never verified yet"})
 	const attacker, service = "203.0.113.7", "198.51.100.9"
+	if v := a.verifyFrom(service, secret, ""); !v.Valid {
+		t.Fatalf("valid key before any guessing: got %q", v.Code)
+	}
 
 	const junk = `{"key":"kw_guess"}`
 	var limited response
@@ -138,17 +144,42 @@ func TestAPIThrottle(t *testing.T) {
 		t.Errorf("429 body: got %s, want error code RATE_LIMITED", limited.body)
 	}
 
-	t.Run("attacker stays limited, valid key or not", func(t *testing.T) {
-		for _, hdr := range []http.Header{
-			{"X-Forwarded-For": {attacker}, "Authorization": {"Bearer " + secret}},
-		} {
-			if r := a.api(http.MethodGet, "/api/v1/auth", nil, hdr); r.StatusCode != http.StatusTooManyRequests {
-				t.Errorf("forward auth from the attacker: got %d, want 429", r.StatusCode)
+	fromAttacker := func(t *testing.T, key string) (verifyStatus, authStatus int) {
+		t.Helper()
+		r := a.api(http.MethodPost, "/api/v1/keys/verify", strings.NewReader(`{"key":"`+key+`"}`),
+			http.Header{"Content-Type": {"application/json"}, "X-Forwarded-For": {attacker}})
+		if r.StatusCode == http.StatusOK && !strings.Contains(r.body, `"valid":true`) {
+			t.Errorf("verify from the throttled address: got %s, want a valid answer or a 429", r.body)
+		}
+		f := a.api(http.MethodGet, "/api/v1/auth", nil, http.Header{"X-Forwarded-For": {attacker}, "Authorization": {"Bearer " + key}})
+		return r.StatusCode, f.StatusCode
+	}
+	tests := []struct {
+		name string
+		key  string
+		want int
+	}{
+		{"a known valid key is answered", secret, http.StatusOK},
+		{"a valid key never verified waits", unseen, http.StatusTooManyRequests},
+		{"an unknown key waits", mustGenerate(t), http.StatusTooManyRequests},
+		{"a malformed key waits", "kw_guess", http.StatusTooManyRequests},
+	}
+	for _, tt := range tests {
+		t.Run("throttled address: "+tt.name, func(t *testing.T) {
+			v, f := fromAttacker(t, tt.key)
+			if v != tt.want || f != tt.want {
+				t.Errorf("verify %d, forward auth %d: want %d for both", v, f, tt.want)
 			}
+		})
+	}
+	t.Run("throttled address: a known key stays known after a key change drops the cache", func(t *testing.T) {
+		a.storeKey(u.ID, db.KeyInput{Name: "another"})
+		if v, f := fromAttacker(t, secret); v != http.StatusOK || f != http.StatusOK {
+			t.Errorf("verify %d, forward auth %d: want 200 for both", v, f)
 		}
 	})
 	t.Run("other addresses are unaffected", func(t *testing.T) {
-		if v := a.verifyFrom(service, secret, ""); !v.Valid {
+		if v := a.verifyFrom(service, unseen, ""); !v.Valid {
 			t.Errorf("valid key from another address: got %q, want valid", v.Code)
 		}
 		r := a.api(http.MethodGet, "/api/v1/auth", nil, http.Header{"X-Forwarded-For": {service}, "X-Api-Key": {secret}})

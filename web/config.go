@@ -18,6 +18,9 @@ type Config struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	// Empty: the client IP is the TCP peer, and X-Forwarded-For is ignored.
 	TrustedProxies []netip.Prefix
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	// Empty: /metrics is open. Never logged.
+	MetricsToken string
 	// SessionIdle and SessionAbsolute end sessions on the server
 	// (defaults 30 min and 12 h).
 	SessionIdle     time.Duration

@@ -109,7 +109,7 @@ func statusTextFor(status int) (code, heading, message string) {
 }
 
 // handleError is Echo's HTTPErrorHandler: JSON {"error": {code, message}}
-// under /api and /healthz, an HTML error page elsewhere. Internal errors are
+// under /api, /healthz and /metrics, an HTML error page elsewhere. Internal errors are
 // logged with the request id and never shown.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
@@ -131,8 +131,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(p.status)
 		return
 	}
-	if isAPIPath(req.URL.Path) {
-		_ = c.JSON(p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
+	if isAPIPath(req.URL.Path) || req.URL.Path == "/metrics" {
+		_ = handlers.WriteJSON(c, p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
 		return
 	}
 	if rerr := s.h.ErrorPage(c, p.status, p.heading, p.message); rerr != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,5 +75,61 @@ func TestMetrics(t *testing.T) {
 		if strings.Contains(text, invented) {
 			t.Errorf("/metrics: got the client's method %q as a label value, want it folded into OTHER", invented)
 		}
+	}
+}
+
+// TestMetricsToken: with a metrics token, /metrics answers only requests
+// that carry it as a bearer token (401 with WWW-Authenticate otherwise),
+// and neither the token nor a wrong guess reaches the log. Without one it
+// stays open (TestMetrics).
+func TestMetricsToken(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	var logs soakBuffer
+	a := newTestApp(t, func(c *Config) {
+		c.MetricsToken = token
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	tests := []struct {
+		name, auth string
+		want       int
+	}{
+		{"the token", "Bearer " + token, http.StatusOK},
+		{"scheme in lower case", "bearer " + token, http.StatusOK},
+		{"no Authorization", "", http.StatusUnauthorized},
+		{"a wrong token", "Bearer wrong-guess-0123456789abcdef", http.StatusUnauthorized},
+		{"the token with a character more", "Bearer " + token + "0", http.StatusUnauthorized},
+		{"a prefix of the token", "Bearer " + token[:16], http.StatusUnauthorized},
+		{"the token as Basic", "Basic " + token, http.StatusUnauthorized},
+		{"the token alone", token, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := http.Header{}
+			if tt.auth != "" {
+				hdr.Set("Authorization", tt.auth)
+			}
+			r := a.api(http.MethodGet, "/metrics", nil, hdr)
+			if r.StatusCode != tt.want {
+				t.Fatalf("status: got %d, want %d", r.StatusCode, tt.want)
+			}
+			if tt.want == http.StatusOK {
+				if !strings.Contains(r.body, "keyward_verifications_total") {
+					t.Errorf("body: got %.200q, want the metrics", r.body)
+				}
+				return
+			}
+			if got := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+				t.Errorf("WWW-Authenticate: got %q, want Bearer", got)
+			}
+			if strings.Contains(r.body, "keyward_") {
+				t.Errorf("refusal carries metrics: %.200q", r.body)
+			}
+			if !strings.Contains(r.body, `"UNAUTHORIZED"`) {
+				t.Errorf("body: got %q, want a JSON error with code UNAUTHORIZED", r.body)
+			}
+		})
+	}
+	if l := logs.String(); !strings.Contains(l, "/metrics") || strings.Contains(l, token[:16]) || strings.Contains(l, "wrong-guess") {
+		t.Errorf("log: want the /metrics requests logged without any token; got:\n%s", l)
 	}
 }

@@ -18,22 +18,14 @@ import (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-// securityHeaderValues are the headers every response carries, keyed in
-// canonical form. Their value slices are shared by all responses: nothing
-// modifies a header value in place (Set replaces the slice, Add appends to a
-// copy since each has no spare capacity), so setting them costs six map
-// writes per request instead of six allocations, which matters on the
-// verify path.
-var securityHeaderValues = []struct {
-	key   string
-	value []string
-}{
-	{"Content-Security-Policy", []string{contentSecurityPolicy}},
-	{"X-Content-Type-Options", []string{"nosniff"}},
-	{"Referrer-Policy", []string{"no-referrer"}},
-	{"X-Frame-Options", []string{"DENY"}},
-	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
-	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=(), clipboard-write=(self)"}},
+// securityHeaderValues are the headers every page carries.
+var securityHeaderValues = [][2]string{
+	{"Content-Security-Policy", contentSecurityPolicy},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Frame-Options", "DENY"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Permissions-Policy", "camera=(), microphone=(), geolocation=(), clipboard-write=(self)"},
 }
 
 // apiContentSecurityPolicy is the policy of the JSON API's answers: they are
@@ -42,64 +34,41 @@ var securityHeaderValues = []struct {
 const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"
 
 // apiSecurityHeaderValues are the headers of /api responses, the ones
-// OWASP's REST Security Cheat Sheet keeps for JSON (with HSTS over TLS).
-// The document-only ones (Referrer-Policy, Permissions-Policy, COOP,
-// X-Frame-Options, which the CSP's frame-ancestors supersedes) are left
-// out: net/http clones, sorts and writes every response header, and on the
-// verify path those four cost more than Keyward's own work on a cache hit.
-var apiSecurityHeaderValues = []struct {
-	key   string
-	value []string
-}{
-	{"Content-Security-Policy", []string{apiContentSecurityPolicy}},
-	{"X-Content-Type-Options", []string{"nosniff"}},
+// OWASP's REST Security Cheat Sheet keeps for JSON (with HSTS over TLS),
+// and no-store: an answer about a key, or an error about one, must not be
+// kept by any cache between the service and Keyward. The document-only
+// ones (Referrer-Policy, Permissions-Policy, COOP, X-Frame-Options, which
+// the CSP's frame-ancestors supersedes) are left out: they mean nothing to
+// an API client, and net/http writes every header of every answer.
+var apiSecurityHeaderValues = [][2]string{
+	{"Content-Security-Policy", apiContentSecurityPolicy},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Cache-Control", "no-store"},
 }
 
 // securityHeaders sets the headers every response carries: the full set
-// for pages, the JSON set for /api routes.
+// for pages, the JSON set for the JSON answers (/api and /healthz, by the
+// request's path as the error handler decides, so that an unknown API
+// path gets it too), and HSTS
+// when the request came over HTTPS (as c.Scheme() decides: see
+// schemeExtractor).
 func securityHeaders(hsts bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
 			set := securityHeaderValues
-			if strings.HasPrefix(c.Path(), "/api/") {
+			if isAPIPath(c.Request().URL.Path) {
 				set = apiSecurityHeaderValues
 			}
-			for _, sh := range set {
-				h[sh.key] = sh.value
+			for _, kv := range set {
+				h.Set(kv[0], kv[1])
 			}
-			if hsts && isHTTPS(c) {
+			if hsts && c.Scheme() == "https" {
 				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 			}
 			return next(c)
 		}
 	}
-}
-
-// schemeHeaders are the request headers echo.Context.Scheme consults, in
-// canonical form.
-var schemeHeaders = []string{echo.HeaderXForwardedProto, echo.HeaderXForwardedProtocol,
-	echo.HeaderXForwardedSsl, echo.HeaderXUrlScheme}
-
-// isHTTPS is c.Scheme() == "https". Echo's default Scheme parses the peer
-// address and looks up four headers on every request; when none of those
-// headers is present its answer is "http" whoever the peer is, which this
-// finds with four map reads. On the verify path that check was the
-// middleware's costliest step.
-func isHTTPS(c echo.Context) bool {
-	r := c.Request()
-	if r.TLS != nil {
-		return true
-	}
-	if c.Echo().SchemeExtractor != nil {
-		return c.Scheme() == "https"
-	}
-	for _, k := range schemeHeaders {
-		if len(r.Header[k]) > 0 {
-			return c.Scheme() == "https"
-		}
-	}
-	return false
 }
 
 // noStore keeps browser pages (keys, sessions, tokens) out of every cache.
@@ -109,10 +78,6 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-
-// requestIDHeader is X-Request-ID in the canonical form http.Header keys
-// use (echo.HeaderXRequestID is not), for a direct map write.
-var requestIDHeader = http.CanonicalHeaderKey(echo.HeaderXRequestID)
 
 // requestID gives every request an id for logs and error pages. An incoming
 // X-Request-ID is kept when it looks sane (from a proxy), else replaced. The
@@ -129,7 +94,7 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 			hex.Encode(dst[:], b[:])
 			id = string(dst[:])
 		}
-		c.Response().Header()[requestIDHeader] = []string{id}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		return next(c)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keyward/keyward/handlers"
 	"github.com/keyward/keyward/static"
@@ -21,6 +20,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	e.SchemeExtractor = schemeExtractor(s.cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.handleError
 
 	// Outermost first: every response gets an id, is observed and logged,
@@ -32,7 +32,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 
 	// Operations and static files: no session, no CSRF.
 	e.GET("/healthz", h.Healthz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	e.GET("/metrics", metricsHandler(reg, s.cfg.MetricsToken))
 	e.GET("/static/*", staticHandler())
 	e.GET("/favicon.ico", func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, static.URL("img/favicon.svg"))

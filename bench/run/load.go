@@ -25,12 +25,25 @@ var endpoints = []endpoint{
 // verifyLoad runs the headline A/B throughput rounds, then, with wrk still
 // loading the server, the freshness and revocation measurements.
 func (h *harness) verifyLoad(ctx context.Context) error {
+	copies, err := h.variantsDBCopies()
+	if err != nil {
+		return err
+	}
 	kw, err := h.startKeyward("keyward-verify", h.path("verify.db"))
 	if err != nil {
 		return err
 	}
 	defer kw.stop()
 	if _, err := kw.waitHealthy(10 * time.Second); err != nil {
+		return err
+	}
+	vs, err := h.startVariants(copies)
+	defer func() {
+		for _, s := range vs {
+			_ = s.stop()
+		}
+	}()
+	if err != nil {
 		return err
 	}
 	bare, err := h.startBare()
@@ -46,7 +59,11 @@ func (h *harness) verifyLoad(ctx context.Context) error {
 	}
 
 	progress("warm-up: 3 s of each server")
-	for _, url := range []string{kw.url + endpoints[0].KeywardPath, bare.url + endpoints[0].BarePath} {
+	warm := []string{kw.url + endpoints[0].KeywardPath, bare.url + endpoints[0].BarePath}
+	for _, s := range vs {
+		warm = append(warm, s.url+endpoints[0].KeywardPath)
+	}
+	for _, url := range warm {
 		if _, err := h.runWrk(ctx, endpoints[0].Script, url, 3*time.Second); err != nil {
 			return err
 		}
@@ -67,6 +84,17 @@ func (h *harness) verifyLoad(ctx context.Context) error {
 			}
 			if rd.Keyward, err = h.runWrkOn(ctx, kw, ep.Script, ep.KeywardPath, h.opt.roundTime); err != nil {
 				return err
+			}
+			for j, s := range vs {
+				if err := h.pause(ctx); err != nil {
+					return err
+				}
+				res, err := h.runWrkOn(ctx, s, ep.Script, ep.KeywardPath, h.opt.roundTime)
+				if err != nil {
+					return err
+				}
+				rd.Variants = append(rd.Variants, res)
+				progress("round %d %s: variant %s %.0f req/s, %s CPU/req", r+1, ep.Name, h.variants[j].Name, res.RPS, res.CPUPerReq)
 			}
 			if err := h.pause(ctx); err != nil {
 				return err

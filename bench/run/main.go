@@ -8,6 +8,9 @@
 //	go run ./bench/run                 # what make bench runs
 //	go run ./bench/run -profile        # CPU and allocation profiles of the
 //	                                   # verify path under load, no report
+//	go run ./bench/run -variants base=abc123,nojson=def456
+//	                                   # also measure keyward built at those
+//	                                   # commits, in the same rounds
 package main
 
 import (
@@ -34,6 +37,7 @@ type options struct {
 	profile        bool
 	phases         map[string]bool
 	binary         string
+	variants       string
 }
 
 // allPhases are the measurement steps, in the order they run.
@@ -46,6 +50,8 @@ type harness struct {
 	outDir  string // absolute bench output directory
 	wrkPath string
 	res     *results
+	// variants are other builds measured beside this one (-variants).
+	variants []variant
 }
 
 func (h *harness) path(name string) string { return filepath.Join(h.outDir, name) }
@@ -61,6 +67,7 @@ func main() {
 	flag.BoolVar(&o.profile, "profile", false, "profile the verify path under load instead of benchmarking")
 	phases := flag.String("phases", strings.Join(allPhases, ","), "steps to run: footprint (with sign-in), load (throughput, freshness, revocation), pages, micro")
 	flag.StringVar(&o.binary, "binary", "", "measure this keyward binary instead of building one (for before/after comparisons)")
+	flag.StringVar(&o.variants, "variants", "", "comma-separated NAME=REV: also build keyward at each git revision and measure it in the same throughput rounds and microbenchmark runs (e.g. with=HEAD~1)")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
@@ -104,6 +111,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	h := &harness{opt: o, root: root, outDir: outDir, wrkPath: wrkPath, res: &results{}}
+	if h.variants, err = parseVariants(o.variants); err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := h.environment(); err != nil {
 		return err
@@ -215,6 +225,11 @@ func gitCommit(root string) string {
 	return commit
 }
 
+// buildTimeout bounds one go build. A cold -trimpath build compiles
+// modernc.org/sqlite's generated C translation, which on a 2-core machine
+// other work keeps busy took over 5 minutes.
+const buildTimeout = 15 * time.Minute
+
 // build compiles Keyward as `make build` does (stripped), once more
 // unstripped for the size comparison, and the bench tools.
 func (h *harness) build(ctx context.Context) error {
@@ -241,9 +256,9 @@ func (h *harness) build(ctx context.Context) error {
 		builds = append(builds, []string{"build", "-o", h.path("profserve"), "./bench/profserve"})
 	}
 	for _, args := range builds {
-		if err := runCmd(ctx, 5*time.Minute, h.root, env, "go", args...); err != nil {
+		if err := runCmd(ctx, buildTimeout, h.root, env, "go", args...); err != nil {
 			return err
 		}
 	}
-	return nil
+	return h.buildVariants(ctx)
 }

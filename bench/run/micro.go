@@ -55,5 +55,8 @@ func (h *harness) micro(ctx context.Context) error {
 			h.res.Micro = append(h.res.Micro, r)
 		}
 	}
+	if len(h.variants) > 0 {
+		return h.variantMicro(ctx)
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -128,5 +129,33 @@ func TestVerdicts(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, tt.got, tt.want)
 		}
+	}
+}
+
+func TestParseVariants(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []variant
+		err      bool
+	}{
+		{"none", "", nil, false},
+		{"two", "base=fc1b814, no-json=HEAD~1", []variant{{Name: "base", Rev: "fc1b814"}, {Name: "no-json", Rev: "HEAD~1"}}, false},
+		{"no revision", "base=", nil, true},
+		{"no name", "=HEAD", nil, true},
+		{"no equals", "HEAD~1", nil, true},
+		{"upper-case name", "Base=HEAD", nil, true},
+		{"twice", "a=HEAD,a=HEAD~1", nil, true},
+		{"the current build's name", "current=HEAD", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseVariants(tt.in)
+			if (err != nil) != tt.err {
+				t.Fatalf("parseVariants(%q): got error %v, want error %v", tt.in, err, tt.err)
+			}
+			if !tt.err && !slices.Equal(got, tt.want) {
+				t.Errorf("parseVariants(%q): got %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
 	}
 }

@@ -53,6 +53,11 @@ func cleanEnv() []string {
 // log level (info). It returns once the process has started; call
 // waitHealthy to know it answers.
 func (h *harness) startKeyward(name, dbPath string) (*server, error) {
+	return h.startKeywardBinary(h.path("keyward"), name, dbPath)
+}
+
+// startKeywardBinary is startKeyward with another build (a variant).
+func (h *harness) startKeywardBinary(binary, name, dbPath string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -62,7 +67,7 @@ func (h *harness) startKeyward(name, dbPath string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(h.path("keyward"), "serve", "--db", dbPath, "--addr", addr, "--trusted-proxies", "127.0.0.1")
+	cmd := exec.Command(binary, "serve", "--db", dbPath, "--addr", addr, "--trusted-proxies", "127.0.0.1")
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	s := &server{name: name, cmd: cmd, url: "http://" + addr, log: logf, done: make(chan error, 1)}

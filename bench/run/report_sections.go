@@ -40,6 +40,7 @@ func (h *harness) writeThroughput(w func(string, ...any)) {
 			w(" wrk socket errors: %s.", errs)
 		}
 		w("\n\n")
+		h.writeVariants(w, t)
 	}
 	w("Verification outcomes during the rounds (both endpoints): %s. ", sortedCounts(r.Outcomes))
 	w("Usage tracking: after the rounds and a flush, the load keys' daily counts add up to %d uses for\n", r.UsageCounted)
@@ -176,4 +177,5 @@ func (h *harness) writeMicro(w func(string, ...any)) {
 		w("| %s | %s | %s | %.0f | %.0f |\n", m.Pkg, m.Name, trimFloat(m.NsOp), m.BOp, m.AllocsOp)
 	}
 	w("\n`go test -run '^$' -bench … -benchmem` on the same machine, after the load tests.\n")
+	h.writeVariantMicro(w)
 }

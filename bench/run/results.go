@@ -33,6 +33,9 @@ type results struct {
 	SignIn    signInResult
 	Footprint footprintResult
 	Micro     []microResult
+	// VariantMicro are the Stack microbenchmarks per build (Pkg holds the
+	// build's name: "current" or a variant's).
+	VariantMicro []microResult
 }
 
 type phaseLoad struct{ Name, Load1 string }
@@ -41,6 +44,9 @@ type round struct {
 	Keyward, Bare wrkResult
 	Ratio         float64
 	Load1         string
+	// Variants are the other builds' runs of this round, in -variants
+	// order, each right after the current build's and before the bare one.
+	Variants []wrkResult
 }
 
 type endpointResult struct {
