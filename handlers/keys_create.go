@@ -187,6 +187,7 @@ func (h *Handler) reveal(k db.Key, secret string) views.KeyReveal {
 	body, _ := json.Marshal(map[string]string{"key": secret})
 	return views.KeyReveal{
 		ID: k.ID, Name: k.Name, Key: secret, VerifyURL: verifyURL, Now: h.now(),
+		ExpiresAt: k.ExpiresAt, Scopes: k.Scopes,
 		Curl: "curl -sS -X POST " + verifyURL + " \\\n  -H 'Content-Type: application/json' \\\n  -d '" + string(body) + "'",
 	}
 }

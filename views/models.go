@@ -136,6 +136,10 @@ type KeyReveal struct {
 	Key       string // the plaintext key
 	VerifyURL string // absolute URL of POST /api/v1/keys/verify
 	Curl      string // ready-to-paste curl command
+	// ExpiresAt (nil: never) and Scopes are stated beside the key, since
+	// where it may be used and until when decide where to store it.
+	ExpiresAt *time.Time
+	Scopes    []string
 	// Rolled is set when this key replaced another; OldExpiresAt says until
 	// when the old key keeps working.
 	Now          time.Time // the clock's reading, to tell whether the old key still works
