@@ -45,6 +45,13 @@ func TestKeyRevealPanel(t *testing.T) {
 		if got, _ := doc.Find(sel).Attr("data-copy"); got != want {
 			t.Errorf("got %s data-copy %q, want %q", sel, got, want)
 		}
+		// Shown by app.js, which does the copying: without it, no button.
+		if _, hidden := doc.Find(sel).Attr("hidden"); !hidden {
+			t.Errorf("got %s without the hidden attribute, want it hidden until app.js shows it", sel)
+		}
+	}
+	if got := doc.Find("[data-copy-hint]").Length(); got != 2 {
+		t.Errorf("got %d copy-by-hand hints, want 2 (key and curl)", got)
 	}
 	done := doc.Find("[data-leave-ok] a[data-testid=reveal-done]")
 	if got, _ := done.Attr("href"); got != "/keys/42" {
