@@ -110,6 +110,9 @@ type KeyForm struct {
 	Errors        FieldErrors
 	ExpiryChoices []ExpiryChoice
 	MinDate       string // YYYY-MM-DD, tomorrow: the custom date's lower bound
+	// FormToken names this form's one submission: a key is created from it
+	// at most once (a hidden field; see db.CreateKeyOnce).
+	FormToken string
 }
 
 // KeysPage is /keys.
@@ -146,6 +149,19 @@ type KeyReveal struct {
 	Rolled       bool
 	OldKeyID     int64
 	OldExpiresAt *time.Time
+}
+
+// KeyAlreadyCreated is the answer to a create form submitted again: the
+// key it made, whose secret was shown once and is not shown again.
+type KeyAlreadyCreated struct {
+	ID   int64
+	Name string
+}
+
+// KeyAlreadyCreatedPage is the full-page KeyAlreadyCreated (no htmx).
+type KeyAlreadyCreatedPage struct {
+	Layout
+	Key KeyAlreadyCreated
 }
 
 // NewKeyPage is GET/POST /keys/new.
