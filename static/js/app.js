@@ -218,6 +218,11 @@
     }
     masters.forEach(function (master) {
       master.hidden = false;
+      // A master with a text label is hidden with it: a [data-check-all-wrap].
+      var wrap = master.closest("[data-check-all-wrap]");
+      if (wrap) {
+        wrap.hidden = false;
+      }
       syncCheckAll(master);
     });
   }
