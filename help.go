@@ -45,10 +45,11 @@ const helpUser = `Usage:
   keyward user disable E
   keyward user enable E
 
-user add creates a member (an admin with --admin). When stdin is not a
-terminal its first line is the password, e.g.
+user add creates a member (an admin with --admin). The first line of
+stdin is the password, e.g.
     printf '%s\n' "$PASSWORD" | keyward user add --email ann@example.com
-otherwise a random password is generated and printed alone on stdout.
+When stdin is a terminal or empty (</dev/null), a random password is
+generated and printed alone on stdout; an empty line is refused.
 Passwords need at least 15 characters and must not be easy to guess.
 
 user disable ends the user's sessions at once and makes their keys fail

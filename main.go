@@ -210,16 +210,54 @@ func describeSchema(ctx context.Context, path string) string {
 	}
 }
 
-// versionString is the -ldflags version, else the module version that `go
-// install` and VCS stamping record, else "dev".
+// versionString is the version stamped with -ldflags (make build), else
+// what the Go toolchain recorded about this build (buildVersion), so that a
+// plain `go build` names the commit it was built from instead of claiming
+// nothing.
 func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, _ := readBuildInfo()
+	return buildVersion(bi)
+}
+
+// readBuildInfo is debug.ReadBuildInfo; tests put a constructed one in.
+var readBuildInfo = debug.ReadBuildInfo
+
+// buildVersion says which code bi was built from. `go install
+// module@v1.2.3` records the module version; `go build` in a git checkout
+// (Go 1.24 and later) records a pseudo-version such as
+// v0.0.0-20261126144814-fc1b8144be40, with "+dirty" for uncommitted
+// changes: both are used as they are. A build that recorded only the VCS
+// settings gives "dev-" and the first 12 characters of the revision, with
+// "-dirty" when vcs.modified is true. With nothing recorded (`go run`,
+// `go test`, -buildvcs=false) it is "dev".
+func buildVersion(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "dev"
 	}
-	return "dev"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev string
+	var modified bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	v := "dev-" + rev[:min(len(rev), 12)]
+	if modified {
+		v += "-dirty"
+	}
+	return v
 }
 
 // openStore opens the database for a command other than serve. Only

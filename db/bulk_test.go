@@ -213,7 +213,7 @@ func seedKeys(tb testing.TB, s *Store, owners []int64, n int, now time.Time) []i
 	for i := range n {
 		hash := sha256.Sum256(fmt.Appendf(nil, "seed %d %d", now.UnixNano(), i))
 		res, err := stmt.Exec(owners[i%len(owners)], fmt.Sprintf("seed %d", i), "", hash[:], "kw_…seed",
-			"", toMillis(now), nil, nil)
+			"", toMillis(now), nil, nil, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}

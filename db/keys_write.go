@@ -23,20 +23,21 @@ const (
 	keyOwnerSQL = `SELECT email, disabled_at FROM users WHERE id = ?`
 
 	insertKeySQL = `INSERT INTO api_keys
-		(user_id, name, description, key_hash, hint, scopes, created_at, expires_at, rolled_from)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		(user_id, name, description, key_hash, hint, scopes, created_at, expires_at, rolled_from, create_token_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // insertKey generates a key for userID inside tx and returns its id and
-// plaintext.
-func insertKey(ctx context.Context, tx *sql.Tx, userID int64, in KeyInput, now time.Time, rolledFrom int64) (int64, string, error) {
+// plaintext. formToken is the hash of the create form's one-time token
+// (see CreateKeyOnce), nil for a key made without a form.
+func insertKey(ctx context.Context, tx *sql.Tx, userID int64, in KeyInput, now time.Time, rolledFrom int64, formToken []byte) (int64, string, error) {
 	secret, err := GenerateKey()
 	if err != nil {
 		return 0, "", err
 	}
 	hash := HashKey(secret)
 	res, err := tx.ExecContext(ctx, insertKeySQL, userID, in.Name, in.Description, hash[:],
-		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom))
+		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom), formToken)
 	if err != nil {
 		return 0, "", fmt.Errorf("db: insert key: %w", err)
 	}
@@ -51,12 +52,26 @@ func insertKey(ctx context.Context, tx *sql.Tx, userID int64, in KeyInput, now t
 // is never available again. A disabled user gets no new keys. When the
 // policy caps key lifetime, the key must expire within the cap.
 func (s *Store) CreateKey(ctx context.Context, userID int64, in KeyInput, actor Actor) (Key, string, error) {
+	return s.createKey(ctx, userID, in, nil, actor)
+}
+
+// createKey is CreateKey, and CreateKeyOnce when formToken (a token hash)
+// is set: then a key this user already made from the same form is
+// reported instead of a new one, by the check in this transaction.
+func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formToken []byte, actor Actor) (Key, string, error) {
 	now := s.Now()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Key{}, "", fmt.Errorf("db: create key: %w", err)
 	}
 	defer tx.Rollback()
+	if formToken != nil {
+		// Before every other check: the submission was already honoured,
+		// whatever changed since (a policy, the owner's state).
+		if err := checkFormTokenUnused(ctx, tx, userID, formToken); err != nil {
+			return Key{}, "", err
+		}
+	}
 	// The policy is read inside the write transaction, so a key cannot
 	// slip past a lifetime cap being set at the same moment.
 	p, err := readPolicy(ctx, tx)
@@ -79,7 +94,7 @@ func (s *Store) CreateKey(ctx context.Context, userID int64, in KeyInput, actor 
 	case disabled.Valid:
 		return Key{}, "", Errorf(ErrConflict, "This user is disabled and cannot get new keys.")
 	}
-	id, secret, err := insertKey(ctx, tx, userID, in, now, 0)
+	id, secret, err := insertKey(ctx, tx, userID, in, now, 0, formToken)
 	if err != nil {
 		return Key{}, "", err
 	}
@@ -252,7 +267,7 @@ func (s *Store) RollKey(ctx context.Context, access KeyAccess, id int64, grace t
 		if capAt := now.Add(p.MaxKeyLifetime); p.MaxKeyLifetime > 0 && (in.ExpiresAt == nil || in.ExpiresAt.After(capAt)) {
 			in.ExpiresAt = &capAt
 		}
-		if newID, secret, err = insertKey(ctx, tx, k.UserID, in, now, k.ID); err != nil {
+		if newID, secret, err = insertKey(ctx, tx, k.UserID, in, now, k.ID, nil); err != nil {
 			return false, err
 		}
 		oldExpiry := now.Add(grace)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -179,8 +180,9 @@ func FuzzLoginForm(f *testing.F) {
 }
 
 // FuzzKeyForm: parseKeyForm never panics, and whatever it accepts the
-// database accepts too: any refusal from CreateKey is about the name or the
-// description, which the form parser leaves to the database.
+// database accepts too: any refusal from CreateKeyOnce is about the name or
+// the description, which the form parser leaves to the database. Each run
+// is a fresh form, with a token of its own.
 func FuzzKeyForm(f *testing.F) {
 	env := newFuzzEnv(f)
 	ctx := context.Background()
@@ -194,13 +196,15 @@ func FuzzKeyForm(f *testing.F) {
 	f.Add("x", "", "365", "", "UPPER")
 	f.Add("x", "", "-1", "", strings.Repeat("s,", 30))
 	f.Fuzz(func(t *testing.T, name, description, expiry, expiryDate, scopes string) {
+		token := rand.Text()
 		in, ve := env.h.parseKeyForm(views.KeyForm{
 			Name: name, Description: description, Expiry: expiry, ExpiryDate: expiryDate, Scopes: scopes,
+			FormToken: token,
 		})
 		if ve.Err() != nil {
 			return
 		}
-		_, secret, err := env.h.Store.CreateKey(ctx, env.user.ID, in, db.CLIActor())
+		_, secret, err := env.h.Store.CreateKeyOnce(ctx, env.user.ID, in, token, db.CLIActor())
 		if err == nil {
 			if db.ParseKey(secret) != nil {
 				t.Fatalf("created key %q does not parse", secret)

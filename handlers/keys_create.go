@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -25,6 +27,8 @@ const defaultExpiry = "90"
 
 // keyForm is an empty create form. With a maximum key lifetime set by an
 // admin, only the expiries within it are offered and "No expiration" goes.
+// Each form gets a fresh one-time token (db.CreateKeyOnce), so that
+// submitting it again cannot create a second key.
 func (h *Handler) keyForm(c echo.Context) (views.KeyForm, error) {
 	p, err := h.Store.Policy(ctx(c))
 	if err != nil {
@@ -34,6 +38,8 @@ func (h *Handler) keyForm(c echo.Context) (views.KeyForm, error) {
 		Expiry:        defaultExpiry,
 		ExpiryChoices: allowedExpiries(p.MaxKeyLifetime),
 		MinDate:       h.now().AddDate(0, 0, 1).Format(time.DateOnly),
+		// 26 characters, 130 random bits: no two forms share one.
+		FormToken: rand.Text(),
 	}
 	if !slices.ContainsFunc(f.ExpiryChoices, func(e views.ExpiryChoice) bool { return e.Value == defaultExpiry }) {
 		f.Expiry = f.ExpiryChoices[0].Value
@@ -74,18 +80,22 @@ func (h *Handler) KeysNew(c echo.Context) error {
 // KeysCreate is POST /keys. htmx gets a partial (the form with errors, or
 // the show-once panel) swapped in place; without JavaScript the same answers
 // come as full pages. The plaintext key exists only in this response: not in
-// a cookie, flash, URL, log or the database.
+// a cookie, flash, URL, log or the database. The same form submitted again
+// (a reload of the show-once page, Back and resubmit) gets a page that
+// links to the key it made, never a second key nor the secret again.
 func (h *Handler) KeysCreate(c echo.Context) error {
 	a := currentUser(c)
 	form, err := h.keyForm(c)
 	if err != nil {
 		return err
 	}
+	freshToken := form.FormToken
 	form.Name = c.FormValue("name")
 	form.Description = c.FormValue("description")
 	form.Expiry = c.FormValue("expiry")
 	form.ExpiryDate = strings.TrimSpace(c.FormValue("expiry_date"))
 	form.Scopes = c.FormValue("scopes")
+	form.FormToken = c.FormValue("form_token")
 
 	in, ve := h.parseKeyForm(form)
 	var (
@@ -100,10 +110,17 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 			}
 		}
 	} else {
-		key, secret, err = h.Store.CreateKey(ctx(c), a.ID, in, actor(c))
+		key, secret, err = h.Store.CreateKeyOnce(ctx(c), a.ID, in, form.FormToken, actor(c))
+	}
+	if ac, ok := errors.AsType[*db.AlreadyCreatedError](err); ok {
+		return h.keyAlreadyCreated(c, ac)
 	}
 	if fe := db.FieldErrors(err); fe != nil {
 		form.Errors = keyFormErrors(fe)
+		if form.Errors["form_token"] != "" {
+			// Nothing was created with it; a token of ours replaces it.
+			form.FormToken = freshToken
+		}
 		if isHTMX(c) {
 			// htmx swaps only 2xx responses by default.
 			return render(c, http.StatusOK, views.KeyCreateForm(form, csrfToken(c), true))
@@ -124,9 +141,24 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 	}))
 }
 
+// keyAlreadyCreated answers a create form submitted again: the key exists
+// and its secret was shown once, so the page says so and links to the key.
+// 409 for the page (the POST did not create anything); htmx gets the panel
+// with 200, since it swaps only 2xx answers.
+func (h *Handler) keyAlreadyCreated(c echo.Context, ac *db.AlreadyCreatedError) error {
+	m := views.KeyAlreadyCreated{ID: ac.KeyID, Name: ac.KeyName}
+	if isHTMX(c) {
+		return render(c, http.StatusOK, views.KeyAlreadyCreatedPanel(m))
+	}
+	return render(c, http.StatusConflict, views.KeyAlreadyCreatedView(views.KeyAlreadyCreatedPage{
+		Layout: h.layout(c, "Key already created", "keys"), Key: m,
+	}))
+}
+
 // parseKeyForm turns the form into db input; db re-checks the rules.
 func (h *Handler) parseKeyForm(f views.KeyForm) (db.KeyInput, *db.ValidationError) {
 	ve := &db.ValidationError{}
+	ve.AddErr("form_token", db.CheckFormToken(f.FormToken))
 	in := db.KeyInput{Name: f.Name, Description: f.Description}
 	scopes, err := db.ParseScopes(f.Scopes)
 	ve.AddErr("scopes", err)
@@ -187,6 +219,7 @@ func (h *Handler) reveal(k db.Key, secret string) views.KeyReveal {
 	body, _ := json.Marshal(map[string]string{"key": secret})
 	return views.KeyReveal{
 		ID: k.ID, Name: k.Name, Key: secret, VerifyURL: verifyURL, Now: h.now(),
+		ExpiresAt: k.ExpiresAt, Scopes: k.Scopes,
 		Curl: "curl -sS -X POST " + verifyURL + " \\\n  -H 'Content-Type: application/json' \\\n  -d '" + string(body) + "'",
 	}
 }

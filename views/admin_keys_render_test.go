@@ -62,9 +62,18 @@ func TestAdminKeysStaleReview(t *testing.T) {
 	if got := strings.Join(attrValues(boxes, "aria-label"), ","); got != "Select Billing,Select CI <deploy>" {
 		t.Errorf("checkbox labels: got %q", got)
 	}
-	if _, hidden := form.Find("input[data-check-all]").Attr("hidden"); !hidden {
-		t.Errorf("check-all box: got visible, want hidden until app.js shows it")
+	// Two: the header's, and the toolbar's for rows shown as cards.
+	masters := form.Find("input[data-check-all]")
+	if masters.Length() != 2 {
+		t.Errorf("check-all boxes: got %d, want 2", masters.Length())
 	}
+	masters.Each(func(i int, m *goquery.Selection) {
+		_, hidden := m.Attr("hidden")
+		_, wrapHidden := m.Closest("[data-check-all-wrap]").Attr("hidden")
+		if !hidden && !wrapHidden {
+			t.Errorf("check-all box %d: got visible, want hidden until app.js shows it", i)
+		}
+	})
 	for _, b := range []struct{ value, label string }{{"disable", "Disable selected"}, {"revoke", "Revoke selected"}} {
 		btn := form.Find("button[name=action][value=" + b.value + "]")
 		if got := squishText(btn); got != b.label {

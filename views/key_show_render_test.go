@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 const testKey = "kw_4Qx8ZrT1mB7nW2cKdP9sLfH3vJ6gY0aE5uRiOoNtXyb1c2D3e"
@@ -43,6 +45,13 @@ func TestKeyRevealPanel(t *testing.T) {
 		if got, _ := doc.Find(sel).Attr("data-copy"); got != want {
 			t.Errorf("got %s data-copy %q, want %q", sel, got, want)
 		}
+		// Shown by app.js, which does the copying: without it, no button.
+		if _, hidden := doc.Find(sel).Attr("hidden"); !hidden {
+			t.Errorf("got %s without the hidden attribute, want it hidden until app.js shows it", sel)
+		}
+	}
+	if got := doc.Find("[data-copy-hint]").Length(); got != 2 {
+		t.Errorf("got %d copy-by-hand hints, want 2 (key and curl)", got)
 	}
 	done := doc.Find("[data-leave-ok] a[data-testid=reveal-done]")
 	if got, _ := done.Attr("href"); got != "/keys/42" {
@@ -52,6 +61,52 @@ func TestKeyRevealPanel(t *testing.T) {
 		t.Errorf("got warning %q, want the show-once warning", got)
 	}
 }
+
+// TestKeyRevealFacts: the show-once panel states the exact expiry (with the
+// relative time, rounded) and the scopes, so whoever stores the key knows
+// until when and for what it works.
+func TestKeyRevealFacts(t *testing.T) {
+	now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	in90 := now.AddDate(0, 0, 90)
+	tests := []struct {
+		name        string
+		expires     *time.Time
+		scopes      []string
+		wantExpires string
+		wantScopes  string
+	}{
+		{"90 days, two scopes", &in90, []string{"read:orders", "write:orders"},
+			"2027-02-23 14:00:00 UTC (in 3 months)", "read:orders write:orders"},
+		{"never, no scopes", nil, nil,
+			"Never", "None — checks that ask for a scope refuse this key."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sampleReveal()
+			r.Now, r.ExpiresAt, r.Scopes = now, tt.expires, tt.scopes
+			doc, _ := renderKeysView(t, KeyRevealPanel(r))
+			if got := squash(doc.Find("[data-testid=reveal-expires]").Text()); got != tt.wantExpires {
+				t.Errorf("expires: got %q, want %q", got, tt.wantExpires)
+			}
+			if tt.expires != nil {
+				if got, _ := doc.Find("[data-testid=reveal-expires] time").Attr("datetime"); got != "2027-02-23T14:00:00Z" {
+					t.Errorf("expires datetime: got %q, want 2027-02-23T14:00:00Z", got)
+				}
+			}
+			scopes := doc.Find("[data-testid=reveal-scopes]")
+			got := squash(scopes.Text())
+			if chips := scopes.Find("[data-testid=scope-chip]"); chips.Length() > 0 {
+				got = strings.Join(chips.Map(func(_ int, c *goquery.Selection) string { return c.Text() }), " ")
+			}
+			if got != tt.wantScopes {
+				t.Errorf("scopes: got %q, want %q", got, tt.wantScopes)
+			}
+		})
+	}
+}
+
+// squash is s with runs of white space made one space, as a page reads.
+func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func TestRevealHeading(t *testing.T) {
 	now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
@@ -123,6 +178,11 @@ func TestKeyShow(t *testing.T) {
 
 	if got := doc.Find("h1[data-testid=key-name]").Text(); got != "Billing" {
 		t.Errorf("got heading %q, want Billing", got)
+	}
+	// The exact expiry beside the relative one: whether to roll now
+	// depends on the date.
+	if got := squash(doc.Find("[data-testid=key-expires]").Text()); got != "in 1 month (2026-12-25 14:00:00 UTC)" {
+		t.Errorf("got expires %q, want in 1 month (2026-12-25 14:00:00 UTC)", got)
 	}
 	if got := doc.Find("[data-testid=last-used-ip]").Text(); got != "203.0.113.7" {
 		t.Errorf("got last used IP %q, want 203.0.113.7", got)

@@ -110,6 +110,9 @@ type KeyForm struct {
 	Errors        FieldErrors
 	ExpiryChoices []ExpiryChoice
 	MinDate       string // YYYY-MM-DD, tomorrow: the custom date's lower bound
+	// FormToken names this form's one submission: a key is created from it
+	// at most once (a hidden field; see db.CreateKeyOnce).
+	FormToken string
 }
 
 // KeysPage is /keys.
@@ -136,12 +139,29 @@ type KeyReveal struct {
 	Key       string // the plaintext key
 	VerifyURL string // absolute URL of POST /api/v1/keys/verify
 	Curl      string // ready-to-paste curl command
+	// ExpiresAt (nil: never) and Scopes are stated beside the key, since
+	// where it may be used and until when decide where to store it.
+	ExpiresAt *time.Time
+	Scopes    []string
 	// Rolled is set when this key replaced another; OldExpiresAt says until
 	// when the old key keeps working.
 	Now          time.Time // the clock's reading, to tell whether the old key still works
 	Rolled       bool
 	OldKeyID     int64
 	OldExpiresAt *time.Time
+}
+
+// KeyAlreadyCreated is the answer to a create form submitted again: the
+// key it made, whose secret was shown once and is not shown again.
+type KeyAlreadyCreated struct {
+	ID   int64
+	Name string
+}
+
+// KeyAlreadyCreatedPage is the full-page KeyAlreadyCreated (no htmx).
+type KeyAlreadyCreatedPage struct {
+	Layout
+	Key KeyAlreadyCreated
 }
 
 // NewKeyPage is GET/POST /keys/new.

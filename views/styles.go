@@ -22,8 +22,11 @@ const (
 	ErrorTextClass = "kw-error-text"
 	CardClass      = "kw-card"
 	TableClass     = "kw-table"
-	ThClass        = "kw-th"
-	TdClass        = "kw-td"
+	// StackTableClass is a TableClass whose rows become cards of "label:
+	// value" lines below 1280 px; each cell names its column in data-label.
+	StackTableClass = "kw-table kw-stack"
+	ThClass         = "kw-th"
+	TdClass         = "kw-td"
 )
 
 // Invalid reports whether field has an error message, for aria-invalid.

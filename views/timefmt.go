@@ -6,9 +6,14 @@ import (
 )
 
 // RelativeTime says how far t is from now in words people scan quickly:
-// "just now", "3 minutes ago", "in 5 days", "2 months ago". It rounds down, so
-// "1 hour ago" means at least an hour. Months are 30 days and years 365: the
-// exact time is always one hover away (see RelTime).
+// "just now", "3 minutes ago", "in 5 days", "2 months ago". It rounds to
+// the nearest unit (half up), and moves to the larger unit when the
+// rounded count reaches it: a key created a moment ago to expire in 90
+// days says "in 3 months", a 7-day invite "in 7 days", and 59 minutes 40
+// seconds is "1 hour". Rounding down would make every fresh expiry read a
+// unit short ("in 2 months", "in 6 days") and hide a deadline's size.
+// Months are 30 days and years 365: the exact time is one hover away (see
+// RelTime), and pages where a decision depends on the date show it too.
 func RelativeTime(t, now time.Time) string {
 	d := now.Sub(t)
 	future := d < 0
@@ -18,19 +23,30 @@ func RelativeTime(t, now time.Time) string {
 	if d < time.Minute {
 		return "just now"
 	}
+	const day = 24 * time.Hour
+	units := []struct {
+		size time.Duration
+		next int64 // the count at which the next unit takes over; 0: none
+		name string
+	}{
+		{time.Minute, 60, "minute"},
+		{time.Hour, 24, "hour"},
+		{day, 30, "day"},
+		{30 * day, 12, "month"},
+		{365 * day, 0, "year"},
+	}
 	var n int64
 	var unit string
-	switch {
-	case d < time.Hour:
-		n, unit = int64(d/time.Minute), "minute"
-	case d < 24*time.Hour:
-		n, unit = int64(d/time.Hour), "hour"
-	case d < 30*24*time.Hour:
-		n, unit = int64(d/(24*time.Hour)), "day"
-	case d < 365*24*time.Hour:
-		n, unit = int64(d/(30*24*time.Hour)), "month"
-	default:
-		n, unit = int64(d/(365*24*time.Hour)), "year"
+	for _, u := range units {
+		// Half up, without adding to d: a zero time is ~292 years
+		// away, at the very end of time.Duration's range.
+		n, unit = int64(d/u.size), u.name
+		if d%u.size >= u.size/2 {
+			n++
+		}
+		if u.next == 0 || n < u.next {
+			break
+		}
 	}
 	if n != 1 {
 		unit += "s"

@@ -5,8 +5,12 @@ import (
 	"time"
 )
 
+// TestRelativeTime pins the rounding: to the nearest unit, half up, and on
+// to the next unit when the count reaches it. d is how long ago t is
+// (negative: in the future).
 func TestRelativeTime(t *testing.T) {
 	now := time.Date(2026, 11, 25, 14, 3, 5, 0, time.UTC)
+	const day = 24 * time.Hour
 	tests := []struct {
 		name string
 		d    time.Duration // t = now - d
@@ -16,21 +20,44 @@ func TestRelativeTime(t *testing.T) {
 		{"seconds ago", 59 * time.Second, "just now"},
 		{"seconds ahead", -30 * time.Second, "just now"},
 		{"one minute", time.Minute, "1 minute ago"},
-		{"minutes", 3*time.Minute + 59*time.Second, "3 minutes ago"},
+		{"minutes, rounded up", 3*time.Minute + 30*time.Second, "4 minutes ago"},
+		{"minutes, rounded down", 3*time.Minute + 29*time.Second, "3 minutes ago"},
+		{"59 minutes 29 s", 59*time.Minute + 29*time.Second, "59 minutes ago"},
+		{"59 minutes 40 s is an hour", 59*time.Minute + 40*time.Second, "1 hour ago"},
+		{"in 59 minutes 40 s", -(59*time.Minute + 40*time.Second), "in 1 hour"},
 		{"one hour", time.Hour, "1 hour ago"},
-		{"hours", 23*time.Hour + 59*time.Minute, "23 hours ago"},
-		{"one day", 24 * time.Hour, "1 day ago"},
-		{"days", 29 * 24 * time.Hour, "29 days ago"},
-		{"one month", 30 * 24 * time.Hour, "1 month ago"},
-		{"months", 75 * 24 * time.Hour, "2 months ago"},
-		{"almost a year", 364 * 24 * time.Hour, "12 months ago"},
-		{"one year", 365 * 24 * time.Hour, "1 year ago"},
-		{"years", 3 * 365 * 24 * time.Hour, "3 years ago"},
+		{"an hour and a half", 90 * time.Minute, "2 hours ago"},
+		{"hours", 23*time.Hour + 29*time.Minute, "23 hours ago"},
+		{"23 h 30 min is a day", 23*time.Hour + 30*time.Minute, "1 day ago"},
+		{"a day minus a second", day - time.Second, "1 day ago"},
+		{"in a day minus a second", -(day - time.Second), "in 1 day"},
+		{"one day", day, "1 day ago"},
+		{"a day and a half", 36 * time.Hour, "2 days ago"},
+		{"in 6.5 days", -(6*day + 12*time.Hour), "in 7 days"},
+		{"in 6 days 11 h", -(6*day + 11*time.Hour), "in 6 days"},
+		{"in 7 days minus a minute (a fresh invite)", -(7*day - time.Minute), "in 7 days"},
+		{"in 7 days", -7 * day, "in 7 days"},
+		{"days", 29 * day, "29 days ago"},
+		{"29.5 days is a month", 29*day + 12*time.Hour, "1 month ago"},
+		{"one month", 30 * day, "1 month ago"},
+		{"a month and a half", 45 * day, "2 months ago"},
+		{"months", 75 * day, "3 months ago"},
+		{"in 89.9 days (a fresh 90-day key)", -(89*day + 21*time.Hour + 36*time.Minute), "in 3 months"},
+		{"in 90 days", -90 * day, "in 3 months"},
+		{"in 74 days", -74 * day, "in 2 months"},
+		{"11 months", 330 * day, "11 months ago"},
+		{"almost a year", 364 * day, "1 year ago"},
+		{"one year", 365 * day, "1 year ago"},
+		{"a year and a half", 548 * day, "2 years ago"},
+		{"years", 3 * 365 * day, "3 years ago"},
 		{"in minutes", -10 * time.Minute, "in 10 minutes"},
 		{"in one hour", -time.Hour, "in 1 hour"},
-		{"in days", -5 * 24 * time.Hour, "in 5 days"},
-		{"in months", -90 * 24 * time.Hour, "in 3 months"},
-		{"in a year", -400 * 24 * time.Hour, "in 1 year"},
+		{"in days", -5 * day, "in 5 days"},
+		{"in months", -90 * day, "in 3 months"},
+		{"in a year", -400 * day, "in 1 year"},
+		// now.Sub saturates: a zero time is the largest Duration, which
+		// must not wrap around when rounded.
+		{"the zero time", now.Sub(time.Time{}), "292 years ago"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

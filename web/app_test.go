@@ -209,7 +209,7 @@ func TestSmokeSetupLoginKeys(t *testing.T) {
 	if r.StatusCode != 200 {
 		t.Fatalf("GET /keys: got %d; body %s", r.StatusCode, r.body)
 	}
-	r = b.post("/keys", url.Values{"name": {"ci"}, "expiry": {"30"}, "scopes": {"read"}})
+	r = b.post("/keys", keyForm("ci", "scopes", "read"))
 	if r.StatusCode != 200 || !strings.Contains(r.body, "kw_") {
 		t.Fatalf("POST /keys: got %d; body %s", r.StatusCode, r.body)
 	}

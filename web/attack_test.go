@@ -95,8 +95,8 @@ func TestAttackSQLInjection(t *testing.T) {
 			wantNoLeak(t, "POST /account/password", m.post("/account/password", f), "other-secret-name")
 		}
 		wantNoLeak(t, "POST /keys/{other}/edit", m.post("/keys/"+otherID+"/edit", url.Values{"name": {p}, "description": {p}}))
-		wantNoLeak(t, "POST /keys (bad scopes)", m.post("/keys", url.Values{"name": {"x"}, "expiry": {"30"}, "scopes": {p}}))
-		wantNoLeak(t, "POST /keys (bad expiry)", m.post("/keys", url.Values{"name": {"x"}, "expiry": {p}, "expiry_date": {p}}))
+		wantNoLeak(t, "POST /keys (bad scopes)", m.post("/keys", keyForm("x", "scopes", p)))
+		wantNoLeak(t, "POST /keys (bad expiry)", m.post("/keys", keyForm("x", "expiry", p, "expiry_date", p)))
 		if after := snapshot(t, d); after != before {
 			t.Fatalf("payload %q changed the database: %s", p, snapshotDiff(before, after))
 		}
@@ -104,7 +104,7 @@ func TestAttackSQLInjection(t *testing.T) {
 
 	// Stored payloads are stored literally, and only where asked.
 	for _, p := range sqlPayloads {
-		r := m.post("/keys", url.Values{"name": {p}, "description": {p}, "expiry": {"30"}})
+		r := m.post("/keys", keyForm(p, "description", p))
 		wantNoLeak(t, "POST /keys", r, "other-secret-name")
 		id, _ := revealedAttack(t, r)
 		k := a.getKey(id)
@@ -139,7 +139,7 @@ func TestAttackXSS(t *testing.T) {
 		t.Fatalf("sign in as %q: got %d, want 303", xssEmail, r.StatusCode)
 	}
 
-	r := m.post("/keys", url.Values{"name": {xssScript}, "description": {xssImg}, "expiry": {"30"}, "scopes": {"read"}})
+	r := m.post("/keys", keyForm(xssScript, "description", xssImg, "scopes", "read"))
 	wantEscaped(t, "show-once page", r, xssScript)
 	id, secret := revealedAttack(t, r)
 	keyPage := fmt.Sprintf("/keys/%d", id)

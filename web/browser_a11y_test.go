@@ -178,7 +178,7 @@ func TestBrowserAccessibility(t *testing.T) {
 }
 
 // TestBrowserPhoneLayout loads every kind of page on a 390 px wide phone
-// screen: none may scroll sideways (wide tables scroll inside their card).
+// screen: none may scroll sideways (tables become a card per row).
 func TestBrowserPhoneLayout(t *testing.T) {
 	a := newTestApp(t)
 	keyID := seedTour(t, a)

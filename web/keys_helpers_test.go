@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -73,9 +74,11 @@ func (b *browser) getWith(path string, hdr http.Header) response {
 	return b.do(req)
 }
 
-// keyForm is a valid create-key form; overrides replace fields.
+// keyForm is a valid create-key form, with a one-time token of its own as
+// every form the server renders has; overrides replace fields.
 func keyForm(name string, overrides ...string) url.Values {
-	f := url.Values{"name": {name}, "description": {""}, "expiry": {"30"}, "expiry_date": {""}, "scopes": {""}}
+	f := url.Values{"name": {name}, "description": {""}, "expiry": {"30"}, "expiry_date": {""}, "scopes": {""},
+		"form_token": {rand.Text()}}
 	for i := 0; i+1 < len(overrides); i += 2 {
 		f.Set(overrides[i], overrides[i+1])
 	}

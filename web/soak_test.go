@@ -329,7 +329,7 @@ func (m *soakMutations) run(ctx context.Context, c *soakClient, pool *soakPool, 
 var errSoakNoKey = fmt.Errorf("no live key to change")
 
 func soakCreate(c *soakClient, pool *soakPool, n int) error {
-	status, body, err := c.post("/keys", url.Values{"name": {"soak " + strconv.Itoa(n)}, "expiry": {"30"}})
+	status, body, err := c.post("/keys", keyForm("soak "+strconv.Itoa(n)))
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,29 @@
     );
   });
 
+  // Copy buttons are rendered hidden, with a hint to select and copy by
+  // hand beside them: without this script a button would do nothing. The
+  // script that makes them work is the one that shows them.
+  function initCopy(root) {
+    if (!root.querySelectorAll) {
+      return;
+    }
+    var buttons = Array.prototype.slice.call(root.querySelectorAll("[data-copy]"));
+    var hints = Array.prototype.slice.call(root.querySelectorAll("[data-copy-hint]"));
+    if (root.matches && root.matches("[data-copy]")) {
+      buttons.push(root);
+    }
+    if (root.matches && root.matches("[data-copy-hint]")) {
+      hints.push(root);
+    }
+    buttons.forEach(function (b) {
+      b.hidden = false;
+    });
+    hints.forEach(function (h) {
+      h.hidden = true;
+    });
+  }
+
   // --- Click-to-select read-only fields ---------------------------------
 
   function selectOnFocus(ev) {
@@ -195,6 +218,11 @@
     }
     masters.forEach(function (master) {
       master.hidden = false;
+      // A master with a text label is hidden with it: a [data-check-all-wrap].
+      var wrap = master.closest("[data-check-all-wrap]");
+      if (wrap) {
+        wrap.hidden = false;
+      }
       syncCheckAll(master);
     });
   }
@@ -222,6 +250,13 @@
     initToggles(ev.detail.elt);
     initCheckAll(ev.detail.elt);
   });
+  // htmx:load comes after the settle delay (20 ms), long enough to paint the
+  // swapped-in panel without its Copy buttons; htmx:afterSwap fires in the
+  // same task as the swap, before any paint.
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    initCopy(ev.target);
+  });
   initToggles(document);
   initCheckAll(document);
+  initCopy(document);
 })();
