@@ -229,14 +229,19 @@ const setKeyExpirySQL = `UPDATE api_keys SET expires_at = ? WHERE id = ?`
 // of RollGraces) so that services can switch over, then expires; it never
 // gains time. The roll is audited on the old key and the creation on the
 // new one.
-func (s *Store) RollKey(ctx context.Context, access KeyAccess, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
+//
+// Only the owner rolls: the new secret is a working credential of the
+// owner's, and whoever holds it can call services as them. The key is
+// therefore read with OwnedBy(owner), never AnyOwner: an admin's roll of
+// someone else's key finds no key (admins disable or revoke instead).
+func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
 	if !validGrace(grace) {
 		var ve ValidationError
 		ve.Add("grace", "Choose one of the offered grace periods.")
 		return Key{}, "", Key{}, ve.Err()
 	}
 	var newID int64
-	old, err = s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	old, err = s.changeKey(ctx, OwnedBy(owner), id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
 		}

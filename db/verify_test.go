@@ -183,7 +183,7 @@ func TestVerifyChangesAreImmediate(t *testing.T) {
 			return env.s.SetUserDisabled(ctx, env.alice.ID, true, CLIActor())
 		}, CodeDisabled},
 		{"roll with no grace", func(env *keyTestEnv, k Key) error {
-			_, _, _, err := env.s.RollKey(ctx, AnyOwner(), k.ID, 0, CLIActor())
+			_, _, _, err := env.s.RollKey(ctx, k.UserID, k.ID, 0, CLIActor())
 			return err
 		}, CodeExpired},
 	}
