@@ -48,7 +48,8 @@ const setRoleSQL = `UPDATE users SET role = ? WHERE id = ?`
 // SetUserRole makes a user an admin or a member. It refuses (ErrConflict) to
 // demote the actor themselves, so nobody locks themselves out by a slip, and
 // to demote the last active admin, which would leave nobody to run the admin
-// pages. Setting the role a user already has does nothing.
+// pages. Demoting voids the invites and reset links the user made as an
+// admin. Setting the role a user already has does nothing.
 func (s *Store) SetUserRole(ctx context.Context, userID int64, role Role, actor Actor) error {
 	if role != RoleAdmin && role != RoleMember {
 		var ve ValidationError
@@ -94,6 +95,11 @@ func (s *Store) SetUserRole(ctx context.Context, userID int64, role Role, actor 
 		return fmt.Errorf("db: set user role: %w", err)
 	}
 	now := s.Now()
+	if role == RoleMember {
+		if err := voidLinks(ctx, tx, now, actor, voidCreatorDemoted, linksByCreatorSQL, userID); err != nil {
+			return err
+		}
+	}
 	e := actor.event(action, "user", userID, email)
 	e.Detail = map[string]string{"old": current, "new": string(role)}
 	if err := insertAudit(ctx, tx, now, e); err != nil {

@@ -30,36 +30,42 @@ const (
 	ActionSettingChange  = "setting.change"
 	ActionInviteCreate   = "invite.create"
 	ActionInviteAccept   = "invite.accept"
+	ActionInviteRevoke   = "invite.revoke"
 	ActionResetLink      = "password.reset_link"
-	ActionPasswordReset  = "password.reset"
-	ActionUserPromote    = "user.promote"
-	ActionUserDemote     = "user.demote"
+	// ActionResetLinkRevoke: a reset link stopped working before its use
+	// (its user or its creator was disabled, the creator demoted).
+	ActionResetLinkRevoke = "password.reset_link_revoke"
+	ActionPasswordReset   = "password.reset"
+	ActionUserPromote     = "user.promote"
+	ActionUserDemote      = "user.demote"
 )
 
 var actionLabels = map[string]string{
-	ActionLoginSuccess:   "Signed in",
-	ActionLoginFailure:   "Failed sign-in",
-	ActionLogout:         "Signed out",
-	ActionSetup:          "Completed setup",
-	ActionUserCreate:     "User created",
-	ActionPasswordChange: "Password changed",
-	ActionSessionEnd:     "Session ended",
-	ActionUserDisable:    "User disabled",
-	ActionUserEnable:     "User enabled",
-	ActionKeyCreate:      "Key created",
-	ActionKeyRoll:        "Key rolled",
-	ActionKeyUpdate:      "Key edited",
-	ActionKeyDisable:     "Key disabled",
-	ActionKeyEnable:      "Key enabled",
-	ActionKeyRevoke:      "Key revoked",
-	ActionKeyNewIP:       "Used from a new IP",
-	ActionSettingChange:  "Setting changed",
-	ActionInviteCreate:   "Invite sent",
-	ActionInviteAccept:   "Invite accepted",
-	ActionResetLink:      "Password reset link created",
-	ActionPasswordReset:  "Password reset",
-	ActionUserPromote:    "Made admin",
-	ActionUserDemote:     "Made member",
+	ActionLoginSuccess:    "Signed in",
+	ActionLoginFailure:    "Failed sign-in",
+	ActionLogout:          "Signed out",
+	ActionSetup:           "Completed setup",
+	ActionUserCreate:      "User created",
+	ActionPasswordChange:  "Password changed",
+	ActionSessionEnd:      "Session ended",
+	ActionUserDisable:     "User disabled",
+	ActionUserEnable:      "User enabled",
+	ActionKeyCreate:       "Key created",
+	ActionKeyRoll:         "Key rolled",
+	ActionKeyUpdate:       "Key edited",
+	ActionKeyDisable:      "Key disabled",
+	ActionKeyEnable:       "Key enabled",
+	ActionKeyRevoke:       "Key revoked",
+	ActionKeyNewIP:        "Used from a new IP",
+	ActionSettingChange:   "Setting changed",
+	ActionInviteCreate:    "Invite link created",
+	ActionInviteAccept:    "Invite accepted",
+	ActionInviteRevoke:    "Invite revoked",
+	ActionResetLink:       "Password reset link created",
+	ActionResetLinkRevoke: "Password reset link revoked",
+	ActionPasswordReset:   "Password reset",
+	ActionUserPromote:     "Made admin",
+	ActionUserDemote:      "Made member",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -75,8 +81,9 @@ func ActionLabel(action string) string {
 func Actions() []string {
 	return []string{
 		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
-		ActionUserCreate, ActionInviteCreate, ActionInviteAccept,
-		ActionPasswordChange, ActionResetLink, ActionPasswordReset, ActionSessionEnd,
+		ActionUserCreate, ActionInviteCreate, ActionInviteAccept, ActionInviteRevoke,
+		ActionPasswordChange, ActionResetLink, ActionResetLinkRevoke,
+		ActionPasswordReset, ActionSessionEnd,
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionSettingChange,

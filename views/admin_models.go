@@ -49,14 +49,26 @@ type TokenLink struct {
 	Email     string
 	URL       string
 	ExpiresAt time.Time
+	Renewed   bool // a new link for a pending invite: the old one stopped working
+}
+
+// InviteRow is a pending invite: its link works until it is used, revoked,
+// replaced or expires.
+type InviteRow struct {
+	ID                   int64
+	Email                string
+	Role                 string // "member" or "admin"
+	CreatedBy            string // the inviting admin's email; "" from the command line
+	CreatedAt, ExpiresAt time.Time
 }
 
 // AdminUsersPage is /admin/users.
 type AdminUsersPage struct {
 	Layout
-	Users  []UserRow
-	Invite InviteForm
-	Link   *TokenLink // set right after creating an invite or a reset link
+	Users   []UserRow
+	Invites []InviteRow
+	Invite  InviteForm
+	Link    *TokenLink // set right after creating an invite or a reset link
 }
 
 // AdminKeyRow is one key in the admin list.
