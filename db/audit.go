@@ -35,6 +35,9 @@ const (
 	// ActionResetLinkRevoke: a reset link stopped working before its use
 	// (its user or its creator was disabled, the creator demoted).
 	ActionResetLinkRevoke = "password.reset_link_revoke"
+	// ActionResetLinkDenied: an admin gave a wrong password when asking
+	// for another admin's reset link.
+	ActionResetLinkDenied = "password.reset_link_denied"
 	ActionPasswordReset   = "password.reset"
 	ActionUserPromote     = "user.promote"
 	ActionUserDemote      = "user.demote"
@@ -63,6 +66,7 @@ var actionLabels = map[string]string{
 	ActionInviteRevoke:    "Invite revoked",
 	ActionResetLink:       "Password reset link created",
 	ActionResetLinkRevoke: "Password reset link revoked",
+	ActionResetLinkDenied: "Reset link refused: wrong password",
 	ActionPasswordReset:   "Password reset",
 	ActionUserPromote:     "Made admin",
 	ActionUserDemote:      "Made member",
@@ -82,7 +86,7 @@ func Actions() []string {
 	return []string{
 		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
 		ActionUserCreate, ActionInviteCreate, ActionInviteAccept, ActionInviteRevoke,
-		ActionPasswordChange, ActionResetLink, ActionResetLinkRevoke,
+		ActionPasswordChange, ActionResetLink, ActionResetLinkRevoke, ActionResetLinkDenied,
 		ActionPasswordReset, ActionSessionEnd,
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,

@@ -22,7 +22,7 @@ func makeLinks(t *testing.T, env *tokenEnv, by Actor, invited string, target Use
 	if err != nil {
 		t.Fatal(err)
 	}
-	reset, _, err := env.s.CreatePasswordReset(ctx, target.ID, by)
+	reset, _, err := env.s.CreatePasswordReset(ctx, target.ID, "", by)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestDisablingVoidsResetLinks(t *testing.T) {
 	env := newTokenEnv(t)
 	ctx := context.Background()
 	member := mustCreateUser(t, env.s, "member@example.com", RoleMember)
-	tok, _, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor)
+	tok, _, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestPendingInvites(t *testing.T) {
 	})
 	t.Run("not an invite", func(t *testing.T) {
 		member := mustCreateUser(t, env.s, "member@example.com", RoleMember)
-		_, reset, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor)
+		_, reset, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor)
 		if err != nil {
 			t.Fatal(err)
 		}

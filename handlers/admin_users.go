@@ -69,18 +69,38 @@ func (h *Handler) AdminInviteCreate(c echo.Context) error {
 }
 
 // AdminUserResetLink is POST /admin/users/{id}/reset-link: a one-time
-// password-reset link (1 hour), shown once.
+// password-reset link (1 hour), shown once. For another admin it first
+// asks for the acting admin's password (field current_password), which
+// db checks; the first request, without the field, shows that form.
 func (h *Handler) AdminUserResetLink(c echo.Context) error {
 	id, err := userID(c)
 	if err != nil {
 		return err
 	}
-	token, t, err := h.Store.CreatePasswordReset(ctx(c), id, actor(c))
+	password := c.FormValue("current_password")
+	token, t, err := h.Store.CreatePasswordReset(ctx(c), id, password, actor(c))
 	if msg, ok := userMessage(err); ok {
-		// A disabled user gets no link; say so on the users page, like the
-		// other refusals of this page.
+		// A disabled user, or the admin themselves, gets no link; say so on
+		// the users page, like the other refusals of this page.
 		h.flash(c, "error", msg)
 		return redirect(c, "/admin/users")
+	}
+	if fe := db.FieldErrors(err); fe != nil {
+		u, uerr := h.Store.GetUser(ctx(c), id)
+		if uerr != nil {
+			return uerr
+		}
+		m, perr := h.usersPage(c)
+		if perr != nil {
+			return perr
+		}
+		status := http.StatusUnprocessableEntity
+		if _, asked := c.Request().PostForm["current_password"]; !asked {
+			// The Reset link button: this is the question, not a mistake.
+			status, fe = http.StatusOK, nil
+		}
+		m.ResetConfirm = &views.ResetConfirm{UserID: id, Email: u.Email, Errors: fe}
+		return render(c, status, views.AdminUsersView(m))
 	}
 	if err != nil {
 		return err

@@ -62,13 +62,22 @@ type InviteRow struct {
 	CreatedAt, ExpiresAt time.Time
 }
 
+// ResetConfirm asks the acting admin for their password before a reset
+// link for another admin.
+type ResetConfirm struct {
+	UserID int64
+	Email  string
+	Errors FieldErrors // "current_password"
+}
+
 // AdminUsersPage is /admin/users.
 type AdminUsersPage struct {
 	Layout
-	Users   []UserRow
-	Invites []InviteRow
-	Invite  InviteForm
-	Link    *TokenLink // set right after creating an invite or a reset link
+	Users        []UserRow
+	Invites      []InviteRow
+	Invite       InviteForm
+	Link         *TokenLink    // set right after creating an invite or a reset link
+	ResetConfirm *ResetConfirm // set when a reset link for an admin needs the password
 }
 
 // AdminKeyRow is one key in the admin list.

@@ -182,3 +182,64 @@ func TestAdminDisableVoidsResetLink(t *testing.T) {
 		t.Errorf("reset_link_revoke events: got %q, want one saying the user was disabled", audit)
 	}
 }
+
+// TestAdminResetLinkRules: no reset link for yourself (your own row offers
+// none, and a forged request is refused with a message); one for another
+// admin asks for your password first, refuses a wrong one beside the field
+// and audits it; one for a member needs nothing more.
+func TestAdminResetLinkRules(t *testing.T) {
+	a := newTestApp(t)
+	admin, adminU := a.userBrowser("admin@example.com", db.RoleAdmin)
+	_, other := a.userBrowser("other@example.com", db.RoleAdmin)
+	_, member := a.userBrowser("member@example.com", db.RoleMember)
+	resetPath := func(id int64) string { return "/admin/users/" + itoa(id) + "/reset-link" }
+
+	doc := admin.get("/admin/users").doc(t)
+	if doc.Find(`[data-testid="user-row"][data-user-id="`+itoa(adminU.ID)+`"] form[data-action="reset-link"]`).Length() != 0 {
+		t.Errorf("own row: got a Reset link button, want none")
+	}
+	wantFlash(t, userAction(t, admin, adminU.ID, "reset-link", "error"), "You can't make a reset link for yourself. Change your password on your account page.")
+
+	// Another admin: the button asks for the password first.
+	r := admin.post(resetPath(other.ID), nil)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("reset link for an admin: got %d, want 200 (the password form)", r.StatusCode)
+	}
+	d := r.doc(t)
+	if d.Find(`[data-testid="reset-confirm"]`).Length() != 1 || d.Find(`[data-testid="token-link-panel"]`).Length() != 0 {
+		t.Fatalf("want the password form and no link")
+	}
+	if d.Find(`[data-testid="current_password-error"]`).Length() != 0 {
+		t.Errorf("first step: got an error beside the password, want none")
+	}
+	if got := d.Find(`#reset-current-password`).AttrOr("autocomplete", ""); got != "current-password" {
+		t.Errorf("password autocomplete: got %q, want current-password", got)
+	}
+	for name, pw := range map[string]string{"empty": "", "wrong": "not my password at all"} {
+		t.Run(name, func(t *testing.T) {
+			r := admin.post(resetPath(other.ID), url.Values{"current_password": {pw}})
+			if r.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("got %d, want 422", r.StatusCode)
+			}
+			d := r.doc(t)
+			if d.Find(`[data-testid="current_password-error"]`).Length() != 1 || d.Find(`[data-testid="token-link-panel"]`).Length() != 0 {
+				t.Errorf("want an error beside the password and no link")
+			}
+			if got := d.Find(`#reset-current-password`).AttrOr("aria-invalid", ""); got != "true" {
+				t.Errorf("aria-invalid: got %q, want true", got)
+			}
+		})
+	}
+	denied := auditRows(t, admin.get("/admin/audit?action=password.reset_link_denied"))
+	if len(denied) != 1 || !strings.Contains(denied[0], "other@example.com") || !strings.Contains(denied[0], "admin@example.com") {
+		t.Errorf("reset_link_denied events: got %q, want one by admin@example.com on other@example.com", denied)
+	}
+	if rows := auditRows(t, admin.get("/admin/audit?action=password.reset_link")); len(rows) != 0 {
+		t.Errorf("reset links made: got %q, want none yet", rows)
+	}
+	link := tokenLink(t, a, admin.post(resetPath(other.ID), url.Values{"current_password": {testPassword}}), "reset")
+	wantRedirect(t, a.browser().post(link, acceptForm("violet tractor humming seaweed")), "/keys")
+
+	// A member's link needs no password.
+	tokenLink(t, a, admin.post(resetPath(member.ID), nil), "reset")
+}
