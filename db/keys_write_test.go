@@ -23,10 +23,10 @@ func TestKeyStateTransitions(t *testing.T) {
 		wantStatus KeyStatus
 		wantHooks  int // cumulative, after the create
 	}{
-		{"disable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, actor) }, nil, KeyDisabled, 1},
-		{"disable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, actor) }, nil, KeyDisabled, 1},
-		{"enable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, actor) }, nil, KeyActive, 2},
-		{"enable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, actor) }, nil, KeyActive, 2},
+		{"disable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, "", actor) }, nil, KeyDisabled, 1},
+		{"disable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, "", actor) }, nil, KeyDisabled, 1},
+		{"enable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, "", actor) }, nil, KeyActive, 2},
+		{"enable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, "", actor) }, nil, KeyActive, 2},
 		{"rename", func() (Key, error) { return env.s.UpdateKey(ctx, scope, k.ID, "svc-2", "desc", actor) }, nil, KeyActive, 3},
 		{"same name is a no-op", func() (Key, error) { return env.s.UpdateKey(ctx, scope, k.ID, "svc-2", "desc", actor) }, nil, KeyActive, 3},
 		{"revoke with too long a reason", func() (Key, error) {
@@ -34,8 +34,8 @@ func TestKeyStateTransitions(t *testing.T) {
 		}, ErrInvalid, KeyActive, 3},
 		{"revoke", func() (Key, error) { return env.s.RevokeKey(ctx, scope, k.ID, "leaked in a log", actor) }, nil, KeyRevoked, 4},
 		{"revoke again", func() (Key, error) { return env.s.RevokeKey(ctx, scope, k.ID, "", actor) }, ErrConflict, KeyRevoked, 4},
-		{"enable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, actor) }, ErrConflict, KeyRevoked, 4},
-		{"disable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, actor) }, ErrConflict, KeyRevoked, 4},
+		{"enable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, "", actor) }, ErrConflict, KeyRevoked, 4},
+		{"disable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, "", actor) }, ErrConflict, KeyRevoked, 4},
 		{"rename revoked", func() (Key, error) { return env.s.UpdateKey(ctx, scope, k.ID, "x", "", actor) }, ErrConflict, KeyRevoked, 4},
 		{"roll revoked", func() (Key, error) {
 			_, _, old, err := env.s.RollKey(ctx, env.alice.ID, k.ID, time.Hour, actor)

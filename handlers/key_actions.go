@@ -35,7 +35,8 @@ func (h *Handler) KeyEdit(c echo.Context) error {
 	return redirect(c, keyPath(id))
 }
 
-// KeyDisable is POST /keys/{id}/disable: verification fails until enabled.
+// KeyDisable is POST /keys/{id}/disable (optional reason): verification
+// fails until enabled. An admin's disable only an admin lifts.
 func (h *Handler) KeyDisable(c echo.Context) error {
 	return h.setDisabled(c, true)
 }
@@ -50,7 +51,11 @@ func (h *Handler) setDisabled(c echo.Context, disabled bool) error {
 	if err != nil {
 		return err
 	}
-	k, err := h.Store.SetKeyDisabled(ctx(c), keyAccess(c), id, disabled, actor(c))
+	reason := ""
+	if disabled {
+		reason = c.FormValue("reason")
+	}
+	k, err := h.Store.SetKeyDisabled(ctx(c), keyAccess(c), id, disabled, reason, actor(c))
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func seedAdminKeys(t *testing.T, a *testApp) fixture {
 	f.beta, _ = a.storeKey(ann.ID, db.KeyInput{Name: "beta", Scopes: []string{"read"}})
 	f.delta, _ = a.storeKey(bob.ID, db.KeyInput{Name: "delta"})
 	f.epsilon, _ = a.storeKey(bob.ID, db.KeyInput{Name: "epsilon"})
-	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), f.delta.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), f.delta.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.store.RevokeKey(ctx, db.AnyOwner(), f.epsilon.ID, "leaked", db.CLIActor()); err != nil {

@@ -24,7 +24,7 @@ func TestAdminKeysOwnerDisabled(t *testing.T) {
 	bob := a.createUser("bob@example.com", db.RoleMember)
 	plain, plainSecret := a.storeKey(bob.ID, db.KeyInput{Name: "bob-plain"})
 	off, _ := a.storeKey(bob.ID, db.KeyInput{Name: "bob-off"})
-	if _, err := a.store.SetKeyDisabled(context.Background(), db.AnyOwner(), off.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(context.Background(), db.AnyOwner(), off.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 

@@ -243,7 +243,7 @@ func TestAdminOverview(t *testing.T) {
 	in20 := a.clock.Now().Add(20 * day)
 	a.storeKey(bob.ID, db.KeyInput{Name: "later", ExpiresAt: &in20})
 	dis, _ := a.storeKey(bob.ID, db.KeyInput{Name: "disabled"})
-	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), dis.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), dis.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	rev, _ := a.storeKey(bob.ID, db.KeyInput{Name: "revoked"})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -64,5 +65,123 @@ func TestKeyRollOnlyOwner(t *testing.T) {
 	t.Run("admin's own key", func(t *testing.T) {
 		own, _ := a.storeKey(adminU.ID, db.KeyInput{Name: "admin's"})
 		revealed(t, admin.post("/keys/"+itoa(own.ID)+"/roll", url.Values{"grace": {"0"}}))
+	})
+}
+
+// keyBanner is the text of the disabled banner on the key page b sees.
+func keyBanner(t *testing.T, b *browser, id int64) string {
+	t.Helper()
+	r := b.get("/keys/" + itoa(id))
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("GET key %d: got %d, want 200", id, r.StatusCode)
+	}
+	return squish(r.doc(t).Find(`[data-testid="key-disabled"]`).Text())
+}
+
+// hasForm reports whether the key page b sees offers the form testid.
+func hasForm(t *testing.T, b *browser, id int64, testid string) bool {
+	t.Helper()
+	return b.get("/keys/"+itoa(id)).doc(t).Find(`[data-testid="`+testid+`"]`).Length() == 1
+}
+
+// TestKeyDisableLiftedByWhoDisabled: a key disabled by an admin (one by
+// one or in bulk) or by the auto-disable policy stays disabled until an
+// admin enables it: its owner is told who disabled it and why, is offered
+// no Enable, is refused one sent anyway, and cannot roll it into an
+// active successor. A key its owner disabled, the owner enables; rolling
+// it waits until it is enabled.
+func TestKeyDisableLiftedByWhoDisabled(t *testing.T) {
+	ctx := context.Background()
+	a := newTestApp(t, longSessions)
+	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+	owner, ownerU := a.userBrowser("owner@example.com", db.RoleMember)
+
+	byAdmin, secret := owner.createKey(keyForm("by admin", "expiry", "never"))
+	bulk, _ := owner.createKey(keyForm("by bulk", "expiry", "never"))
+	policy, _ := a.storeKey(ownerU.ID, db.KeyInput{Name: "by policy"})
+	wantRedirect(t, admin.post("/keys/"+itoa(byAdmin)+"/disable", url.Values{"reason": {"Suspicious traffic from 203.0.113.9"}}), "/keys/"+itoa(byAdmin))
+	wantRedirect(t, admin.post("/admin/keys/bulk", url.Values{"action": {"disable"}, "id": {itoa(bulk)},
+		"confirm": {"1"}, "reason": {"Quarterly review"}}), "/admin/keys")
+	p, err := a.store.Policy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.AutoDisableAfter = 30 * day
+	if err := a.store.SetPolicy(ctx, p, db.CLIActor()); err != nil {
+		t.Fatal(err)
+	}
+	a.clock.Advance(31 * day)
+	if _, err := a.store.AutoDisableStale(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name          string
+		id            int64
+		owners, admin string // the banner's first sentence as each reads it
+	}{
+		{"one by one", byAdmin, "Disabled by admin@example.com 1 month ago: Suspicious traffic from 203.0.113.9.",
+			"Disabled by you 1 month ago: Suspicious traffic from 203.0.113.9."},
+		{"bulk", bulk, "Disabled by admin@example.com 1 month ago: Quarterly review.",
+			"Disabled by you 1 month ago: Quarterly review."},
+		{"policy", policy.ID, "Disabled by Keyward just now: unused for 30 days (auto-disable).",
+			"Disabled by Keyward just now: unused for 30 days (auto-disable)."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, b := range []struct {
+				who  string
+				b    *browser
+				want string
+			}{{"owner", owner, tt.owners}, {"admin", admin, tt.admin}} {
+				if got := keyBanner(t, b.b, tt.id); !strings.HasPrefix(got, b.want) {
+					t.Errorf("%s's banner: got %q, want it to start with %q", b.who, got, b.want)
+				}
+			}
+			if got := keyBanner(t, owner, tt.id); !strings.Contains(got, "Only an admin can enable it.") {
+				t.Errorf("owner's banner: got %q, want it to say only an admin can enable it", got)
+			}
+			if hasForm(t, owner, tt.id, "enable-form") || hasForm(t, owner, tt.id, "roll-form") {
+				t.Errorf("owner's page offers Enable or Roll, want neither")
+			}
+			before, n := a.getKey(tt.id), a.countKeys()
+			wantErrorMessage(t, owner.post("/keys/"+itoa(tt.id)+"/enable", nil), http.StatusConflict, "only an admin can enable it")
+			wantErrorMessage(t, owner.post("/keys/"+itoa(tt.id)+"/roll", url.Values{"grace": {"0"}}), http.StatusConflict, "cannot be rolled")
+			if after := a.getKey(tt.id); !reflect.DeepEqual(after, before) {
+				t.Errorf("key after the owner's attempts:\n got %+v\nwant %+v", after, before)
+			}
+			if got := a.countKeys(); got != n {
+				t.Errorf("keys: got %d, want %d (no successor)", got, n)
+			}
+			if !hasForm(t, admin, tt.id, "enable-form") {
+				t.Errorf("admin's page: want an Enable form")
+			}
+			wantRedirect(t, admin.post("/keys/"+itoa(tt.id)+"/enable", nil), "/keys/"+itoa(tt.id))
+			if k := a.getKey(tt.id); k.DisabledAt != nil || k.DisabledBy != 0 || k.DisabledReason != "" {
+				t.Errorf("after the admin's enable: got %+v, want enabled with no disable recorded", k)
+			}
+		})
+	}
+	a.wantCode(secret, "")
+
+	t.Run("owner's own disable", func(t *testing.T) {
+		wantRedirect(t, owner.post("/keys/"+itoa(byAdmin)+"/disable", url.Values{"reason": {"Pausing the job"}}), "/keys/"+itoa(byAdmin))
+		if got := keyBanner(t, owner, byAdmin); !strings.HasPrefix(got, "Disabled by you just now: Pausing the job.") || strings.Contains(got, "Only an admin") {
+			t.Errorf("banner: got %q, want it disabled by you, with the reason", got)
+		}
+		if got := keyBanner(t, admin, byAdmin); !strings.HasPrefix(got, "Disabled by owner@example.com just now") {
+			t.Errorf("admin's banner: got %q, want it disabled by owner@example.com", got)
+		}
+		if hasForm(t, owner, byAdmin, "roll-form") {
+			t.Errorf("owner's page of a disabled key offers Roll, want it after enabling")
+		}
+		n := a.countKeys()
+		wantErrorMessage(t, owner.post("/keys/"+itoa(byAdmin)+"/roll", url.Values{"grace": {"0"}}), http.StatusConflict, "Enable it before rolling it.")
+		if got := a.countKeys(); got != n {
+			t.Errorf("keys: got %d, want %d (no successor)", got, n)
+		}
+		wantRedirect(t, owner.post("/keys/"+itoa(byAdmin)+"/enable", nil), "/keys/"+itoa(byAdmin))
+		a.wantCode(secret, "")
+		revealed(t, owner.post("/keys/"+itoa(byAdmin)+"/roll", url.Values{"grace": {"1h"}}))
 	})
 }
