@@ -169,7 +169,7 @@ func nullID(id int64) sql.NullInt64 {
 type AuditFilter struct {
 	ActorID int64
 	// Actor matches the actor's label exactly, ignoring case: an email,
-	// "cli" or "system".
+	// "cli", "system" or a key's "key #ID (name)".
 	Actor      string
 	Action     string
 	TargetType string

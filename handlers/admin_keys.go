@@ -247,6 +247,9 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 		} else {
 			verb := map[string]string{"disable": "Disabled", "revoke": "Revoked"}[action]
 			msg := verb + " " + plural(len(res.Changed), "key") + "."
+			if len(res.Changed) > 0 {
+				msg = verb + " " + plural(len(res.Changed), "key") + ": " + keyNames(res.Changed, bulkNamed) + "."
+			}
 			if len(res.Skipped) > 0 {
 				verb := " were"
 				if len(res.Skipped) == 1 {
@@ -266,6 +269,26 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 		status = http.StatusUnprocessableEntity
 	}
 	return render(c, status, views.BulkConfirmView(m))
+}
+
+// bulkNamed is how many keys a bulk action's message names; the rest are
+// counted.
+const bulkNamed = 3
+
+// keyNames lists the names of keys for a sentence: “a”, “b” and “c”, or
+// the first n and how many more.
+func keyNames(keys []db.Key, n int) string {
+	names := make([]string, 0, min(len(keys), n))
+	for _, k := range keys[:min(len(keys), n)] {
+		names = append(names, "“"+k.Name+"”")
+	}
+	if rest := len(keys) - len(names); rest > 0 {
+		return strings.Join(names, ", ") + " and " + strconv.Itoa(rest) + " more"
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // adminFiltered reports whether f narrows the key list (the sort and page

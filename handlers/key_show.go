@@ -87,6 +87,16 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 		// The rule db.SetKeyDisabled enforces: the owner lifts only their own.
 		m.Key.CanEnable = viewer.IsAdmin() || k.DisabledBy == k.UserID
 	}
+	if k.RevokedAt != nil {
+		m.Key.RevokedBy, m.Key.RevokeReason = "from the command line", k.RevokeReason
+		if k.RevokedBy != 0 {
+			who, err := h.whoDid(c, k.RevokedBy)
+			if err != nil {
+				return views.KeyPage{}, err
+			}
+			m.Key.RevokedBy = "by " + who
+		}
+	}
 	for _, d := range usage {
 		m.Usage.Days = append(m.Usage.Days, views.UsageDay{Day: d.Day, Count: d.Count})
 		m.Usage.Total += d.Count
@@ -100,7 +110,8 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 
 // whoDid names the user id who disabled (or revoked) a key, as the viewer
 // reads it: "you", their email, or "Keyward" for 0 (the auto-disable
-// policy acts as nobody).
+// policy acts as nobody; a revocation by nobody came from the CLI, which
+// the caller says itself).
 func (h *Handler) whoDid(c echo.Context, id int64) (string, error) {
 	switch id {
 	case 0:

@@ -199,8 +199,12 @@ type KeyDetail struct {
 	DisabledReason string
 	// CanEnable: the viewer may lift the disable (an admin, or the owner
 	// of a disable they made themselves).
-	CanEnable    bool
-	RevokedAt    *time.Time
+	CanEnable bool
+	RevokedAt *time.Time
+	// RevokedBy says who revoked the key: "by you", "by " and an email,
+	// or "from the command line". RevokeReason is the reason they gave.
+	RevokedBy    string
+	RevokeReason string
 	RolledFromID int64 // 0 when not a roll
 	IsOwner      bool  // false when an admin views someone else's key
 }

@@ -185,3 +185,44 @@ func TestKeyDisableLiftedByWhoDisabled(t *testing.T) {
 		revealed(t, owner.post("/keys/"+itoa(byAdmin)+"/roll", url.Values{"grace": {"1h"}}))
 	})
 }
+
+// TestKeyRevokedBanner: a revoked key's page says who revoked it, when and
+// why, and shows no expiry: a revoked key never expires into anything.
+func TestKeyRevokedBanner(t *testing.T) {
+	ctx := context.Background()
+	a := newTestApp(t, longSessions)
+	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+	owner, ownerU := a.userBrowser("owner@example.com", db.RoleMember)
+	byAdmin, _ := owner.createKey(keyForm("by admin", "expiry", "90"))
+	byOwner, _ := owner.createKey(keyForm("by owner", "expiry", "90"))
+	byCLI, _ := a.storeKey(ownerU.ID, db.KeyInput{Name: "by cli"})
+	wantRedirect(t, admin.post("/keys/"+itoa(byAdmin)+"/revoke", url.Values{"reason": {"Leaked in a build log"}}), "/keys/"+itoa(byAdmin))
+	wantRedirect(t, owner.post("/keys/"+itoa(byOwner)+"/revoke", nil), "/keys/"+itoa(byOwner))
+	if _, err := a.store.RevokeKey(ctx, db.AnyOwner(), byCLI.ID, "rotated", db.CLIActor()); err != nil {
+		t.Fatal(err)
+	}
+	a.clock.Advance(2 * day)
+
+	tests := []struct {
+		name string
+		id   int64
+		b    *browser
+		want string
+	}{
+		{"by an admin, seen by the owner", byAdmin, owner, "Revoked by admin@example.com 2 days ago: Leaked in a build log."},
+		{"by an admin, seen by the admin", byAdmin, admin, "Revoked by you 2 days ago: Leaked in a build log."},
+		{"by the owner, no reason", byOwner, owner, "Revoked by you 2 days ago. No reason was given."},
+		{"from the command line", byCLI.ID, owner, "Revoked from the command line 2 days ago: rotated."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.b.get("/keys/" + itoa(tt.id)).doc(t)
+			if got := squish(d.Find(`[data-testid="key-revoked"]`).Text()); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("banner: got %q, want it to start with %q", got, tt.want)
+			}
+			if got := squish(d.Find(`[data-testid="key-details"]`).Text()); strings.Contains(got, "Expires") {
+				t.Errorf("details of a revoked key: got %q, want no expiry", got)
+			}
+		})
+	}
+}
