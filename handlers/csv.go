@@ -64,6 +64,13 @@ func formulaLike(s string) bool {
 	if strings.IndexByte(formulaStarts, s[0]) >= 0 {
 		return true
 	}
+	if ' ' < s[0] && s[0] < 0x7f {
+		// A visible ASCII character other than a formula start is what a
+		// spreadsheet sees first; NFKC could only compose it with what
+		// follows into another character that starts no formula (< and
+		// U+0338 into ≮). The common case, without normalizing.
+		return false
+	}
 	v := strings.TrimLeftFunc(norm.NFKC.String(s), invisible)
 	return v != "" && strings.IndexByte(formulaStarts, v[0]) >= 0
 }
