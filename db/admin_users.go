@@ -43,6 +43,34 @@ func (s *Store) ListUsers(ctx context.Context) ([]UserSummary, error) {
 	return out, nil
 }
 
+const userEmailsSQL = `SELECT id, email FROM users`
+
+// UserEmails maps every user's id to their email, so that a report over
+// many keys can name who disabled or revoked each without a lookup per
+// row. There are few users next to keys.
+func (s *Store) UserEmails(ctx context.Context) (map[int64]string, error) {
+	rows, err := s.r.QueryContext(ctx, userEmailsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("db: user emails: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var (
+			id    int64
+			email string
+		)
+		if err := rows.Scan(&id, &email); err != nil {
+			return nil, fmt.Errorf("db: scan user email: %w", err)
+		}
+		out[id] = email
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: user emails: %w", err)
+	}
+	return out, nil
+}
+
 const setRoleSQL = `UPDATE users SET role = ? WHERE id = ?`
 
 // SetUserRole makes a user an admin or a member. It refuses (ErrConflict) to

@@ -58,9 +58,10 @@ func TestAdminKeysOwnerDisabled(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			status := slices.Index(csvRows[0], "status")
 			csvStatus := map[string]string{}
 			for _, rec := range csvRows[1:] {
-				csvStatus[rec[1]] = rec[len(rec)-1]
+				csvStatus[rec[1]] = rec[status]
 			}
 			for id, want := range tt.want {
 				row := doc.Find(`[data-testid="admin-key-row"][data-key-id="` + itoa(id) + `"]`)
