@@ -39,7 +39,6 @@ const (
 		WHERE ` + pendingLinksWhere + ` AND t.created_by = ?`
 	resetLinksOfUserSQL = `SELECT t.id, t.kind, t.email, t.user_id FROM user_tokens t
 		WHERE ` + pendingLinksWhere + ` AND t.kind = 'reset' AND t.user_id = ?`
-	// #nosec G101 -- SQL on the user_tokens table, not a credential.
 	deleteTokenSQL = `DELETE FROM user_tokens WHERE id = ?`
 )
 
