@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,4 +76,41 @@ func countKeys(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestBackupFileMode: a backup holds password hashes, emails and the audit
+// log, so `keyward backup` writes it readable by its owner only (0600),
+// whatever the umask, and leaves no companion file (-journal, -wal) beside
+// it.
+func TestBackupFileMode(t *testing.T) {
+	c := newCLI(t)
+	c.addUser("ann@example.com", true)
+	c.createKey("--user", "ann@example.com", "--name", "kept")
+	for _, umask := range []int{0o022, 0o002, 0o000} {
+		t.Run(fmt.Sprintf("umask %03o", umask), func(t *testing.T) {
+			old := syscall.Umask(umask)
+			defer syscall.Umask(old)
+			dir := t.TempDir()
+			file := filepath.Join(dir, "backup.db")
+			c.ok("", "backup", file)
+			st, err := os.Stat(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.Mode().Perm(); got != 0o600 {
+				t.Errorf("backup mode: got %04o, want 0600", got)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Errorf("files beside the backup: got %v, want only backup.db", names)
+			}
+		})
+	}
 }

@@ -85,8 +85,9 @@ times a second).
 const helpBackup = `Usage: keyward backup FILE
 
 Checks the database's integrity, then writes a consistent copy to FILE
-(which must not exist) while the server keeps running. To restore, stop the
-server and copy FILE over the database file (--db).
+(which must not exist) while the server keeps running. FILE is readable by
+its owner only (0600): it holds password hashes, emails and the audit log.
+To restore, stop the server and copy FILE over the database file (--db).
 `
 
 const helpVersion = `Usage: keyward version

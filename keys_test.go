@@ -218,7 +218,7 @@ func TestKeysListOwnerDisabled(t *testing.T) {
 		byName[k["name"].(string)] = int64(k["id"].(float64))
 	}
 	store := c.store()
-	if _, err := store.SetKeyDisabled(ctx, db.AnyOwner(), byName["bob-off"], true, db.CLIActor()); err != nil {
+	if _, err := store.SetKeyDisabled(ctx, db.AnyOwner(), byName["bob-off"], true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	c.ok("", "keys", "revoke", strconv.FormatInt(byName["bob-revoked"], 10))

@@ -1,6 +1,9 @@
 package db
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Actor is who performs a change, recorded in the audit log. Every write
 // method that changes security-relevant state takes one, so the audit trail
@@ -8,7 +11,8 @@ import "context"
 type Actor struct {
 	// UserID is the signed-in user, or 0 for the CLI or the system itself.
 	UserID int64
-	// Label is shown in the audit log: the user's email, "cli" or "system".
+	// Label is shown in the audit log: the user's email, "cli", "system",
+	// or "key #ID (name)" for a key (KeyActor).
 	Label string
 	// IP is the client address as the web layer determined it ("" for the CLI).
 	IP string
@@ -19,6 +23,13 @@ func CLIActor() Actor { return Actor{Label: "cli"} }
 
 // SystemActor is Keyward acting on its own (expiry sweeps, start-up work).
 func SystemActor() Actor { return Actor{Label: "system"} }
+
+// KeyActor is an API key acting by being used: a use from a new address is
+// the key's doing, not Keyward's. Its label names the key by id (which
+// never changes) and by the name it had then.
+func KeyActor(id int64, name string) Actor {
+	return Actor{Label: fmt.Sprintf("key #%d (%s)", id, name)}
+}
 
 // event starts an audit event performed by a.
 func (a Actor) event(action, targetType string, targetID int64, target string) AuditEvent {

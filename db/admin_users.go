@@ -43,12 +43,41 @@ func (s *Store) ListUsers(ctx context.Context) ([]UserSummary, error) {
 	return out, nil
 }
 
+const userEmailsSQL = `SELECT id, email FROM users`
+
+// UserEmails maps every user's id to their email, so that a report over
+// many keys can name who disabled or revoked each without a lookup per
+// row. There are few users next to keys.
+func (s *Store) UserEmails(ctx context.Context) (map[int64]string, error) {
+	rows, err := s.r.QueryContext(ctx, userEmailsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("db: user emails: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var (
+			id    int64
+			email string
+		)
+		if err := rows.Scan(&id, &email); err != nil {
+			return nil, fmt.Errorf("db: scan user email: %w", err)
+		}
+		out[id] = email
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: user emails: %w", err)
+	}
+	return out, nil
+}
+
 const setRoleSQL = `UPDATE users SET role = ? WHERE id = ?`
 
 // SetUserRole makes a user an admin or a member. It refuses (ErrConflict) to
 // demote the actor themselves, so nobody locks themselves out by a slip, and
 // to demote the last active admin, which would leave nobody to run the admin
-// pages. Setting the role a user already has does nothing.
+// pages. Demoting voids the invites and reset links the user made as an
+// admin. Setting the role a user already has does nothing.
 func (s *Store) SetUserRole(ctx context.Context, userID int64, role Role, actor Actor) error {
 	if role != RoleAdmin && role != RoleMember {
 		var ve ValidationError
@@ -94,6 +123,11 @@ func (s *Store) SetUserRole(ctx context.Context, userID int64, role Role, actor 
 		return fmt.Errorf("db: set user role: %w", err)
 	}
 	now := s.Now()
+	if role == RoleMember {
+		if err := voidLinks(ctx, tx, now, actor, voidCreatorDemoted, linksByCreatorSQL, userID); err != nil {
+			return err
+		}
+	}
 	e := actor.event(action, "user", userID, email)
 	e.Detail = map[string]string{"old": current, "new": string(role)}
 	if err := insertAudit(ctx, tx, now, e); err != nil {

@@ -28,7 +28,7 @@ func TestListUsers(t *testing.T) {
 	revoked, _ := env.key(t, env.alice, "revoked")
 	env.key(t, env.bob, "bob's")
 	env.clock.Advance(time.Millisecond)
-	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, CLIActor()); err != nil {
+	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.s.RevokeKey(ctx, AnyOwner(), revoked.ID, "", CLIActor()); err != nil {

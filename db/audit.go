@@ -33,10 +33,17 @@ const (
 	ActionSettingChange         = "setting.change"
 	ActionInviteCreate          = "invite.create"
 	ActionInviteAccept          = "invite.accept"
+	ActionInviteRevoke          = "invite.revoke"
 	ActionResetLink             = "password.reset_link"
-	ActionPasswordReset         = "password.reset"
-	ActionUserPromote           = "user.promote"
-	ActionUserDemote            = "user.demote"
+	// ActionResetLinkRevoke: a reset link stopped working before its use
+	// (its user or its creator was disabled, the creator demoted).
+	ActionResetLinkRevoke = "password.reset_link_revoke"
+	// ActionResetLinkDenied: an admin gave a wrong password when asking
+	// for another admin's reset link.
+	ActionResetLinkDenied = "password.reset_link_denied"
+	ActionPasswordReset   = "password.reset"
+	ActionUserPromote     = "user.promote"
+	ActionUserDemote      = "user.demote"
 )
 
 var actionLabels = map[string]string{
@@ -58,9 +65,12 @@ var actionLabels = map[string]string{
 	ActionKeyRevoke:             "Key revoked",
 	ActionKeyNewIP:              "Used from a new IP",
 	ActionSettingChange:         "Setting changed",
-	ActionInviteCreate:          "Invite sent",
+	ActionInviteCreate:          "Invite link created",
 	ActionInviteAccept:          "Invite accepted",
+	ActionInviteRevoke:          "Invite revoked",
 	ActionResetLink:             "Password reset link created",
+	ActionResetLinkRevoke:       "Password reset link revoked",
+	ActionResetLinkDenied:       "Reset link refused: wrong password",
 	ActionPasswordReset:         "Password reset",
 	ActionUserPromote:           "Made admin",
 	ActionUserDemote:            "Made member",
@@ -79,8 +89,9 @@ func ActionLabel(action string) string {
 func Actions() []string {
 	return []string{
 		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
-		ActionUserCreate, ActionInviteCreate, ActionInviteAccept,
-		ActionPasswordChange, ActionPasswordChangeFailure, ActionResetLink, ActionPasswordReset, ActionSessionEnd,
+		ActionUserCreate, ActionInviteCreate, ActionInviteAccept, ActionInviteRevoke,
+		ActionPasswordChange, ActionPasswordChangeFailure, ActionResetLink, ActionResetLinkRevoke, ActionResetLinkDenied,
+		ActionPasswordReset, ActionSessionEnd,
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionSettingChange,
@@ -162,7 +173,7 @@ func nullID(id int64) sql.NullInt64 {
 type AuditFilter struct {
 	ActorID int64
 	// Actor matches the actor's label exactly, ignoring case: an email,
-	// "cli" or "system".
+	// "cli", "system" or a key's "key #ID (name)".
 	Actor      string
 	Action     string
 	TargetType string

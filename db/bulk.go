@@ -105,9 +105,9 @@ var bulkDisable = bulkAction{
 	audit:  ActionKeyDisable,
 	update: setKeyDisabledSQL,
 	skip:   func(k Key) bool { return k.RevokedAt != nil || k.DisabledAt != nil },
-	apply: func(k *Key, now time.Time, _ string, _ Actor) []any {
-		k.DisabledAt = &now
-		return []any{toMillis(now), k.ID}
+	apply: func(k *Key, now time.Time, reason string, actor Actor) []any {
+		k.DisabledAt, k.DisabledBy, k.DisabledReason = &now, actor.UserID, reason
+		return []any{toMillis(now), nullID(actor.UserID), reason, k.ID}
 	},
 }
 

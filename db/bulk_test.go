@@ -30,7 +30,7 @@ func TestBulkRevokeKeys(t *testing.T) {
 	if _, err := env.s.RevokeKey(ctx, AnyOwner(), gone.ID, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), a3.ID, true, CLIActor()); err != nil {
+	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), a3.ID, true, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	env.hookCalls = 0
@@ -105,7 +105,7 @@ func TestBulkDisableKeys(t *testing.T) {
 	on, _ := env.key(t, env.alice, "on")
 	off, _ := env.key(t, env.alice, "off")
 	dead, _ := env.key(t, env.bob, "dead")
-	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), off.ID, true, CLIActor()); err != nil {
+	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), off.ID, true, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.s.RevokeKey(ctx, AnyOwner(), dead.ID, "", CLIActor()); err != nil {

@@ -7,7 +7,9 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -154,9 +156,36 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Backup writes a consistent copy of the database to path (VACUUM INTO),
 // safe while the server runs.
-func (s *Store) Backup(ctx context.Context, path string) error {
-	if _, err := os.Stat(path); err == nil {
+//
+// The copy holds password hashes, emails and the audit log, so it is made
+// readable by its owner only. SQLite would create it 0644 (less the umask);
+// instead the empty file is created here with O_EXCL (which also refuses
+// an existing file without a race) and set to 0600 before VACUUM INTO
+// (which accepts an empty file) writes anything into it. SQLite gives a
+// journal the mode of its database file, so a companion file is 0600 too.
+func (s *Store) Backup(ctx context.Context, path string) (err error) {
+	// #nosec G304 -- the path is the operator's `keyward backup FILE`, not request input.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
 		return Errorf(ErrConflict, "backup file %s already exists", path)
+	}
+	if err != nil {
+		return fmt.Errorf("db: backup: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// The file is ours (O_EXCL) and holds no complete copy.
+			_ = os.Remove(path)
+		}
+	}()
+	// The umask may have taken bits from 0600 (a 0600 file is needed to
+	// write it, and nothing wider is wanted); Chmod is not subject to it.
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close() // the Chmod error is the one to report
+		return fmt.Errorf("db: backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("db: backup: %w", err)
 	}
 	if _, err := s.r.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		return fmt.Errorf("db: backup: %w", err)

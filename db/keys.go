@@ -57,16 +57,21 @@ const (
 // Key is an API key as stored: never its plaintext, which exists only in the
 // response that creates it.
 type Key struct {
-	ID                int64
-	UserID            int64
-	OwnerEmail        string
-	Name              string
-	Description       string
-	Hint              string // "kw_…abcd"
-	Scopes            []string
-	CreatedAt         time.Time
-	ExpiresAt         *time.Time
-	DisabledAt        *time.Time
+	ID          int64
+	UserID      int64
+	OwnerEmail  string
+	Name        string
+	Description string
+	Hint        string // "kw_…abcd"
+	Scopes      []string
+	CreatedAt   time.Time
+	ExpiresAt   *time.Time
+	DisabledAt  *time.Time
+	// DisabledBy is who disabled the key: a user id, or 0 when Keyward's
+	// auto-disable policy did. Only a disable the owner made is theirs to
+	// lift (SetKeyDisabled). DisabledReason is the reason given, if any.
+	DisabledBy        int64
+	DisabledReason    string
 	RevokedAt         *time.Time
 	RevokedBy         int64 // 0 when not revoked, or revoked from the CLI
 	RevokeReason      string
@@ -249,7 +254,7 @@ type querier interface {
 
 // selectKeySQL is the column list scanKey reads, in order.
 const selectKeySQL = `SELECT k.id, k.user_id, u.email, k.name, k.description, k.hint, k.scopes,
-	k.created_at, k.expires_at, k.disabled_at, k.revoked_at, k.revoked_by, k.revoke_reason,
+	k.created_at, k.expires_at, k.disabled_at, k.disabled_by, k.disabled_reason, k.revoked_at, k.revoked_by, k.revoke_reason,
 	k.rolled_from, k.last_used_at, k.last_used_ip, k.last_used_user_agent, u.disabled_at
 	FROM api_keys k JOIN users u ON u.id = k.user_id`
 
@@ -257,15 +262,15 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanKey(r rowScanner) (Key, error) {
 	var (
-		k                                Key
-		scopes                           string
-		created                          int64
-		expires, disabled, revoked, used sql.NullInt64
-		revokedBy, rolledFrom            sql.NullInt64
-		ownerDisabled                    sql.NullInt64
+		k                                 Key
+		scopes                            string
+		created                           int64
+		expires, disabled, revoked, used  sql.NullInt64
+		revokedBy, rolledFrom, disabledBy sql.NullInt64
+		ownerDisabled                     sql.NullInt64
 	)
 	if err := r.Scan(&k.ID, &k.UserID, &k.OwnerEmail, &k.Name, &k.Description, &k.Hint, &scopes,
-		&created, &expires, &disabled, &revoked, &revokedBy, &k.RevokeReason,
+		&created, &expires, &disabled, &disabledBy, &k.DisabledReason, &revoked, &revokedBy, &k.RevokeReason,
 		&rolledFrom, &used, &k.LastUsedIP, &k.LastUsedUserAgent, &ownerDisabled); err != nil {
 		return Key{}, err
 	}
@@ -273,6 +278,7 @@ func scanKey(r rowScanner) (Key, error) {
 	k.CreatedAt = fromMillis(created)
 	k.ExpiresAt = timePtr(expires)
 	k.DisabledAt = timePtr(disabled)
+	k.DisabledBy = disabledBy.Int64
 	k.RevokedAt = timePtr(revoked)
 	k.RevokedBy = revokedBy.Int64
 	k.RolledFrom = rolledFrom.Int64

@@ -26,7 +26,7 @@ func TestListKeysFilters(t *testing.T) {
 	expiring, _ := env.key(t, env.alice, "expiring", expiresIn(env.clock, 3*day))
 	disabled, _ := env.key(t, env.alice, "disabled")
 	revoked, _ := env.key(t, env.alice, "revoked")
-	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, CLIActor()); err != nil {
+	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.s.RevokeKey(ctx, AnyOwner(), revoked.ID, "", CLIActor()); err != nil {

@@ -265,9 +265,9 @@ func TestKeysScopedByOwner(t *testing.T) {
 	}{
 		{"GetKey", func() error { _, err := env.s.GetKey(ctx, bob, a1.ID); return err }},
 		{"UpdateKey", func() error { _, err := env.s.UpdateKey(ctx, bob, a1.ID, "mine", "", actor); return err }},
-		{"SetKeyDisabled", func() error { _, err := env.s.SetKeyDisabled(ctx, bob, a1.ID, true, actor); return err }},
+		{"SetKeyDisabled", func() error { _, err := env.s.SetKeyDisabled(ctx, bob, a1.ID, true, "", actor); return err }},
 		{"RevokeKey", func() error { _, err := env.s.RevokeKey(ctx, bob, a1.ID, "", actor); return err }},
-		{"RollKey", func() error { _, _, _, err := env.s.RollKey(ctx, bob, a1.ID, 0, actor); return err }},
+		{"RollKey", func() error { _, _, _, err := env.s.RollKey(ctx, env.bob.ID, a1.ID, 0, actor); return err }},
 		{"KeyUsage", func() error { _, err := env.s.KeyUsage(ctx, bob, a1.ID, 30); return err }},
 		{"KeyEvents", func() error { _, err := env.s.KeyEvents(ctx, bob, a1.ID, 10); return err }},
 		{"missing key", func() error { _, err := env.s.GetKey(ctx, AnyOwner(), 12345); return err }},

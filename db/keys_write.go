@@ -188,11 +188,27 @@ func (s *Store) UpdateKey(ctx context.Context, access KeyAccess, id int64, name,
 	})
 }
 
-const setKeyDisabledSQL = `UPDATE api_keys SET disabled_at = ? WHERE id = ?`
+// setKeyDisabledSQL records a disable (time, who, why) or clears it.
+const setKeyDisabledSQL = `UPDATE api_keys SET disabled_at = ?, disabled_by = ?, disabled_reason = ? WHERE id = ?`
 
-// SetKeyDisabled disables a key (it stops verifying at once) or enables it
-// again. Asking for the state the key is already in changes nothing.
-func (s *Store) SetKeyDisabled(ctx context.Context, access KeyAccess, id int64, disabled bool, actor Actor) (Key, error) {
+// errAdminDisabled refuses the owner's enable of a key someone else (an
+// admin, or the auto-disable policy) disabled.
+var errAdminDisabled = Errorf(ErrConflict, "This key was disabled by an admin or by the auto-disable policy: only an admin can enable it.")
+
+// SetKeyDisabled disables a key (it stops verifying at once), recording
+// who and why (reason, optional, field "reason"), or enables it again.
+// Asking for the state the key is already in changes nothing.
+//
+// A disable is lifted by whoever may overrule it: the owner lifts only a
+// disable they made; one made by an admin or by the auto-disable policy
+// is lifted with AnyOwner access (an admin, the command line). Otherwise an
+// owner could undo an admin's decision with one click.
+func (s *Store) SetKeyDisabled(ctx context.Context, access KeyAccess, id int64, disabled bool, reason string, actor Actor) (Key, error) {
+	var ve ValidationError
+	reason = checkFreeText("reason", reason, MaxRevokeReasonLength, &ve)
+	if err := ve.Err(); err != nil {
+		return Key{}, err
+	}
 	return s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
@@ -200,14 +216,21 @@ func (s *Store) SetKeyDisabled(ctx context.Context, access KeyAccess, id int64, 
 		if (k.DisabledAt != nil) == disabled {
 			return false, nil
 		}
-		at, action := sql.NullInt64{}, ActionKeyEnable
-		if disabled {
-			at, action = sql.NullInt64{Int64: toMillis(now), Valid: true}, ActionKeyDisable
+		if !disabled && !access.all && k.DisabledBy != k.UserID {
+			return false, errAdminDisabled
 		}
-		if _, err := tx.ExecContext(ctx, setKeyDisabledSQL, at, id); err != nil {
+		args, action := []any{nil, nil, "", id}, ActionKeyEnable
+		if disabled {
+			args, action = []any{toMillis(now), nullID(actor.UserID), reason, id}, ActionKeyDisable
+		}
+		if _, err := tx.ExecContext(ctx, setKeyDisabledSQL, args...); err != nil {
 			return false, fmt.Errorf("db: set key %d disabled: %w", id, err)
 		}
-		return true, insertAudit(ctx, tx, now, actor.event(action, "key", id, k.Name))
+		e := actor.event(action, "key", id, k.Name)
+		if reason != "" {
+			e.Detail = map[string]string{"reason": reason}
+		}
+		return true, insertAudit(ctx, tx, now, e)
 	})
 }
 
@@ -244,16 +267,29 @@ const setKeyExpirySQL = `UPDATE api_keys SET expires_at = ? WHERE id = ?`
 // of RollGraces) so that services can switch over, then expires; it never
 // gains time. The roll is audited on the old key and the creation on the
 // new one.
-func (s *Store) RollKey(ctx context.Context, access KeyAccess, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
+//
+// Only the owner rolls: the new secret is a working credential of the
+// owner's, and whoever holds it can call services as them. The key is
+// therefore read with OwnedBy(owner), never AnyOwner: an admin's roll of
+// someone else's key finds no key (admins disable or revoke instead).
+func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
 	if !validGrace(grace) {
 		var ve ValidationError
 		ve.Add("grace", "Choose one of the offered grace periods.")
 		return Key{}, "", Key{}, ve.Err()
 	}
 	var newID int64
-	old, err = s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	old, err = s.changeKey(ctx, OwnedBy(owner), id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
+		}
+		// The new key would be active at once: rolling must not lift a
+		// disable.
+		if k.DisabledAt != nil && k.DisabledBy == k.UserID {
+			return false, Errorf(ErrConflict, "This key is disabled and cannot be rolled. Enable it before rolling it.")
+		}
+		if k.DisabledAt != nil {
+			return false, Errorf(ErrConflict, "This key was disabled by an admin or by the auto-disable policy, so it cannot be rolled. Ask an admin to enable it.")
 		}
 		p, err := readPolicy(ctx, tx)
 		if err != nil {

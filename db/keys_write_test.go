@@ -23,10 +23,10 @@ func TestKeyStateTransitions(t *testing.T) {
 		wantStatus KeyStatus
 		wantHooks  int // cumulative, after the create
 	}{
-		{"disable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, actor) }, nil, KeyDisabled, 1},
-		{"disable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, actor) }, nil, KeyDisabled, 1},
-		{"enable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, actor) }, nil, KeyActive, 2},
-		{"enable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, actor) }, nil, KeyActive, 2},
+		{"disable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, "", actor) }, nil, KeyDisabled, 1},
+		{"disable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, "", actor) }, nil, KeyDisabled, 1},
+		{"enable", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, "", actor) }, nil, KeyActive, 2},
+		{"enable again is a no-op", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, "", actor) }, nil, KeyActive, 2},
 		{"rename", func() (Key, error) { return env.s.UpdateKey(ctx, scope, k.ID, "svc-2", "desc", actor) }, nil, KeyActive, 3},
 		{"same name is a no-op", func() (Key, error) { return env.s.UpdateKey(ctx, scope, k.ID, "svc-2", "desc", actor) }, nil, KeyActive, 3},
 		{"revoke with too long a reason", func() (Key, error) {
@@ -34,11 +34,11 @@ func TestKeyStateTransitions(t *testing.T) {
 		}, ErrInvalid, KeyActive, 3},
 		{"revoke", func() (Key, error) { return env.s.RevokeKey(ctx, scope, k.ID, "leaked in a log", actor) }, nil, KeyRevoked, 4},
 		{"revoke again", func() (Key, error) { return env.s.RevokeKey(ctx, scope, k.ID, "", actor) }, ErrConflict, KeyRevoked, 4},
-		{"enable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, actor) }, ErrConflict, KeyRevoked, 4},
-		{"disable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, actor) }, ErrConflict, KeyRevoked, 4},
+		{"enable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, false, "", actor) }, ErrConflict, KeyRevoked, 4},
+		{"disable revoked", func() (Key, error) { return env.s.SetKeyDisabled(ctx, scope, k.ID, true, "", actor) }, ErrConflict, KeyRevoked, 4},
 		{"rename revoked", func() (Key, error) { return env.s.UpdateKey(ctx, scope, k.ID, "x", "", actor) }, ErrConflict, KeyRevoked, 4},
 		{"roll revoked", func() (Key, error) {
-			_, _, old, err := env.s.RollKey(ctx, scope, k.ID, time.Hour, actor)
+			_, _, old, err := env.s.RollKey(ctx, env.alice.ID, k.ID, time.Hour, actor)
 			return old, err
 		}, ErrConflict, KeyRevoked, 4},
 	}
@@ -126,7 +126,7 @@ func TestRollKey(t *testing.T) {
 			env.clock.Advance(tt.age)
 			rollAt := env.clock.Now()
 			env.hookCalls = 0
-			nk, secret, oldAfter, err := env.s.RollKey(ctx, OwnedBy(env.alice.ID), old.ID, tt.grace, CLIActor())
+			nk, secret, oldAfter, err := env.s.RollKey(ctx, env.alice.ID, old.ID, tt.grace, CLIActor())
 			if err != nil {
 				t.Fatalf("RollKey: %v", err)
 			}
@@ -168,7 +168,7 @@ func TestRollKey(t *testing.T) {
 	t.Run("grace must be offered", func(t *testing.T) {
 		env := newKeyTestEnv(t)
 		old, _ := env.key(t, env.alice, "x")
-		_, _, _, err := env.s.RollKey(context.Background(), AnyOwner(), old.ID, 2*time.Hour, CLIActor())
+		_, _, _, err := env.s.RollKey(context.Background(), env.alice.ID, old.ID, 2*time.Hour, CLIActor())
 		if FieldErrors(err)["grace"] == "" {
 			t.Errorf("err = %v, want a field error for grace", err)
 		}
@@ -180,7 +180,7 @@ func TestUserDeletionCascadesToKeys(t *testing.T) {
 	env := newKeyTestEnv(t)
 	ctx := context.Background()
 	old, _ := env.key(t, env.bob, "chain")
-	if _, _, _, err := env.s.RollKey(ctx, AnyOwner(), old.ID, time.Hour, CLIActor()); err != nil {
+	if _, _, _, err := env.s.RollKey(ctx, env.bob.ID, old.ID, time.Hour, CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.s.w.Exec(`DELETE FROM users WHERE id = ?`, env.bob.ID); err != nil {

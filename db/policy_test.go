@@ -194,7 +194,7 @@ func TestMaxKeyLifetime(t *testing.T) {
 			k    Key
 			want time.Time
 		}{{forever, capAt}, {long, capAt}, {short, env.clock.Now().Add(10 * day)}} {
-			nk, _, _, err := env.s.RollKey(ctx, AnyOwner(), tc.k.ID, 0, CLIActor())
+			nk, _, _, err := env.s.RollKey(ctx, tc.k.UserID, tc.k.ID, 0, CLIActor())
 			if err != nil {
 				t.Fatalf("RollKey(%s): %v", tc.k.Name, err)
 			}

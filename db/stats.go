@@ -186,7 +186,7 @@ func (s *Store) HourlyUsage(ctx context.Context, hours int) ([]HourCount, error)
 // autoDisableSQL disables, in one statement, the keys that still work but
 // have not been used for the policy's period (or, never used, were created
 // before it), and returns them for the audit log.
-const autoDisableSQL = `UPDATE api_keys SET disabled_at = ?
+const autoDisableSQL = `UPDATE api_keys SET disabled_at = ?, disabled_by = NULL, disabled_reason = ?
 	WHERE revoked_at IS NULL AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
 	AND ((last_used_at IS NOT NULL AND last_used_at < ?) OR (last_used_at IS NULL AND created_at < ?))
 	RETURNING id, name`
@@ -194,9 +194,10 @@ const autoDisableSQL = `UPDATE api_keys SET disabled_at = ?
 // AutoDisableStale disables every usable key unused for
 // Policy.AutoDisableAfter and returns how many; it does nothing when the
 // policy is off. The server runs it hourly. Disabling (not revoking) keeps
-// the decision reversible: an owner whose key was quiet on purpose can
-// enable it again. Each key is audited as disabled by "system" with the
-// reason, so the owner can see why.
+// the decision reversible: an owner whose key was quiet on purpose asks an
+// admin to enable it again (only a disable the owner made is the owner's
+// to lift). Each key records the reason and is audited as disabled by
+// "system", so the owner can see who and why.
 func (s *Store) AutoDisableStale(ctx context.Context) (int, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -210,7 +211,8 @@ func (s *Store) AutoDisableStale(ctx context.Context) (int, error) {
 	now := s.Now()
 	ms := toMillis(now)
 	cutoff := ms - p.AutoDisableAfter.Milliseconds()
-	rows, err := tx.QueryContext(ctx, autoDisableSQL, ms, ms, cutoff, cutoff)
+	reason := fmt.Sprintf("unused for %d days (auto-disable)", lifetimeDays(p.AutoDisableAfter))
+	rows, err := tx.QueryContext(ctx, autoDisableSQL, ms, reason, ms, cutoff, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("db: auto-disable: %w", err)
 	}
@@ -240,7 +242,6 @@ func (s *Store) AutoDisableStale(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("db: auto-disable: %w", err)
 	}
 	defer audit.Close()
-	reason := fmt.Sprintf("unused for %d days (auto-disable)", lifetimeDays(p.AutoDisableAfter))
 	for _, k := range keys {
 		e := SystemActor().event(ActionKeyDisable, "key", k.id, k.name)
 		e.Detail = map[string]string{"reason": reason}

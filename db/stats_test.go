@@ -87,7 +87,7 @@ func TestOverview(t *testing.T) {
 	if _, err := env.s.RevokeKey(ctx, AnyOwner(), revoked.ID, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, CLIActor()); err != nil {
+	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	// Verifications: 25 hours ago (outside), 23 hours ago and this hour.
@@ -190,7 +190,7 @@ func TestAutoDisableStale(t *testing.T) {
 	if _, err := env.s.RevokeKey(ctx, AnyOwner(), revoked.ID, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, CLIActor()); err != nil {
+	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "", CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	env.hookCalls = 0
@@ -300,7 +300,7 @@ func TestKeyStateAgreement(t *testing.T) {
 			}
 			k, _ := env.key(t, env.alice, "k", opts...)
 			if tt.keyOff {
-				if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, CLIActor()); err != nil {
+				if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, "", CLIActor()); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -113,13 +113,34 @@ func (s *Store) CreateInvite(ctx context.Context, email string, role Role, actor
 		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
 	}
 	defer tx.Rollback()
+	tok, t, err := s.createInvite(ctx, tx, email, role, actor, nil)
+	if errors.Is(err, errInviteEmailTaken) {
+		ve.Add("email", "A user with this email already exists.")
+		return "", UserToken{}, &ve
+	}
+	if err != nil {
+		return "", UserToken{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
+	}
+	return tok, t, nil
+}
+
+// errInviteEmailTaken is createInvite's refusal of an address that has an
+// account; each caller says it in its own words.
+var errInviteEmailTaken = Errorf(ErrConflict, "A user with this email already exists.")
+
+// createInvite stores an invite for email (normalized and valid) with role
+// inside tx, replacing the address's earlier unused invites, and audits it
+// with detail added.
+func (s *Store) createInvite(ctx context.Context, tx *sql.Tx, email string, role Role, actor Actor, detail map[string]string) (string, UserToken, error) {
 	var taken int
 	if err := tx.QueryRowContext(ctx, emailTakenSQL, email).Scan(&taken); err != nil {
 		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
 	}
 	if taken > 0 {
-		ve.Add("email", "A user with this email already exists.")
-		return "", UserToken{}, &ve
+		return "", UserToken{}, errInviteEmailTaken
 	}
 	if _, err := tx.ExecContext(ctx, supersedeInvitesSQL, email); err != nil {
 		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
@@ -132,66 +153,25 @@ func (s *Store) CreateInvite(ctx context.Context, email string, role Role, actor
 	}
 	e := actor.event(ActionInviteCreate, "invite", t.ID, email)
 	e.Detail = map[string]string{"role": string(role), "expires_at": t.ExpiresAt.Format(time.RFC3339)}
+	for k, v := range detail {
+		e.Detail[k] = v
+	}
 	if err := insertAudit(ctx, tx, now, e); err != nil {
 		return "", UserToken{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
-	}
-	return tok, t, nil
-}
-
-// CreatePasswordReset makes a password-reset link for userID and returns its
-// token, which is shown once. A disabled user gets none (ErrConflict): the
-// link would be a way back in. An earlier unused reset link stops working.
-func (s *Store) CreatePasswordReset(ctx context.Context, userID int64, actor Actor) (string, UserToken, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
-	}
-	defer tx.Rollback()
-	var (
-		email, role string
-		disabledAt  sql.NullInt64
-	)
-	err = tx.QueryRowContext(ctx, userStateSQL, userID).Scan(&email, &role, &disabledAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", UserToken{}, errUserNotFound
-	}
-	if err != nil {
-		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
-	}
-	if disabledAt.Valid {
-		return "", UserToken{}, Errorf(ErrConflict, "This user is disabled. Enable the account before sending a reset link.")
-	}
-	if _, err := tx.ExecContext(ctx, supersedeResetsSQL, userID); err != nil {
-		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
-	}
-	now := fromMillis(toMillis(s.Now()))
-	t := UserToken{Kind: TokenReset, Email: email, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ResetTTL)}
-	tok, err := insertToken(ctx, tx, &t, actor)
-	if err != nil {
-		return "", UserToken{}, err
-	}
-	e := actor.event(ActionResetLink, "user", userID, email)
-	e.Detail = map[string]string{"expires_at": t.ExpiresAt.Format(time.RFC3339)}
-	if err := insertAudit(ctx, tx, now, e); err != nil {
-		return "", UserToken{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
 	}
 	return tok, t, nil
 }
 
 // findTokenSQL reads a link by hash and kind. For a reset, the user must
-// still exist and be enabled: disabling an account also voids its link.
+// still exist and be enabled (disabling an account also deletes its
+// links); whoever made the link must still be an active admin.
 //
 // #nosec G101 -- SQL naming the token_hash column, not a credential.
 const findTokenSQL = `SELECT t.id, t.kind, t.email, t.role, t.user_id, t.created_at, t.expires_at, t.used_at
 	FROM user_tokens t LEFT JOIN users u ON u.id = t.user_id
 	WHERE t.token_hash = ? AND t.kind = ? AND t.used_at IS NULL AND t.expires_at > ?
-	AND (t.kind = 'invite' OR (u.id IS NOT NULL AND u.disabled_at IS NULL))`
+	AND (t.kind = 'invite' OR (u.id IS NOT NULL AND u.disabled_at IS NULL))
+	AND ` + linkCreatorActive
 
 // findToken returns the usable link of kind for tok through q (the reader
 // pool, or the write transaction that is about to use it).
@@ -310,52 +290,6 @@ func (s *Store) AcceptInvite(ctx context.Context, token, password, ip string) (U
 	}
 	if err := tx.Commit(); err != nil {
 		return User{}, fmt.Errorf("db: accept invite: %w", err)
-	}
-	return u, nil
-}
-
-// #nosec G101 -- SQL naming the password_hash column, not a credential.
-const resetPasswordSQL = `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`
-
-// ResetPassword sets a new password (field "password") through a reset
-// link, signs the link off and ends every session of the user: whoever was
-// signed in with the old password is signed out.
-func (s *Store) ResetPassword(ctx context.Context, token, password, ip string) (User, error) {
-	t, hash, err := s.linkPassword(ctx, TokenReset, token, password)
-	if err != nil {
-		return User{}, err
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return User{}, fmt.Errorf("db: reset password: %w", err)
-	}
-	defer tx.Rollback()
-	now := s.Now()
-	if t, err = findToken(ctx, tx, TokenReset, token, now); err != nil {
-		return User{}, err
-	}
-	if _, err := tx.ExecContext(ctx, resetPasswordSQL, hash, toMillis(now), t.UserID); err != nil {
-		return User{}, fmt.Errorf("db: reset password: %w", err)
-	}
-	if err := useToken(ctx, tx, t, t.UserID, now); err != nil {
-		return User{}, err
-	}
-	res, err := tx.ExecContext(ctx, deleteAllSessSQL, t.UserID)
-	if err != nil {
-		return User{}, fmt.Errorf("db: end sessions: %w", err)
-	}
-	ended, _ := res.RowsAffected()
-	u, err := scanUser(tx.QueryRowContext(ctx, getUserSQL, t.UserID))
-	if err != nil {
-		return User{}, fmt.Errorf("db: reset password: %w", err)
-	}
-	e := Actor{UserID: u.ID, Label: u.Email, IP: ip}.event(ActionPasswordReset, "user", u.ID, u.Email)
-	e.Detail = map[string]string{"sessions_ended": fmt.Sprint(ended)}
-	if err := insertAudit(ctx, tx, now, e); err != nil {
-		return User{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return User{}, fmt.Errorf("db: reset password: %w", err)
 	}
 	return u, nil
 }

@@ -229,7 +229,7 @@ func TestPasswordReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tok, rt, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor)
+	tok, rt, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor)
 	if err != nil {
 		t.Fatalf("CreatePasswordReset: %v", err)
 	}
@@ -276,7 +276,7 @@ func TestPasswordResetRefusals(t *testing.T) {
 	member := mustCreateUser(t, env.s, "member@example.com", RoleMember)
 
 	t.Run("expires after an hour", func(t *testing.T) {
-		tok, _, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor)
+		tok, _, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,18 +285,18 @@ func TestPasswordResetRefusals(t *testing.T) {
 		wantLinkInvalid(t, err)
 	})
 	t.Run("a newer link replaces it", func(t *testing.T) {
-		first, _, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor)
+		first, _, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor); err != nil {
+		if _, _, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor); err != nil {
 			t.Fatal(err)
 		}
 		_, err = env.s.LookupToken(ctx, TokenReset, first)
 		wantLinkInvalid(t, err)
 	})
 	t.Run("disabling the user voids it", func(t *testing.T) {
-		tok, _, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor)
+		tok, _, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,11 +307,11 @@ func TestPasswordResetRefusals(t *testing.T) {
 		wantLinkInvalid(t, err)
 	})
 	t.Run("no link for a disabled user", func(t *testing.T) {
-		_, _, err := env.s.CreatePasswordReset(ctx, member.ID, env.actor)
+		_, _, err := env.s.CreatePasswordReset(ctx, member.ID, "", env.actor)
 		wantKind(t, err, ErrConflict)
 	})
 	t.Run("no link for a missing user", func(t *testing.T) {
-		_, _, err := env.s.CreatePasswordReset(ctx, 9999, env.actor)
+		_, _, err := env.s.CreatePasswordReset(ctx, 9999, "", env.actor)
 		wantKind(t, err, ErrNotFound)
 	})
 }

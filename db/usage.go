@@ -334,7 +334,7 @@ func (v *Verifier) noteIP(ctx context.Context, tx *sql.Tx, id int64, name string
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err
 	}
-	e := SystemActor().event(ActionKeyNewIP, "key", id, name)
+	e := KeyActor(id, name).event(ActionKeyNewIP, "key", id, name)
 	e.IP = x.ip
 	if x.ua != "" {
 		e.Detail = map[string]string{"user_agent": x.ua}

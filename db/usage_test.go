@@ -166,8 +166,9 @@ func TestUsageNewIPAuditedOnce(t *testing.T) {
 	got := map[string]int{}
 	for _, e := range events {
 		got[e.IP]++
-		if e.Actor != "system" || e.ActorID != 0 || e.Target != "svc" || e.Detail["user_agent"] != "agent "+e.IP {
-			t.Errorf("event = %+v, want system actor, target svc, the user agent", e)
+		// The key itself was used: it is the actor, not "system".
+		if e.Actor != fmt.Sprintf("key #%d (svc)", k.ID) || e.ActorID != 0 || e.Target != "svc" || e.Detail["user_agent"] != "agent "+e.IP {
+			t.Errorf("event = %+v, want the key as actor, target svc, the user agent", e)
 		}
 	}
 	want := map[string]int{"192.0.2.1": 1, "192.0.2.2": 1, "192.0.2.3": 1}

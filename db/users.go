@@ -286,7 +286,9 @@ const (
 )
 
 // SetUserDisabled disables or re-enables a user. Disabling ends all of the
-// user's sessions at once and makes their keys fail verification; it is
+// user's sessions at once, makes their keys fail verification, and voids
+// the pending reset links for the account and the links the user made
+// (re-enabling brings neither back); it is
 // refused for the last active admin, who would otherwise lock everyone out
 // of the admin pages, and for the actor's own account, which a slip of the
 // mouse should not lock out. Setting the state a user already has does
@@ -334,6 +336,12 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID int64, disabled bool
 		ended, _ := res.RowsAffected()
 		action = ActionUserDisable
 		detail = map[string]string{"sessions_ended": fmt.Sprint(ended)}
+		if err := voidLinks(ctx, tx, now, actor, voidUserDisabled, resetLinksOfUserSQL, userID); err != nil {
+			return err
+		}
+		if err := voidLinks(ctx, tx, now, actor, voidCreatorDisabled, linksByCreatorSQL, userID); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, setDisabledSQL, nullMillisIf(disabled, now), userID); err != nil {
 		return fmt.Errorf("db: set user disabled: %w", err)

@@ -80,7 +80,7 @@ func TestVerifyCodes(t *testing.T) {
 			}
 		}, "", "", CodeRevoked},
 		{"disabled", func(t *testing.T, env *keyTestEnv, k Key) {
-			if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, CLIActor()); err != nil {
+			if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, "", CLIActor()); err != nil {
 				t.Fatal(err)
 			}
 		}, "", "", CodeDisabled},
@@ -91,7 +91,7 @@ func TestVerifyCodes(t *testing.T) {
 		}, "", "", CodeDisabled},
 		{"expired", func(t *testing.T, env *keyTestEnv, k Key) { env.clock.Advance(31 * 24 * time.Hour) }, "", "", CodeExpired},
 		{"revoked beats disabled and expired", func(t *testing.T, env *keyTestEnv, k Key) {
-			if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, CLIActor()); err != nil {
+			if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, "", CLIActor()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := env.s.RevokeKey(ctx, AnyOwner(), k.ID, "", CLIActor()); err != nil {
@@ -176,14 +176,14 @@ func TestVerifyChangesAreImmediate(t *testing.T) {
 			return err
 		}, CodeRevoked},
 		{"disable", func(env *keyTestEnv, k Key) error {
-			_, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, CLIActor())
+			_, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, "", CLIActor())
 			return err
 		}, CodeDisabled},
 		{"owner disable", func(env *keyTestEnv, k Key) error {
 			return env.s.SetUserDisabled(ctx, env.alice.ID, true, CLIActor())
 		}, CodeDisabled},
 		{"roll with no grace", func(env *keyTestEnv, k Key) error {
-			_, _, _, err := env.s.RollKey(ctx, AnyOwner(), k.ID, 0, CLIActor())
+			_, _, _, err := env.s.RollKey(ctx, k.UserID, k.ID, 0, CLIActor())
 			return err
 		}, CodeExpired},
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -136,29 +137,77 @@ func (h *Handler) adminRows(c echo.Context, keys []db.Key) ([]views.AdminKeyRow,
 	return rows, nil
 }
 
+// csvColumns is the report's header. Columns are only ever added at the
+// end, so that scripts reading the first ones keep working.
+var csvColumns = []string{"owner", "key_id", "name", "hint", "scopes", "created_at", "last_used_at", "last_used_ip", "expires_at", "status",
+	"description", "disabled_at", "disabled_by", "disabled_reason", "revoked_at", "revoked_by", "revoke_reason"}
+
 // AdminKeysCSV is GET /admin/keys.csv: the current filter as a credential
 // report (like AWS IAM's), streamed so 100,000 keys need no big buffer.
+// It starts with a UTF-8 byte-order mark: without one, Excel reads the
+// file in the system's code page and garbles the hint's "…" and any
+// name that is not ASCII.
 func (h *Handler) AdminKeysCSV(c echo.Context) error {
 	f := parseAdminFilter(c.QueryParams())
 	now := h.now()
-	resp := c.Response()
-	resp.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	resp.Header().Set(echo.HeaderContentDisposition, `attachment; filename="keyward-keys-`+now.Format("2006-01-02")+`.csv"`)
-	resp.WriteHeader(http.StatusOK)
-	w := NewCSVWriter(resp)
-	if err := w.Write([]string{"owner", "key_id", "name", "hint", "scopes", "created_at", "last_used_at", "last_used_ip", "expires_at", "status"}); err != nil {
+	emails, err := h.Store.UserEmails(ctx(c))
+	if err != nil {
 		return err
 	}
-	err := h.Store.EachKey(ctx(c), db.AnyOwner(), dbKeyFilter(f), func(k db.Key) error {
+	resp := c.Response()
+	resp.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	resp.Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+csvFileName(f, now)+`"`)
+	resp.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(resp, "\ufeff"); err != nil {
+		return err
+	}
+	w := NewCSVWriter(resp)
+	if err := w.Write(csvColumns); err != nil {
+		return err
+	}
+	// Who disabled or revoked a key, as the audit log names them.
+	who := func(id int64, nobody string) string {
+		if id == 0 {
+			return nobody
+		}
+		if e, ok := emails[id]; ok {
+			return e
+		}
+		return "user " + strconv.FormatInt(id, 10)
+	}
+	err = h.Store.EachKey(ctx(c), db.AnyOwner(), dbKeyFilter(f), func(k db.Key) error {
+		var disabledBy, revokedBy string
+		if k.DisabledAt != nil {
+			disabledBy = who(k.DisabledBy, db.SystemActor().Label)
+		}
+		if k.RevokedAt != nil {
+			revokedBy = who(k.RevokedBy, db.CLIActor().Label)
+		}
 		return w.Write([]string{
 			k.OwnerEmail, strconv.FormatInt(k.ID, 10), k.Name, k.Hint, strings.Join(k.Scopes, " "),
 			csvTime(&k.CreatedAt), csvTime(k.LastUsedAt), k.LastUsedIP, csvTime(k.ExpiresAt), string(k.Status(now)),
+			k.Description, csvTime(k.DisabledAt), disabledBy, k.DisabledReason,
+			csvTime(k.RevokedAt), revokedBy, k.RevokeReason,
 		})
 	})
 	if err != nil {
 		return err
 	}
 	return w.Flush()
+}
+
+// csvFileName tells the stale review's export from the whole list's and
+// from any other filter's, so that downloads do not overwrite each other.
+func csvFileName(f views.AdminKeyFilter, now time.Time) string {
+	date := now.UTC().Format("2006-01-02")
+	f.Sort, f.Page = "", 0
+	switch f {
+	case views.AdminKeyFilter{}:
+		return "keyward-keys-" + date + ".csv"
+	case views.AdminKeyFilter{Stale: true}:
+		return "keyward-stale-keys-" + date + ".csv"
+	}
+	return "keyward-keys-filtered-" + date + ".csv"
 }
 
 func csvTime(t *time.Time) string {
@@ -247,6 +296,9 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 		} else {
 			verb := map[string]string{"disable": "Disabled", "revoke": "Revoked"}[action]
 			msg := verb + " " + plural(len(res.Changed), "key") + "."
+			if len(res.Changed) > 0 {
+				msg = verb + " " + plural(len(res.Changed), "key") + ": " + keyNames(res.Changed, bulkNamed) + "."
+			}
 			if len(res.Skipped) > 0 {
 				verb := " were"
 				if len(res.Skipped) == 1 {
@@ -266,6 +318,26 @@ func (h *Handler) AdminKeysBulk(c echo.Context) error {
 		status = http.StatusUnprocessableEntity
 	}
 	return render(c, status, views.BulkConfirmView(m))
+}
+
+// bulkNamed is how many keys a bulk action's message names; the rest are
+// counted.
+const bulkNamed = 3
+
+// keyNames lists the names of keys for a sentence: “a”, “b” and “c”, or
+// the first n and how many more.
+func keyNames(keys []db.Key, n int) string {
+	names := make([]string, 0, min(len(keys), n))
+	for _, k := range keys[:min(len(keys), n)] {
+		names = append(names, "“"+k.Name+"”")
+	}
+	if rest := len(keys) - len(names); rest > 0 {
+		return strings.Join(names, ", ") + " and " + strconv.Itoa(rest) + " more"
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // adminFiltered reports whether f narrows the key list (the sort and page

@@ -26,12 +26,22 @@ func (h *Handler) usersPage(c echo.Context) (views.AdminUsersPage, error) {
 	if err != nil {
 		return views.AdminUsersPage{}, err
 	}
+	invites, err := h.Store.ListPendingInvites(ctx(c))
+	if err != nil {
+		return views.AdminUsersPage{}, err
+	}
 	self := currentUser(c).ID
 	m := views.AdminUsersPage{Layout: h.layout(c, "Users", "admin"), Invite: views.InviteForm{Role: string(db.RoleMember)}}
 	for _, u := range users {
 		m.Users = append(m.Users, views.UserRow{
 			ID: u.ID, Email: u.Email, Role: string(u.Role), CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt,
 			ActiveKeys: u.ActiveKeys, Disabled: u.Disabled(), IsSelf: u.ID == self,
+		})
+	}
+	for _, p := range invites {
+		m.Invites = append(m.Invites, views.InviteRow{
+			ID: p.ID, Email: p.Email, Role: string(p.Role), CreatedBy: p.CreatedBy,
+			CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt,
 		})
 	}
 	return m, nil
@@ -59,18 +69,38 @@ func (h *Handler) AdminInviteCreate(c echo.Context) error {
 }
 
 // AdminUserResetLink is POST /admin/users/{id}/reset-link: a one-time
-// password-reset link (1 hour), shown once.
+// password-reset link (1 hour), shown once. For another admin it first
+// asks for the acting admin's password (field current_password), which
+// db checks; the first request, without the field, shows that form.
 func (h *Handler) AdminUserResetLink(c echo.Context) error {
 	id, err := userID(c)
 	if err != nil {
 		return err
 	}
-	token, t, err := h.Store.CreatePasswordReset(ctx(c), id, actor(c))
+	password := c.FormValue("current_password")
+	token, t, err := h.Store.CreatePasswordReset(ctx(c), id, password, actor(c))
 	if msg, ok := userMessage(err); ok {
-		// A disabled user gets no link; say so on the users page, like the
-		// other refusals of this page.
+		// A disabled user, or the admin themselves, gets no link; say so on
+		// the users page, like the other refusals of this page.
 		h.flash(c, "error", msg)
 		return redirect(c, "/admin/users")
+	}
+	if fe := db.FieldErrors(err); fe != nil {
+		u, uerr := h.Store.GetUser(ctx(c), id)
+		if uerr != nil {
+			return uerr
+		}
+		m, perr := h.usersPage(c)
+		if perr != nil {
+			return perr
+		}
+		status := http.StatusUnprocessableEntity
+		if _, asked := c.Request().PostForm["current_password"]; !asked {
+			// The Reset link button: this is the question, not a mistake.
+			status, fe = http.StatusOK, nil
+		}
+		m.ResetConfirm = &views.ResetConfirm{UserID: id, Email: u.Email, Errors: fe}
+		return render(c, status, views.AdminUsersView(m))
 	}
 	if err != nil {
 		return err
@@ -81,6 +111,66 @@ func (h *Handler) AdminUserResetLink(c echo.Context) error {
 	}
 	m.Link = &views.TokenLink{Kind: "reset", Email: t.Email, URL: h.absURL("/reset/" + token), ExpiresAt: t.ExpiresAt}
 	return render(c, http.StatusOK, views.AdminUsersView(m))
+}
+
+// AdminInviteRevoke is POST /admin/invites/{id}/revoke: the pending
+// invite's link stops working.
+func (h *Handler) AdminInviteRevoke(c echo.Context) error {
+	id, err := inviteID(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.Store.RevokeInvite(ctx(c), id, actor(c))
+	if msg, ok := inviteMessage(err); ok {
+		h.flash(c, "error", msg)
+		return redirect(c, "/admin/users")
+	}
+	if err != nil {
+		return err
+	}
+	h.flash(c, "success", "The invite for "+p.Email+" was revoked. Its link no longer works.")
+	return redirect(c, "/admin/users")
+}
+
+// AdminInviteRenew is POST /admin/invites/{id}/renew: a new link for the
+// same address and role, shown once; the old link stops working.
+func (h *Handler) AdminInviteRenew(c echo.Context) error {
+	id, err := inviteID(c)
+	if err != nil {
+		return err
+	}
+	token, inv, err := h.Store.RenewInvite(ctx(c), id, actor(c))
+	if msg, ok := inviteMessage(err); ok {
+		h.flash(c, "error", msg)
+		return redirect(c, "/admin/users")
+	}
+	if err != nil {
+		return err
+	}
+	m, err := h.usersPage(c)
+	if err != nil {
+		return err
+	}
+	m.Link = &views.TokenLink{Kind: "invite", Email: inv.Email, URL: h.absURL("/invite/" + token), ExpiresAt: inv.ExpiresAt, Renewed: true}
+	return render(c, http.StatusOK, views.AdminUsersView(m))
+}
+
+// inviteMessage returns the user-safe message of an invite that is gone
+// (used, revoked, replaced, expired) or whose address has an account now.
+func inviteMessage(err error) (string, bool) {
+	var de *db.Error
+	if errors.As(err, &de) && (errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict)) {
+		return de.Message, true
+	}
+	return "", false
+}
+
+func inviteID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, db.Errorf(db.ErrNotFound, "Invite not found.")
+	}
+	return id, nil
 }
 
 // AdminUserDisable is POST /admin/users/{id}/disable: sessions end and keys

@@ -4,12 +4,18 @@ import (
 	"encoding/csv"
 	"io"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // CSVWriter writes a credential report. Spreadsheet programs execute a cell
 // that starts with =, +, - or @ (and tab, carriage return or NUL) as a formula,
 // so such cells get a leading apostrophe (OWASP's CSV-injection advice): a
-// key named "=HYPERLINK(…)" is shown as text, not run.
+// key named "=HYPERLINK(…)" is shown as text, not run. A name need not start
+// with the = byte to be read as one: invisible characters in front of it
+// (a zero-width space, a byte-order mark, spaces a CSV import trims) and
+// compatibility forms (a fullwidth ＝, which NFKC folds into =) count too.
 type CSVWriter struct {
 	w *csv.Writer
 }
@@ -40,13 +46,42 @@ func (c *CSVWriter) Flush() error {
 const formulaStarts = "=+-@\t\r\x00"
 
 func escapeFormula(s string) string {
-	if s == "" {
-		return s
-	}
-	if strings.ContainsRune(formulaStarts, rune(s[0])) {
+	if formulaLike(s) {
 		return "'" + s
 	}
 	return s
+}
+
+// formulaLike reports whether a spreadsheet could take s for a formula: its
+// first byte is one of formulaStarts, or it is once the characters nobody
+// sees are dropped from its front and compatibility forms folded (NFKC).
+// NFKC comes first: it can turn a visible character into a space and a
+// combining mark, or an invisible one into another.
+func formulaLike(s string) bool {
+	if s == "" {
+		return false
+	}
+	if strings.IndexByte(formulaStarts, s[0]) >= 0 {
+		return true
+	}
+	if ' ' < s[0] && s[0] < 0x7f {
+		// A visible ASCII character other than a formula start is what a
+		// spreadsheet sees first; NFKC could only compose it with what
+		// follows into another character that starts no formula (< and
+		// U+0338 into ≮). The common case, without normalizing.
+		return false
+	}
+	v := strings.TrimLeftFunc(norm.NFKC.String(s), invisible)
+	return v != "" && strings.IndexByte(formulaStarts, v[0]) >= 0
+}
+
+// invisible reports whether r shows as nothing (or as blank space) in a
+// cell: white space, controls, format characters such as U+200B and U+FEFF,
+// anything not graphic (unassigned, private use), and the default-ignorable
+// letters and marks (Hangul fillers, variation selectors).
+func invisible(r rune) bool {
+	return !unicode.IsGraphic(r) || unicode.IsSpace(r) ||
+		unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
 
 // dropCRBeforeLF turns every run of CRs followed by a LF into the LF alone.

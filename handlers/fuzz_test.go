@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/db/dbtest"
@@ -80,6 +82,24 @@ func unthrottle(h *Handler) {
 	clock := func() time.Time { return fuzzNow.Add(time.Duration(hours.Add(1)) * time.Hour) }
 	h.loginThrottle = newLoginThrottle(clock)
 	h.verifyThrottle = newVerifyThrottle(clock)
+}
+
+// spreadsheetRuns is the test's own reading of a cell as a spreadsheet
+// would see it: the first byte as it is, or the first character shown
+// once the cell is folded (NFKC) and everything that shows as nothing or
+// as blank space is passed over.
+func spreadsheetRuns(cell string) bool {
+	if cell != "" && strings.ContainsRune("=+-@\t\r\x00", rune(cell[0])) {
+		return true
+	}
+	for _, r := range norm.NFKC.String(cell) {
+		hidden := !unicode.IsGraphic(r) || unicode.IsSpace(r) ||
+			unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r)
+		if !hidden {
+			return strings.ContainsRune("=+-@", r)
+		}
+	}
+	return false
 }
 
 // crlfRun is what CSV readers turn into a plain LF.
@@ -225,14 +245,19 @@ func FuzzKeyForm(f *testing.F) {
 }
 
 // FuzzCSV: every record written by CSVWriter reads back through
-// encoding/csv cell for cell (CRs before a LF read as the LF alone), and no
-// cell a spreadsheet would run as a formula (= + - @ tab CR NUL first) comes
-// back without the apostrophe.
+// encoding/csv cell for cell (CRs before a LF read as the LF alone), with
+// an apostrophe in front exactly when a spreadsheet could run the cell: its
+// first byte is = + - @ tab CR or NUL, or the first character a person
+// would see, after compatibility folding (NFKC), is = + - or @. The seeds
+// hide formulas behind zero-width and other invisible characters and in
+// fullwidth and small forms.
 func FuzzCSV(f *testing.F) {
 	f.Add("=HYPERLINK(\"http://evil.example\",\"x\")", "+1", "-1", "@SUM(A1)")
 	f.Add("\tx", "\rx", "plain", "")
 	f.Add("a,b", "say \"hi\"", "line\nbreak", "crlf\r\nline")
 	f.Add("'=already", " =1+1", "ünïcödé", "\xff\xfe")
+	f.Add("\u200B=1+1", "\uFEFF+1", "\uFF1D1+1", "\uFE66x")
+	f.Add("\u2060\u200D-1", "\u3164@x", "\u3000=1", "\u00A8=1")
 	f.Fuzz(func(t *testing.T, a, b, c, d string) {
 		record := []string{a, b, c, d}
 		var buf bytes.Buffer
@@ -253,12 +278,12 @@ func FuzzCSV(f *testing.F) {
 			t.Fatalf("read back %q as %q, want one record of %d cells", record, got, len(record))
 		}
 		for i, cell := range got[0] {
-			if cell != "" && strings.ContainsRune(formulaStarts, rune(cell[0])) {
+			if spreadsheetRuns(cell) {
 				t.Fatalf("cell %q came back as %q: a spreadsheet would run it", record[i], cell)
 			}
 			// encoding/csv cannot carry a CR before a LF inside a cell.
 			want := crlfRun.ReplaceAllString(record[i], "\n")
-			if want != "" && strings.ContainsRune(formulaStarts, rune(want[0])) {
+			if spreadsheetRuns(want) {
 				want = "'" + want
 			}
 			if cell != want {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -34,7 +35,8 @@ func (h *Handler) KeyEdit(c echo.Context) error {
 	return redirect(c, keyPath(id))
 }
 
-// KeyDisable is POST /keys/{id}/disable: verification fails until enabled.
+// KeyDisable is POST /keys/{id}/disable (optional reason): verification
+// fails until enabled. An admin's disable only an admin lifts.
 func (h *Handler) KeyDisable(c echo.Context) error {
 	return h.setDisabled(c, true)
 }
@@ -49,7 +51,11 @@ func (h *Handler) setDisabled(c echo.Context, disabled bool) error {
 	if err != nil {
 		return err
 	}
-	k, err := h.Store.SetKeyDisabled(ctx(c), keyAccess(c), id, disabled, actor(c))
+	reason := ""
+	if disabled {
+		reason = c.FormValue("reason")
+	}
+	k, err := h.Store.SetKeyDisabled(ctx(c), keyAccess(c), id, disabled, reason, actor(c))
 	if err != nil {
 		return err
 	}
@@ -66,7 +72,7 @@ var graceDurations = map[string]time.Duration{"0": 0, "1h": time.Hour, "24h": 24
 
 // KeyRoll is POST /keys/{id}/roll: a new key with the same name and scopes;
 // the old one keeps working for the chosen grace period. The response is the
-// show-once panel of the new key.
+// show-once panel of the new key. Only the owner rolls a key (db.RollKey).
 func (h *Handler) KeyRoll(c echo.Context) error {
 	id, err := keyID(c)
 	if err != nil {
@@ -76,7 +82,14 @@ func (h *Handler) KeyRoll(c echo.Context) error {
 	if !ok {
 		return BadRequest("INVALID_GRACE", "Choose how long the old key keeps working.")
 	}
-	nk, secret, old, err := h.Store.RollKey(ctx(c), keyAccess(c), id, grace, actor(c))
+	nk, secret, old, err := h.Store.RollKey(ctx(c), currentUser(c).ID, id, grace, actor(c))
+	if errors.Is(err, db.ErrNotFound) && currentUser(c).IsAdmin() {
+		// An admin may see every key, so saying why is no leak; a member
+		// asking for someone else's key keeps getting "not found".
+		if _, gerr := h.Store.GetKey(ctx(c), db.AnyOwner(), id); gerr == nil {
+			return Forbidden("Only the owner of a key can roll it: the new key would be theirs. Disable or revoke it instead.")
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,16 +67,35 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 		return views.KeyPage{}, err
 	}
 	now := h.now()
+	viewer := currentUser(c)
 	m := views.KeyPage{
 		Layout: h.layout(c, k.Name, "keys"),
 		Key: views.KeyDetail{
 			KeyRow:      keyRow(k, now),
 			Description: k.Description, LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
 			DisabledAt: k.DisabledAt, RevokedAt: k.RevokedAt, RolledFromID: k.RolledFrom,
-			IsOwner: k.UserID == currentUser(c).ID,
+			IsOwner: k.UserID == viewer.ID,
 		},
 		EditName: k.Name, EditDesc: k.Description,
 		GraceChoices: graceChoices,
+	}
+	if k.DisabledAt != nil {
+		if m.Key.DisabledBy, err = h.whoDid(c, k.DisabledBy); err != nil {
+			return views.KeyPage{}, err
+		}
+		m.Key.DisabledReason = k.DisabledReason
+		// The rule db.SetKeyDisabled enforces: the owner lifts only their own.
+		m.Key.CanEnable = viewer.IsAdmin() || k.DisabledBy == k.UserID
+	}
+	if k.RevokedAt != nil {
+		m.Key.RevokedBy, m.Key.RevokeReason = "from the command line", k.RevokeReason
+		if k.RevokedBy != 0 {
+			who, err := h.whoDid(c, k.RevokedBy)
+			if err != nil {
+				return views.KeyPage{}, err
+			}
+			m.Key.RevokedBy = "by " + who
+		}
 	}
 	for _, d := range usage {
 		m.Usage.Days = append(m.Usage.Days, views.UsageDay{Day: d.Day, Count: d.Count})
@@ -86,6 +106,27 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 		m.Events = append(m.Events, eventRow(e))
 	}
 	return m, nil
+}
+
+// whoDid names the user id who disabled (or revoked) a key, as the viewer
+// reads it: "you", their email, or "Keyward" for 0 (the auto-disable
+// policy acts as nobody; a revocation by nobody came from the CLI, which
+// the caller says itself).
+func (h *Handler) whoDid(c echo.Context, id int64) (string, error) {
+	switch id {
+	case 0:
+		return "Keyward", nil
+	case currentUser(c).ID:
+		return "you", nil
+	}
+	u, err := h.Store.GetUser(ctx(c), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return "a deleted user", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.Email, nil
 }
 
 // eventRow maps an audit event to its display row. The detail column shows

@@ -49,14 +49,35 @@ type TokenLink struct {
 	Email     string
 	URL       string
 	ExpiresAt time.Time
+	Renewed   bool // a new link for a pending invite: the old one stopped working
+}
+
+// InviteRow is a pending invite: its link works until it is used, revoked,
+// replaced or expires.
+type InviteRow struct {
+	ID                   int64
+	Email                string
+	Role                 string // "member" or "admin"
+	CreatedBy            string // the inviting admin's email; "" from the command line
+	CreatedAt, ExpiresAt time.Time
+}
+
+// ResetConfirm asks the acting admin for their password before a reset
+// link for another admin.
+type ResetConfirm struct {
+	UserID int64
+	Email  string
+	Errors FieldErrors // "current_password"
 }
 
 // AdminUsersPage is /admin/users.
 type AdminUsersPage struct {
 	Layout
-	Users  []UserRow
-	Invite InviteForm
-	Link   *TokenLink // set right after creating an invite or a reset link
+	Users        []UserRow
+	Invites      []InviteRow
+	Invite       InviteForm
+	Link         *TokenLink    // set right after creating an invite or a reset link
+	ResetConfirm *ResetConfirm // set when a reset link for an admin needs the password
 }
 
 // AdminKeyRow is one key in the admin list.

@@ -236,10 +236,20 @@ func TestKeyShowStates(t *testing.T) {
 		wantNoForms []string
 	}{
 		{
-			name:        "disabled key offers enable",
-			edit:        func(m *KeyPage) { m.Key.Status = "disabled"; m.Key.DisabledAt = ptrTime(keysTestNow.Add(-time.Hour)) },
-			wantForms:   []string{"edit-form", "enable-form", "roll-form", "revoke-form"},
-			wantNoForms: []string{"disable-form"},
+			name: "key its owner disabled offers enable, not roll",
+			edit: func(m *KeyPage) {
+				m.Key.Status, m.Key.DisabledAt, m.Key.DisabledBy, m.Key.CanEnable = "disabled", ptrTime(keysTestNow.Add(-time.Hour)), "you", true
+			},
+			wantForms:   []string{"edit-form", "enable-form", "revoke-form"},
+			wantNoForms: []string{"disable-form", "roll-form"},
+		},
+		{
+			name: "key an admin disabled offers its owner no enable",
+			edit: func(m *KeyPage) {
+				m.Key.Status, m.Key.DisabledAt, m.Key.DisabledBy = "disabled", ptrTime(keysTestNow.Add(-time.Hour)), "admin@example.com"
+			},
+			wantForms:   []string{"edit-form", "revoke-form"},
+			wantNoForms: []string{"disable-form", "enable-form", "roll-form"},
 		},
 		{
 			name:        "admin viewing another person's key cannot roll it",

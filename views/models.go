@@ -212,9 +212,21 @@ type KeyDetail struct {
 	LastUsedIP        string
 	LastUsedUserAgent string
 	DisabledAt        *time.Time
-	RevokedAt         *time.Time
-	RolledFromID      int64 // 0 when not a roll
-	IsOwner           bool  // false when an admin views someone else's key
+	// DisabledBy says who disabled the key, as the viewer reads it: "you",
+	// an email, or "Keyward" (the auto-disable policy). DisabledReason is
+	// the reason they gave.
+	DisabledBy     string
+	DisabledReason string
+	// CanEnable: the viewer may lift the disable (an admin, or the owner
+	// of a disable they made themselves).
+	CanEnable bool
+	RevokedAt *time.Time
+	// RevokedBy says who revoked the key: "by you", "by " and an email,
+	// or "from the command line". RevokeReason is the reason they gave.
+	RevokedBy    string
+	RevokeReason string
+	RolledFromID int64 // 0 when not a roll
+	IsOwner      bool  // false when an admin views someone else's key
 }
 
 // KeyPage is /keys/{id}.

@@ -145,7 +145,7 @@ func TestAdminBulkRevokeSelected(t *testing.T) {
 	wantStatuses(t, a, keys, active...)
 
 	wantRedirect(t, admin.post("/admin/keys/bulk", confirmForm(t, r, "Quarterly review: unused")), "/admin/keys?stale=1")
-	wantFlash(t, flashes(t, admin, "/admin/keys?stale=1", "success"), "Revoked 2 keys.")
+	wantFlash(t, flashes(t, admin, "/admin/keys?stale=1", "success"), "Revoked 2 keys: “legacy one” and “legacy three”.")
 	wantStatuses(t, a, keys, db.KeyRevoked, db.KeyActive, db.KeyRevoked, db.KeyActive)
 	a.wantCode(secrets[0], "REVOKED")
 	a.wantCode(secrets[1], "")
@@ -237,5 +237,32 @@ func TestAdminBulkDisableSelected(t *testing.T) {
 	rows := auditRows(t, admin.get("/admin/audit?key="+itoa(keys[1].ID)))
 	if len(rows) == 0 || !strings.Contains(rows[0], "Key disabled") || !strings.Contains(rows[0], "reason: Owner on leave") {
 		t.Errorf("latest event of %s: got %q, want Key disabled with the reason", keys[1].Name, rows)
+	}
+}
+
+// TestAdminBulkResultNamesKeys: the message after a bulk action names the
+// keys it changed, the first few and how many more.
+func TestAdminBulkResultNamesKeys(t *testing.T) {
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{1, "Disabled 1 key: “key 1”."},
+		{3, "Disabled 3 keys: “key 1”, “key 2” and “key 3”."},
+		{5, "Disabled 5 keys: “key 1”, “key 2”, “key 3” and 2 more."},
+	}
+	for _, tt := range tests {
+		t.Run(itoa(int64(tt.n)), func(t *testing.T) {
+			a := newTestApp(t)
+			admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+			ann := a.createUser("ann@example.com", db.RoleMember)
+			form := url.Values{"action": {"disable"}, "confirm": {"1"}, "reason": {"cleanup"}}
+			for i := range tt.n {
+				k, _ := a.storeKey(ann.ID, db.KeyInput{Name: "key " + itoa(int64(i+1))})
+				form.Add("id", itoa(k.ID))
+			}
+			wantRedirect(t, admin.post("/admin/keys/bulk", form), "/admin/keys")
+			wantFlash(t, flashes(t, admin, "/admin/keys", "success"), tt.want)
+		})
 	}
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/csv"
 	"net/http"
 	"slices"
 	"strconv"
@@ -68,7 +67,7 @@ func seedAdminKeys(t *testing.T, a *testApp) fixture {
 	f.beta, _ = a.storeKey(ann.ID, db.KeyInput{Name: "beta", Scopes: []string{"read"}})
 	f.delta, _ = a.storeKey(bob.ID, db.KeyInput{Name: "delta"})
 	f.epsilon, _ = a.storeKey(bob.ID, db.KeyInput{Name: "epsilon"})
-	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), f.delta.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), f.delta.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.store.RevokeKey(ctx, db.AnyOwner(), f.epsilon.ID, "leaked", db.CLIActor()); err != nil {
@@ -295,66 +294,5 @@ func TestAdminStaleReview(t *testing.T) {
 	}
 	if got := len(adminKeyIDs(t, r)); got != 5 {
 		t.Errorf("stale rows with 10/5 days: got %d, want 5", got)
-	}
-}
-
-func TestAdminKeysCSV(t *testing.T) {
-	a := newTestApp(t)
-	ann := a.createUser("ann@example.com", db.RoleMember)
-	bob := a.createUser("bob@example.com", db.RoleMember)
-	exp := a.clock.Now().Add(200 * day)
-	used, secret := a.storeKey(ann.ID, db.KeyInput{Name: "deploy", Scopes: []string{"read", "write"}, ExpiresAt: &exp})
-	a.wantCode(secret, "")
-	a.flush()
-	usedAt := a.clock.Now()
-	var formulas []db.Key
-	for _, name := range []string{`=HYPERLINK("x")`, "+1", "-1", "@SUM(1)"} {
-		k, _ := a.storeKey(bob.ID, db.KeyInput{Name: name})
-		formulas = append(formulas, k)
-	}
-	created := a.clock.Now()
-	a.clock.Advance(100 * day)
-	a.storeKey(ann.ID, db.KeyInput{Name: "fresh"})
-	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
-
-	r := admin.get("/admin/keys.csv?stale=1")
-	if r.StatusCode != http.StatusOK {
-		t.Fatalf("GET /admin/keys.csv: got %d, want 200", r.StatusCode)
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
-		t.Errorf("Content-Type: got %q, want text/csv", ct)
-	}
-	if cd := r.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") || !strings.Contains(cd, ".csv") {
-		t.Errorf("Content-Disposition: got %q, want an attachment .csv", cd)
-	}
-	records, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
-	if err != nil {
-		t.Fatalf("parse CSV: %v\n%s", err, r.body)
-	}
-	header := "owner,key_id,name,hint,scopes,created_at,last_used_at,last_used_ip,expires_at,status"
-	if len(records) == 0 || strings.Join(records[0], ",") != header {
-		t.Fatalf("header: got %v, want %s", records[:min(1, len(records))], header)
-	}
-	rfc := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-	want := [][]string{}
-	for i := len(formulas) - 1; i >= 0; i-- { // newest first
-		k := formulas[i]
-		want = append(want, []string{"bob@example.com", itoa(k.ID), "'" + k.Name, k.Hint, "", rfc(created), "", "", "", "active"})
-	}
-	want = append(want, []string{"ann@example.com", itoa(used.ID), "deploy", used.Hint, "read write", rfc(created),
-		rfc(usedAt), "127.0.0.1", rfc(exp), "active"})
-	if got := records[1:]; !slices.EqualFunc(got, want, slices.Equal) {
-		t.Errorf("rows:\ngot  %q\nwant %q", got, want)
-	}
-
-	// The export follows the same filter as the page.
-	records, _ = csv.NewReader(strings.NewReader(admin.get("/admin/keys.csv?owner=ann@example.com&q=fresh").body)).ReadAll()
-	if len(records) != 2 || records[1][2] != "fresh" {
-		t.Errorf("CSV for owner=ann&q=fresh: got %q, want the header and the fresh key", records)
-	}
-	// The page links to the export of its own filter.
-	link := admin.get("/admin/keys?stale=1&owner=bob%40example.com").doc(t).Find(`[data-testid="export-csv"]`).AttrOr("href", "")
-	if link != "/admin/keys.csv?owner=bob%40example.com&stale=1" {
-		t.Errorf("export link: got %q, want the CSV of the same filter", link)
 	}
 }

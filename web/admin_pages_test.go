@@ -24,7 +24,7 @@ func TestAdminKeysOwnerDisabled(t *testing.T) {
 	bob := a.createUser("bob@example.com", db.RoleMember)
 	plain, plainSecret := a.storeKey(bob.ID, db.KeyInput{Name: "bob-plain"})
 	off, _ := a.storeKey(bob.ID, db.KeyInput{Name: "bob-off"})
-	if _, err := a.store.SetKeyDisabled(context.Background(), db.AnyOwner(), off.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(context.Background(), db.AnyOwner(), off.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -58,9 +58,10 @@ func TestAdminKeysOwnerDisabled(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			status := slices.Index(csvRows[0], "status")
 			csvStatus := map[string]string{}
 			for _, rec := range csvRows[1:] {
-				csvStatus[rec[1]] = rec[len(rec)-1]
+				csvStatus[rec[1]] = rec[status]
 			}
 			for id, want := range tt.want {
 				row := doc.Find(`[data-testid="admin-key-row"][data-key-id="` + itoa(id) + `"]`)

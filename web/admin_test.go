@@ -109,6 +109,9 @@ func TestAdminAuthorization(t *testing.T) {
 		{"GET", "/admin/settings", "/admin/settings", nil, 200},
 		{"GET", "/admin/audit", "/admin/audit", nil, 200},
 		{"POST", "/admin/invites", "/admin/invites", url.Values{"email": {"new@example.com"}, "role": {"member"}}, 200},
+		// The invite above is link 1; its new link is 2.
+		{"POST", "/admin/invites/:id/renew", "/admin/invites/1/renew", nil, 200},
+		{"POST", "/admin/invites/:id/revoke", "/admin/invites/2/revoke", nil, 303},
 		{"POST", "/admin/users/:id/disable", user + "/disable", nil, 303},
 		{"POST", "/admin/users/:id/enable", user + "/enable", nil, 303},
 		{"POST", "/admin/users/:id/promote", user + "/promote", nil, 303},
@@ -240,7 +243,7 @@ func TestAdminOverview(t *testing.T) {
 	in20 := a.clock.Now().Add(20 * day)
 	a.storeKey(bob.ID, db.KeyInput{Name: "later", ExpiresAt: &in20})
 	dis, _ := a.storeKey(bob.ID, db.KeyInput{Name: "disabled"})
-	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), dis.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), dis.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	rev, _ := a.storeKey(bob.ID, db.KeyInput{Name: "revoked"})

@@ -62,7 +62,7 @@ func TestAPIVerifyCodes(t *testing.T) {
 	if _, err := a.store.RevokeKey(ctx, db.AnyOwner(), revoked.ID, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), disabled.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), disabled.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.store.SetUserDisabled(ctx, gone.ID, true, db.CLIActor()); err != nil {

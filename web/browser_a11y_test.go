@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -64,12 +65,14 @@ type tourPage struct {
 	load func()
 }
 
-// seedTour gives the tour a member with keys in use (one without scopes)
-// and a second session, a member without keys, and an admin with keys that
-// went stale 100 days ago to review. It returns the id of the used key.
+// seedTour gives the tour a member with keys in use (one without scopes),
+// one an admin disabled and one revoked, and a second session, a member
+// without keys, and an admin with keys that went stale 100 days ago to
+// review and a second admin. It returns the id of the used key.
 func seedTour(t *testing.T, a *testApp) int64 {
 	t.Helper()
-	a.createUser("root@example.com", db.RoleAdmin)
+	root := a.createUser("root@example.com", db.RoleAdmin)
+	a.createUser("ops@example.com", db.RoleAdmin)
 	old := a.createUser("old@example.com", db.RoleMember)
 	for _, name := range []string{"Legacy importer", "Old reporting job", "Test key from 2025"} {
 		seedUnusedKey(t, a, old.ID, name)
@@ -79,6 +82,15 @@ func seedTour(t *testing.T, a *testApp) int64 {
 	a.createUser("new@example.com", db.RoleMember)
 	k, key := seedKey(t, a, ada.ID, "Billing service", "read:invoices", "write:invoices")
 	seedKey(t, a, ada.ID, "CI deploy bot")
+	ctx, by := context.Background(), db.Actor{UserID: root.ID, Label: root.Email}
+	paused, _ := seedKey(t, a, ada.ID, "Paused by an admin")
+	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), paused.ID, true, "Unusual traffic from 203.0.113.9", by); err != nil {
+		t.Fatal(err)
+	}
+	retired, _ := seedKey(t, a, ada.ID, "Retired key")
+	if _, err := a.store.RevokeKey(ctx, db.AnyOwner(), retired.ID, "Leaked in a build log", by); err != nil {
+		t.Fatal(err)
+	}
 	for range 5 {
 		serviceVerify(t, a, key)
 	}
@@ -111,6 +123,8 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.waitVisible(testID("key-reveal"))
 		}},
 		{"key", func() { tb.open(fmt.Sprintf("/keys/%d", keyID)) }},
+		{"key disabled by an admin", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Paused by an admin"))) }},
+		{"key revoked", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Retired key"))) }},
 		{"account", func() { tb.open("/account") }},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
@@ -125,6 +139,16 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.navigates("create invite", chromedp.Click(button("Create invite link")))
 			tb.waitVisible(testID("token-link-panel"))
 			invite = strings.TrimPrefix(tb.value("#token-link"), a.http.URL)
+		}},
+		{"admin reset link asks for the password", func() {
+			tb.open("/admin/users")
+			tb.navigates("reset link", chromedp.Click(button("Reset link ops@example.com")))
+			tb.waitVisible(testID("reset-confirm"))
+		}},
+		{"admin reset link wrong password", func() {
+			tb.fill("Your password", "not my password at all")
+			tb.navigates("create reset link", chromedp.Click(button("Create reset link")))
+			tb.waitVisible(`#reset-current-password[aria-invalid="true"]`)
 		}},
 		{"admin keys", func() { tb.open("/admin/keys") }},
 		{"admin stale review", func() {
@@ -154,6 +178,16 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.waitVisible(testID("accept-invalid"))
 		}},
 	}
+}
+
+// tourKeyID is the id of the seeded key named name.
+func tourKeyID(a *testApp, name string) int64 {
+	a.t.Helper()
+	keys, err := a.store.ListKeys(context.Background(), db.AnyOwner(), db.KeyFilter{Search: name})
+	if err != nil || len(keys) != 1 {
+		a.t.Fatalf("key %q: got %d keys (%v), want 1", name, len(keys), err)
+	}
+	return keys[0].ID
 }
 
 // TestBrowserAccessibility runs axe-core on every kind of page, in the light

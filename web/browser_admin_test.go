@@ -174,8 +174,8 @@ func TestBrowserAdminStaleReview(t *testing.T) {
 	if p := tb.path(); p != "/admin/keys?stale=1" {
 		t.Errorf("after confirming: got %s, want back to the stale review", p)
 	}
-	if got := tb.text(testID("flash")); !strings.Contains(got, "Revoked 2 keys.") {
-		t.Errorf("flash: got %q, want Revoked 2 keys.", got)
+	if got := tb.text(testID("flash")); !strings.Contains(got, "Revoked 2 keys: “Test key from 2025” and “Legacy importer”.") {
+		t.Errorf("flash: got %q, want Revoked 2 keys: “Test key from 2025” and “Legacy importer”.", got)
 	}
 	if names := tb.texts(`[data-testid="admin-key-row"] [data-testid="key-link"]`); !slices.Equal(names, []string{"Old reporting job"}) {
 		t.Errorf("stale review after: got %v, want only Old reporting job", names)

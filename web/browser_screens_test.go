@@ -260,7 +260,7 @@ func seedShowcase(t *testing.T, a *testApp, tm team) int64 {
 		a.clock.Advance(24 * time.Hour)
 	}
 	actor := db.Actor{UserID: ada.ID, Label: ada.Email, IP: "192.0.2.10"}
-	if _, err := a.store.SetKeyDisabled(ctx, db.OwnedBy(ada.ID), analytics.key.ID, true, actor); err != nil {
+	if _, err := a.store.SetKeyDisabled(ctx, db.OwnedBy(ada.ID), analytics.key.ID, true, "", actor); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.store.RevokeKey(ctx, db.OwnedBy(ada.ID), legacy.key.ID, "The ERP was retired.", actor); err != nil {

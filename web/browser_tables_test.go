@@ -46,7 +46,7 @@ func seedLongRows(t *testing.T, a *testApp) db.User {
 		}
 		switch {
 		case strings.HasSuffix(in.Name, "(disabled)"):
-			_, err = a.store.SetKeyDisabled(ctx, db.OwnedBy(admin.ID), k.ID, true, actor)
+			_, err = a.store.SetKeyDisabled(ctx, db.OwnedBy(admin.ID), k.ID, true, longReason, actor)
 		case strings.HasSuffix(in.Name, "(revoked)"):
 			_, err = a.store.RevokeKey(ctx, db.OwnedBy(admin.ID), k.ID, longReason, actor)
 		}

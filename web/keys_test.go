@@ -235,7 +235,7 @@ func TestKeysList(t *testing.T) {
 	disabled, _ := a.storeKey(u.ID, db.KeyInput{Name: "disabled"})
 	revoked, _ := a.storeKey(u.ID, db.KeyInput{Name: "revoked"})
 	active, _ := a.storeKey(u.ID, db.KeyInput{Name: "active"})
-	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), disabled.ID, true, db.CLIActor()); err != nil {
+	if _, err := a.store.SetKeyDisabled(ctx, db.AnyOwner(), disabled.ID, true, "", db.CLIActor()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.store.RevokeKey(ctx, db.AnyOwner(), revoked.ID, "", db.CLIActor()); err != nil {

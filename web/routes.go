@@ -86,6 +86,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	ad.GET("", h.AdminOverview)
 	ad.GET("/users", h.AdminUsers)
 	ad.POST("/invites", h.AdminInviteCreate)
+	ad.POST("/invites/:id/revoke", h.AdminInviteRevoke)
+	ad.POST("/invites/:id/renew", h.AdminInviteRenew)
 	ad.POST("/users/:id/disable", h.AdminUserDisable)
 	ad.POST("/users/:id/enable", h.AdminUserEnable)
 	ad.POST("/users/:id/promote", h.AdminUserPromote)
