@@ -260,6 +260,9 @@ func (s *Store) RevokeKey(ctx context.Context, access KeyAccess, id int64, reaso
 
 const setKeyExpirySQL = `UPDATE api_keys SET expires_at = ? WHERE id = ?`
 
+// successorSQL finds the key that replaced a rolled one.
+const successorSQL = `SELECT id, name FROM api_keys WHERE rolled_from = ? ORDER BY id LIMIT 1`
+
 // RollKey replaces a key: the new one has the same owner, name, description
 // and scopes, and the same lifetime length if the old one had an expiry,
 // capped by the policy's maximum key lifetime (a key that never expired gets
@@ -272,6 +275,9 @@ const setKeyExpirySQL = `UPDATE api_keys SET expires_at = ? WHERE id = ?`
 // owner's, and whoever holds it can call services as them. The key is
 // therefore read with OwnedBy(owner), never AnyOwner: an admin's roll of
 // someone else's key finds no key (admins disable or revoke instead).
+//
+// A key is rolled once: rolling it again returns an *AlreadyCreatedError
+// naming its successor.
 func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
 	if !validGrace(grace) {
 		var ve ValidationError
@@ -290,6 +296,16 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		}
 		if k.DisabledAt != nil {
 			return false, Errorf(ErrConflict, "This key was disabled by an admin or by the auto-disable policy, so it cannot be rolled. Ask an admin to enable it.")
+		}
+		// A key has at most one successor. The page that shows the new
+		// key answers the roll's POST, so a reload (or Back and submit)
+		// posts it again: that must name the successor, not make another.
+		var ac AlreadyCreatedError
+		switch err := tx.QueryRowContext(ctx, successorSQL, k.ID).Scan(&ac.KeyID, &ac.KeyName); {
+		case err == nil:
+			return false, &ac
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("db: roll key %d: %w", id, err)
 		}
 		p, err := readPolicy(ctx, tx)
 		if err != nil {

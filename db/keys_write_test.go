@@ -190,3 +190,35 @@ func TestUserDeletionCascadesToKeys(t *testing.T) {
 		t.Errorf("keys left = %d, %v, want 0", n, err)
 	}
 }
+
+// TestRollKeyOnce: a key has at most one successor; rolling it again names
+// that successor and creates nothing.
+func TestRollKeyOnce(t *testing.T) {
+	env := newKeyTestEnv(t)
+	ctx := context.Background()
+	actor := Actor{UserID: env.alice.ID, Label: env.alice.Email}
+	k, _ := env.key(t, env.alice, "rolling")
+	first, _, _, err := env.s.RollKey(ctx, env.alice.ID, k.ID, time.Hour, actor)
+	if err != nil {
+		t.Fatalf("first roll: %v", err)
+	}
+	_, _, _, err = env.s.RollKey(ctx, env.alice.ID, k.ID, time.Hour, actor)
+	ac, ok := errors.AsType[*AlreadyCreatedError](err)
+	if !ok || !errors.Is(err, ErrConflict) {
+		t.Fatalf("second roll: got %v, want an *AlreadyCreatedError (ErrConflict)", err)
+	}
+	if ac.KeyID != first.ID || ac.KeyName != "rolling" {
+		t.Errorf("second roll names key %d %q, want the successor %d %q", ac.KeyID, ac.KeyName, first.ID, "rolling")
+	}
+	keys, err := env.s.ListKeys(ctx, OwnedBy(env.alice.ID), KeyFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 {
+		t.Errorf("got %d keys, want 2 (the key and one successor)", len(keys))
+	}
+	// The successor itself can be rolled.
+	if _, _, _, err := env.s.RollKey(ctx, env.alice.ID, first.ID, time.Hour, actor); err != nil {
+		t.Errorf("rolling the successor: %v", err)
+	}
+}

@@ -90,6 +90,11 @@ func (h *Handler) KeyRoll(c echo.Context) error {
 			return Forbidden("Only the owner of a key can roll it: the new key would be theirs. Disable or revoke it instead.")
 		}
 	}
+	if ac, ok := errors.AsType[*db.AlreadyCreatedError](err); ok {
+		// The page that showed the new key was reloaded (or resubmitted):
+		// name the successor, never roll again.
+		return h.keyAlreadyCreated(c, ac)
+	}
 	if err != nil {
 		return err
 	}

@@ -237,6 +237,34 @@ func TestKeyRoll(t *testing.T) {
 		a.wantCode(newSecret, "")
 	})
 
+	// The page that shows the new key answers the roll's POST: a reload or
+	// Back-and-resubmit posts it again, which must name the successor and
+	// make no third key.
+	t.Run("rolled again", func(t *testing.T) {
+		a := newTestApp(t)
+		b, _ := a.userBrowser("ann@example.com", db.RoleMember)
+		oldID, _ := b.createKey(keyForm("rolling"))
+		r := b.post("/keys/"+itoa(oldID)+"/roll", url.Values{"grace": {"1h"}})
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("roll: got %d, want 200", r.StatusCode)
+		}
+		newID, newSecret := revealed(t, r)
+		n := a.countKeys()
+		again := b.post("/keys/"+itoa(oldID)+"/roll", url.Values{"grace": {"1h"}})
+		if again.StatusCode != http.StatusConflict {
+			t.Errorf("second roll: got %d, want 409", again.StatusCode)
+		}
+		if got := a.countKeys(); got != n {
+			t.Errorf("keys after the second roll: got %d, want %d", got, n)
+		}
+		if strings.Contains(again.body, newSecret) || strings.Contains(again.body, "kw_") && strings.Contains(again.body, `data-testid="key-value"`) {
+			t.Errorf("second roll shows a secret again")
+		}
+		if link := again.doc(t).Find(`a[href="/keys/` + itoa(newID) + `"]`); link.Length() == 0 {
+			t.Errorf("second roll: no link to the successor /keys/%d", newID)
+		}
+	})
+
 	t.Run("unknown grace", func(t *testing.T) {
 		a := newTestApp(t)
 		b, _ := a.userBrowser("ann@example.com", db.RoleMember)
