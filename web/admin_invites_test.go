@@ -59,7 +59,7 @@ func TestAdminPendingInvites(t *testing.T) {
 		t.Fatalf("pending invites: got %v, want ann and boss", rows)
 	}
 	for email, want := range map[string][2]string{
-		"ann@example.com":  {"Member", "Invited by admin@example.com · 20 minutes ago · expires in 6 days"},
+		"ann@example.com":  {"Member", "Invited by admin@example.com · 20 minutes ago · expires in 7 days"}, // 6 days 23 h 40 min rounds to 7,
 		"boss@example.com": {"Administrator", "Invited by second@example.com · just now · expires in 7 days"},
 	} {
 		row := rows[email]
