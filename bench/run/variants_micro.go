@@ -12,10 +12,14 @@ import (
 	"time"
 )
 
-// stackBenches are the whole-stack benchmarks (package web) that
-// variantMicro compares across builds: one request through every
-// middleware, the router and the handler, without the network.
-var stackBenches = []string{"BenchmarkStackVerify", "BenchmarkStackForwardAuth"}
+// stackBenches are the whole-stack benchmarks that variantMicro compares
+// across builds: one request through every middleware, the router and the
+// handler, without the network, behind a trusted proxy with
+// X-Forwarded-For as in the load test. They live in variantBenchFile,
+// which is copied into every build, so that all builds run the same code.
+var stackBenches = []string{"BenchmarkVariantVerify", "BenchmarkVariantForwardAuth"}
+
+const variantBenchFile = "bench/run/testdata/variant_bench_test.go.txt"
 
 // The two run lengths of variantMicro: the difference of their CPU times
 // is the cost of stackBig-stackSmall requests, free of the set-up (a
@@ -28,10 +32,30 @@ const stackSmall, stackBig = 5_000, 50_000
 // the process used (user + system, from its rusage) is compared. Unlike
 // ns/op, which is wall time, this does not grow when other work on the
 // machine takes the CPU away. Builds take turns, rounds times.
+//
+// The current build is HEAD, extracted like the variants: uncommitted
+// changes are not measured here.
 func (h *harness) variantMicro(ctx context.Context) error {
-	builds := append([]variant{{Name: "current", Dir: h.root}}, h.variants...)
+	cur := variant{Name: "current", Rev: "HEAD", Dir: h.path("src-current")}
+	if err := os.RemoveAll(cur.Dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cur.Dir, 0o700); err != nil {
+		return err
+	}
+	if err := gitExtract(ctx, h.root, cur.Rev, cur.Dir); err != nil {
+		return err
+	}
+	src, err := os.ReadFile(filepath.Join(h.root, variantBenchFile))
+	if err != nil {
+		return err
+	}
+	builds := append([]variant{cur}, h.variants...)
 	bins := map[string]string{}
 	for _, b := range builds {
+		if err := os.WriteFile(filepath.Join(b.Dir, "web", "zz_variant_bench_test.go"), src, 0o600); err != nil {
+			return err
+		}
 		bin := h.path("stack-" + b.Name + ".test")
 		progress("variant micro: building %s's web tests", b.Name)
 		if err := runCmd(ctx, buildTimeout, b.Dir, os.Environ(), "go", "test", "-c", "-o", bin, "./web/"); err != nil {
@@ -93,8 +117,9 @@ func (h *harness) writeVariantMicro(w func(string, ...any)) {
 	if len(h.res.VariantMicro) == 0 {
 		return
 	}
-	w("\nIn-process CPU per request of every build compared (`-variants`): each build's `web` test binary runs\n")
-	w("the Stack benchmark for %d and for %d requests, and the difference of the CPU time the process used\n", stackSmall, stackBig)
+	w("\nIn-process CPU per request of every build compared (`-variants`; the current build is HEAD): each build's\n")
+	w("`web` test binary, with `%s` added, runs each benchmark (a valid key, behind a trusted proxy\n", variantBenchFile)
+	w("with `X-Forwarded-For`, as in the load test) for %d and for %d requests, and the difference of the CPU time the process used\n", stackSmall, stackBig)
 	w("(user + system, from its rusage; set-up cancels out) is divided by %d. Builds take turns, %d rounds;\n", stackBig-stackSmall, h.opt.rounds)
 	w("the median, with the lowest and highest round, and Δ against the current build.\n\n")
 	w("| Benchmark | Build | Commit | Median CPU ns/op (range) | Δ ns/op | B/op | allocs/op |\n|---|---|---|---|---|---|---|\n")
