@@ -118,6 +118,9 @@ func (h *harness) writeReport() error {
 	w("allocation profiles of both API endpoints under the same load to `bench/out/` (it runs\n")
 	w("`bench/profserve`, Keyward's wiring plus `net/http/pprof` on a second loopback port; the\n")
 	w("`keyward` binary has no pprof). Seeds, logs and binaries are in `bench/out/`.\n")
+	w("`go run ./bench/run -variants NAME=REV,…` (or `make bench BENCH_FLAGS='-variants …'`) also builds Keyward at\n")
+	w("those git revisions and measures each beside the current build, in the same throughput rounds and as\n")
+	w("in-process CPU per request: how a hand-written optimisation is held to its figure (section 8).\n")
 
 	doc := filepath.Join(h.root, h.opt.doc)
 	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 )
@@ -157,42 +156,6 @@ func (h *harness) startVariants(copies map[string]string) ([]*server, error) {
 	return out, nil
 }
 
-// variantMicro runs the whole-stack microbenchmarks (web's BenchmarkStack*)
-// of the current tree and of every variant, one -count 1 run of each in
-// turn, rounds times: interleaved, so a busy moment of the machine falls on
-// all builds alike. ns/op is one goroutine's CPU time per request through
-// the middleware, router and handler (no network).
-func (h *harness) variantMicro(ctx context.Context) error {
-	const pattern = "^(BenchmarkStackVerify|BenchmarkStackForwardAuth)$"
-	builds := append([]variant{{Name: "current", Dir: h.root}}, h.variants...)
-	for r := range h.opt.rounds {
-		for _, b := range builds {
-			progress("variant micro round %d: %s", r+1, b.Name)
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-			cmd := exec.CommandContext(cctx, "go", "test", "-run", "^$", "-bench", pattern, "-benchmem", "-count", "1", "./web/")
-			cmd.Dir = b.Dir
-			cmd.Env = os.Environ()
-			out, err := cmd.CombinedOutput()
-			cancel()
-			if err != nil {
-				return fmt.Errorf("variant %s: go test -bench: %w\n%s", b.Name, err, out)
-			}
-			for _, line := range strings.Split(string(out), "\n") {
-				m := reBench.FindStringSubmatch(line)
-				if m == nil {
-					continue
-				}
-				r := microResult{Pkg: b.Name, Name: m[1]}
-				fmt.Sscan(m[3], &r.NsOp)
-				fmt.Sscan(m[4], &r.BOp)
-				fmt.Sscan(m[5], &r.AllocsOp)
-				h.res.VariantMicro = append(h.res.VariantMicro, r)
-			}
-		}
-	}
-	return nil
-}
-
 // variantNames is the current build followed by every variant, as the
 // report lists them.
 func (h *harness) variantNames() []string {
@@ -284,38 +247,4 @@ func joinDurations(ds []time.Duration) string {
 		s = append(s, fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond)))
 	}
 	return strings.Join(s, ", ") + " µs"
-}
-
-// writeVariantMicro reports the Stack microbenchmarks per build: the
-// median ns/op over the interleaved runs, with the range, and B/op and
-// allocs/op (which do not vary).
-func (h *harness) writeVariantMicro(w func(string, ...any)) {
-	if len(h.res.VariantMicro) == 0 {
-		return
-	}
-	w("\nThe whole-stack benchmarks of every build compared (`-variants`): %d interleaved `-count 1` runs\n", h.opt.rounds)
-	w("each; median ns/op with the lowest and highest run, and Δ against the current build.\n\n")
-	w("| Benchmark | Build | Commit | Median ns/op (range) | Δ ns/op | B/op | allocs/op |\n|---|---|---|---|---|---|---|\n")
-	for _, bench := range []string{"BenchmarkStackVerify", "BenchmarkStackForwardAuth"} {
-		var cur float64
-		for _, name := range h.variantNames() {
-			var ns []float64
-			var last microResult
-			for _, m := range h.res.VariantMicro {
-				if m.Pkg == name && m.Name == bench {
-					ns = append(ns, m.NsOp)
-					last = m
-				}
-			}
-			if len(ns) == 0 {
-				continue
-			}
-			med := median(ns)
-			if name == "current" {
-				cur = med
-			}
-			w("| %s | %s | %s | %.0f (%.0f–%.0f) | %+.0f | %.0f | %.0f |\n", bench, name, h.variantRev(name),
-				med, slices.Min(ns), slices.Max(ns), med-cur, last.BOp, last.AllocsOp)
-		}
-	}
 }
