@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ const maxVerifyBody = 4 << 10
 type verifyRequest struct {
 	Key   string `json:"key"`
 	Scope string `json:"scope"`
+	// IP is the address of the client that presented the key to the
+	// service, a field of the verify contract (DESIGN.md). It is checked
+	// to be an address; it decides nothing until keys carry an IP
+	// allowlist, and a service that sends it must not be refused.
+	IP string `json:"ip"`
 }
 
 type verifyKey struct {
@@ -74,6 +80,11 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	if req.Key == "" {
 		return BadRequest("MISSING_KEY", `The "key" field is required.`)
 	}
+	if req.IP != "" {
+		if _, err := netip.ParseAddr(req.IP); err != nil {
+			return BadRequest("INVALID_IP", `The "ip" field must be an IPv4 or IPv6 address, such as 203.0.113.7.`)
+		}
+	}
 	ip := c.RealIP()
 	if err := h.throttled(ip, req.Key); err != nil {
 		return err
@@ -102,8 +113,8 @@ func isJSON(contentType string) bool {
 }
 
 // decodeVerifyRequest reads a verify body strictly: member names match
-// exactly ("KEY" is not "key"), none may appear twice, none other than key
-// and scope may appear, strings must be valid UTF-8 and nothing may follow
+// exactly ("KEY" is not "key"), none may appear twice, none other than key,
+// scope and ip may appear, strings must be valid UTF-8 and nothing may follow
 // the object. encoding/json would take {"key":k,"scope":"x","SCOPE":""} as
 // a request without a scope (case-insensitive names, the last one wins),
 // and silently ignore a misspelt "scopes": either drops the scope check
@@ -116,9 +127,9 @@ func decodeVerifyRequest(body []byte) (verifyRequest, error) {
 	case err == nil && req != nil:
 		return *req, nil
 	case errors.Is(err, jsontext.ErrDuplicateName):
-		return verifyRequest{}, BadRequest("INVALID_JSON", `A field appears twice: send "key" and "scope" once each.`)
+		return verifyRequest{}, BadRequest("INVALID_JSON", `A field appears twice: send "key", "scope" and "ip" at most once each.`)
 	case errors.Is(err, jsonv2.ErrUnknownName):
-		return verifyRequest{}, BadRequest("INVALID_JSON", `Unknown field: the body takes only "key" and "scope", spelt exactly so (lower case).`)
+		return verifyRequest{}, BadRequest("INVALID_JSON", `Unknown field: the body takes only "key", "scope" and "ip", spelt exactly so (lower case).`)
 	default:
 		return verifyRequest{}, BadRequest("INVALID_JSON", `The body is not a JSON object: send {"key": "kw_…", "scope": "optional"}.`)
 	}

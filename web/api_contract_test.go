@@ -121,6 +121,22 @@ func TestAPIVerifyStrictJSON(t *testing.T) {
 			wantAPIError(t, r, http.StatusBadRequest, "INVALID_JSON")
 		})
 	}
+	// "ip" is part of the verify contract (the address of the service's
+	// caller): a service that sends it is answered, and it must be an
+	// address.
+	t.Run("the contract's ip field", func(t *testing.T) {
+		for _, ip := range []string{"203.0.113.7", "2001:db8::1"} {
+			r := a.api(http.MethodPost, "/api/v1/keys/verify",
+				strings.NewReader(`{"key":`+k+`,"scope":"read","ip":"`+ip+`"}`),
+				http.Header{"Content-Type": {"application/json"}})
+			if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `"valid":true`) {
+				t.Errorf("ip %s: got %d %s, want 200 valid", ip, r.StatusCode, r.body)
+			}
+		}
+		r := a.api(http.MethodPost, "/api/v1/keys/verify", strings.NewReader(`{"key":`+k+`,"ip":"not-an-address"}`),
+			http.Header{"Content-Type": {"application/json"}})
+		wantAPIError(t, r, http.StatusBadRequest, "INVALID_IP")
+	})
 	t.Run("exact names still verify", func(t *testing.T) {
 		if v := a.verify(secret, "read"); !v.Valid {
 			t.Errorf("got %q, want valid", v.Code)
