@@ -174,10 +174,26 @@ type soakPool struct {
 	secrets   map[int64]string
 	all       []int64
 	stoppedAt map[int64]time.Time
+	// rolled are live keys rolled with grace: they keep working, but a key
+	// has one successor, so rolling one again must be refused (409).
+	rolled map[int64]bool
 }
 
 func newSoakPool() *soakPool {
-	return &soakPool{secrets: map[int64]string{}, stoppedAt: map[int64]time.Time{}}
+	return &soakPool{secrets: map[int64]string{}, stoppedAt: map[int64]time.Time{}, rolled: map[int64]bool{}}
+}
+
+// markRolled notes that id has a successor; wasRolled asks.
+func (p *soakPool) markRolled(id int64) {
+	p.mu.Lock()
+	p.rolled[id] = true
+	p.mu.Unlock()
+}
+
+func (p *soakPool) wasRolled(id int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rolled[id]
 }
 
 func (p *soakPool) add(id int64, secret string) {

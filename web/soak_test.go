@@ -355,10 +355,19 @@ func soakRoll(c *soakClient, pool *soakPool, rng *rand.Rand, now bool) error {
 	if now {
 		grace = "0"
 	}
+	again := pool.wasRolled(id)
 	status, body, err := c.post("/keys/"+strconv.FormatInt(id, 10)+"/roll", url.Values{"grace": {grace}})
 	if err != nil {
 		pool.putBack(id)
 		return err
+	}
+	if again {
+		// A key has one successor: a second roll names it and makes none.
+		pool.putBack(id)
+		if status != http.StatusConflict {
+			return fmt.Errorf("roll %d again: got %d, want 409", id, status)
+		}
+		return nil
 	}
 	if status != http.StatusOK {
 		pool.putBack(id)
@@ -367,6 +376,7 @@ func soakRoll(c *soakClient, pool *soakPool, rng *rand.Rand, now bool) error {
 	if now {
 		pool.stop(id, time.Now())
 	} else {
+		pool.markRolled(id)
 		pool.putBack(id)
 	}
 	newID, secret, err := soakRevealed(body)
