@@ -17,152 +17,160 @@ func wantConflict(t *testing.T, err error, msg string) {
 }
 
 func TestListUsers(t *testing.T) {
-	env := newKeyTestEnv(t)
-	ctx := context.Background()
-	const day = 24 * time.Hour
-	carol := ktUser(t, env.s, "carol@example.com")
-	env.key(t, env.alice, "working")
-	env.key(t, env.alice, "expiring", expiresIn(env.clock, day))
-	env.key(t, env.alice, "expired", expiresIn(env.clock, time.Millisecond))
-	disabled, _ := env.key(t, env.alice, "disabled")
-	revoked, _ := env.key(t, env.alice, "revoked")
-	env.key(t, env.bob, "bob's")
-	env.clock.Advance(time.Millisecond)
-	if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "", CLIActor()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.s.RevokeKey(ctx, AnyOwner(), revoked.ID, "", CLIActor()); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.s.SetUserDisabled(ctx, carol.ID, true, CLIActor()); err != nil {
-		t.Fatal(err)
-	}
-
-	users, err := env.s.ListUsers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []struct {
-		email    string
-		active   int
-		disabled bool
-	}{{"alice@example.com", 2, false}, {"bob@example.com", 1, false}, {"carol@example.com", 0, true}}
-	if len(users) != len(want) {
-		t.Fatalf("got %d users, want %d", len(users), len(want))
-	}
-	for i, w := range want {
-		u := users[i]
-		if u.Email != w.email || u.ActiveKeys != w.active || u.Disabled() != w.disabled {
-			t.Errorf("row %d: got %s with %d active keys (disabled %v), want %s with %d (disabled %v)",
-				i, u.Email, u.ActiveKeys, u.Disabled(), w.email, w.active, w.disabled)
+	forEachEngine(t, func(t *testing.T) {
+		env := newKeyTestEnv(t)
+		ctx := context.Background()
+		const day = 24 * time.Hour
+		carol := ktUser(t, env.s, "carol@example.com")
+		env.key(t, env.alice, "working")
+		env.key(t, env.alice, "expiring", expiresIn(env.clock, day))
+		env.key(t, env.alice, "expired", expiresIn(env.clock, time.Millisecond))
+		disabled, _ := env.key(t, env.alice, "disabled")
+		revoked, _ := env.key(t, env.alice, "revoked")
+		env.key(t, env.bob, "bob's")
+		env.clock.Advance(time.Millisecond)
+		if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "", CLIActor()); err != nil {
+			t.Fatal(err)
 		}
-	}
-}
+		if _, err := env.s.RevokeKey(ctx, AnyOwner(), revoked.ID, "", CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.s.SetUserDisabled(ctx, carol.ID, true, CLIActor()); err != nil {
+			t.Fatal(err)
+		}
 
-func TestSetUserRole(t *testing.T) {
-	ctx := context.Background()
-	s := newTestStore(t)
-	admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
-	member := mustCreateUser(t, s, "member@example.com", RoleMember)
-	self := Actor{UserID: admin.ID, Label: admin.Email}
-	role := func(id int64) Role {
-		t.Helper()
-		u, err := s.GetUser(ctx, id)
+		users, err := env.s.ListUsers(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return u.Role
-	}
+		want := []struct {
+			email    string
+			active   int
+			disabled bool
+		}{{"alice@example.com", 2, false}, {"bob@example.com", 1, false}, {"carol@example.com", 0, true}}
+		if len(users) != len(want) {
+			t.Fatalf("got %d users, want %d", len(users), len(want))
+		}
+		for i, w := range want {
+			u := users[i]
+			if u.Email != w.email || u.ActiveKeys != w.active || u.Disabled() != w.disabled {
+				t.Errorf("row %d: got %s with %d active keys (disabled %v), want %s with %d (disabled %v)",
+					i, u.Email, u.ActiveKeys, u.Disabled(), w.email, w.active, w.disabled)
+			}
+		}
+	})
+}
 
-	wantConflict(t, s.SetUserRole(ctx, admin.ID, RoleMember, self), "You can't demote yourself.")
-	wantConflict(t, s.SetUserRole(ctx, admin.ID, RoleMember, CLIActor()), "The last active admin cannot be demoted.")
-	if err := s.SetUserRole(ctx, admin.ID, RoleAdmin, self); err != nil {
-		t.Errorf("no-op: got %v, want nil", err)
-	}
-	if err := s.SetUserRole(ctx, member.ID, "owner", self); FieldErrors(err)["role"] == "" {
-		t.Errorf("bad role: got %v, want a role field error", err)
-	}
-	if err := s.SetUserRole(ctx, 9999, RoleAdmin, self); !errors.Is(err, ErrNotFound) {
-		t.Errorf("missing user: got %v, want ErrNotFound", err)
-	}
+func TestSetUserRole(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		member := mustCreateUser(t, s, "member@example.com", RoleMember)
+		self := Actor{UserID: admin.ID, Label: admin.Email}
+		role := func(id int64) Role {
+			t.Helper()
+			u, err := s.GetUser(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Role
+		}
 
-	if err := s.SetUserRole(ctx, member.ID, RoleAdmin, self); err != nil {
-		t.Fatalf("promote: %v", err)
-	}
-	if got := role(member.ID); got != RoleAdmin {
-		t.Errorf("got role %s after promote, want admin", got)
-	}
-	e := lastEvent(t, s, ActionUserPromote)
-	if e.TargetID != member.ID || e.ActorID != admin.ID || e.Detail["old"] != "member" || e.Detail["new"] != "admin" {
-		t.Errorf("got audit %+v, want user.promote of member by admin", e)
-	}
+		wantConflict(t, s.SetUserRole(ctx, admin.ID, RoleMember, self), "You can't demote yourself.")
+		wantConflict(t, s.SetUserRole(ctx, admin.ID, RoleMember, CLIActor()), "The last active admin cannot be demoted.")
+		if err := s.SetUserRole(ctx, admin.ID, RoleAdmin, self); err != nil {
+			t.Errorf("no-op: got %v, want nil", err)
+		}
+		if err := s.SetUserRole(ctx, member.ID, "owner", self); FieldErrors(err)["role"] == "" {
+			t.Errorf("bad role: got %v, want a role field error", err)
+		}
+		if err := s.SetUserRole(ctx, 9999, RoleAdmin, self); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing user: got %v, want ErrNotFound", err)
+		}
 
-	// Two active admins: either may demote the other.
-	if err := s.SetUserRole(ctx, admin.ID, RoleMember, Actor{UserID: member.ID, Label: member.Email}); err != nil {
-		t.Fatalf("demote one of two admins: %v", err)
-	}
-	if got := role(admin.ID); got != RoleMember {
-		t.Errorf("got role %s after demote, want member", got)
-	}
-	if e := lastEvent(t, s, ActionUserDemote); e.TargetID != admin.ID || e.ActorID != member.ID {
-		t.Errorf("got audit %+v, want user.demote of admin by member", e)
-	}
+		if err := s.SetUserRole(ctx, member.ID, RoleAdmin, self); err != nil {
+			t.Fatalf("promote: %v", err)
+		}
+		if got := role(member.ID); got != RoleAdmin {
+			t.Errorf("got role %s after promote, want admin", got)
+		}
+		e := lastEvent(t, s, ActionUserPromote)
+		if e.TargetID != member.ID || e.ActorID != admin.ID || e.Detail["old"] != "member" || e.Detail["new"] != "admin" {
+			t.Errorf("got audit %+v, want user.promote of member by admin", e)
+		}
 
-	// A disabled admin does not count as a remaining admin, and can itself
-	// be demoted freely.
-	third := mustCreateUser(t, s, "third@example.com", RoleAdmin)
-	if err := s.SetUserDisabled(ctx, third.ID, true, CLIActor()); err != nil {
-		t.Fatal(err)
-	}
-	wantConflict(t, s.SetUserRole(ctx, member.ID, RoleMember, CLIActor()), "The last active admin cannot be demoted.")
-	if err := s.SetUserRole(ctx, third.ID, RoleMember, CLIActor()); err != nil {
-		t.Errorf("demote a disabled admin: got %v, want nil", err)
-	}
+		// Two active admins: either may demote the other.
+		if err := s.SetUserRole(ctx, admin.ID, RoleMember, Actor{UserID: member.ID, Label: member.Email}); err != nil {
+			t.Fatalf("demote one of two admins: %v", err)
+		}
+		if got := role(admin.ID); got != RoleMember {
+			t.Errorf("got role %s after demote, want member", got)
+		}
+		if e := lastEvent(t, s, ActionUserDemote); e.TargetID != admin.ID || e.ActorID != member.ID {
+			t.Errorf("got audit %+v, want user.demote of admin by member", e)
+		}
+
+		// A disabled admin does not count as a remaining admin, and can itself
+		// be demoted freely.
+		third := mustCreateUser(t, s, "third@example.com", RoleAdmin)
+		if err := s.SetUserDisabled(ctx, third.ID, true, CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+		wantConflict(t, s.SetUserRole(ctx, member.ID, RoleMember, CLIActor()), "The last active admin cannot be demoted.")
+		if err := s.SetUserRole(ctx, third.ID, RoleMember, CLIActor()); err != nil {
+			t.Errorf("demote a disabled admin: got %v, want nil", err)
+		}
+	})
 }
 
 func TestSetUserDisabledSelf(t *testing.T) {
-	ctx := context.Background()
-	s := newTestStore(t)
-	admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
-	other := mustCreateUser(t, s, "other@example.com", RoleAdmin)
-	self := Actor{UserID: admin.ID, Label: admin.Email}
-	wantConflict(t, s.SetUserDisabled(ctx, admin.ID, true, self), "You can't disable your own account.")
-	if err := s.SetUserDisabled(ctx, other.ID, true, self); err != nil {
-		t.Fatalf("disable the other admin: %v", err)
-	}
-	wantConflict(t, s.SetUserDisabled(ctx, admin.ID, true, CLIActor()), "The last active admin cannot be disabled.")
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		other := mustCreateUser(t, s, "other@example.com", RoleAdmin)
+		self := Actor{UserID: admin.ID, Label: admin.Email}
+		wantConflict(t, s.SetUserDisabled(ctx, admin.ID, true, self), "You can't disable your own account.")
+		if err := s.SetUserDisabled(ctx, other.ID, true, self); err != nil {
+			t.Fatalf("disable the other admin: %v", err)
+		}
+		wantConflict(t, s.SetUserDisabled(ctx, admin.ID, true, CLIActor()), "The last active admin cannot be disabled.")
+	})
 }
 
 func TestEndUserSessions(t *testing.T) {
-	ctx := context.Background()
-	s := newTestStore(t)
-	admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
-	member := mustCreateUser(t, s, "member@example.com", RoleMember)
-	for i, id := range []int64{member.ID, member.ID, member.ID, admin.ID} {
-		sess := Session{TokenHash: []byte{byte(i)}, UserID: id, ExpiresAt: s.Now().Add(time.Hour)}
-		if err := s.CreateSession(ctx, &sess); err != nil {
-			t.Fatal(err)
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		member := mustCreateUser(t, s, "member@example.com", RoleMember)
+		for i, id := range []int64{member.ID, member.ID, member.ID, admin.ID} {
+			sess := Session{TokenHash: []byte{byte(i)}, UserID: id, ExpiresAt: s.Now().Add(time.Hour)}
+			if err := s.CreateSession(ctx, &sess); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	actor := Actor{UserID: admin.ID, Label: admin.Email}
-	n, err := s.EndUserSessions(ctx, member.ID, actor)
-	if err != nil || n != 3 {
-		t.Fatalf("EndUserSessions = %d, %v, want 3, nil", n, err)
-	}
-	if ss, _ := s.ListUserSessions(ctx, member.ID); len(ss) != 0 {
-		t.Errorf("got %d member sessions, want 0", len(ss))
-	}
-	if ss, _ := s.ListUserSessions(ctx, admin.ID); len(ss) != 1 {
-		t.Errorf("got %d admin sessions, want 1 (untouched)", len(ss))
-	}
-	e := lastEvent(t, s, ActionSessionEnd)
-	if e.TargetID != member.ID || e.ActorID != admin.ID || e.Detail["sessions_ended"] != "3" {
-		t.Errorf("got audit %+v, want session.end on member ending 3", e)
-	}
-	if n, err := s.EndUserSessions(ctx, member.ID, actor); err != nil || n != 0 {
-		t.Errorf("again: got %d, %v, want 0, nil", n, err)
-	}
-	if _, err := s.EndUserSessions(ctx, 9999, actor); !errors.Is(err, ErrNotFound) {
-		t.Errorf("missing user: got %v, want ErrNotFound", err)
-	}
+		actor := Actor{UserID: admin.ID, Label: admin.Email}
+		n, err := s.EndUserSessions(ctx, member.ID, actor)
+		if err != nil || n != 3 {
+			t.Fatalf("EndUserSessions = %d, %v, want 3, nil", n, err)
+		}
+		if ss, _ := s.ListUserSessions(ctx, member.ID); len(ss) != 0 {
+			t.Errorf("got %d member sessions, want 0", len(ss))
+		}
+		if ss, _ := s.ListUserSessions(ctx, admin.ID); len(ss) != 1 {
+			t.Errorf("got %d admin sessions, want 1 (untouched)", len(ss))
+		}
+		e := lastEvent(t, s, ActionSessionEnd)
+		if e.TargetID != member.ID || e.ActorID != admin.ID || e.Detail["sessions_ended"] != "3" {
+			t.Errorf("got audit %+v, want session.end on member ending 3", e)
+		}
+		if n, err := s.EndUserSessions(ctx, member.ID, actor); err != nil || n != 0 {
+			t.Errorf("again: got %d, %v, want 0, nil", n, err)
+		}
+		if _, err := s.EndUserSessions(ctx, 9999, actor); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing user: got %v, want ErrNotFound", err)
+		}
+	})
 }

@@ -136,7 +136,7 @@ const insertAuditSQL = `INSERT INTO audit_events
 
 // insertAudit writes e inside tx, so that a change and its audit record
 // commit or fail together. at is used when e.At is zero.
-func insertAudit(ctx context.Context, tx *sql.Tx, at time.Time, e AuditEvent) error {
+func insertAudit(ctx context.Context, tx *Tx, at time.Time, e AuditEvent) error {
 	args, err := auditArgs(at, e)
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 		add("actor_id = ?", f.ActorID)
 	}
 	if f.Actor != "" {
-		add("actor = ? COLLATE NOCASE", strings.TrimSpace(f.Actor))
+		add(s.d.equalFold("actor"), strings.TrimSpace(f.Actor))
 	}
 	if f.Action != "" {
 		add("action = ?", f.Action)

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -208,7 +207,7 @@ func (s *Store) bulk(ctx context.Context, act bulkAction, ids []int64, reason st
 
 // execAudit writes e through a prepared insertAuditSQL statement: a bulk
 // action writes thousands of events in one transaction.
-func execAudit(ctx context.Context, stmt *sql.Stmt, at time.Time, e AuditEvent) error {
+func execAudit(ctx context.Context, stmt *Stmt, at time.Time, e AuditEvent) error {
 	args, err := auditArgs(at, e)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -42,8 +43,15 @@ type Options struct {
 // both try to upgrade to a write lock. Reads use a pool (r) and run in
 // parallel thanks to WAL.
 type Store struct {
-	w, r *sql.DB
+	w, r *conn
+	d    *dialect
 	now  func() time.Time
+	// target is the database setting with any password removed, for
+	// messages (Target).
+	target string
+	// pg is the PostgreSQL connection configuration (nil on SQLite), for
+	// the change listener's own connection (see ListenChanges).
+	pg *pgConfig
 
 	passwords *passwordHasher
 
@@ -53,14 +61,29 @@ type Store struct {
 	keyChanged func()
 }
 
-// Open opens (creating if needed) the SQLite database at path. Before
+// Open opens the database the setting target names: a postgres:// or
+// postgresql:// URL is a PostgreSQL database (see IsPostgres); anything else
+// is the path of a SQLite file, created if needed. Before
 // anything else touches it, it compares the migrations the database
 // records with the ones this binary embeds: a database holding migrations
 // this binary does not know is refused with a *SchemaError (ErrSchemaTooNew)
 // whatever opt.Migrate says; a new database is given the whole schema; an
 // existing one that is behind is migrated with MigrateForward and refused
 // (ErrSchemaBehind) otherwise.
-func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+func Open(ctx context.Context, target string, opt Options) (*Store, error) {
+	if IsPostgres(target) {
+		return openPostgres(ctx, target, opt)
+	}
+	return openSQLite(ctx, target, opt)
+}
+
+// IsPostgres reports whether the database setting names a PostgreSQL
+// server rather than a SQLite file.
+func IsPostgres(target string) bool {
+	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
+}
+
+func openSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("db: empty database path")
 	}
@@ -99,17 +122,34 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s := &Store{w: w, r: r, now: opt.Now, keyChanged: func() {}}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.passwords = newPasswordHasher(opt.Argon2, opt.MaxConcurrentHashes)
+	s := newStore(sqliteDialect, w, r, path, opt)
 	if err := s.migrate(ctx, schema.Missing); err != nil {
 		_ = s.Close() // the migration error is the one worth reporting
 		return nil, err
 	}
 	return s, nil
 }
+
+// newStore wraps the writer and reader pools of an engine.
+func newStore(d *dialect, w, r *sql.DB, target string, opt Options) *Store {
+	s := &Store{
+		w: &conn{db: w, d: d, writer: true}, r: &conn{db: r, d: d},
+		d: d, now: opt.Now, target: target, keyChanged: func() {},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.passwords = newPasswordHasher(opt.Argon2, opt.MaxConcurrentHashes)
+	return s
+}
+
+// Engine is the name of the engine the Store runs on: "sqlite" or
+// "postgres".
+func (s *Store) Engine() string { return s.d.name }
+
+// Target is the database setting the Store was opened with, any password
+// replaced by "xxxxx": safe for logs and messages.
+func (s *Store) Target() string { return s.target }
 
 // dsn builds a modernc.org/sqlite DSN with every pragma in it, so that each
 // pooled connection gets them (a PRAGMA run once would only reach one).
@@ -164,6 +204,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // (which accepts an empty file) writes anything into it. SQLite gives a
 // journal the mode of its database file, so a companion file is 0600 too.
 func (s *Store) Backup(ctx context.Context, path string) (err error) {
+	if s.pg != nil {
+		return ErrBackupUnsupported
+	}
 	// #nosec G304 -- the path is the operator's `keyward backup FILE`, not request input.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
@@ -193,8 +236,21 @@ func (s *Store) Backup(ctx context.Context, path string) (err error) {
 	return nil
 }
 
-// IntegrityCheck runs PRAGMA integrity_check and returns its first line ("ok").
+// ErrBackupUnsupported: `keyward backup` copies a SQLite file; a
+// PostgreSQL database is backed up with pg_dump, which knows how to make a
+// consistent copy of a server and restore it.
+var ErrBackupUnsupported = errors.New("db: a PostgreSQL database is backed up with pg_dump, not keyward backup")
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its first line
+// ("ok"). On PostgreSQL, which checks its pages itself, it reports "ok"
+// when the database answers.
 func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	if s.pg != nil {
+		if err := s.Ping(ctx); err != nil {
+			return "", fmt.Errorf("db: integrity check: %w", err)
+		}
+		return "ok", nil
+	}
 	var res string
 	if err := s.r.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
 		return "", fmt.Errorf("db: integrity check: %w", err)

@@ -44,7 +44,7 @@ const (
 
 // voidLinks deletes the pending links that query (with args after now)
 // selects inside tx and audits each, as done by actor for reason.
-func voidLinks(ctx context.Context, tx *sql.Tx, now time.Time, actor Actor, reason, query string, args ...any) error {
+func voidLinks(ctx context.Context, tx *Tx, now time.Time, actor Actor, reason, query string, args ...any) error {
 	rows, err := tx.QueryContext(ctx, query, append([]any{toMillis(now)}, args...)...)
 	if err != nil {
 		return fmt.Errorf("db: void links: %w", err)
@@ -133,7 +133,7 @@ const pendingInviteSQL = `SELECT t.email, t.role FROM user_tokens t
 	WHERE t.id = ? AND t.kind = 'invite' AND ` + pendingLinksWhere
 
 // pendingInvite reads invite id inside tx if it is still pending.
-func pendingInvite(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (string, Role, error) {
+func pendingInvite(ctx context.Context, tx *Tx, id int64, now time.Time) (string, Role, error) {
 	var email, role string
 	err := tx.QueryRowContext(ctx, pendingInviteSQL, id, toMillis(now)).Scan(&email, &role)
 	if errors.Is(err, sql.ErrNoRows) {

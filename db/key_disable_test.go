@@ -12,92 +12,94 @@ import (
 // the command line) lifts any; enabling clears the record. A disabled key
 // is never rolled into an active successor.
 func TestKeyDisableWhoMayLift(t *testing.T) {
-	ctx := context.Background()
-	admin := Actor{UserID: 999, Label: "admin@example.com"}
-	tests := []struct {
-		name       string
-		disable    func(env *keyTestEnv, k Key) error
-		wantBy     func(env *keyTestEnv) int64
-		wantReason string
-		ownerLifts bool
-		rollMsg    string
-	}{
-		{"by the owner", func(env *keyTestEnv, k Key) error {
-			_, err := env.s.SetKeyDisabled(ctx, OwnedBy(env.alice.ID), k.ID, true, " pausing the job ", Actor{UserID: env.alice.ID})
-			return err
-		}, func(env *keyTestEnv) int64 { return env.alice.ID }, "pausing the job", true, "Enable it before rolling it."},
-		{"by an admin", func(env *keyTestEnv, k Key) error {
-			_, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, "suspicious traffic", admin)
-			return err
-		}, func(*keyTestEnv) int64 { return admin.UserID }, "suspicious traffic", false, "Ask an admin to enable it."},
-		{"in bulk", func(env *keyTestEnv, k Key) error {
-			_, err := env.s.BulkDisableKeys(ctx, []int64{k.ID}, "quarterly review", admin)
-			return err
-		}, func(*keyTestEnv) int64 { return admin.UserID }, "quarterly review", false, "Ask an admin to enable it."},
-		{"by the policy", func(env *keyTestEnv, k Key) error {
-			p, err := env.s.Policy(ctx)
-			if err != nil {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		admin := Actor{UserID: 999, Label: "admin@example.com"}
+		tests := []struct {
+			name       string
+			disable    func(env *keyTestEnv, k Key) error
+			wantBy     func(env *keyTestEnv) int64
+			wantReason string
+			ownerLifts bool
+			rollMsg    string
+		}{
+			{"by the owner", func(env *keyTestEnv, k Key) error {
+				_, err := env.s.SetKeyDisabled(ctx, OwnedBy(env.alice.ID), k.ID, true, " pausing the job ", Actor{UserID: env.alice.ID})
 				return err
-			}
-			p.AutoDisableAfter = 30 * testDay
-			if err := env.s.SetPolicy(ctx, p, CLIActor()); err != nil {
+			}, func(env *keyTestEnv) int64 { return env.alice.ID }, "pausing the job", true, "Enable it before rolling it."},
+			{"by an admin", func(env *keyTestEnv, k Key) error {
+				_, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, "suspicious traffic", admin)
 				return err
-			}
-			env.clock.Advance(31 * testDay)
-			_, err = env.s.AutoDisableStale(ctx)
-			return err
-		}, func(*keyTestEnv) int64 { return 0 }, "unused for 30 days (auto-disable)", false, "Ask an admin to enable it."},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+			}, func(*keyTestEnv) int64 { return admin.UserID }, "suspicious traffic", false, "Ask an admin to enable it."},
+			{"in bulk", func(env *keyTestEnv, k Key) error {
+				_, err := env.s.BulkDisableKeys(ctx, []int64{k.ID}, "quarterly review", admin)
+				return err
+			}, func(*keyTestEnv) int64 { return admin.UserID }, "quarterly review", false, "Ask an admin to enable it."},
+			{"by the policy", func(env *keyTestEnv, k Key) error {
+				p, err := env.s.Policy(ctx)
+				if err != nil {
+					return err
+				}
+				p.AutoDisableAfter = 30 * testDay
+				if err := env.s.SetPolicy(ctx, p, CLIActor()); err != nil {
+					return err
+				}
+				env.clock.Advance(31 * testDay)
+				_, err = env.s.AutoDisableStale(ctx)
+				return err
+			}, func(*keyTestEnv) int64 { return 0 }, "unused for 30 days (auto-disable)", false, "Ask an admin to enable it."},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				env := newKeyTestEnv(t)
+				k, _ := env.key(t, env.alice, "svc")
+				if err := tt.disable(env, k); err != nil {
+					t.Fatal(err)
+				}
+				got, err := env.s.GetKey(ctx, AnyOwner(), k.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.DisabledAt == nil || got.DisabledBy != tt.wantBy(env) || got.DisabledReason != tt.wantReason {
+					t.Errorf("disabled key: got at %v by %d reason %q, want by %d reason %q",
+						got.DisabledAt, got.DisabledBy, got.DisabledReason, tt.wantBy(env), tt.wantReason)
+				}
+
+				n, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{})
+				_, _, _, err = env.s.RollKey(ctx, env.alice.ID, k.ID, 0, Actor{UserID: env.alice.ID})
+				wantKind(t, err, ErrConflict)
+				if !strings.Contains(err.Error(), tt.rollMsg) {
+					t.Errorf("roll refusal: got %q, want it to say %q", err, tt.rollMsg)
+				}
+				if after, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{}); after != n {
+					t.Errorf("keys after the refused roll: got %d, want %d", after, n)
+				}
+
+				_, err = env.s.SetKeyDisabled(ctx, OwnedBy(env.alice.ID), k.ID, false, "", Actor{UserID: env.alice.ID})
+				if tt.ownerLifts {
+					if err != nil {
+						t.Fatalf("owner's enable: %v", err)
+					}
+				} else {
+					wantKind(t, err, ErrConflict)
+					if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, false, "", admin); err != nil {
+						t.Fatalf("admin's enable: %v", err)
+					}
+				}
+				got, err = env.s.GetKey(ctx, AnyOwner(), k.ID)
+				if err != nil || got.DisabledAt != nil || got.DisabledBy != 0 || got.DisabledReason != "" {
+					t.Errorf("enabled key: got %+v, %v, want no disable recorded", got, err)
+				}
+			})
+		}
+		t.Run("reason too long", func(t *testing.T) {
 			env := newKeyTestEnv(t)
 			k, _ := env.key(t, env.alice, "svc")
-			if err := tt.disable(env, k); err != nil {
-				t.Fatal(err)
-			}
-			got, err := env.s.GetKey(ctx, AnyOwner(), k.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.DisabledAt == nil || got.DisabledBy != tt.wantBy(env) || got.DisabledReason != tt.wantReason {
-				t.Errorf("disabled key: got at %v by %d reason %q, want by %d reason %q",
-					got.DisabledAt, got.DisabledBy, got.DisabledReason, tt.wantBy(env), tt.wantReason)
-			}
-
-			n, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{})
-			_, _, _, err = env.s.RollKey(ctx, env.alice.ID, k.ID, 0, Actor{UserID: env.alice.ID})
-			wantKind(t, err, ErrConflict)
-			if !strings.Contains(err.Error(), tt.rollMsg) {
-				t.Errorf("roll refusal: got %q, want it to say %q", err, tt.rollMsg)
-			}
-			if after, _ := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{}); after != n {
-				t.Errorf("keys after the refused roll: got %d, want %d", after, n)
-			}
-
-			_, err = env.s.SetKeyDisabled(ctx, OwnedBy(env.alice.ID), k.ID, false, "", Actor{UserID: env.alice.ID})
-			if tt.ownerLifts {
-				if err != nil {
-					t.Fatalf("owner's enable: %v", err)
-				}
-			} else {
-				wantKind(t, err, ErrConflict)
-				if _, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, false, "", admin); err != nil {
-					t.Fatalf("admin's enable: %v", err)
-				}
-			}
-			got, err = env.s.GetKey(ctx, AnyOwner(), k.ID)
-			if err != nil || got.DisabledAt != nil || got.DisabledBy != 0 || got.DisabledReason != "" {
-				t.Errorf("enabled key: got %+v, %v, want no disable recorded", got, err)
+			_, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, strings.Repeat("r", MaxRevokeReasonLength+1), admin)
+			if FieldErrors(err)["reason"] == "" {
+				t.Errorf("got %v, want a reason field error", err)
 			}
 		})
-	}
-	t.Run("reason too long", func(t *testing.T) {
-		env := newKeyTestEnv(t)
-		k, _ := env.key(t, env.alice, "svc")
-		_, err := env.s.SetKeyDisabled(ctx, AnyOwner(), k.ID, true, strings.Repeat("r", MaxRevokeReasonLength+1), admin)
-		if FieldErrors(err)["reason"] == "" {
-			t.Errorf("got %v, want a reason field error", err)
-		}
 	})
 }
 

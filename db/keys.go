@@ -248,8 +248,8 @@ func checkKeyInputCapped(in KeyInput, now time.Time, maxLifetime time.Duration) 
 // querier is what both the reader pool and a write transaction offer, so a
 // write can re-read a key inside its own transaction.
 type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *Row
+	QueryContext(ctx context.Context, query string, args ...any) (*Rows, error)
 }
 
 // selectKeySQL is the column list scanKey reads, in order.

@@ -76,7 +76,7 @@ const keyByFormTokenSQL = `SELECT id, name FROM api_keys WHERE user_id = ? AND c
 
 // checkFormTokenUnused returns an *AlreadyCreatedError when userID already
 // made a key from the form whose token hashes to hash.
-func checkFormTokenUnused(ctx context.Context, tx *sql.Tx, userID int64, hash []byte) error {
+func checkFormTokenUnused(ctx context.Context, tx *Tx, userID int64, hash []byte) error {
 	var e AlreadyCreatedError
 	switch err := tx.QueryRowContext(ctx, keyByFormTokenSQL, userID, hash).Scan(&e.KeyID, &e.KeyName); {
 	case errors.Is(err, sql.ErrNoRows):

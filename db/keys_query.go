@@ -98,15 +98,23 @@ const (
 	// or not, and unused for too long.
 	keyStaleCond     = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?) AND ((k.last_used_at IS NOT NULL AND k.last_used_at < ?) OR (k.last_used_at IS NULL AND k.created_at < ?))`
 	keyNeverUsedCond = `k.last_used_at IS NULL`
-	keySearchCond    = `k.name LIKE ? ESCAPE '\'`
 	// The owner is found through the unique email index, then the user's
 	// keys through api_keys_user_id; a subquery works in CountKeys too,
 	// which does not join users.
 	keyOwnerEmailCond = `k.user_id = (SELECT id FROM users WHERE email = ?)`
-	// Scopes are stored space-separated; padding both sides with spaces
-	// matches whole scopes only ("read" does not match "read:all").
-	keyHasScopeCond = `instr(' ' || k.scopes || ' ', ' ' || ? || ' ') > 0`
 )
+
+// keySearchCond matches a key's name against a LIKE pattern, ignoring case.
+func (s *Store) keySearchCond() string {
+	return `k.name ` + s.d.likeFold + ` ? ESCAPE '\'`
+}
+
+// keyHasScopeCond matches keys carrying one scope. Scopes are stored
+// space-separated; padding both sides with spaces matches whole scopes only
+// ("read" does not match "read:all").
+func (s *Store) keyHasScopeCond() string {
+	return s.d.strpos + `(' ' || k.scopes || ' ', ' ' || ? || ' ') > 0`
+}
 
 // keyWhere builds the WHERE clause and its arguments for access and f.
 func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (string, []any, error) {
@@ -149,13 +157,13 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 		add(keyExpiringCond, now, now+f.ExpiringWithin.Milliseconds())
 	}
 	if q := strings.TrimSpace(f.Search); q != "" {
-		add(keySearchCond, "%"+escapeLike(q)+"%")
+		add(s.keySearchCond(), "%"+escapeLike(q)+"%")
 	}
 	if email := NormalizeEmail(f.OwnerEmail); email != "" {
 		add(keyOwnerEmailCond, email)
 	}
 	if sc := strings.TrimSpace(f.Scope); sc != "" {
-		add(keyHasScopeCond, sc)
+		add(s.keyHasScopeCond(), sc)
 	}
 	if len(conds) == 0 {
 		return "", nil, nil

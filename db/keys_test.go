@@ -66,100 +66,106 @@ func wantKind(t *testing.T, err, kind error) {
 }
 
 func TestCreateKey(t *testing.T) {
-	env := newKeyTestEnv(t)
-	ctx := context.Background()
-	exp := env.clock.Now().Add(30 * 24 * time.Hour)
-	k, secret, err := env.s.CreateKey(ctx, env.alice.ID, KeyInput{
-		Name: "  deploy bot ", Description: "CI\nline two", Scopes: []string{"read", "write", "read"}, ExpiresAt: &exp,
-	}, Actor{UserID: env.alice.ID, Label: env.alice.Email, IP: "192.0.2.1"})
-	if err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	if err := ParseKey(secret); err != nil {
-		t.Fatalf("secret %q does not parse: %v", secret, err)
-	}
-	checks := []struct {
-		name      string
-		got, want any
-	}{
-		{"name", k.Name, "deploy bot"},
-		{"description", k.Description, "CI\nline two"},
-		{"scopes", k.Scopes, []string{"read", "write"}},
-		{"hint", k.Hint, KeyHint(secret)},
-		{"owner", k.OwnerEmail, "alice@example.com"},
-		{"user", k.UserID, env.alice.ID},
-		{"created", k.CreatedAt, env.clock.Now()},
-		{"expires", *k.ExpiresAt, exp},
-		{"status", k.Status(env.clock.Now()), KeyActive},
-		{"hook calls", env.hookCalls, 1},
-	}
-	for _, c := range checks {
-		if !reflect.DeepEqual(c.got, c.want) {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+	forEachEngine(t, func(t *testing.T) {
+		env := newKeyTestEnv(t)
+		ctx := context.Background()
+		exp := env.clock.Now().Add(30 * 24 * time.Hour)
+		k, secret, err := env.s.CreateKey(ctx, env.alice.ID, KeyInput{
+			Name: "  deploy bot ", Description: "CI\nline two", Scopes: []string{"read", "write", "read"}, ExpiresAt: &exp,
+		}, Actor{UserID: env.alice.ID, Label: env.alice.Email, IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatalf("CreateKey: %v", err)
 		}
-	}
-	var stored []byte
-	if err := env.s.r.QueryRow(`SELECT key_hash FROM api_keys WHERE id = ?`, k.ID).Scan(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if h := HashKey(secret); string(stored) != string(h[:]) {
-		t.Errorf("stored hash = %x, want %x", stored, h)
-	}
-	events, err := env.s.KeyEvents(ctx, OwnedBy(env.alice.ID), k.ID, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(events) != 1 || events[0].Action != ActionKeyCreate || events[0].Target != "deploy bot" ||
-		events[0].IP != "192.0.2.1" || events[0].Detail["scopes"] != "read write" {
-		t.Errorf("events = %+v, want one key.create for deploy bot from 192.0.2.1 with scopes", events)
-	}
+		if err := ParseKey(secret); err != nil {
+			t.Fatalf("secret %q does not parse: %v", secret, err)
+		}
+		checks := []struct {
+			name      string
+			got, want any
+		}{
+			{"name", k.Name, "deploy bot"},
+			{"description", k.Description, "CI\nline two"},
+			{"scopes", k.Scopes, []string{"read", "write"}},
+			{"hint", k.Hint, KeyHint(secret)},
+			{"owner", k.OwnerEmail, "alice@example.com"},
+			{"user", k.UserID, env.alice.ID},
+			{"created", k.CreatedAt, env.clock.Now()},
+			{"expires", *k.ExpiresAt, exp},
+			{"status", k.Status(env.clock.Now()), KeyActive},
+			{"hook calls", env.hookCalls, 1},
+		}
+		for _, c := range checks {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+			}
+		}
+		var stored []byte
+		if err := env.s.r.QueryRow(`SELECT key_hash FROM api_keys WHERE id = ?`, k.ID).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if h := HashKey(secret); string(stored) != string(h[:]) {
+			t.Errorf("stored hash = %x, want %x", stored, h)
+		}
+		events, err := env.s.KeyEvents(ctx, OwnedBy(env.alice.ID), k.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].Action != ActionKeyCreate || events[0].Target != "deploy bot" ||
+			events[0].IP != "192.0.2.1" || events[0].Detail["scopes"] != "read write" {
+			t.Errorf("events = %+v, want one key.create for deploy bot from 192.0.2.1 with scopes", events)
+		}
+	})
 }
 
 func TestCreateKeyValidation(t *testing.T) {
-	env := newKeyTestEnv(t)
-	past := env.clock.Now().Add(-time.Second)
-	now := env.clock.Now()
-	tests := []struct {
-		name  string
-		in    KeyInput
-		field string
-	}{
-		{"empty name", KeyInput{Name: "  "}, "name"},
-		{"long name", KeyInput{Name: strings.Repeat("é", 101)}, "name"},
-		{"control character", KeyInput{Name: "a\x00b"}, "name"},
-		{"newline in name", KeyInput{Name: "a\nb"}, "name"},
-		{"long description", KeyInput{Name: "ok", Description: strings.Repeat("x", 501)}, "description"},
-		{"control in description", KeyInput{Name: "ok", Description: "bell\a"}, "description"},
-		{"uppercase scope", KeyInput{Name: "ok", Scopes: []string{"Read"}}, "scopes"},
-		{"too many scopes", KeyInput{Name: "ok", Scopes: strings.Fields("a b c d e f g h i j k l m n o p q r s t u")}, "scopes"},
-		{"past expiry", KeyInput{Name: "ok", ExpiresAt: &past}, "expires_at"},
-		{"expiry now", KeyInput{Name: "ok", ExpiresAt: &now}, "expires_at"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := env.s.CreateKey(context.Background(), env.alice.ID, tt.in, CLIActor())
-			wantKind(t, err, ErrInvalid)
-			if msg := FieldErrors(err)[tt.field]; msg == "" {
-				t.Errorf("field errors = %v, want one for %q", FieldErrors(err), tt.field)
-			}
-		})
-	}
-	if got := env.hookCalls; got != 0 {
-		t.Errorf("hook calls = %d, want 0", got)
-	}
-	if _, _, err := env.s.CreateKey(context.Background(), 9999, KeyInput{Name: "x"}, CLIActor()); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown user: err = %v, want ErrNotFound", err)
-	}
+	forEachEngine(t, func(t *testing.T) {
+		env := newKeyTestEnv(t)
+		past := env.clock.Now().Add(-time.Second)
+		now := env.clock.Now()
+		tests := []struct {
+			name  string
+			in    KeyInput
+			field string
+		}{
+			{"empty name", KeyInput{Name: "  "}, "name"},
+			{"long name", KeyInput{Name: strings.Repeat("é", 101)}, "name"},
+			{"control character", KeyInput{Name: "a\x00b"}, "name"},
+			{"newline in name", KeyInput{Name: "a\nb"}, "name"},
+			{"long description", KeyInput{Name: "ok", Description: strings.Repeat("x", 501)}, "description"},
+			{"control in description", KeyInput{Name: "ok", Description: "bell\a"}, "description"},
+			{"uppercase scope", KeyInput{Name: "ok", Scopes: []string{"Read"}}, "scopes"},
+			{"too many scopes", KeyInput{Name: "ok", Scopes: strings.Fields("a b c d e f g h i j k l m n o p q r s t u")}, "scopes"},
+			{"past expiry", KeyInput{Name: "ok", ExpiresAt: &past}, "expires_at"},
+			{"expiry now", KeyInput{Name: "ok", ExpiresAt: &now}, "expires_at"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, _, err := env.s.CreateKey(context.Background(), env.alice.ID, tt.in, CLIActor())
+				wantKind(t, err, ErrInvalid)
+				if msg := FieldErrors(err)[tt.field]; msg == "" {
+					t.Errorf("field errors = %v, want one for %q", FieldErrors(err), tt.field)
+				}
+			})
+		}
+		if got := env.hookCalls; got != 0 {
+			t.Errorf("hook calls = %d, want 0", got)
+		}
+		if _, _, err := env.s.CreateKey(context.Background(), 9999, KeyInput{Name: "x"}, CLIActor()); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown user: err = %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func TestCreateKeyForDisabledUser(t *testing.T) {
-	env := newKeyTestEnv(t)
-	ctx := context.Background()
-	if err := env.s.SetUserDisabled(ctx, env.bob.ID, true, CLIActor()); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err := env.s.CreateKey(ctx, env.bob.ID, KeyInput{Name: "x"}, CLIActor())
-	wantKind(t, err, ErrConflict)
+	forEachEngine(t, func(t *testing.T) {
+		env := newKeyTestEnv(t)
+		ctx := context.Background()
+		if err := env.s.SetUserDisabled(ctx, env.bob.ID, true, CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := env.s.CreateKey(ctx, env.bob.ID, KeyInput{Name: "x"}, CLIActor())
+		wantKind(t, err, ErrConflict)
+	})
 }
 
 func TestParseScopes(t *testing.T) {
@@ -227,56 +233,58 @@ func TestKeyStatus(t *testing.T) {
 }
 
 func TestKeysScopedByOwner(t *testing.T) {
-	env := newKeyTestEnv(t)
-	ctx := context.Background()
-	a1, _ := env.key(t, env.alice, "a1")
-	a2, _ := env.key(t, env.alice, "a2")
-	b1, _ := env.key(t, env.bob, "b1")
+	forEachEngine(t, func(t *testing.T) {
+		env := newKeyTestEnv(t)
+		ctx := context.Background()
+		a1, _ := env.key(t, env.alice, "a1")
+		a2, _ := env.key(t, env.alice, "a2")
+		b1, _ := env.key(t, env.bob, "b1")
 
-	list := func(access KeyAccess) []int64 {
-		keys, err := env.s.ListKeys(ctx, access, KeyFilter{})
-		if err != nil {
-			t.Fatal(err)
+		list := func(access KeyAccess) []int64 {
+			keys, err := env.s.ListKeys(ctx, access, KeyFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, k := range keys {
+				ids = append(ids, k.ID)
+			}
+			return ids
 		}
-		var ids []int64
-		for _, k := range keys {
-			ids = append(ids, k.ID)
+		if got, want := list(OwnedBy(env.alice.ID)), []int64{a2.ID, a1.ID}; !reflect.DeepEqual(got, want) {
+			t.Errorf("alice's keys = %v, want %v", got, want)
 		}
-		return ids
-	}
-	if got, want := list(OwnedBy(env.alice.ID)), []int64{a2.ID, a1.ID}; !reflect.DeepEqual(got, want) {
-		t.Errorf("alice's keys = %v, want %v", got, want)
-	}
-	if got, want := list(AnyOwner()), []int64{b1.ID, a2.ID, a1.ID}; !reflect.DeepEqual(got, want) {
-		t.Errorf("all keys = %v, want %v", got, want)
-	}
-	if n, err := env.s.CountKeys(ctx, OwnedBy(env.bob.ID), KeyFilter{}); err != nil || n != 1 {
-		t.Errorf("CountKeys(bob) = %d, %v, want 1", n, err)
-	}
-	if k, err := env.s.GetKey(ctx, AnyOwner(), b1.ID); err != nil || k.OwnerEmail != "bob@example.com" {
-		t.Errorf("GetKey(any, b1) = %+v, %v, want bob's key", k, err)
-	}
+		if got, want := list(AnyOwner()), []int64{b1.ID, a2.ID, a1.ID}; !reflect.DeepEqual(got, want) {
+			t.Errorf("all keys = %v, want %v", got, want)
+		}
+		if n, err := env.s.CountKeys(ctx, OwnedBy(env.bob.ID), KeyFilter{}); err != nil || n != 1 {
+			t.Errorf("CountKeys(bob) = %d, %v, want 1", n, err)
+		}
+		if k, err := env.s.GetKey(ctx, AnyOwner(), b1.ID); err != nil || k.OwnerEmail != "bob@example.com" {
+			t.Errorf("GetKey(any, b1) = %+v, %v, want bob's key", k, err)
+		}
 
-	bob := OwnedBy(env.bob.ID)
-	actor := Actor{UserID: env.bob.ID, Label: env.bob.Email}
-	calls := []struct {
-		name string
-		fn   func() error
-	}{
-		{"GetKey", func() error { _, err := env.s.GetKey(ctx, bob, a1.ID); return err }},
-		{"UpdateKey", func() error { _, err := env.s.UpdateKey(ctx, bob, a1.ID, "mine", "", actor); return err }},
-		{"SetKeyDisabled", func() error { _, err := env.s.SetKeyDisabled(ctx, bob, a1.ID, true, "", actor); return err }},
-		{"RevokeKey", func() error { _, err := env.s.RevokeKey(ctx, bob, a1.ID, "", actor); return err }},
-		{"RollKey", func() error { _, _, _, err := env.s.RollKey(ctx, env.bob.ID, a1.ID, 0, actor); return err }},
-		{"KeyUsage", func() error { _, err := env.s.KeyUsage(ctx, bob, a1.ID, 30); return err }},
-		{"KeyEvents", func() error { _, err := env.s.KeyEvents(ctx, bob, a1.ID, 10); return err }},
-		{"missing key", func() error { _, err := env.s.GetKey(ctx, AnyOwner(), 12345); return err }},
-	}
-	for _, c := range calls {
-		t.Run(c.name, func(t *testing.T) { wantKind(t, c.fn(), ErrNotFound) })
-	}
-	k, err := env.s.GetKey(ctx, AnyOwner(), a1.ID)
-	if err != nil || k.Name != "a1" || k.DisabledAt != nil || k.RevokedAt != nil {
-		t.Errorf("a1 after bob's attempts = %+v, %v, want unchanged", k, err)
-	}
+		bob := OwnedBy(env.bob.ID)
+		actor := Actor{UserID: env.bob.ID, Label: env.bob.Email}
+		calls := []struct {
+			name string
+			fn   func() error
+		}{
+			{"GetKey", func() error { _, err := env.s.GetKey(ctx, bob, a1.ID); return err }},
+			{"UpdateKey", func() error { _, err := env.s.UpdateKey(ctx, bob, a1.ID, "mine", "", actor); return err }},
+			{"SetKeyDisabled", func() error { _, err := env.s.SetKeyDisabled(ctx, bob, a1.ID, true, "", actor); return err }},
+			{"RevokeKey", func() error { _, err := env.s.RevokeKey(ctx, bob, a1.ID, "", actor); return err }},
+			{"RollKey", func() error { _, _, _, err := env.s.RollKey(ctx, env.bob.ID, a1.ID, 0, actor); return err }},
+			{"KeyUsage", func() error { _, err := env.s.KeyUsage(ctx, bob, a1.ID, 30); return err }},
+			{"KeyEvents", func() error { _, err := env.s.KeyEvents(ctx, bob, a1.ID, 10); return err }},
+			{"missing key", func() error { _, err := env.s.GetKey(ctx, AnyOwner(), 12345); return err }},
+		}
+		for _, c := range calls {
+			t.Run(c.name, func(t *testing.T) { wantKind(t, c.fn(), ErrNotFound) })
+		}
+		k, err := env.s.GetKey(ctx, AnyOwner(), a1.ID)
+		if err != nil || k.Name != "a1" || k.DisabledAt != nil || k.RevokedAt != nil {
+			t.Errorf("a1 after bob's attempts = %+v, %v, want unchanged", k, err)
+		}
+	})
 }

@@ -24,25 +24,21 @@ const (
 
 	insertKeySQL = `INSERT INTO api_keys
 		(user_id, name, description, key_hash, hint, scopes, created_at, expires_at, rolled_from, create_token_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 )
 
 // insertKey generates a key for userID inside tx and returns its id and
 // plaintext. formToken is the hash of the create form's one-time token
 // (see CreateKeyOnce), nil for a key made without a form.
-func insertKey(ctx context.Context, tx *sql.Tx, userID int64, in KeyInput, now time.Time, rolledFrom int64, formToken []byte) (int64, string, error) {
+func insertKey(ctx context.Context, tx *Tx, userID int64, in KeyInput, now time.Time, rolledFrom int64, formToken []byte) (int64, string, error) {
 	secret, err := GenerateKey()
 	if err != nil {
 		return 0, "", err
 	}
 	hash := HashKey(secret)
-	res, err := tx.ExecContext(ctx, insertKeySQL, userID, in.Name, in.Description, hash[:],
-		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom), formToken)
-	if err != nil {
-		return 0, "", fmt.Errorf("db: insert key: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, insertKeySQL, userID, in.Name, in.Description, hash[:],
+		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom), formToken).Scan(&id); err != nil {
 		return 0, "", fmt.Errorf("db: insert key: %w", err)
 	}
 	return id, secret, nil
@@ -130,7 +126,7 @@ func keyCreateDetail(owner string, in KeyInput) map[string]string {
 // commits and then drops the verification cache. fn reports whether it
 // changed anything; a no-op neither commits nor invalidates.
 func (s *Store) changeKey(ctx context.Context, access KeyAccess, id int64,
-	fn func(tx *sql.Tx, k Key, now time.Time) (bool, error)) (Key, error) {
+	fn func(tx *Tx, k Key, now time.Time) (bool, error)) (Key, error) {
 	now := s.Now()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -166,7 +162,7 @@ func (s *Store) UpdateKey(ctx context.Context, access KeyAccess, id int64, name,
 	if err := ve.Err(); err != nil {
 		return Key{}, err
 	}
-	return s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	return s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
 		}
@@ -209,7 +205,7 @@ func (s *Store) SetKeyDisabled(ctx context.Context, access KeyAccess, id int64, 
 	if err := ve.Err(); err != nil {
 		return Key{}, err
 	}
-	return s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	return s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
 		}
@@ -243,7 +239,7 @@ func (s *Store) RevokeKey(ctx context.Context, access KeyAccess, id int64, reaso
 	if err := ve.Err(); err != nil {
 		return Key{}, err
 	}
-	return s.changeKey(ctx, access, id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	return s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errAlreadyRevoked)
 		}
@@ -285,7 +281,7 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		return Key{}, "", Key{}, ve.Err()
 	}
 	var newID int64
-	old, err = s.changeKey(ctx, OwnedBy(owner), id, func(tx *sql.Tx, k Key, now time.Time) (bool, error) {
+	old, err = s.changeKey(ctx, OwnedBy(owner), id, func(tx *Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
 		}

@@ -21,7 +21,7 @@ import (
 // database say whether that binary may use it: a name it does not embed
 // means a newer Keyward changed the schema in ways this one does not know.
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 // migrationNames are the embedded migrations' base names in the order they
@@ -152,22 +152,19 @@ func (s Schema) Empty() bool { return len(s.Applied) == 0 && len(s.Tables) == 0 
 // that some other program made.
 func (s Schema) Foreign() bool { return len(s.Applied) == 0 && len(s.Tables) > 0 }
 
-const (
-	schemaTablesSQL = `SELECT name FROM sqlite_master
-		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`
-	appliedMigrationsSQL = `SELECT name FROM schema_migrations ORDER BY name`
-)
+const appliedMigrationsSQL = `SELECT name FROM schema_migrations ORDER BY name`
 
 // readSchema reads the tables and the recorded migrations in one read
 // transaction of conn, so that a migration committed by another process in
 // between cannot make the two disagree.
-func readSchema(ctx context.Context, conn *sql.DB) (Schema, error) {
-	tx, err := conn.BeginTx(ctx, nil)
+func readSchema(ctx context.Context, pool *sql.DB, d *dialect) (Schema, error) {
+	sqlTx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
-		return Schema{}, fmt.Errorf("db: read schema: %w", err)
+		return Schema{}, fmt.Errorf("db: read schema: %w", d.classify(err))
 	}
+	tx := &Tx{sqlTx, d}
 	defer tx.Rollback()
-	tables, err := queryNames(ctx, tx, schemaTablesSQL)
+	tables, err := queryNames(ctx, tx, d.tablesSQL)
 	if err != nil {
 		return Schema{}, fmt.Errorf("db: read schema: %w", err)
 	}
@@ -199,7 +196,7 @@ func readSchema(ctx context.Context, conn *sql.DB) (Schema, error) {
 }
 
 // queryNames runs a query of one text column and collects it.
-func queryNames(ctx context.Context, tx *sql.Tx, query string) ([]string, error) {
+func queryNames(ctx context.Context, tx *Tx, query string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -247,7 +244,7 @@ func inspectSchema(ctx context.Context, path string) (Schema, error) {
 	}
 	defer d.Close()
 	d.SetMaxOpenConns(1)
-	return readSchema(ctx, d)
+	return readSchema(ctx, d, sqliteDialect)
 }
 
 // check decides whether Open may use a database with this schema, and
@@ -269,18 +266,16 @@ func (s Schema) check(mode Migration) error {
 	return nil
 }
 
+// createMigrationsSQL is the table of applied migrations, the same on both
+// engines (BIGINT is an INTEGER to SQLite).
+const createMigrationsSQL = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	name TEXT PRIMARY KEY,
+	applied_at BIGINT NOT NULL
+)`
+
 // migrate applies the migrations named (in order), each in its own
 // transaction.
 func (s *Store) migrate(ctx context.Context, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name TEXT PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("db: create schema_migrations: %w", err)
-	}
 	for _, name := range names {
 		if err := s.applyMigration(ctx, name); err != nil {
 			return err
@@ -290,14 +285,18 @@ func (s *Store) migrate(ctx context.Context, names []string) error {
 }
 
 // applyMigration applies one migration unless it is recorded already. It
-// checks again inside its IMMEDIATE transaction, because two processes
-// may both find a new database empty and race to create its schema.
+// checks again inside its write transaction (IMMEDIATE on SQLite, under the
+// write lock on PostgreSQL), because two processes may both find a new
+// database empty and race to create its schema.
 func (s *Store) applyMigration(ctx context.Context, name string) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin migration %s: %w", name, err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, createMigrationsSQL); err != nil {
+		return fmt.Errorf("db: create schema_migrations: %w", err)
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
 		return fmt.Errorf("db: check migration %s: %w", name, err)
@@ -305,11 +304,13 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 	if n > 0 {
 		return nil
 	}
-	body, err := migrationFS.ReadFile("migrations/" + name)
+	body, err := migrationFS.ReadFile(s.d.migrations + "/" + name)
 	if err != nil {
 		return fmt.Errorf("db: read migration %s: %w", name, err)
 	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+	// The file goes to the engine as it is (tx.tx: no placeholder
+	// rewriting; its comments may hold a "?").
+	if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("db: apply migration %s: %w", name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,

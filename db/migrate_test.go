@@ -104,7 +104,7 @@ func createSchema(t *testing.T, path string, names []string) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	s := &Store{w: w, r: w, now: time.Now}
+	s := newStore(sqliteDialect, w, w, path, Options{})
 	if err := s.migrate(context.Background(), names); err != nil {
 		t.Fatalf("migrate %v: %v", names, err)
 	}

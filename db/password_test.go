@@ -167,80 +167,82 @@ func TestPasswordHasherConcurrencyBound(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
-	ctx := context.Background()
-	clock := newFakeClock()
-	s := newTestStore(t, withClock(clock))
-	u := mustCreateUser(t, s, "cat@example.com", RoleMember)
-	sessions := make([]Session, 3)
-	for i := range sessions {
-		sessions[i] = Session{TokenHash: []byte{byte(i)}, UserID: u.ID, ExpiresAt: clock.Now().Add(time.Hour)}
-		if err := s.CreateSession(ctx, &sessions[i]); err != nil {
-			t.Fatalf("CreateSession: %v", err)
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		s := newTestStore(t, withClock(clock))
+		u := mustCreateUser(t, s, "cat@example.com", RoleMember)
+		sessions := make([]Session, 3)
+		for i := range sessions {
+			sessions[i] = Session{TokenHash: []byte{byte(i)}, UserID: u.ID, ExpiresAt: clock.Now().Add(time.Hour)}
+			if err := s.CreateSession(ctx, &sessions[i]); err != nil {
+				t.Fatalf("CreateSession: %v", err)
+			}
 		}
-	}
-	const next = "harbor Quill 93 meadow thistle"
+		const next = "harbor Quill 93 meadow thistle"
 
-	tests := []struct {
-		name       string
-		current    string
-		next       string
-		wantFields []string
-	}{
-		{"wrong current", "not my password at all", next, []string{"current_password"}},
-		{"weak new", testPassword, "passwordpassword1", []string{"new_password"}},
-		{"same as current", testPassword, testPassword, []string{"new_password"}},
-		{"both wrong", "nope nope nope nope", "short", []string{"current_password", "new_password"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := s.ChangePassword(ctx, u.ID, tt.current, tt.next, sessions[0].ID, Actor{UserID: u.ID, Label: u.Email})
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("got %v, want ErrInvalid", err)
-			}
-			fields := FieldErrors(err)
-			if len(fields) != len(tt.wantFields) {
-				t.Errorf("got fields %v, want %v", fields, tt.wantFields)
-			}
-			for _, f := range tt.wantFields {
-				if fields[f] == "" {
-					t.Errorf("got no message for %q in %v", f, fields)
+		tests := []struct {
+			name       string
+			current    string
+			next       string
+			wantFields []string
+		}{
+			{"wrong current", "not my password at all", next, []string{"current_password"}},
+			{"weak new", testPassword, "passwordpassword1", []string{"new_password"}},
+			{"same as current", testPassword, testPassword, []string{"new_password"}},
+			{"both wrong", "nope nope nope nope", "short", []string{"current_password", "new_password"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := s.ChangePassword(ctx, u.ID, tt.current, tt.next, sessions[0].ID, Actor{UserID: u.ID, Label: u.Email})
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("got %v, want ErrInvalid", err)
 				}
-			}
-		})
-	}
+				fields := FieldErrors(err)
+				if len(fields) != len(tt.wantFields) {
+					t.Errorf("got fields %v, want %v", fields, tt.wantFields)
+				}
+				for _, f := range tt.wantFields {
+					if fields[f] == "" {
+						t.Errorf("got no message for %q in %v", f, fields)
+					}
+				}
+			})
+		}
 
-	clock.Advance(time.Minute)
-	if err := s.ChangePassword(ctx, u.ID, testPassword, next, sessions[0].ID, Actor{UserID: u.ID, Label: u.Email, IP: "192.0.2.1"}); err != nil {
-		t.Fatalf("ChangePassword: %v", err)
-	}
-	left, err := s.ListUserSessions(ctx, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != 1 || left[0].ID != sessions[0].ID {
-		t.Errorf("got sessions %v, want only the current one (%d)", sessionIDs(left), sessions[0].ID)
-	}
-	if _, err := s.Authenticate(ctx, u.Email, testPassword); !errors.Is(err, ErrInvalidCredentials) {
-		t.Errorf("old password: got %v, want ErrInvalidCredentials", err)
-	}
-	got, err := s.Authenticate(ctx, u.Email, next)
-	if err != nil {
-		t.Fatalf("new password: %v", err)
-	}
-	if !got.PasswordChangedAt.Equal(clock.Now()) {
-		t.Errorf("got password_changed_at %v, want %v", got.PasswordChangedAt, clock.Now())
-	}
-	events, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChange})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(events) != 1 || events[0].TargetID != u.ID || events[0].Detail["sessions_ended"] != "2" || events[0].IP != "192.0.2.1" {
-		t.Errorf("got audit %+v, want one password.change for user %d ending 2 sessions", events, u.ID)
-	}
+		clock.Advance(time.Minute)
+		if err := s.ChangePassword(ctx, u.ID, testPassword, next, sessions[0].ID, Actor{UserID: u.ID, Label: u.Email, IP: "192.0.2.1"}); err != nil {
+			t.Fatalf("ChangePassword: %v", err)
+		}
+		left, err := s.ListUserSessions(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 1 || left[0].ID != sessions[0].ID {
+			t.Errorf("got sessions %v, want only the current one (%d)", sessionIDs(left), sessions[0].ID)
+		}
+		if _, err := s.Authenticate(ctx, u.Email, testPassword); !errors.Is(err, ErrInvalidCredentials) {
+			t.Errorf("old password: got %v, want ErrInvalidCredentials", err)
+		}
+		got, err := s.Authenticate(ctx, u.Email, next)
+		if err != nil {
+			t.Fatalf("new password: %v", err)
+		}
+		if !got.PasswordChangedAt.Equal(clock.Now()) {
+			t.Errorf("got password_changed_at %v, want %v", got.PasswordChangedAt, clock.Now())
+		}
+		events, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChange})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].TargetID != u.ID || events[0].Detail["sessions_ended"] != "2" || events[0].IP != "192.0.2.1" {
+			t.Errorf("got audit %+v, want one password.change for user %d ending 2 sessions", events, u.ID)
+		}
 
-	if err := s.ChangePassword(ctx, 999, next, testPassword, 0, CLIActor()); !errors.Is(err, ErrNotFound) {
-		t.Errorf("missing user: got %v, want ErrNotFound", err)
-	}
+		if err := s.ChangePassword(ctx, 999, next, testPassword, 0, CLIActor()); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing user: got %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func sessionIDs(ss []Session) []int64 {
@@ -271,45 +273,47 @@ func fieldMessage(t *testing.T, err error) string {
 // like a failed sign-in, with who asked and from where; other mistakes are
 // not failures of that kind.
 func TestChangePasswordAuditsWrongCurrent(t *testing.T) {
-	ctx := context.Background()
-	s := newTestStore(t)
-	u := mustCreateUser(t, s, "cat@example.com", RoleMember)
-	actor := Actor{UserID: u.ID, Label: u.Email, IP: "192.0.2.9"}
-	tests := []struct {
-		name, current, next string
-		wantEvents          int
-	}{
-		{"wrong current", "not my password at all", "harbor Quill 93 meadow thistle", 1},
-		{"wrong current and weak new", "not my password at all", "short", 1},
-		{"right current, weak new", testPassword, "short", 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChangeFailure})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.ChangePassword(ctx, u.ID, tt.current, tt.next, 0, actor); !errors.Is(err, ErrInvalid) {
-				t.Fatalf("ChangePassword: got %v, want ErrInvalid", err)
-			}
-			after, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChangeFailure})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := len(after) - len(before); got != tt.wantEvents {
-				t.Fatalf("failure events: got %d, want %d", got, tt.wantEvents)
-			}
-			if tt.wantEvents == 0 {
-				return
-			}
-			e := after[0]
-			if e.ActorID != u.ID || e.Actor != u.Email || e.IP != actor.IP || e.TargetType != "user" || e.TargetID != u.ID || e.Target != u.Email {
-				t.Errorf("event: got actor %d %q ip %q target %s %d %q, want the user acting on themselves from %s",
-					e.ActorID, e.Actor, e.IP, e.TargetType, e.TargetID, e.Target, actor.IP)
-			}
-			if got := ActionLabel(e.Action); got != "Failed password change" {
-				t.Errorf("label: got %q, want %q", got, "Failed password change")
-			}
-		})
-	}
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		u := mustCreateUser(t, s, "cat@example.com", RoleMember)
+		actor := Actor{UserID: u.ID, Label: u.Email, IP: "192.0.2.9"}
+		tests := []struct {
+			name, current, next string
+			wantEvents          int
+		}{
+			{"wrong current", "not my password at all", "harbor Quill 93 meadow thistle", 1},
+			{"wrong current and weak new", "not my password at all", "short", 1},
+			{"right current, weak new", testPassword, "short", 0},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChangeFailure})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.ChangePassword(ctx, u.ID, tt.current, tt.next, 0, actor); !errors.Is(err, ErrInvalid) {
+					t.Fatalf("ChangePassword: got %v, want ErrInvalid", err)
+				}
+				after, err := s.ListAudit(ctx, AuditFilter{Action: ActionPasswordChangeFailure})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := len(after) - len(before); got != tt.wantEvents {
+					t.Fatalf("failure events: got %d, want %d", got, tt.wantEvents)
+				}
+				if tt.wantEvents == 0 {
+					return
+				}
+				e := after[0]
+				if e.ActorID != u.ID || e.Actor != u.Email || e.IP != actor.IP || e.TargetType != "user" || e.TargetID != u.ID || e.Target != u.Email {
+					t.Errorf("event: got actor %d %q ip %q target %s %d %q, want the user acting on themselves from %s",
+						e.ActorID, e.Actor, e.IP, e.TargetType, e.TargetID, e.Target, actor.IP)
+				}
+				if got := ActionLabel(e.Action); got != "Failed password change" {
+					t.Errorf("label: got %q, want %q", got, "Failed password change")
+				}
+			})
+		}
+	})
 }

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -182,7 +181,7 @@ func (s *Store) SetPolicy(ctx context.Context, p Policy, actor Actor) error {
 }
 
 // setPolicySetting writes and audits one changed rule inside tx.
-func setPolicySetting(ctx context.Context, tx *sql.Tx, now time.Time, ps policySetting, before, after time.Duration, actor Actor) error {
+func setPolicySetting(ctx context.Context, tx *Tx, now time.Time, ps policySetting, before, after time.Duration, actor Actor) error {
 	value := ps.format(after)
 	if _, err := tx.ExecContext(ctx, upsertSettingSQL, ps.name, value, toMillis(now)); err != nil {
 		return fmt.Errorf("db: set policy %s: %w", ps.name, err)

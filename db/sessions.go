@@ -44,7 +44,7 @@ func scanSession(row scanner) (Session, error) {
 var errSessionNotFound = Errorf(ErrNotFound, "No such session.")
 
 const insertSessionSQL = `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 // CreateSession signs a user in: it stores sess (filling in its ID),
 // records the user's last sign-in and writes the login.success audit event
@@ -68,13 +68,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 		return fmt.Errorf("db: create session: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, insertSessionSQL, sess.TokenHash, sess.UserID,
+	if err := tx.QueryRowContext(ctx, insertSessionSQL, sess.TokenHash, sess.UserID,
 		toMillis(sess.CreatedAt), toMillis(sess.LastSeenAt), toMillis(sess.ExpiresAt),
-		sess.IP, sess.UserAgent, sess.Data)
-	if err != nil {
-		return fmt.Errorf("db: create session: %w", err)
-	}
-	if sess.ID, err = res.LastInsertId(); err != nil {
+		sess.IP, sess.UserAgent, sess.Data).Scan(&sess.ID); err != nil {
 		return fmt.Errorf("db: create session: %w", err)
 	}
 	var email string

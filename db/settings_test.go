@@ -34,23 +34,25 @@ func storedSetting(t *testing.T, s *Store, name string) (string, bool) {
 // TestUpsertSettingReplaces: a second save of a rule replaces its row
 // (value and time) instead of failing on the primary key or adding one.
 func TestUpsertSettingReplaces(t *testing.T) {
-	clock := newFakeClock()
-	s := newTestStore(t, withClock(clock))
-	storeSetting(t, s, "stale_days", "90")
-	clock.Advance(time.Hour)
-	storeSetting(t, s, "stale_days", "30")
+	forEachEngine(t, func(t *testing.T) {
+		clock := newFakeClock()
+		s := newTestStore(t, withClock(clock))
+		storeSetting(t, s, "stale_days", "90")
+		clock.Advance(time.Hour)
+		storeSetting(t, s, "stale_days", "30")
 
-	var (
-		n       int
-		value   string
-		updated int64
-	)
-	err := s.r.QueryRowContext(context.Background(),
-		`SELECT COUNT(*), MAX(value), MAX(updated_at) FROM settings WHERE name = 'stale_days'`).Scan(&n, &value, &updated)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 || value != "30" || updated != toMillis(clock.Now()) {
-		t.Errorf("got %d rows, value %q, updated_at %d, want 1 row, \"30\", %d", n, value, updated, toMillis(clock.Now()))
-	}
+		var (
+			n       int
+			value   string
+			updated int64
+		)
+		err := s.r.QueryRowContext(context.Background(),
+			`SELECT COUNT(*), MAX(value), MAX(updated_at) FROM settings WHERE name = 'stale_days'`).Scan(&n, &value, &updated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || value != "30" || updated != toMillis(clock.Now()) {
+			t.Errorf("got %d rows, value %q, updated_at %d, want 1 row, \"30\", %d", n, value, updated, toMillis(clock.Now()))
+		}
+	})
 }

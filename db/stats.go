@@ -32,7 +32,7 @@ const overviewSQL = `SELECT
 	COALESCE(SUM(CASE WHEN ` + keyStaleCond + ` THEN 1 ELSE 0 END), 0),
 	COALESCE(SUM(CASE WHEN ` + keyActiveCond + ` AND ` + keyNeverUsedCond + ` THEN 1 ELSE 0 END), 0),
 	COALESCE(SUM(CASE WHEN ` + keyExpiringCond + ` THEN 1 ELSE 0 END), 0),
-	(SELECT COALESCE(SUM(count), 0) FROM usage_hourly WHERE hour > ? AND hour <= ?)
+	(SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM usage_hourly WHERE hour > ? AND hour <= ?)
 	FROM api_keys k`
 
 // Overview computes the admin dashboard's numbers.

@@ -3,11 +3,13 @@ package db
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/keyward/keyward/db/pgtest"
 )
 
 // testArgon2 keeps password hashing cheap in tests; production uses
@@ -24,7 +26,7 @@ func newTestStore(t *testing.T, opts ...func(*Options)) *Store {
 	for _, fn := range opts {
 		fn(&o)
 	}
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"), o)
+	s, err := Open(context.Background(), engineOf(t)(t), o)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -77,4 +79,42 @@ func mustCreateUser(t *testing.T, s *Store, email string, role Role) User {
 		t.Fatalf("CreateUser(%q): %v", email, err)
 	}
 	return u
+}
+
+// engines is the table of engines the store tests run on: every test that
+// opens a store runs once per engine, as subtests named after it
+// (forEachEngine). PostgreSQL's skip unless KEYWARD_TEST_POSTGRES names a
+// server (db/pgtest).
+var engines = []struct {
+	name string
+	// target returns the database setting of a new, empty database.
+	target func(t testing.TB) string
+}{
+	{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "keyward.db") }},
+	{"postgres", pgtest.Database},
+}
+
+// forEachEngine runs fn as a subtest per engine. newTestStore, called
+// anywhere inside fn (subtests too), opens a store of that subtest's
+// engine.
+func forEachEngine(t *testing.T, fn func(t *testing.T)) {
+	t.Helper()
+	for _, e := range engines {
+		t.Run(e.name, fn)
+	}
+}
+
+// engineOf returns the target maker of the engine t runs under: the first
+// element of its name after the top-level test that names an engine, or
+// SQLite for a test that does not run per engine.
+func engineOf(t testing.TB) func(testing.TB) string {
+	parts := strings.Split(t.Name(), "/")
+	if len(parts) > 1 {
+		for _, e := range engines {
+			if parts[1] == e.name {
+				return e.target
+			}
+		}
+	}
+	return engines[0].target
 }

@@ -68,7 +68,7 @@ func hashToken(tok string) []byte {
 
 const (
 	insertTokenSQL = `INSERT INTO user_tokens (kind, token_hash, email, role, user_id, created_by, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	// A new link replaces the unused ones sent before it, so only the
 	// latest link an admin sent can be used.
 	supersedeInvitesSQL = `DELETE FROM user_tokens WHERE kind = 'invite' AND email = ? AND used_at IS NULL`
@@ -76,17 +76,13 @@ const (
 )
 
 // insertToken stores a new link inside tx.
-func insertToken(ctx context.Context, tx *sql.Tx, t *UserToken, actor Actor) (string, error) {
+func insertToken(ctx context.Context, tx *Tx, t *UserToken, actor Actor) (string, error) {
 	tok, hash, err := newToken()
 	if err != nil {
 		return "", err
 	}
-	res, err := tx.ExecContext(ctx, insertTokenSQL, t.Kind, hash, t.Email, string(t.Role),
-		nullID(t.UserID), nullID(actor.UserID), toMillis(t.CreatedAt), toMillis(t.ExpiresAt))
-	if err != nil {
-		return "", fmt.Errorf("db: insert %s link: %w", t.Kind, err)
-	}
-	if t.ID, err = res.LastInsertId(); err != nil {
+	if err := tx.QueryRowContext(ctx, insertTokenSQL, t.Kind, hash, t.Email, string(t.Role),
+		nullID(t.UserID), nullID(actor.UserID), toMillis(t.CreatedAt), toMillis(t.ExpiresAt)).Scan(&t.ID); err != nil {
 		return "", fmt.Errorf("db: insert %s link: %w", t.Kind, err)
 	}
 	return tok, nil
@@ -134,7 +130,7 @@ var errInviteEmailTaken = Errorf(ErrConflict, "A user with this email already ex
 // createInvite stores an invite for email (normalized and valid) with role
 // inside tx, replacing the address's earlier unused invites, and audits it
 // with detail added.
-func (s *Store) createInvite(ctx context.Context, tx *sql.Tx, email string, role Role, actor Actor, detail map[string]string) (string, UserToken, error) {
+func (s *Store) createInvite(ctx context.Context, tx *Tx, email string, role Role, actor Actor, detail map[string]string) (string, UserToken, error) {
 	var taken int
 	if err := tx.QueryRowContext(ctx, emailTakenSQL, email).Scan(&taken); err != nil {
 		return "", UserToken{}, fmt.Errorf("db: create invite: %w", err)
@@ -214,7 +210,7 @@ func (s *Store) LookupToken(ctx context.Context, kind, token string) (UserToken,
 const useTokenSQL = `UPDATE user_tokens SET used_at = ?, user_id = ? WHERE id = ? AND used_at IS NULL`
 
 // useToken marks t used inside tx; userID records who used it.
-func useToken(ctx context.Context, tx *sql.Tx, t UserToken, userID int64, now time.Time) error {
+func useToken(ctx context.Context, tx *Tx, t UserToken, userID int64, now time.Time) error {
 	res, err := tx.ExecContext(ctx, useTokenSQL, toMillis(now), userID, t.ID)
 	if err != nil {
 		return fmt.Errorf("db: use %s link: %w", t.Kind, err)
@@ -267,12 +263,8 @@ func (s *Store) AcceptInvite(ctx context.Context, token, password, ip string) (U
 	if taken > 0 {
 		return User{}, Errorf(ErrConflict, "A user with this email already exists. Sign in instead.")
 	}
-	res, err := tx.ExecContext(ctx, insertUserSQL, t.Email, hash, string(t.Role), toMillis(now), toMillis(now))
-	if err != nil {
-		return User{}, fmt.Errorf("db: accept invite: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, insertUserSQL, t.Email, hash, string(t.Role), toMillis(now), toMillis(now)).Scan(&id); err != nil {
 		return User{}, fmt.Errorf("db: accept invite: %w", err)
 	}
 	if err := useToken(ctx, tx, t, id, now); err != nil {

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
@@ -189,7 +188,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 const flushChunk = 200
 
 // maxKnownIPs bounds Verifier.knownIPs; when full it is emptied, which only
-// costs a few INSERT OR IGNOREs that find their row already there.
+// costs a few inserts that find their row already there.
 const maxKnownIPs = 100_000
 
 // keyIP is a (key, address) pair already in key_ips.
@@ -202,27 +201,40 @@ const (
 	// touchKeysSQL moves last_used_at forward only, and takes the address
 	// and user agent only from a use at least as recent as the stored one:
 	// batches from a retried flush or from another instance may arrive out
-	// of order. The VALUES rows are (id, last use, ip, user agent), whose
-	// columns SQLite names column1…column4; MAX with two arguments is
-	// SQLite's scalar maximum. RETURNING tells a deleted key (no row) from
-	// a live one.
+	// of order, and several instances flush into the same rows. The VALUES
+	// rows are (id, last use, ip, user agent), whose columns both engines
+	// name column1…column4; each value is CAST so PostgreSQL knows its
+	// type. RETURNING tells a deleted key (no row) from a live one.
 	touchKeysSQL = `UPDATE api_keys SET
 		last_used_ip = CASE WHEN u.column2 >= COALESCE(api_keys.last_used_at, 0) THEN u.column3 ELSE api_keys.last_used_ip END,
 		last_used_user_agent = CASE WHEN u.column2 >= COALESCE(api_keys.last_used_at, 0) THEN u.column4 ELSE api_keys.last_used_user_agent END,
-		last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), u.column2)
+		last_used_at = CASE WHEN u.column2 > COALESCE(api_keys.last_used_at, 0) THEN u.column2 ELSE api_keys.last_used_at END
 		FROM (VALUES %s) AS u
 		WHERE api_keys.id = u.column1
 		RETURNING api_keys.id, api_keys.name`
 	upsertDailySQL = `INSERT INTO key_usage_daily (key_id, day, count) VALUES %s
-		ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`
+		ON CONFLICT (key_id, day) DO UPDATE SET count = key_usage_daily.count + excluded.count`
 	upsertHourlySQL = `INSERT INTO usage_hourly (hour, count) VALUES (?, ?)
-		ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count`
-	insertKeyIPSQL = `INSERT OR IGNORE INTO key_ips (key_id, ip, first_seen_at) VALUES (?, ?, ?)`
+		ON CONFLICT (hour) DO UPDATE SET count = usage_hourly.count + excluded.count`
+	insertKeyIPSQL = `INSERT INTO key_ips (key_id, ip, first_seen_at) VALUES (?, ?, ?)
+		ON CONFLICT (key_id, ip) DO NOTHING`
 )
 
 // valuesList returns n comma-separated groups of width placeholders.
 func valuesList(n, width int) string {
 	group := "(?" + strings.Repeat(", ?", width-1) + ")"
+	return group + strings.Repeat(", "+group, n-1)
+}
+
+// typedValuesList returns n comma-separated groups of placeholders, each
+// CAST to the SQL type given for its column: a VALUES list that is not
+// the input of an INSERT gives PostgreSQL no other way to know the types.
+func typedValuesList(n int, types ...string) string {
+	cols := make([]string, len(types))
+	for i, t := range types {
+		cols[i] = "CAST(? AS " + t + ")"
+	}
+	group := "(" + strings.Join(cols, ", ") + ")"
 	return group + strings.Repeat(", "+group, n-1)
 }
 
@@ -301,8 +313,8 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 
 // touchKeys moves the last use of the keys in chunk (args: id, last use, ip,
 // user agent for each) and adds the ones that still exist to live.
-func touchKeys(ctx context.Context, tx *sql.Tx, chunk []int64, args []any, live map[int64]string) error {
-	q := fmt.Sprintf(touchKeysSQL, valuesList(len(chunk), 4)) // #nosec G201 -- only "(?, ?, ?, ?)" groups are formatted in; values stay bound parameters
+func touchKeys(ctx context.Context, tx *Tx, chunk []int64, args []any, live map[int64]string) error {
+	q := fmt.Sprintf(touchKeysSQL, typedValuesList(len(chunk), "BIGINT", "BIGINT", "TEXT", "TEXT")) // #nosec G201 -- only groups of CAST(? AS type) are formatted in; values stay bound parameters
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("db: flush usage: touch keys: %w", err)
@@ -326,7 +338,7 @@ func touchKeys(ctx context.Context, tx *sql.Tx, chunk []int64, args []any, live 
 
 // noteIP records that key id was used from x.ip and, the first time ever,
 // audits it: a key showing up from a new address is worth a look.
-func (v *Verifier) noteIP(ctx context.Context, tx *sql.Tx, id int64, name string, x ipUse) error {
+func (v *Verifier) noteIP(ctx context.Context, tx *Tx, id int64, name string, x ipUse) error {
 	res, err := tx.ExecContext(ctx, insertKeyIPSQL, id, x.ip, x.at)
 	if err != nil {
 		return fmt.Errorf("db: flush usage: key %d ip: %w", id, err)

@@ -69,7 +69,7 @@ func ValidateEmail(email string) error {
 
 const userColumns = `id, email, role, created_at, disabled_at, password_changed_at, last_login_at`
 
-// scanner is a *sql.Row or *sql.Rows.
+// scanner is a *Row or *Rows.
 type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(row scanner, extra ...any) (User, error) {
@@ -113,7 +113,7 @@ var errSetupDone = Errorf(ErrConflict, "Setup is already complete.")
 const (
 	emailTakenSQL  = `SELECT COUNT(*) FROM users WHERE email = ?`
 	hasAdminSQL    = `SELECT COUNT(*) FROM users WHERE role = 'admin'`
-	insertUserSQL  = `INSERT INTO users (email, password_hash, role, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)`
+	insertUserSQL  = `INSERT INTO users (email, password_hash, role, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?) RETURNING id`
 	emailTakenText = "An account with this email already exists."
 )
 
@@ -179,12 +179,8 @@ func (s *Store) createUser(ctx context.Context, email, password string, role Rol
 		return User{}, &ve
 	}
 	now := s.Now()
-	res, err := tx.ExecContext(ctx, insertUserSQL, email, hash, string(role), toMillis(now), toMillis(now))
-	if err != nil {
-		return User{}, fmt.Errorf("db: insert user: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, insertUserSQL, email, hash, string(role), toMillis(now), toMillis(now)).Scan(&id); err != nil {
 		return User{}, fmt.Errorf("db: insert user: %w", err)
 	}
 	u := User{ID: id, Email: email, Role: role, CreatedAt: fromMillis(toMillis(now)), PasswordChangedAt: fromMillis(toMillis(now))}

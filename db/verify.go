@@ -92,6 +92,8 @@ type Verifier struct {
 	gen     atomic.Uint64
 	shards  [cacheShards]cacheShard
 	lookups atomic.Int64
+	// notified counts change notifications received (see watchChanges).
+	notified atomic.Int64
 
 	usage   usageRecorder
 	flushMu sync.Mutex // one flush at a time, so a failed batch merges back in order
@@ -335,23 +337,20 @@ func (v *Verifier) PollChanges(ctx context.Context) error {
 	return nil
 }
 
-// Run flushes recorded usage every FlushInterval and polls for changes made
-// elsewhere every ChangePoll until ctx is done, then flushes once more so a
-// graceful shutdown loses nothing.
+// Run flushes recorded usage every FlushInterval and follows the changes
+// made elsewhere (watchChanges) until ctx is done, then flushes once more so
+// a graceful shutdown loses nothing.
 func (v *Verifier) Run(ctx context.Context) {
 	t := time.NewTicker(v.opt.FlushInterval)
 	defer t.Stop()
-	poll := time.NewTicker(v.opt.ChangePoll)
-	defer poll.Stop()
-	if err := v.PollChanges(ctx); err != nil && ctx.Err() == nil {
-		v.opt.Logger.Warn("key change poll failed", slog.Any("err", err))
-	}
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		v.watchChanges(ctx)
+	}()
+	defer func() { <-watching }()
 	for {
 		select {
-		case <-poll.C:
-			if err := v.PollChanges(ctx); err != nil && ctx.Err() == nil {
-				v.opt.Logger.Warn("key change poll failed", slog.Any("err", err))
-			}
 		case <-t.C:
 			if ctx.Err() == nil {
 				_ = v.Flush(ctx)

@@ -1,0 +1,49 @@
+package db
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// watchChanges keeps the cache in step with changes made by other
+// processes until ctx is done; changes made through this process drop the
+// cache synchronously already (SetKeyChangeHook). The two engines tell of
+// changes differently, and this is the one place that knows it:
+//
+//   - SQLite: triggers move the key_changes counter, which PollChanges reads
+//     every ChangePoll (250 ms by default).
+//   - PostgreSQL: triggers NOTIFY keyward_key_changes with the key or user
+//     that changed, and every instance LISTENs on a connection of its own
+//     (Store.listenChanges): a revocation through instance A reaches
+//     instance B as soon as A's transaction commits. Each (re)connection of
+//     the listener drops the cache, since what changed while it was not
+//     listening was missed; while it is away, entries are trusted for at
+//     most CacheTTL, the backstop.
+func (v *Verifier) watchChanges(ctx context.Context) {
+	if v.s.pg != nil {
+		v.s.listenChanges(ctx,
+			func(string) { v.notified.Add(1); v.invalidate() },
+			v.invalidate,
+			func(err error) {
+				v.opt.Logger.Warn("key change listener lost its connection; reconnecting", slog.Any("err", err))
+			})
+		return
+	}
+	poll := time.NewTicker(v.opt.ChangePoll)
+	defer poll.Stop()
+	for {
+		if err := v.PollChanges(ctx); err != nil && ctx.Err() == nil {
+			v.opt.Logger.Warn("key change poll failed", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// Notifications is how many change notifications from other instances
+// this Verifier has received (PostgreSQL), for tests and metrics.
+func (v *Verifier) Notifications() int64 { return v.notified.Load() }

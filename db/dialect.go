@@ -1,0 +1,112 @@
+package db
+
+import (
+	"strconv"
+	"strings"
+)
+
+// dialect is everything that differs between the two engines Keyward runs
+// on, in one place. The queries of this package are written once, in the
+// SQL both engines speak (? placeholders, ON CONFLICT upserts, RETURNING,
+// CASE for booleans, CAST for typed VALUES); what they cannot share is here,
+// and nowhere else asks which engine it runs on.
+type dialect struct {
+	// name is "sqlite" or "postgres", for messages and test names.
+	name string
+	// migrations is the folder of migrationFS holding this engine's
+	// migrations. Both folders hold the same names: a schema version means
+	// the same tables on either engine (TestMigrationsMatchAcrossEngines).
+	migrations string
+	// tablesSQL lists the database's tables (one text column), for the
+	// schema guard.
+	tablesSQL string
+	// lockWrites, when set, runs first in every transaction of the writer
+	// pool, to serialise writers across processes (see conn.BeginTx).
+	lockWrites string
+	// placeholders: "?" is rewritten to "$1", "$2", … (PostgreSQL).
+	numbered bool
+	// likeFold is the case-insensitive LIKE: SQLite's LIKE already folds
+	// ASCII case; PostgreSQL spells it ILIKE.
+	likeFold string
+	// strpos is the name of the function that finds a substring (1-based,
+	// 0 when absent), called (haystack, needle) on both engines.
+	strpos string
+	// equalFoldFmt compares a column with a parameter ignoring case; %s is
+	// the column. It matches the case-insensitive index on that column.
+	equalFoldFmt string
+	// classify marks connection-level failures as ErrUnavailable.
+	classify func(error) error
+}
+
+var sqliteDialect = &dialect{
+	name:       "sqlite",
+	migrations: "migrations",
+	tablesSQL: `SELECT name FROM sqlite_master
+		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`,
+	likeFold:     "LIKE",
+	strpos:       "instr",
+	equalFoldFmt: "%s = ? COLLATE NOCASE",
+	classify:     classifyErr,
+}
+
+// writeLockKey is the advisory lock every PostgreSQL write transaction takes
+// (an arbitrary constant: "kw" in ASCII, then 1).
+const writeLockKey = 0x6b7701
+
+var postgresDialect = &dialect{
+	name:       "postgres",
+	migrations: "migrations/postgres",
+	tablesSQL: `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+	lockWrites:   "SELECT pg_advisory_xact_lock(" + strconv.Itoa(writeLockKey) + ")",
+	numbered:     true,
+	likeFold:     "ILIKE",
+	strpos:       "strpos",
+	equalFoldFmt: "lower(%s) = lower(?)",
+	classify:     classifyErr,
+}
+
+// rebind turns the ? placeholders of query into the engine's own. A ?
+// inside a string literal, a quoted identifier or a comment is left alone.
+func (d *dialect) rebind(query string) string {
+	if !d.numbered || strings.IndexByte(query, '?') < 0 {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'' || c == '"':
+			end := strings.IndexByte(query[i+1:], c)
+			if end < 0 {
+				b.WriteString(query[i:])
+				return b.String()
+			}
+			b.WriteString(query[i : i+end+2])
+			i += end + 1
+		case c == '-' && i+1 < len(query) && query[i+1] == '-':
+			end := strings.IndexByte(query[i:], '\n')
+			if end < 0 {
+				b.WriteString(query[i:])
+				return b.String()
+			}
+			b.WriteString(query[i : i+end+1])
+			i += end
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// equalFold is a condition comparing column with one parameter, ignoring
+// case.
+func (d *dialect) equalFold(column string) string {
+	return strings.Replace(d.equalFoldFmt, "%s", column, 1)
+}

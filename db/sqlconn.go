@@ -1,0 +1,129 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+)
+
+// conn is a pool of one engine. Every query in this package is written
+// once, with ? placeholders, and passes through conn or Tx, which hand it
+// to the engine in its own dialect (dialect.rebind) and classify the
+// errors that come back (dialect.classify), so that no query knows which
+// engine runs it.
+type conn struct {
+	db *sql.DB
+	d  *dialect
+	// writer marks the pool every write goes through: its transactions
+	// are the ones serialised across processes (see BeginTx).
+	writer bool
+}
+
+// Tx is a transaction on a conn. Begin it with conn.BeginTx; end it with
+// Commit, and defer Rollback.
+type Tx struct {
+	tx *sql.Tx
+	d  *dialect
+}
+
+// Row is the result of QueryRowContext; its Scan classifies errors.
+type Row struct {
+	row *sql.Row
+	d   *dialect
+}
+
+// Rows is the result of QueryContext; Scan and Err classify errors.
+type Rows struct {
+	*sql.Rows
+	d *dialect
+}
+
+func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := c.db.ExecContext(ctx, c.d.rebind(query), args...)
+	return res, c.d.classify(err)
+}
+
+func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (*Rows, error) {
+	rows, err := c.db.QueryContext(ctx, c.d.rebind(query), args...)
+	if err != nil {
+		return nil, c.d.classify(err)
+	}
+	return &Rows{rows, c.d}, nil
+}
+
+func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
+	return &Row{c.db.QueryRowContext(ctx, c.d.rebind(query), args...), c.d}
+}
+
+// BeginTx begins a transaction. On the writer pool, transactions are one
+// at a time across every process using the database, on both engines:
+// SQLite's writer begins IMMEDIATE (its DSN says _txlock=immediate), and on
+// PostgreSQL the dialect's lockWrites takes a transaction-level advisory
+// lock first. The rules that read before they write (the last admin, one
+// successor per key, one key per form) rely on it.
+func (c *conn) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	tx, err := c.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, c.d.classify(err)
+	}
+	if c.writer && c.d.lockWrites != "" {
+		if _, err := tx.ExecContext(ctx, c.d.lockWrites); err != nil {
+			_ = tx.Rollback() // the lock error is the one to report
+			return nil, c.d.classify(err)
+		}
+	}
+	return &Tx{tx, c.d}, nil
+}
+
+func (c *conn) Close() error { return c.db.Close() }
+
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(ctx, t.d.rebind(query), args...)
+	return res, t.d.classify(err)
+}
+
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*Rows, error) {
+	rows, err := t.tx.QueryContext(ctx, t.d.rebind(query), args...)
+	if err != nil {
+		return nil, t.d.classify(err)
+	}
+	return &Rows{rows, t.d}, nil
+}
+
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
+	return &Row{t.tx.QueryRowContext(ctx, t.d.rebind(query), args...), t.d}
+}
+
+func (t *Tx) Commit() error   { return t.d.classify(t.tx.Commit()) }
+func (t *Tx) Rollback() error { return t.tx.Rollback() }
+
+func (r *Row) Scan(dest ...any) error { return r.d.classify(r.row.Scan(dest...)) }
+func (r *Row) Err() error             { return r.d.classify(r.row.Err()) }
+
+func (r *Rows) Scan(dest ...any) error { return r.d.classify(r.Rows.Scan(dest...)) }
+func (r *Rows) Err() error             { return r.d.classify(r.Rows.Err()) }
+
+// Stmt is a statement prepared in a transaction, for loops that run it
+// many times.
+type Stmt struct {
+	st *sql.Stmt
+	d  *dialect
+}
+
+func (t *Tx) PrepareContext(ctx context.Context, query string) (*Stmt, error) {
+	st, err := t.tx.PrepareContext(ctx, t.d.rebind(query))
+	if err != nil {
+		return nil, t.d.classify(err)
+	}
+	return &Stmt{st, t.d}, nil
+}
+
+func (s *Stmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	res, err := s.st.ExecContext(ctx, args...)
+	return res, s.d.classify(err)
+}
+
+func (s *Stmt) QueryRowContext(ctx context.Context, args ...any) *Row {
+	return &Row{s.st.QueryRowContext(ctx, args...), s.d}
+}
+
+func (s *Stmt) Close() error { return s.st.Close() }
