@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strings"
@@ -55,7 +56,11 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, db.MaxEmailLength), Next: next}
 	who := h.loginAttemptOf(c, email)
 
-	if wait := h.loginThrottle.Wait(who); wait > 0 {
+	wait, err := h.loginThrottle.Wait(ctx(c), who)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		h.metrics.login(loginThrottled)
 		secs := int(math.Ceil(wait.Seconds()))
 		m.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", plural(secs, "second"))
@@ -73,7 +78,7 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 		u, err = h.Store.Authenticate(ctx(c), email, password)
 	}
 	if errors.Is(err, db.ErrInvalidCredentials) {
-		h.loginThrottle.Failure(who)
+		failErr := h.loginThrottle.Failure(ctx(c), who)
 		h.metrics.login(loginFailure)
 		// Nothing changed, so there is no change for the event to share a
 		// transaction with: a failure to write it is logged and counted.
@@ -87,13 +92,22 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 			e.Detail = map[string]string{"device": "trusted"}
 		}
 		h.audit(c, e)
+		if failErr != nil {
+			// A failure the throttle did not count must not pass for an
+			// ordinary one: the person sees the error page instead.
+			return failErr
+		}
 		m.Error = "Invalid email or password."
 		return render(c, http.StatusUnauthorized, views.Login(m))
 	}
 	if err != nil {
 		return err
 	}
-	h.loginThrottle.Success(who)
+	if err := h.loginThrottle.Success(ctx(c), who); err != nil {
+		// The password was right: a count left behind costs the owner
+		// some allowance at worst, and is forgotten within the hour.
+		h.Logger.LogAttrs(ctx(c), slog.LevelError, "sign-in throttle not cleared", slog.String("error", err.Error()))
+	}
 	// Knowing the password, they need no password-change guesses.
 	h.passwordThrottle.reset(u.ID)
 	if err := h.startSession(c, u); err != nil {

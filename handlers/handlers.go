@@ -70,7 +70,7 @@ func New(cfg Config) *Handler {
 	return &Handler{
 		Config:           cfg,
 		sessions:         &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
-		loginThrottle:    newLoginThrottle(cfg.Now),
+		loginThrottle:    newLoginThrottle(cfg.Store, cfg.Now),
 		passwordThrottle: newPasswordChangeThrottle(cfg.Now),
 		devices:          &deviceCookies{store: cfg.Store, now: cfg.Now},
 		verifyThrottle:   newVerifyThrottle(cfg.Now),

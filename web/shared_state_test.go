@@ -1,0 +1,117 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/dbtest"
+)
+
+// otherProcess is another Keyward on a's database file, as a second
+// process behind a load balancer would be: its own db.Open, verifier,
+// server and in-memory throttles, sharing only the file (and the clock).
+func (a *testApp) otherProcess(opts ...appOption) *testApp {
+	a.t.Helper()
+	store, err := db.Open(context.Background(), a.dbPath, db.Options{Now: a.clock.Now, Argon2: dbtest.Argon2})
+	if err != nil {
+		a.t.Fatalf("open %s again: %v", a.dbPath, err)
+	}
+	a.t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			a.t.Errorf("close the other process's store: %v", err)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	v := db.NewVerifier(store, db.VerifierOptions{FlushInterval: 50 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { v.Run(ctx); close(done) }()
+	a.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	cfg := Config{Now: a.clock.Now, SetupToken: a.setupToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	hs := httptest.NewUnstartedServer(nil)
+	cfg.BaseURL = "http://" + hs.Listener.Addr().String()
+	srv, err := New(cfg, store, v)
+	if err != nil {
+		a.t.Fatalf("web.New: %v", err)
+	}
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	a.t.Cleanup(hs.Close)
+	return &testApp{t: a.t, store: store, dbPath: a.dbPath, verifier: v, server: srv, http: hs,
+		clock: a.clock, setupToken: cfg.SetupToken, cancel: cancel, done: done}
+}
+
+// TestLoginBackoffSharedAcrossInstances: the per-account back-off lives in
+// the database, so ten wrong passwords spread over two processes on one
+// database throttle the account on both exactly as ten on one do. Each
+// guess comes from a new address, so the per-address back-off (per
+// process, in memory) never applies; the clock moves 15 minutes after each
+// guess, past any wait so far and within the hour that keeps the count.
+// Kept in memory, five failures on each process would have earned 1 s and
+// been waited out.
+func TestLoginBackoffSharedAcrossInstances(t *testing.T) {
+	const alice, guesses = "alice@example.com", 10
+	// Ten failures in a row earn 1 s << (10 - 5).
+	const wantWait = "32"
+	tests := []struct {
+		name string
+		onB  func(i int) bool
+	}{
+		{"ten on A", func(int) bool { return false }},
+		{"five on A, then five on B", func(i int) bool { return i >= 5 }},
+		{"alternating", func(i int) bool { return i%2 == 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newTestApp(t, loopbackProxy)
+			a.createUser(alice, db.RoleMember)
+			b := a.otherProcess(loopbackProxy)
+			for i := range guesses {
+				on := a
+				if tt.onB(i) {
+					on = b
+				}
+				r := loginAttempt(on.browser(), alice, "wrong password for sure", fmt.Sprintf("203.0.113.%d", i+1))
+				if r.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("guess %d: got %d, want 401", i+1, r.StatusCode)
+				}
+				if i < guesses-1 {
+					a.clock.Advance(15 * time.Minute)
+				}
+			}
+			for _, inst := range []struct {
+				name string
+				app  *testApp
+			}{{"A", a}, {"B", b}} {
+				r := loginAttempt(inst.app.browser(), alice, testPassword, "198.51.100.7")
+				if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") != wantWait {
+					t.Errorf("right password on %s: got %d with Retry-After %q, want 429 with %s",
+						inst.name, r.StatusCode, r.Header.Get("Retry-After"), wantWait)
+				}
+			}
+			// Once the wait is over, signing in on B clears the count for A.
+			a.clock.Advance(32 * time.Second)
+			if r := loginAttempt(b.browser(), alice, testPassword, "198.51.100.8"); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("right password on B after the wait: got %d, want 303", r.StatusCode)
+			}
+			for i := range 5 {
+				r := loginAttempt(a.browser(), alice, "wrong password for sure", fmt.Sprintf("198.51.100.%d", 20+i))
+				if r.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("guess %d on A after the sign-in on B: got %d, want 401 (the count starts again)", i+1, r.StatusCode)
+				}
+			}
+		})
+	}
+}
