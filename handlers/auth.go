@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -178,16 +179,34 @@ func (h *Handler) SetupSubmit(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/keys")
 }
 
+// SetupLinkToken is the token /setup accepts while no admin exists: the
+// configured one, or else the one in the database (db.Store.SetupToken),
+// the same on every instance.
+func (h *Handler) SetupLinkToken(ctx context.Context) (string, error) {
+	if h.SetupToken != "" {
+		return h.SetupToken, nil
+	}
+	tok, err := h.Store.SetupToken(ctx)
+	if err != nil {
+		return "", fmt.Errorf("handlers: setup token: %w", err)
+	}
+	return tok, nil
+}
+
 // setupAllowed: no admin yet and the token matches (constant time).
 func (h *Handler) setupAllowed(c echo.Context, token string) (bool, error) {
 	has, err := h.Store.HasAdmin(ctx(c))
 	if err != nil {
 		return false, err
 	}
-	if has || h.SetupToken == "" || token == "" {
+	if has || token == "" {
 		return false, nil
 	}
-	return subtle.ConstantTimeCompare([]byte(token), []byte(h.SetupToken)) == 1, nil
+	want, err := h.SetupLinkToken(ctx(c))
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1, nil
 }
 
 // safeNext keeps post-sign-in redirects on this site: a local absolute path,

@@ -6,8 +6,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -37,13 +35,6 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 	base, err := url.Parse(cfg.BaseURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("web: base URL %q must be an absolute http(s) URL", cfg.BaseURL)
-	}
-	if cfg.SetupToken == "" {
-		tok, err := randomToken()
-		if err != nil {
-			return nil, err
-		}
-		cfg.SetupToken = tok
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
@@ -82,7 +73,9 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // SetupURL returns the one-time link that creates the first admin, or ""
-// once an admin exists.
+// once an admin exists. Its token is kept in the database, so every
+// instance started on one database prints the same link, and it works
+// whichever instance the browser reaches.
 func (s *Server) SetupURL(ctx context.Context) (string, error) {
 	has, err := s.store.HasAdmin(ctx)
 	if err != nil {
@@ -91,7 +84,11 @@ func (s *Server) SetupURL(ctx context.Context) (string, error) {
 	if has {
 		return "", nil
 	}
-	return s.cfg.BaseURL + "/setup?token=" + url.QueryEscape(s.cfg.SetupToken), nil
+	tok, err := s.h.SetupLinkToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.cfg.BaseURL + "/setup?token=" + url.QueryEscape(tok), nil
 }
 
 // Serve accepts connections on ln until Shutdown. It returns
@@ -105,13 +102,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return err
-}
-
-// randomToken returns 256 random bits, base64url without padding.
-func randomToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("web: random token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +113,71 @@ func TestLoginBackoffSharedAcrossInstances(t *testing.T) {
 				if r.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("guess %d on A after the sign-in on B: got %d, want 401 (the count starts again)", i+1, r.StatusCode)
 				}
+			}
+		})
+	}
+}
+
+// noSetupToken leaves the setup token to the database, as `keyward serve`
+// does (tests otherwise configure one).
+func noSetupToken(c *Config) { c.SetupToken = "" }
+
+// TestSetupLinkWorksOnEveryInstance: two processes on one database print
+// the same setup link; opened on B after A printed it, it creates the
+// first admin; afterwards neither accepts it, nor prints a link.
+func TestSetupLinkWorksOnEveryInstance(t *testing.T) {
+	ctx := context.Background()
+	a := newTestApp(t, noSetupToken)
+	b := a.otherProcess(noSetupToken)
+	token := func(app *testApp) string {
+		t.Helper()
+		link, err := app.server.SetupURL(ctx)
+		if err != nil {
+			t.Fatalf("SetupURL: %v", err)
+		}
+		if link == "" {
+			return ""
+		}
+		u, err := url.Parse(link)
+		if err != nil || u.Host != strings.TrimPrefix(app.http.URL, "http://") || u.Path != "/setup" {
+			t.Fatalf("setup link %q (err %v): want %s/setup?token=…", link, err, app.http.URL)
+		}
+		return u.Query().Get("token")
+	}
+	tokA := token(a)
+	if len(tokA) != 43 {
+		t.Fatalf("A's token: got %d characters, want 43 (256 bits in base64url)", len(tokA))
+	}
+	if tokB := token(b); tokB != tokA {
+		t.Fatalf("B's link: got another token, want A's")
+	}
+
+	admin := b.browser()
+	if r := admin.get("/setup?token=" + url.QueryEscape(tokA)); r.StatusCode != http.StatusOK {
+		t.Fatalf("A's link opened on B: got %d, want 200", r.StatusCode)
+	}
+	r := admin.post("/setup", url.Values{"token": {tokA}, "email": {"root@example.com"},
+		"password": {testPassword}, "password_confirm": {testPassword}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /setup on B: got %d, want 303", r.StatusCode)
+	}
+	wantSignedIn(t, admin, "root@example.com")
+
+	for _, inst := range []struct {
+		name string
+		app  *testApp
+	}{{"A", a}, {"B", b}} {
+		t.Run(inst.name+" afterwards", func(t *testing.T) {
+			if r := inst.app.browser().get("/setup?token=" + url.QueryEscape(tokA)); r.StatusCode != http.StatusForbidden {
+				t.Errorf("GET the old link: got %d, want 403", r.StatusCode)
+			}
+			r := inst.app.browser().post("/setup", url.Values{"token": {tokA}, "email": {"second@example.com"},
+				"password": {testPassword}, "password_confirm": {testPassword}})
+			if r.StatusCode != http.StatusForbidden {
+				t.Errorf("POST the old token: got %d, want 403", r.StatusCode)
+			}
+			if got := token(inst.app); got != "" {
+				t.Errorf("setup link printed after setup: got a token, want none")
 			}
 		})
 	}
