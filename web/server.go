@@ -6,6 +6,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +29,9 @@ type Server struct {
 	http    *http.Server
 	metrics *metrics
 	h       *handlers.Handler
+	// holder names this server in the background jobs' lease: random, so
+	// no two processes share it.
+	holder string
 }
 
 // New builds the server. It does not listen; call Serve.
@@ -36,11 +41,16 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("web: base URL %q must be an absolute http(s) URL", cfg.BaseURL)
 	}
+	holder := make([]byte, 16)
+	if _, err := rand.Read(holder); err != nil {
+		return nil, fmt.Errorf("web: job lease holder: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		cfg:     cfg,
 		store:   store,
 		metrics: newMetrics(reg),
+		holder:  hex.EncodeToString(holder),
 	}
 	s.h = handlers.New(handlers.Config{
 		Store:      store,

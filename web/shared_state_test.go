@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,5 +182,119 @@ func TestSetupLinkWorksOnEveryInstance(t *testing.T) {
 				t.Errorf("setup link printed after setup: got a token, want none")
 			}
 		})
+	}
+}
+
+// lockedBuffer is a log destination two servers' jobs may write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// count is how many log lines contain msg.
+func (l *lockedBuffer) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), msg)
+}
+
+func logTo(w io.Writer) appOption {
+	return func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(w, nil)) }
+}
+
+// TestJobsRunOncePerTickAcrossInstances: two processes on one database run
+// their jobs at the same instant, and a stale key is disabled once, with
+// one audit event and one log line. While the winner's lease runs, the
+// other does nothing, even with work waiting; once the lease has expired,
+// the other takes over.
+func TestJobsRunOncePerTickAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	const disabledMsg = "auto-disabled unused keys"
+	logs := map[*testApp]*lockedBuffer{}
+	var logA, logB lockedBuffer
+	a := newTestApp(t, logTo(&logA))
+	b := a.otherProcess(logTo(&logB))
+	logs[a], logs[b] = &logA, &logB
+	p, err := a.store.Policy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.AutoDisableAfter = 30 * day
+	if err := a.store.SetPolicy(ctx, p, db.CLIActor()); err != nil {
+		t.Fatalf("turn auto-disable on: %v", err)
+	}
+	bob := a.createUser("bob@example.com", db.RoleMember)
+	first, _ := a.storeKey(bob.ID, db.KeyInput{Name: "first"})
+	a.clock.Advance(20 * time.Minute)
+	second, _ := a.storeKey(bob.ID, db.KeyInput{Name: "second"})
+	// 30 days and 10 minutes after the first key: it is stale, the second
+	// not yet (10 minutes short).
+	a.clock.Advance(30*day - 10*time.Minute)
+
+	disables := func() int {
+		t.Helper()
+		ev, err := a.store.ListAudit(ctx, db.AuditFilter{Action: db.ActionKeyDisable})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ev)
+	}
+	status := func(k db.Key) db.KeyStatus { return a.getKey(k.ID).Status(a.clock.Now()) }
+
+	var wg sync.WaitGroup
+	for _, app := range []*testApp{a, b} {
+		wg.Go(func() { app.server.runJobsOnce(ctx) })
+	}
+	wg.Wait()
+	if got := disables(); got != 1 {
+		t.Fatalf("key.disable events after both ran: got %d, want 1", got)
+	}
+	if got := logA.count(disabledMsg) + logB.count(disabledMsg); got != 1 {
+		t.Fatalf("%q log lines: got %d, want 1", disabledMsg, got)
+	}
+	if got := status(first); got != db.KeyDisabled {
+		t.Fatalf("first key: got %s, want disabled", got)
+	}
+	winner, other := a, b
+	if logB.count(disabledMsg) == 1 {
+		winner, other = b, a
+	}
+
+	steps := []struct {
+		name          string
+		advance       time.Duration
+		wantDisables  int
+		wantSecond    db.KeyStatus
+		wantOtherLogs int
+	}{
+		// The second key is stale now, but the winner's lease still runs.
+		{"the other within the lease", 20 * time.Minute, 1, db.KeyActive, 0},
+		{"the other once the lease expired", jobLeaseTTL - 20*time.Minute, 2, db.KeyDisabled, 1},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			a.clock.Advance(st.advance)
+			other.server.runJobsOnce(ctx)
+			if got := disables(); got != st.wantDisables {
+				t.Errorf("key.disable events: got %d, want %d", got, st.wantDisables)
+			}
+			if got := status(second); got != st.wantSecond {
+				t.Errorf("second key: got %s, want %s", got, st.wantSecond)
+			}
+			if got := logs[other].count(disabledMsg); got != st.wantOtherLogs {
+				t.Errorf("the other's %q lines: got %d, want %d", disabledMsg, got, st.wantOtherLogs)
+			}
+		})
+	}
+	// The lease is the other's now: the former winner, at the same
+	// instant, does nothing.
+	if ok, err := winner.store.TryLease(ctx, jobLeaseName, winner.server.holder, jobLeaseTTL); err != nil || ok {
+		t.Errorf("the former winner's lease: got %v (err %v), want refused", ok, err)
 	}
 }
