@@ -38,7 +38,7 @@ func failuresOf(t *testing.T, s *Store, subject LoginSubject) int64 {
 	t.Helper()
 	var n int64
 	err := s.r.QueryRowContext(context.Background(),
-		`SELECT COALESCE(SUM(failures), 0) FROM login_failures WHERE subject = ?`, []byte(subject)).Scan(&n)
+		`SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM login_failures WHERE subject = ?`, []byte(subject)).Scan(&n)
 	if err != nil {
 		t.Fatalf("read failures: %v", err)
 	}
