@@ -214,3 +214,27 @@ func TestDeleteForgottenLoginFailures(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoginThrottleStatements is what the database back-off adds to a
+// failed sign-in: one read of the subject's wait and one upsert of the
+// failure (the clock moves an hour each time, so the count never grows past
+// one). Run with `go test -run '^$' -bench LoginThrottle ./db/`.
+func BenchmarkLoginThrottleStatements(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "keyward.db"), Options{Argon2: testArgon2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	sub := accountOf("alice@example.com")
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if _, err := s.LoginBlockedUntil(ctx, sub); err != nil {
+			b.Fatal(err)
+		}
+		at = at.Add(time.Hour)
+		if _, err := s.RecordLoginFailure(ctx, sub, at); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
