@@ -140,7 +140,7 @@ func writeSetupBanner(w io.Writer, url string) {
 	fmt.Fprintf(w, "\n"+
 		"  Keyward has no admin yet.\n"+
 		"  Open this link to create the first admin: %s\n"+
-		"  The link works until the first admin exists; a restart makes a new one.\n\n", url)
+		"  The link works until the first admin exists, on every instance of this database.\n\n", url)
 }
 
 // localURL is the dashboard URL when --base-url is not given: the host of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 )
@@ -17,7 +18,12 @@ const (
 	serverSecretSQL       = `SELECT value FROM server_secrets WHERE name = ?`
 	insertServerSecretSQL = `INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO NOTHING`
+	deleteServerSecretSQL = `DELETE FROM server_secrets WHERE name = ?`
 )
+
+// setupTokenSecret is the server secret behind the setup link.
+// #nosec G101 -- the name of a secret, not a credential.
+const setupTokenSecret = "setup_token"
 
 // ServerSecret returns the secret called name, creating it from
 // crypto/rand the first time any process asks. It lives in the database,
@@ -53,4 +59,18 @@ func (s *Store) ServerSecret(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("db: server secret %q: %w", name, err)
 	}
 	return v, nil
+}
+
+// SetupToken is the one-time token of the setup link: a server secret in
+// base64url, so every instance on the database prints the same link and
+// accepts it, whichever one the browser reaches. Creating an admin deletes
+// the secret in the same transaction (createUser), so a link once printed
+// never works again; should every admin later be gone, the next call makes
+// a new one.
+func (s *Store) SetupToken(ctx context.Context) (string, error) {
+	b, err := s.ServerSecret(ctx, setupTokenSecret)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }

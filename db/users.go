@@ -196,6 +196,13 @@ func (s *Store) createUser(ctx context.Context, email, password string, role Rol
 	if err := insertAudit(ctx, tx, now, e); err != nil {
 		return User{}, err
 	}
+	// With an admin, setup is over: its link dies with the change that
+	// ends it, whether the setup page or the CLI made the admin.
+	if role == RoleAdmin {
+		if _, err := tx.ExecContext(ctx, deleteServerSecretSQL, setupTokenSecret); err != nil {
+			return User{}, fmt.Errorf("db: end setup: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return User{}, fmt.Errorf("db: create user: %w", err)
 	}

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strings"
@@ -55,7 +57,11 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, db.MaxEmailLength), Next: next}
 	who := h.loginAttemptOf(c, email)
 
-	if wait := h.loginThrottle.Wait(who); wait > 0 {
+	wait, err := h.loginThrottle.Wait(ctx(c), who)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		h.metrics.login(loginThrottled)
 		secs := int(math.Ceil(wait.Seconds()))
 		m.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", plural(secs, "second"))
@@ -73,7 +79,7 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 		u, err = h.Store.Authenticate(ctx(c), email, password)
 	}
 	if errors.Is(err, db.ErrInvalidCredentials) {
-		h.loginThrottle.Failure(who)
+		failErr := h.loginThrottle.Failure(ctx(c), who)
 		h.metrics.login(loginFailure)
 		// Nothing changed, so there is no change for the event to share a
 		// transaction with: a failure to write it is logged and counted.
@@ -87,13 +93,22 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 			e.Detail = map[string]string{"device": "trusted"}
 		}
 		h.audit(c, e)
+		if failErr != nil {
+			// A failure the throttle did not count must not pass for an
+			// ordinary one: the person sees the error page instead.
+			return failErr
+		}
 		m.Error = "Invalid email or password."
 		return render(c, http.StatusUnauthorized, views.Login(m))
 	}
 	if err != nil {
 		return err
 	}
-	h.loginThrottle.Success(who)
+	if err := h.loginThrottle.Success(ctx(c), who); err != nil {
+		// The password was right: a count left behind costs the owner
+		// some allowance at worst, and is forgotten within the hour.
+		h.Logger.LogAttrs(ctx(c), slog.LevelError, "sign-in throttle not cleared", slog.String("error", err.Error()))
+	}
 	// Knowing the password, they need no password-change guesses.
 	h.passwordThrottle.reset(u.ID)
 	if err := h.startSession(c, u); err != nil {
@@ -164,16 +179,34 @@ func (h *Handler) SetupSubmit(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/keys")
 }
 
+// SetupLinkToken is the token /setup accepts while no admin exists: the
+// configured one, or else the one in the database (db.Store.SetupToken),
+// the same on every instance.
+func (h *Handler) SetupLinkToken(ctx context.Context) (string, error) {
+	if h.SetupToken != "" {
+		return h.SetupToken, nil
+	}
+	tok, err := h.Store.SetupToken(ctx)
+	if err != nil {
+		return "", fmt.Errorf("handlers: setup token: %w", err)
+	}
+	return tok, nil
+}
+
 // setupAllowed: no admin yet and the token matches (constant time).
 func (h *Handler) setupAllowed(c echo.Context, token string) (bool, error) {
 	has, err := h.Store.HasAdmin(ctx(c))
 	if err != nil {
 		return false, err
 	}
-	if has || h.SetupToken == "" || token == "" {
+	if has || token == "" {
 		return false, nil
 	}
-	return subtle.ConstantTimeCompare([]byte(token), []byte(h.SetupToken)) == 1, nil
+	want, err := h.SetupLinkToken(ctx(c))
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1, nil
 }
 
 // safeNext keeps post-sign-in redirects on this site: a local absolute path,

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/db"
@@ -122,6 +124,39 @@ func BenchmarkAPIForwardAuth(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/auth", nil)
 			req.Header.Set("Authorization", "Bearer "+c.key)
 			serveBench(b, e, req, nil, c.want)
+		})
+	}
+}
+
+// BenchmarkLoginFailure is a wrong password for an existing account: what
+// the sign-in throttle's bookkeeping adds to a failed sign-in, beside the
+// argon2id comparison every failure pays. "production" hashes with
+// db.PasswordParams, as a server does; "cheap" with dbtest.Argon2, so the
+// throttle's share stands out. The throttles run on a clock that moves an
+// hour at every reading (unthrottle): each failure is recorded, none is
+// refused. Run with `go test -run '^$' -bench LoginFailure ./handlers/`.
+func BenchmarkLoginFailure(b *testing.B) {
+	cases := []struct {
+		name   string
+		params *argon2id.Params
+	}{
+		{"production", db.PasswordParams},
+		{"cheap", dbtest.Argon2},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			store, _ := dbtest.Open(b, db.Options{Argon2: c.params})
+			if _, err := store.CreateUser(context.Background(), "bench@example.com", fuzzPassword, db.RoleMember, db.CLIActor()); err != nil {
+				b.Fatal(err)
+			}
+			h := New(Config{Store: store, Now: time.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			unthrottle(h)
+			e := echo.New()
+			e.POST("/login", h.LoginSubmit)
+			req := httptest.NewRequest(http.MethodPost, "/login", nil)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			body := []byte(url.Values{"email": {"bench@example.com"}, "password": {"wrong password for sure"}}.Encode())
+			serveBench(b, e, req, body, http.StatusUnauthorized)
 		})
 	}
 }

@@ -80,7 +80,7 @@ func (env *fuzzEnv) call(handler echo.HandlerFunc, req *http.Request) (*httptest
 func unthrottle(h *Handler) {
 	var hours atomic.Int64
 	clock := func() time.Time { return fuzzNow.Add(time.Duration(hours.Add(1)) * time.Hour) }
-	h.loginThrottle = newLoginThrottle(clock)
+	h.loginThrottle = newLoginThrottle(h.Store, clock)
 	h.verifyThrottle = newVerifyThrottle(clock)
 }
 

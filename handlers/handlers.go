@@ -27,7 +27,9 @@ type Config struct {
 	BaseURL string
 	Version string
 	Now     func() time.Time
-	// SetupToken guards /setup while no admin exists.
+	// SetupToken, when set, is the token /setup takes while no admin
+	// exists. Empty (a server): the one in the database, shared by every
+	// instance (SetupLinkToken).
 	SetupToken string
 	// SessionIdle and SessionAbsolute are the server's configured session
 	// timeouts: what applies while the settings page leaves them empty.
@@ -70,7 +72,7 @@ func New(cfg Config) *Handler {
 	return &Handler{
 		Config:           cfg,
 		sessions:         &sessionStore{store: cfg.Store, idle: cfg.SessionIdle, absolute: cfg.SessionAbsolute, now: cfg.Now},
-		loginThrottle:    newLoginThrottle(cfg.Now),
+		loginThrottle:    newLoginThrottle(cfg.Store, cfg.Now),
 		passwordThrottle: newPasswordChangeThrottle(cfg.Now),
 		devices:          &deviceCookies{store: cfg.Store, now: cfg.Now},
 		verifyThrottle:   newVerifyThrottle(cfg.Now),

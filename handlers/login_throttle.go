@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -41,20 +43,27 @@ type loginAttempt struct {
 // holding a device cookie of the account (as strict, but their own), each
 // with its own back-off. Someone guessing an account's password slows down
 // only the account's untrusted clients, never the owner's own browser.
+//
+// The back-offs that protect an account, per account and per device, live
+// in the database (db.Store.RecordLoginFailure), so every instance on it
+// counts the same failures: ten wrong passwords spread over two instances
+// throttle an account as ten on one would. The per-address back-off stays
+// in this instance's memory: it guards the server, not an account, and
+// with N instances an address gets at most N times its allowance, while
+// what it is guessing at stays throttled in the database.
 type loginThrottle struct {
-	byIP      *backoff[netip.Addr]
-	byAccount *backoff[accountKey]
-	byDevice  *backoff[deviceID]
+	byIP  *backoff[netip.Addr]
+	store *db.Store
+	now   func() time.Time
 }
 
-// Back-off policies of the sign-in throttles. An account or device gets 5
-// failures free, then waits 1 s, doubling to 15 min; an address gets 20.
-// Everything is forgotten an hour after the last failure.
+// loginIPPolicy: an address gets 20 failures free, then waits 1 s,
+// doubling to 15 min, forgotten an hour after its last failure. An account
+// or a device gets 5 (db's policy, the same doubling).
 var (
-	loginIPPolicy      = backoffPolicy{free: 20, base: time.Second, max: 15 * time.Minute, forget: time.Hour}
-	loginAccountPolicy = backoffPolicy{free: 5, base: time.Second, max: 15 * time.Minute, forget: time.Hour}
-	// loginLimits bounds each sign-in throttle: 100,000 entries and 4 MiB
-	// of keys and counts (an account entry is 64 bytes, so 65,536 of them).
+	loginIPPolicy = backoffPolicy{free: 20, base: time.Second, max: 15 * time.Minute, forget: time.Hour}
+	// loginLimits bounds each in-memory throttle map: 100,000 entries and
+	// 4 MiB of keys and counts.
 	loginLimits = backoffLimits{entries: 100_000, bytes: 4 << 20}
 )
 
@@ -71,49 +80,58 @@ func newPasswordChangeThrottle(now func() time.Time) *backoff[int64] {
 	return newBackoff[int64](now, passwordChangePolicy, loginLimits)
 }
 
-func newLoginThrottle(now func() time.Time) *loginThrottle {
-	return &loginThrottle{
-		byIP:      newBackoff[netip.Addr](now, loginIPPolicy, loginLimits),
-		byAccount: newBackoff[accountKey](now, loginAccountPolicy, loginLimits),
-		byDevice:  newBackoff[deviceID](now, loginAccountPolicy, loginLimits),
+func newLoginThrottle(store *db.Store, now func() time.Time) *loginThrottle {
+	return &loginThrottle{byIP: newBackoff[netip.Addr](now, loginIPPolicy, loginLimits), store: store, now: now}
+}
+
+// subject is what the attempt is judged by besides its address: its
+// device (trusted) or the account's untrusted clients; none for an email
+// no account can have.
+func (a loginAttempt) subject() (db.LoginSubject, bool) {
+	switch {
+	case a.trusted:
+		return db.DeviceSubject([16]byte(a.device)), true
+	case a.hasAccount:
+		return db.AccountSubject([sha256.Size]byte(a.account)), true
 	}
+	return nil, false
 }
 
 // Wait is how long the attempt must wait: the longer of the address's
-// wait and the device's (trusted) or the account's untrusted clients'.
-func (t *loginThrottle) Wait(a loginAttempt) time.Duration {
+// wait and its subject's.
+func (t *loginThrottle) Wait(ctx context.Context, a loginAttempt) (time.Duration, error) {
 	w := t.byIP.wait(a.ip)
-	switch {
-	case a.trusted:
-		w = max(w, t.byDevice.wait(a.device))
-	case a.hasAccount:
-		w = max(w, t.byAccount.wait(a.account))
+	if sub, ok := a.subject(); ok {
+		until, err := t.store.LoginBlockedUntil(ctx, sub)
+		if err != nil {
+			return 0, fmt.Errorf("handlers: sign-in throttle: %w", err)
+		}
+		w = max(w, until.Sub(t.now()))
 	}
-	return w
+	return w, nil
 }
 
-// Failure counts a wrong password against the address and against the
-// device (trusted) or the account's untrusted clients.
-func (t *loginThrottle) Failure(a loginAttempt) {
+// Failure counts a wrong password against the address and the subject.
+func (t *loginThrottle) Failure(ctx context.Context, a loginAttempt) error {
 	t.byIP.fail(a.ip)
-	switch {
-	case a.trusted:
-		t.byDevice.fail(a.device)
-	case a.hasAccount:
-		t.byAccount.fail(a.account)
+	if sub, ok := a.subject(); ok {
+		if _, err := t.store.RecordLoginFailure(ctx, sub, t.now()); err != nil {
+			return fmt.Errorf("handlers: sign-in throttle: %w", err)
+		}
 	}
+	return nil
 }
 
-// Success clears the counter the attempt was judged by, but not the IP's:
+// Success clears the subject the attempt was judged by, but not the IP's:
 // one good password must not reset a spray across many accounts from the
 // same address. A sign-in from a trusted device leaves the untrusted
 // clients' back-off alone, or each time the owner signed in, whoever is
 // guessing would get a fresh allowance.
-func (t *loginThrottle) Success(a loginAttempt) {
-	switch {
-	case a.trusted:
-		t.byDevice.reset(a.device)
-	case a.hasAccount:
-		t.byAccount.reset(a.account)
+func (t *loginThrottle) Success(ctx context.Context, a loginAttempt) error {
+	if sub, ok := a.subject(); ok {
+		if err := t.store.ClearLoginFailures(ctx, sub); err != nil {
+			return fmt.Errorf("handlers: sign-in throttle: %w", err)
+		}
 	}
+	return nil
 }

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -23,19 +25,20 @@ type throttleEnv struct {
 	h     *Handler
 	e     *echo.Echo
 	clock *dbtest.Clock
+	path  string // the database file
 }
 
 func newThrottleEnv(t *testing.T) *throttleEnv {
 	t.Helper()
 	clock := dbtest.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	store, _ := dbtest.Open(t, db.Options{Now: clock.Now})
+	store, path := dbtest.Open(t, db.Options{Now: clock.Now})
 	if _, err := store.CreateUser(context.Background(), "alice@example.com", fuzzPassword, db.RoleMember, db.CLIActor()); err != nil {
 		t.Fatalf("create user: %v", err)
 	}
 	h := New(Config{Store: store, BaseURL: "http://127.0.0.1:8080", Now: clock.Now})
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
-	return &throttleEnv{h: h, e: e, clock: clock}
+	return &throttleEnv{h: h, e: e, clock: clock, path: path}
 }
 
 // login posts the sign-in form from peer and returns the status.
@@ -52,16 +55,32 @@ func (env *throttleEnv) login(t *testing.T, peer, email, password string) int {
 	return rec.Code
 }
 
+// accountRows reads the sign-in back-off rows of the database: how many,
+// and the longest subject.
+func (env *throttleEnv) accountRows(t *testing.T) (rows, longest int) {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+env.path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.QueryRow(`SELECT COUNT(*), COALESCE(MAX(length(subject)), 0) FROM login_failures`).Scan(&rows, &longest); err != nil {
+		t.Fatalf("read login_failures: %v", err)
+	}
+	return rows, longest
+}
+
 // TestLoginThrottleMemoryIsFixedPerEntry replays the attack of the review:
 // 200 failed sign-ins with ~0.93 MB addresses from 10 source addresses. An
 // email longer than any account's is an invalid sign-in that leaves no
-// account entry, and an entry costs the same whatever email was typed.
+// account row, and a row costs the same whatever email was typed: a kind
+// byte and a SHA-256. The address entries are in memory, fixed-size too.
 func TestLoginThrottleMemoryIsFixedPerEntry(t *testing.T) {
 	const attempts, sources = 200, 10
 	tests := []struct {
-		name             string
-		email            func(i int) string
-		wantAccountBytes int
+		name            string
+		email           func(i int) string
+		wantAccountRows int
 	}{
 		{"0.93 MB emails", func(i int) string {
 			return fmt.Sprintf("%d%s@example.com", i, strings.Repeat("a", 930_000))
@@ -69,8 +88,8 @@ func TestLoginThrottleMemoryIsFixedPerEntry(t *testing.T) {
 		{"longest possible emails", func(i int) string {
 			local := fmt.Sprintf("%03d%s", i, strings.Repeat("b", 64-3))
 			return local + "@" + strings.Repeat("c", db.MaxEmailLength-len(local)-len("@.example")) + ".example"
-		}, attempts * (32 + 32)},
-		{"short emails", func(i int) string { return fmt.Sprintf("u%d@example.com", i) }, attempts * (32 + 32)},
+		}, attempts},
+		{"short emails", func(i int) string { return fmt.Sprintf("u%d@example.com", i) }, attempts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,8 +100,12 @@ func TestLoginThrottleMemoryIsFixedPerEntry(t *testing.T) {
 					t.Fatalf("attempt %d: got status %d, want 401", i+1, got)
 				}
 			}
-			if got := env.h.loginThrottle.byAccount.bytes(); got != tt.wantAccountBytes {
-				t.Errorf("account limiter: got %d bytes, want %d", got, tt.wantAccountBytes)
+			rows, longest := env.accountRows(t)
+			if rows != tt.wantAccountRows {
+				t.Errorf("account rows: got %d, want %d", rows, tt.wantAccountRows)
+			}
+			if rows > 0 && longest != 1+sha256.Size {
+				t.Errorf("longest account subject: got %d bytes, want %d", longest, 1+sha256.Size)
 			}
 			wantIP := sources * env.h.loginThrottle.byIP.entryBytes
 			if got := env.h.loginThrottle.byIP.bytes(); got != wantIP {
@@ -116,7 +139,7 @@ func TestBackoffBoundedByEntriesAndBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := dbtest.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-			b := newBackoff[accountKey](clock.Now, loginAccountPolicy, tt.limits)
+			b := newBackoff[accountKey](clock.Now, passwordChangePolicy, tt.limits)
 			if b.entryBytes != entry {
 				t.Fatalf("entry size: got %d bytes, want %d", b.entryBytes, entry)
 			}
@@ -136,14 +159,14 @@ func TestBackoffBoundedByEntriesAndBytes(t *testing.T) {
 // failure each, drops those before any key that is being slowed down.
 func TestBackoffPruneKeepsThrottledKeys(t *testing.T) {
 	clock := dbtest.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	b := newBackoff[accountKey](clock.Now, loginAccountPolicy, backoffLimits{entries: 100, bytes: 1 << 20})
+	b := newBackoff[accountKey](clock.Now, passwordChangePolicy, backoffLimits{entries: 100, bytes: 1 << 20})
 	target, _ := accountKeyOf("admin@example.com")
-	for range loginAccountPolicy.free + 3 {
+	for range passwordChangePolicy.free + 3 {
 		b.fail(target)
 	}
 	want := b.wait(target)
 	if want <= 0 {
-		t.Fatalf("target wait: got %v, want > 0 after %d failures", want, loginAccountPolicy.free+3)
+		t.Fatalf("target wait: got %v, want > 0 after %d failures", want, passwordChangePolicy.free+3)
 	}
 	for i := range 1000 {
 		k, _ := accountKeyOf(fmt.Sprintf("spray%d@example.com", i))

@@ -40,7 +40,8 @@ type Config struct {
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 	// SetupToken, when set, is the one-time token /setup requires while no
-	// admin exists. Empty: New generates one (see Server.SetupURL).
+	// admin exists. Empty (the server's default): the token is a secret in
+	// the database, the same for every instance (see Server.SetupURL).
 	SetupToken string
 }
 

@@ -6,13 +6,24 @@ import (
 	"time"
 )
 
-// jobInterval is how often the background jobs run. Auto-disable works in
-// days, so hourly is prompt enough and costs one indexed query.
-const jobInterval = time.Hour
+const (
+	// jobInterval is how often the background jobs run. Auto-disable works
+	// in days, so hourly is prompt enough and costs one indexed query.
+	jobInterval = time.Hour
+	// jobLeaseTTL is how long a tick's lease lasts: a little under the
+	// interval, so its holder renews it at its next tick, and if the holder
+	// is gone, the first instance to tick after it runs out takes over.
+	jobLeaseTTL = jobInterval - 5*time.Minute
+	// jobLeaseName names the one lease the hourly jobs share.
+	jobLeaseName = "hourly jobs"
+)
 
 // RunJobs runs the background jobs until ctx is done: the auto-disable of
-// unused keys (when the policy turns it on) and the removal of expired
-// session rows. It runs them once at start, then hourly.
+// unused keys (when the policy turns it on), the removal of expired
+// session rows and of forgotten sign-in failures. Every instance ticks at
+// start, then hourly, but only the one holding the jobs' lease in the
+// database runs them (runJobsOnce), so N instances still act once per
+// tick: one audit event and one log line per disabled batch, not N.
 func (s *Server) RunJobs(ctx context.Context) {
 	t := time.NewTicker(jobInterval)
 	defer t.Stop()
@@ -28,6 +39,17 @@ func (s *Server) RunJobs(ctx context.Context) {
 
 func (s *Server) runJobsOnce(ctx context.Context) {
 	log := s.cfg.Logger
+	ours, err := s.store.TryLease(ctx, jobLeaseName, s.holder, jobLeaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("background jobs: lease failed", slog.String("error", err.Error()))
+		}
+		return
+	}
+	if !ours {
+		log.Debug("background jobs: another instance holds the lease")
+		return
+	}
 	if n, err := s.store.AutoDisableStale(ctx); err != nil {
 		if ctx.Err() == nil {
 			log.Error("auto-disable job failed", slog.String("error", err.Error()))
@@ -37,5 +59,8 @@ func (s *Server) runJobsOnce(ctx context.Context) {
 	}
 	if _, err := s.store.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
 		log.Error("session cleanup failed", slog.String("error", err.Error()))
+	}
+	if _, err := s.store.DeleteForgottenLoginFailures(ctx); err != nil && ctx.Err() == nil {
+		log.Error("sign-in failure cleanup failed", slog.String("error", err.Error()))
 	}
 }

@@ -7,7 +7,7 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +29,9 @@ type Server struct {
 	http    *http.Server
 	metrics *metrics
 	h       *handlers.Handler
+	// holder names this server in the background jobs' lease: random, so
+	// no two processes share it.
+	holder string
 }
 
 // New builds the server. It does not listen; call Serve.
@@ -38,18 +41,16 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("web: base URL %q must be an absolute http(s) URL", cfg.BaseURL)
 	}
-	if cfg.SetupToken == "" {
-		tok, err := randomToken()
-		if err != nil {
-			return nil, err
-		}
-		cfg.SetupToken = tok
+	holder := make([]byte, 16)
+	if _, err := rand.Read(holder); err != nil {
+		return nil, fmt.Errorf("web: job lease holder: %w", err)
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		cfg:     cfg,
 		store:   store,
 		metrics: newMetrics(reg),
+		holder:  hex.EncodeToString(holder),
 	}
 	s.h = handlers.New(handlers.Config{
 		Store:      store,
@@ -82,7 +83,9 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // SetupURL returns the one-time link that creates the first admin, or ""
-// once an admin exists.
+// once an admin exists. Its token is kept in the database, so every
+// instance started on one database prints the same link, and it works
+// whichever instance the browser reaches.
 func (s *Server) SetupURL(ctx context.Context) (string, error) {
 	has, err := s.store.HasAdmin(ctx)
 	if err != nil {
@@ -91,7 +94,11 @@ func (s *Server) SetupURL(ctx context.Context) (string, error) {
 	if has {
 		return "", nil
 	}
-	return s.cfg.BaseURL + "/setup?token=" + url.QueryEscape(s.cfg.SetupToken), nil
+	tok, err := s.h.SetupLinkToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.cfg.BaseURL + "/setup?token=" + url.QueryEscape(tok), nil
 }
 
 // Serve accepts connections on ln until Shutdown. It returns
@@ -105,13 +112,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return err
-}
-
-// randomToken returns 256 random bits, base64url without padding.
-func randomToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("web: random token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
