@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+
+	"github.com/keyward/keyward/db"
 )
 
 // backup checks the database, then writes a consistent copy of it to FILE
@@ -17,6 +19,12 @@ func (a *app) backup(ctx context.Context, args []string) error {
 		return usagef("backup needs one FILE to write")
 	}
 	file := pos[0]
+	if cfg, err := a.g.load(a.env); err == nil && db.IsPostgres(cfg.DBPath) {
+		// Not an error of this machine's making, and not one to retry:
+		// the tool for the job is another. Exit 2, like a usage error.
+		return usagef("keyward backup copies a SQLite database; %s is PostgreSQL: back it up with pg_dump (for example `pg_dump --format=custom --file=keyward.dump %s`) and restore with pg_restore; see docs/deploy.md",
+			db.RedactTarget(cfg.DBPath), db.RedactTarget(cfg.DBPath))
+	}
 	store, cfg, err := a.openStore(ctx, false)
 	if err != nil {
 		return err

@@ -109,7 +109,7 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "url", baseURL, "addr", ln.Addr().String(), "db", cfg.DBPath, "version", versionString())
+	logger.Info("listening", "url", baseURL, "addr", ln.Addr().String(), "db", db.RedactTarget(cfg.DBPath), "version", versionString())
 	if a.onListen != nil {
 		a.onListen(baseURL)
 	}

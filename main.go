@@ -177,7 +177,7 @@ func (a *app) version(ctx context.Context, args []string) error {
 	fmt.Fprintln(a.stdout, versionString())
 	fmt.Fprintf(a.stderr, "schema %s\n", schemaName(db.LatestMigration()))
 	if path, _ := a.g.db.resolve(a.env); strings.TrimSpace(path) != "" {
-		fmt.Fprintf(a.stderr, "database %s: %s\n", path, describeSchema(ctx, path))
+		fmt.Fprintf(a.stderr, "database %s: %s\n", db.RedactTarget(path), describeSchema(ctx, path))
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func describeSchema(ctx context.Context, path string) string {
 	case errors.Is(err, os.ErrNotExist):
 		return "none yet (it is created on first run)"
 	case err != nil:
-		return "unreadable: " + err.Error()
+		return "unreadable: " + oneLine(err.Error())
 	case st.Foreign():
 		return fmt.Sprintf("not a Keyward database (it has tables %s but no record of Keyward migrations)", strings.Join(st.Tables, ", "))
 	case st.Empty():
@@ -269,7 +269,7 @@ func (a *app) openStore(ctx context.Context, create bool) (*db.Store, config, er
 	if err != nil {
 		return nil, config{}, err
 	}
-	if !create {
+	if !create && !db.IsPostgres(cfg.DBPath) {
 		if _, err := os.Stat(cfg.DBPath); errors.Is(err, os.ErrNotExist) {
 			return nil, config{}, fmt.Errorf("no database at %s: run `keyward serve` once, or point --db (KEYWARD_DB) at the database file", cfg.DBPath)
 		}
@@ -285,13 +285,20 @@ func (a *app) openStore(ctx context.Context, create bool) (*db.Store, config, er
 // with the migration migrationFor chose for the command. A schema this
 // binary may not use is reported as a *schemaRefusal, which says what to
 // do about it.
+//
+// A PostgreSQL URL is named without its password (db.RedactTarget) in
+// every message: they go to logs and terminals.
 func (a *app) openDB(ctx context.Context, path string) (*db.Store, error) {
 	store, err := db.Open(ctx, path, a.dbOptions)
 	var se *db.SchemaError
 	if errors.As(err, &se) {
-		return nil, &schemaRefusal{path: path, err: se}
+		return nil, &schemaRefusal{path: db.RedactTarget(path), err: se}
 	}
 	if err != nil {
+		if db.IsPostgres(path) {
+			// db's message names the server (redacted) and the reason.
+			return nil, err
+		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return store, nil

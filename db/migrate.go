@@ -217,7 +217,13 @@ func queryNames(ctx context.Context, tx *Tx, query string) ([]string, error) {
 // creating, migrating or changing it, for `keyward version`, which may run
 // beside a server and must leave no file behind. A missing file is an
 // error that wraps fs.ErrNotExist.
+//
+// path may be a PostgreSQL URL: its schema is read in one read-only
+// transaction.
 func ReadSchema(ctx context.Context, path string) (Schema, error) {
+	if IsPostgres(path) {
+		return readPostgresSchema(ctx, path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return Schema{}, fmt.Errorf("db: read schema: %w", err)
 	}

@@ -171,3 +171,20 @@ func (s *Store) listenOnce(ctx context.Context, changed func(string), reset, con
 		changed(n.Payload)
 	}
 }
+
+// readPostgresSchema reads the schema of the database target names,
+// changing nothing (for `keyward version`).
+func readPostgresSchema(ctx context.Context, target string) (Schema, error) {
+	cfg, err := pgx.ParseConfig(target)
+	if err != nil {
+		return Schema{}, fmt.Errorf("db: the PostgreSQL setting %s cannot be used: %s", RedactTarget(target), redactIn(err.Error(), target))
+	}
+	cfg.ConnectTimeout = connectTimeout
+	pool := stdlib.OpenDB(*cfg)
+	defer pool.Close()
+	st, err := readSchema(ctx, pool, postgresDialect)
+	if err != nil {
+		return Schema{}, errors.New(redactIn(err.Error(), target))
+	}
+	return st, nil
+}
