@@ -269,3 +269,65 @@ func TestSchemaGuardOnEachEngine(t *testing.T) {
 		})
 	})
 }
+
+// TestListenerReconnectDropsCache: PostgreSQL's change listener loses its
+// connection (the server ends it); a change made while nobody listened is
+// not missed, because the reconnected listener drops the whole cache.
+func TestListenerReconnectDropsCache(t *testing.T) {
+	ctx := context.Background()
+	target := postgresTarget(t)
+	clock := newFakeClock()
+	open := func() *Store {
+		s, err := Open(ctx, target, Options{Now: clock.Now, Argon2: testArgon2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	vb := NewVerifier(b, VerifierOptions{CacheTTL: time.Hour, Logger: quietVerifier(b).opt.Logger})
+	u := ktUser(t, a, "alice@example.com")
+	k, secret, err := a.CreateKey(ctx, u.ID, KeyInput{Name: "cached"}, CLIActor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runVerifier(t, vb)
+	listening := func() int {
+		var n int
+		if err := a.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN `+changesChannel+`'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, "B's listener connects", func() bool { return listening() == 1 })
+	wantCode(t, verify(t, vb, secret, ""), "") // cached as valid
+
+	// End the listener's connection, and revoke in the same statement's
+	// wake: the NOTIFY goes to nobody.
+	if _, err := a.w.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN `+changesChannel+`'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.w.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ?`, toMillis(clock.Now()), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, 10*time.Second, "B refuses the key revoked while its listener was away", func() bool {
+		res, err := vb.Verify(ctx, VerifyRequest{Key: secret})
+		return err == nil && res.Code == CodeRevoked
+	})
+	t.Logf("refused %v after the listener's connection was ended", took)
+}
+
+// postgresTarget is a new PostgreSQL database for a test that only makes
+// sense there (skipped without KEYWARD_TEST_POSTGRES).
+func postgresTarget(t *testing.T) string {
+	for _, e := range engines {
+		if e.name == "postgres" {
+			return e.target(t)
+		}
+	}
+	t.Fatal("no postgres engine in the table")
+	return ""
+}
