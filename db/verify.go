@@ -302,7 +302,7 @@ func (v *Verifier) lookup(ctx context.Context, h [32]byte) (*keySnapshot, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("db: verify lookup: %w", err)
+		return nil, fmt.Errorf("db: verify lookup: %w", Unavailable(err))
 	}
 	snap.scopes = splitScopes(scopes)
 	snap.expiresAt = timePtr(expires)
