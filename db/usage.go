@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -11,20 +12,56 @@ import (
 
 // Flush writes the usage recorded since the last flush in one transaction.
 // On failure the batch goes back to the pending one and is retried by the
-// next flush.
+// next flush; an unreachable database is ErrUnavailable.
 func (v *Verifier) Flush(ctx context.Context) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
 	b := v.usage.take()
-	if len(b.keys) == 0 && len(b.hours) == 0 {
-		return nil
+	var err error
+	if len(b.keys) != 0 || len(b.hours) != 0 {
+		if err = Unavailable(v.writeUsage(ctx, b)); err != nil {
+			v.usage.putBack(b)
+		}
 	}
-	if err := v.writeUsage(ctx, b); err != nil {
-		v.usage.putBack(b)
-		v.opt.Logger.Error("usage flush failed; will retry", "err", err, "keys", len(b.keys))
-		return err
+	v.trouble.note(v.opt.Logger, err, v.usage.dropped.Load(), v.usage.pending(), v.opt.MaxPendingKeys)
+	return err
+}
+
+// UsageDropped counts the uses whose per-key usage was dropped because
+// MaxPendingKeys keys were already waiting for a flush.
+func (v *Verifier) UsageDropped() int64 { return v.usage.dropped.Load() }
+
+// flushTrouble follows a run of failed flushes or dropped uses, so that
+// the log says when one starts and when it ends rather than every failed
+// flush (two a second while the database is away). Guarded by flushMu.
+type flushTrouble struct {
+	failing    bool  // a flush failed since the last one that worked
+	failures   int   // failed flushes in this run
+	dropLogged bool  // the drops of this run have been logged
+	dropBase   int64 // dropped uses before this run
+}
+
+// note takes the outcome of one flush: err, the dropped-use counter after
+// it and the keys still pending.
+func (t *flushTrouble) note(log *slog.Logger, err error, dropped int64, pending, maxKeys int) {
+	if err != nil {
+		t.failures++
+		if !t.failing {
+			t.failing = true
+			log.Error("usage flush failed; usage waits in memory and every flush retries it (logged once until a flush works)",
+				slog.Any("err", err), slog.Int("pending_keys", pending))
+		}
 	}
-	return nil
+	if dropped > t.dropBase && !t.dropLogged {
+		t.dropLogged = true
+		log.Warn("usage of keys not already pending is being dropped (keyward_usage_dropped_total counts it)",
+			slog.Int("max_pending_keys", maxKeys))
+	}
+	if err == nil && (t.failing || t.dropLogged) {
+		log.Info("usage flush works again", slog.Int("failed_flushes", t.failures),
+			slog.Int64("dropped_uses", dropped-t.dropBase))
+		*t = flushTrouble{dropBase: dropped}
+	}
 }
 
 // flushChunk is how many keys one multi-row statement of a flush covers: a

@@ -2,6 +2,7 @@ package db
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -23,9 +24,18 @@ const (
 )
 
 // usageRecorder collects successful verifications between flushes.
+//
+// While the database is away every flush fails and puts its batch back, so
+// what is pending grows with each distinct key verified. maxKeys bounds it:
+// a use of a key that is already pending still counts (no memory grows),
+// a use of any other key is dropped and counted in dropped, the figure
+// behind keyward_usage_dropped_total. The hourly totals (one entry an hour)
+// still count dropped uses.
 type usageRecorder struct {
-	mu    sync.Mutex
-	batch usageBatch
+	mu      sync.Mutex
+	batch   usageBatch
+	maxKeys int
+	dropped atomic.Int64 // read by metrics scrapes without the lock
 }
 
 type usageBatch struct {
@@ -52,7 +62,11 @@ func newUsageBatch() usageBatch {
 	return usageBatch{keys: map[int64]*keyUse{}, hours: map[int64]int64{}}
 }
 
-func (r *usageRecorder) reset() { r.batch = newUsageBatch() }
+// reset empties the recorder and bounds it to maxKeys pending keys.
+func (r *usageRecorder) reset(maxKeys int) {
+	r.batch = newUsageBatch()
+	r.maxKeys = maxKeys
+}
 
 // record notes one successful verification of keyID. O(1), no allocation
 // for a key already seen since the last flush.
@@ -62,6 +76,12 @@ func (r *usageRecorder) record(keyID int64, now time.Time, ip, ua string) {
 	r.mu.Lock()
 	u := r.batch.keys[keyID]
 	if u == nil {
+		if len(r.batch.keys) >= r.maxKeys {
+			r.batch.hours[ms/msPerHour]++
+			r.mu.Unlock()
+			r.dropped.Add(1)
+			return
+		}
 		u = &keyUse{}
 		r.batch.keys[keyID] = u
 	}
@@ -129,21 +149,45 @@ func (r *usageRecorder) take() usageBatch {
 	return b
 }
 
-// putBack merges a batch that could not be written into the pending one,
-// so a failed flush loses nothing.
+// putBack merges a batch that could not be written with what was recorded
+// while it was being written, so a failed flush loses nothing of it. The
+// failed batch comes first: it holds at most maxKeys keys, and uses
+// recorded meanwhile join it as far as the bound allows (always for keys
+// it already holds); the rest are dropped and counted, like any use beyond
+// the bound.
 func (r *usageRecorder) putBack(b usageBatch) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, o := range b.keys {
-		if u := r.batch.keys[id]; u != nil {
-			u.merge(o)
-		} else {
-			r.batch.keys[id] = o
+	for id, u := range r.batch.keys {
+		switch o := b.keys[id]; {
+		case o != nil:
+			o.merge(u)
+		case len(b.keys) < r.maxKeys:
+			b.keys[id] = u
+		default:
+			r.dropped.Add(u.uses())
 		}
 	}
-	for h, n := range b.hours {
-		r.batch.hours[h] += n
+	for h, n := range r.batch.hours {
+		b.hours[h] += n
 	}
+	r.batch = b
+}
+
+// uses is how many uses u counts, over all its days.
+func (u *keyUse) uses() int64 {
+	var n int64
+	for _, d := range u.days {
+		n += d.count
+	}
+	return n
+}
+
+// pending is how many keys have usage waiting for a flush.
+func (r *usageRecorder) pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.batch.keys)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
