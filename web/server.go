@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/handlers"
@@ -29,6 +31,9 @@ type Server struct {
 	http    *http.Server
 	metrics *metrics
 	h       *handlers.Handler
+	// unavailableLog paces the log line of requests that failed because
+	// the database is unreachable.
+	unavailableLog rate.Sometimes
 }
 
 // New builds the server. It does not listen; call Serve.
@@ -50,6 +55,8 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		cfg:     cfg,
 		store:   store,
 		metrics: newMetrics(reg),
+
+		unavailableLog: rate.Sometimes{Interval: 10 * time.Second},
 	}
 	s.h = handlers.New(handlers.Config{
 		Store:      store,
