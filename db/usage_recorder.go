@@ -1,6 +1,7 @@
 package db
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,6 +192,8 @@ func (r *usageRecorder) pending() int {
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
+// A cut string is a copy: a slice of it would keep the caller's whole
+// header (up to 64 KiB) alive for as long as its use waits for a flush.
 func truncateUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -198,5 +201,5 @@ func truncateUTF8(s string, n int) string {
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n]
+	return strings.Clone(s[:n])
 }

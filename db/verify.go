@@ -73,7 +73,9 @@ type VerifierOptions struct {
 	// MaxPendingKeys bounds how many distinct keys may have usage waiting
 	// in memory for a flush, which matters only while flushes fail (the
 	// database is away): beyond it, uses of keys not already pending are
-	// dropped and counted (UsageDropped). Default 100000, a few tens of MB.
+	// dropped and counted (UsageDropped). Default 100000: about 25 MB
+	// when each key is used from one address (measured), at most about
+	// 0.6 GB when every key holds 16 addresses with 256-byte user agents.
 	MaxPendingKeys int
 	// Logger receives flush failures. Default slog.Default().
 	Logger *slog.Logger
