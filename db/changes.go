@@ -32,9 +32,18 @@ func (v *Verifier) watchChanges(ctx context.Context) {
 	}
 	poll := time.NewTicker(v.opt.ChangePoll)
 	defer poll.Stop()
+	// A failing poll is logged when it starts failing and when it works
+	// again, not four times a second while the database is away.
+	failing := false
 	for {
-		if err := v.PollChanges(ctx); err != nil && ctx.Err() == nil {
-			v.opt.Logger.Warn("key change poll failed", slog.Any("err", err))
+		err := v.PollChanges(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			failing = true
+			v.opt.Logger.Warn("key change poll failed (logged once until a poll works)", slog.Any("err", err))
+		case err == nil && failing:
+			failing = false
+			v.opt.Logger.Info("key change poll works again")
 		}
 		select {
 		case <-ctx.Done():

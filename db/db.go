@@ -188,10 +188,14 @@ func (s *Store) SetKeyChangeHook(fn func()) {
 	s.keyChanged = fn
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers; a connection-level failure
+// is classified ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+	if err := s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("db: ping: %w", Unavailable(err))
+	}
+	return nil
 }
 
 // Backup writes a consistent copy of the database to path (VACUUM INTO),

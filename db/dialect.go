@@ -46,7 +46,7 @@ var sqliteDialect = &dialect{
 	likeFold:     "LIKE",
 	strpos:       "instr",
 	equalFoldFmt: "%s = ? COLLATE NOCASE",
-	classify:     classifyErr,
+	classify:     Unavailable,
 }
 
 // writeLockKey is the advisory lock every PostgreSQL write transaction takes
@@ -63,7 +63,7 @@ var postgresDialect = &dialect{
 	likeFold:     "ILIKE",
 	strpos:       "strpos",
 	equalFoldFmt: "lower(%s) = lower(?)",
-	classify:     classifyErr,
+	classify:     Unavailable,
 }
 
 // rebind turns the ? placeholders of query into the engine's own. A ?

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Fuzz targets for the input rules of package db. FuzzParseKey, the key
@@ -120,6 +121,9 @@ func FuzzTruncateUTF8(f *testing.F) {
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(got) {
 			t.Fatalf("truncateUTF8(%q, %d) = %q splits a character", s, n, got)
+		}
+		if len(got) < len(s) && len(got) > 0 && unsafe.StringData(got) == unsafe.StringData(s) {
+			t.Fatalf("truncateUTF8(%q, %d) shares the input's memory, want a copy", s, n)
 		}
 		if utf8.ValidString(s) && len(got) < n-utf8.UTFMax && len(got) < len(s) {
 			t.Fatalf("truncateUTF8(%q, %d) = %q cut more than one character", s, n, got)

@@ -70,9 +70,19 @@ type VerifierOptions struct {
 	FlushInterval time.Duration
 	// MaxEntries bounds the cache; when full it is emptied. Default 100000.
 	MaxEntries int
+	// MaxPendingKeys bounds how many distinct keys may have usage waiting
+	// in memory for a flush, which matters only while flushes fail (the
+	// database is away): beyond it, uses of keys not already pending are
+	// dropped and counted (UsageDropped). Default 100000: about 25 MB
+	// when each key is used from one address (measured), at most about
+	// 0.6 GB when every key holds 16 addresses with 256-byte user agents.
+	MaxPendingKeys int
 	// Logger receives flush failures. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// defaultMaxPendingKeys is VerifierOptions.MaxPendingKeys' default.
+const defaultMaxPendingKeys = 100_000
 
 // Verifier answers "is this key valid?" at close to the speed of a map
 // lookup. The path: ParseKey (no database for junk) -> SHA-256 -> cache ->
@@ -97,12 +107,16 @@ type Verifier struct {
 
 	usage   usageRecorder
 	flushMu sync.Mutex // one flush at a time, so a failed batch merges back in order
+	trouble flushTrouble
 
 	// changes is the key_changes version PollChanges last read
 	// (changesSeen: there is one).
 	changesMu   sync.Mutex
 	changes     int64
 	changesSeen bool
+	// changesLost: a poll found the database unavailable, so changes may
+	// have been missed; the next poll that works drops the cache.
+	changesLost bool
 	// knownIPs are the (key, address) pairs Flush has written to key_ips,
 	// so a busy key's address costs no statement per flush. Guarded by
 	// flushMu.
@@ -163,6 +177,9 @@ func NewVerifier(s *Store, opt VerifierOptions) *Verifier {
 	if opt.MaxEntries <= 0 {
 		opt.MaxEntries = 100000
 	}
+	if opt.MaxPendingKeys <= 0 {
+		opt.MaxPendingKeys = defaultMaxPendingKeys
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -171,7 +188,7 @@ func NewVerifier(s *Store, opt VerifierOptions) *Verifier {
 		v.shards[i].entries = map[[32]byte]cacheEntry{}
 		v.shards[i].vouched = map[[32]byte]time.Time{}
 	}
-	v.usage.reset()
+	v.usage.reset(opt.MaxPendingKeys)
 	s.SetKeyChangeHook(v.invalidate)
 	return v
 }
@@ -304,7 +321,7 @@ func (v *Verifier) lookup(ctx context.Context, h [32]byte) (*keySnapshot, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("db: verify lookup: %w", err)
+		return nil, fmt.Errorf("db: verify lookup: %w", Unavailable(err))
 	}
 	snap.scopes = splitScopes(scopes)
 	snap.expiresAt = timePtr(expires)
@@ -319,20 +336,30 @@ const keyChangesSQL = `SELECT version FROM key_changes WHERE id = 1`
 // has moved since the last poll: that is how changes made by other
 // processes reach this one. The first poll only takes note. When the
 // counter cannot be read the cache is dropped anyway, since nothing then
-// says it is still right.
+// says it is still right, except when the database is unavailable: then
+// the cache keeps answering for the keys it holds, each for at most
+// CacheTTL after it was read, so services keep working through a short
+// outage, and the first poll that reads the counter again drops it all
+// (changes made meanwhile by whoever could still reach the database).
 func (v *Verifier) PollChanges(ctx context.Context) error {
 	var version int64
 	err := v.s.r.QueryRowContext(ctx, keyChangesSQL).Scan(&version)
 	v.changesMu.Lock()
 	defer v.changesMu.Unlock()
 	if err != nil {
-		v.invalidate()
-		v.changesSeen = false
+		err = Unavailable(err)
+		if errors.Is(err, ErrUnavailable) {
+			v.changesLost = true
+		} else {
+			v.invalidate()
+			v.changesSeen = false
+		}
 		return fmt.Errorf("db: read key changes: %w", err)
 	}
-	if v.changesSeen && version != v.changes {
+	if v.changesLost || (v.changesSeen && version != v.changes) {
 		v.invalidate()
 	}
+	v.changesLost = false
 	v.changes, v.changesSeen = version, true
 	return nil
 }

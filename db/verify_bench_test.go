@@ -70,7 +70,7 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 
 func BenchmarkRecordUse(b *testing.B) {
 	var r usageRecorder
-	r.reset()
+	r.reset(defaultMaxPendingKeys)
 	now := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {

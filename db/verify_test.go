@@ -404,8 +404,12 @@ func TestVerifyDatabaseError(t *testing.T) {
 		_, secret := env.key(t, env.alice, "svc")
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := v.Verify(ctx, VerifyRequest{Key: secret}); !errors.Is(err, context.Canceled) {
+		_, err := v.Verify(ctx, VerifyRequest{Key: secret})
+		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled", err)
+		}
+		if errors.Is(err, ErrUnavailable) {
+			t.Errorf("err = %v: a cancelled request is not the database being unavailable", err)
 		}
 		wantCode(t, verify(t, v, secret, ""), "")
 	})

@@ -243,10 +243,16 @@ func headerSafe(s string) string {
 	}, s)
 }
 
-// Healthz is GET /healthz: 200 when the database answers.
+// Healthz is GET /healthz: 200 when the database answers, 503 with the
+// code UNAVAILABLE and Retry-After when it does not, so a load balancer
+// takes the instance out.
 func (h *Handler) Healthz(c echo.Context) error {
 	if err := h.Store.Ping(ctx(c)); err != nil {
-		return &HTTPError{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "The database does not answer."}
+		if errors.Is(err, db.ErrUnavailable) {
+			return err
+		}
+		return &HTTPError{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE",
+			Message: "The database does not answer.", RetryAfter: UnavailableRetryAfter}
 	}
 	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 }

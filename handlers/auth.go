@@ -214,12 +214,17 @@ func (h *Handler) setupAllowed(c echo.Context, token string) (bool, error) {
 // characters are refused outright: browsers delete tabs and line breaks from
 // a URL before reading it, so "/\t/host" would become "//host".
 func safeNext(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
-		strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/logout") {
+	if !localPath(p) || strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/logout") {
 		return "/keys"
 	}
 	return p
+}
+
+// localPath reports whether p is an absolute path on this site (see
+// safeNext), safe to link to.
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") &&
+		!strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // truncate returns the prefix of s holding at most n runes, without

@@ -15,8 +15,13 @@ type HTTPError struct {
 	Status     int
 	Code       string
 	Message    string
-	RetryAfter time.Duration // for 429
+	RetryAfter time.Duration // for 429 and 503
 }
+
+// UnavailableRetryAfter is the Retry-After of a 503 given because the
+// database is unreachable: long enough for a restart or a failover, short
+// enough that a service retrying it loses little.
+const UnavailableRetryAfter = 30 * time.Second
 
 func (e *HTTPError) Error() string { return e.Message }
 
@@ -49,6 +54,11 @@ func (h *Handler) ErrorPage(c echo.Context, status int, heading, message string)
 		Status:  status,
 		Heading: heading,
 		Message: message,
+	}
+	// A page that failed because something was away can simply be asked
+	// for again; a form that failed is sent again from its page.
+	if r := c.Request(); status == http.StatusServiceUnavailable && r.Method == http.MethodGet && localPath(r.URL.RequestURI()) {
+		page.RetryURL = r.URL.RequestURI()
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, status, views.ErrorView(page))

@@ -76,7 +76,7 @@ func New(cfg Config) *Handler {
 		passwordThrottle: newPasswordChangeThrottle(cfg.Now),
 		devices:          &deviceCookies{store: cfg.Store, now: cfg.Now},
 		verifyThrottle:   newVerifyThrottle(cfg.Now),
-		metrics:          newMetrics(cfg.Metrics),
+		metrics:          newMetrics(cfg.Metrics, cfg.Verifier),
 	}
 }
 

@@ -28,7 +28,9 @@ type metrics struct {
 	auditFailures prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics registers the business series on reg. v (nil in handler
+// tests without one) feeds keyward_usage_dropped_total.
+func newMetrics(reg prometheus.Registerer, v *db.Verifier) *metrics {
 	logins := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyward_logins_total", Help: "Sign-in attempts by outcome.",
 	}, []string{"outcome"})
@@ -53,7 +55,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, code := range db.VerifyCodes {
 		m.refused[code] = verifies.WithLabelValues(string(code))
 	}
-	reg.MustRegister(logins, verifies, m.verifyTime, m.auditFailures)
+	// Read at scrape time from the verifier's own counter: the drop happens
+	// in db, under the recorder's lock, where no metric should be.
+	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "keyward_usage_dropped_total",
+		Help: "Successful verifications whose per-key usage (last used, daily count) was dropped: too many keys had usage waiting for the database.",
+	}, func() float64 {
+		if v == nil {
+			return 0
+		}
+		return float64(v.UsageDropped())
+	})
+	reg.MustRegister(logins, verifies, m.verifyTime, m.auditFailures, dropped)
 	return m
 }
 

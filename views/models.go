@@ -76,6 +76,9 @@ type ErrorPage struct {
 	Status  int
 	Heading string
 	Message string
+	// RetryURL, when set, makes "Try again" (to this local address) the
+	// page's action: the request may work as it is a moment later.
+	RetryURL string
 }
 
 // KeyRow is one API key in a list.

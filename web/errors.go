@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,10 +18,11 @@ import (
 
 // problem is an error resolved to what the client sees.
 type problem struct {
-	status  int
-	code    string
-	heading string
-	message string
+	status     int
+	code       string
+	heading    string
+	message    string
+	retryAfter time.Duration // sent as Retry-After when set
 }
 
 // classify maps any error to a status, code and user-safe message. It is
@@ -32,7 +34,7 @@ func classify(err error) problem {
 	switch {
 	case errors.As(err, &he):
 		p := statusProblem(he.Status)
-		p.code, p.message = he.Code, he.Message
+		p.code, p.message, p.retryAfter = he.Code, he.Message, he.RetryAfter
 		return p
 	case errors.As(err, &ee):
 		return statusProblem(ee.Code)
@@ -56,7 +58,13 @@ func classify(err error) problem {
 		}
 		return p
 	case errors.Is(err, db.ErrInvalidCredentials):
-		return problem{http.StatusUnauthorized, "UNAUTHORIZED", "Sign-in failed", "Invalid email or password."}
+		return problem{status: http.StatusUnauthorized, code: "UNAUTHORIZED", heading: "Sign-in failed", message: "Invalid email or password."}
+	case errors.Is(err, db.ErrUnavailable):
+		// Not the request's fault, nor a bug: the same request may work in
+		// a moment. Services should retry it or fail closed, never read
+		// it as a refused key.
+		return problem{status: http.StatusServiceUnavailable, code: "UNAVAILABLE", heading: "Database unavailable",
+			message: "Keyward cannot reach its database right now. Try again in a minute.", retryAfter: handlers.UnavailableRetryAfter}
 	default:
 		return statusProblem(http.StatusInternalServerError)
 	}
@@ -115,17 +123,30 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	// The Store classifies its errors; this catches a connection failure
+	// that reached here by another way, so it is a 503 and not a 500.
+	err = db.Unavailable(err)
 	p := classify(err)
 	req := c.Request()
 	if p.status >= 500 && !errors.Is(err, context.Canceled) {
-		s.cfg.Logger.LogAttrs(req.Context(), slog.LevelError, "request failed",
+		attrs := []slog.Attr{
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			slog.String("method", req.Method), slog.String("route", c.Path()),
-			slog.String("error", err.Error()))
+			slog.String("error", err.Error()),
+		}
+		if errors.Is(err, db.ErrUnavailable) {
+			// Every request fails alike while the database is away: one
+			// line now and then says so without flooding the log.
+			s.unavailableLog.Do(func() {
+				s.cfg.Logger.LogAttrs(req.Context(), slog.LevelError,
+					"database unavailable: answering 503 (logged at most every 10s)", attrs...)
+			})
+		} else {
+			s.cfg.Logger.LogAttrs(req.Context(), slog.LevelError, "request failed", attrs...)
+		}
 	}
-	var he *handlers.HTTPError
-	if errors.As(err, &he) && he.RetryAfter > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(he.RetryAfter.Seconds()))))
+	if p.retryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(p.retryAfter.Seconds()))))
 	}
 	if req.Method == http.MethodHead {
 		_ = c.NoContent(p.status)

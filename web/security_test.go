@@ -1,6 +1,7 @@
 package web
 
 import (
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -287,43 +288,31 @@ func TestErrorPagesRevealNothing(t *testing.T) {
 	})
 }
 
+// TestInternalErrorsAreGeneric: a failure that is not the database being
+// away (here a table renamed behind the server's back, as a damaged schema
+// would be) is a 500 with the generic page, never the error's text.
 func TestInternalErrorsAreGeneric(t *testing.T) {
 	a := newTestApp(t)
 	b := a.signedIn("alice@example.com", db.RoleMember)
-	if err := a.store.Close(); err != nil {
-		t.Fatalf("close store: %v", err)
+	conn, err := sql.Open("sqlite", a.dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(`ALTER TABLE api_keys RENAME TO api_keys_gone`); err != nil {
+		t.Fatalf("rename table: %v", err)
 	}
 
-	t.Run("page", func(t *testing.T) {
-		r := b.get("/keys")
-		wantErrorPage(t, r, http.StatusInternalServerError)
-		if !strings.Contains(r.body, "An unexpected error happened on our side") {
-			t.Errorf("500 page lacks the generic message: %.500s", r.body)
+	r := b.get("/keys")
+	wantErrorPage(t, r, http.StatusInternalServerError)
+	if !strings.Contains(r.body, "An unexpected error happened on our side") {
+		t.Errorf("500 page lacks the generic message: %.500s", r.body)
+	}
+	for _, s := range []string{"sql", "api_keys", "no such table", "goroutine", ".go:"} {
+		if strings.Contains(strings.ToLower(r.body), s) {
+			t.Errorf("500 page contains %q", s)
 		}
-		for _, s := range []string{"sql", "database is closed", "goroutine", ".go:"} {
-			if strings.Contains(strings.ToLower(r.body), s) {
-				t.Errorf("500 page contains %q", s)
-			}
-		}
-	})
-
-	t.Run("healthz", func(t *testing.T) {
-		r := b.get("/healthz")
-		if r.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("GET /healthz on a closed database: got %d, want 503", r.StatusCode)
-		}
-		var body struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error.Code != "UNAVAILABLE" {
-			t.Fatalf("body: got %q, want {\"error\":{\"code\":\"UNAVAILABLE\",...}}", r.body)
-		}
-		for _, s := range []string{"sql", "closed"} {
-			if strings.Contains(strings.ToLower(r.body), s) {
-				t.Errorf("/healthz body contains %q", s)
-			}
-		}
-	})
+	}
 }
 
 func TestAdminRoutesRefuseMembers(t *testing.T) {

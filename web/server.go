@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/handlers"
@@ -32,6 +34,9 @@ type Server struct {
 	// holder names this server in the background jobs' lease: random, so
 	// no two processes share it.
 	holder string
+	// unavailableLog paces the log line of requests that failed because
+	// the database is unreachable.
+	unavailableLog rate.Sometimes
 }
 
 // New builds the server. It does not listen; call Serve.
@@ -51,6 +56,8 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		store:   store,
 		metrics: newMetrics(reg),
 		holder:  hex.EncodeToString(holder),
+
+		unavailableLog: rate.Sometimes{Interval: 10 * time.Second},
 	}
 	s.h = handlers.New(handlers.Config{
 		Store:      store,

@@ -1,4 +1,0 @@
-package db
-
-// classifyErr is replaced by the unavailable-database classification.
-func classifyErr(err error) error { return err }
