@@ -202,12 +202,27 @@ func TestBrowserAccessibility(t *testing.T) {
 		for _, scheme := range []string{"light", "dark"} {
 			t.Run(p.name+"/"+scheme, func(t *testing.T) {
 				tb.colorScheme(scheme)
-				// Let colour transitions (kw-btn) finish before contrast is measured.
-				time.Sleep(250 * time.Millisecond)
+				// Colour transitions (kw-btn) must finish before contrast
+				// is measured: wait until no animation runs (getAnimations
+				// applies the pending style change first).
+				waitNoAnimations(t, tb)
 				tb.checkA11y(t, axe)
 			})
 		}
 		tb.colorScheme("light")
+	}
+}
+
+// waitNoAnimations waits, within browserTimeout, until the page runs no
+// CSS transition or animation.
+func waitNoAnimations(t *testing.T, tb *tab) {
+	t.Helper()
+	deadline := time.Now().Add(browserTimeout)
+	for !evalJS[bool](tb, `document.getAnimations().every(a => a.playState !== "running")`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("animations still running after %v", browserTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
