@@ -34,8 +34,17 @@ test-race:
 	go test -race ./...
 
 ## test-ci: the tests as CI runs them: race detector, no cached results, and
-## every optional test required (browser tests fail when Chromium is missing)
+## every optional test required (browser tests fail when Chromium is missing).
+## The PostgreSQL tests run when KEYWARD_TEST_POSTGRES names a server (a
+## postgres:// URL of a role with CREATEDB; .ci/run starts Debian's and sets
+## it) and then fail, not skip, when it does not answer. Without it they
+## skip, which would let CI pass without them: with CI=true (as .ci/run
+## runs) test-ci refuses to start unless it is set.
 test-ci:
+	@if [ "$$CI" = true ] && [ -z "$$KEYWARD_TEST_POSTGRES" ]; then \
+		echo "make test-ci: CI=true but KEYWARD_TEST_POSTGRES is not set, so the PostgreSQL tests would be skipped; set it to postgres://ROLE:PASSWORD@HOST:PORT/postgres (.ci/run does)." >&2; \
+		exit 1; \
+	fi
 	KEYWARD_BROWSER_TESTS=required go test -race -count=1 -timeout 40m ./...
 
 # The linters live in a module of their own (tools/go.mod), so that their
