@@ -22,11 +22,23 @@ import (
 //     most CacheTTL, the backstop.
 func (v *Verifier) watchChanges(ctx context.Context) {
 	if v.s.pg != nil {
+		// The listener's loss is logged once, and its return once, not at
+		// every retry while the database is away.
+		down := false
 		v.s.listenChanges(ctx,
 			func(string) { v.notified.Add(1); v.invalidate() },
-			v.invalidate,
+			func() {
+				v.invalidate()
+				if down {
+					down = false
+					v.opt.Logger.Info("key change listener is listening again; the cache was dropped")
+				}
+			},
 			func(err error) {
-				v.opt.Logger.Warn("key change listener lost its connection; reconnecting", slog.Any("err", err))
+				if !down {
+					down = true
+					v.opt.Logger.Warn("key change listener lost its connection; reconnecting (logged once until it is back)", slog.Any("err", err))
+				}
 			})
 		return
 	}
