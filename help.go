@@ -92,7 +92,7 @@ its owner only (0600): it holds password hashes, emails and the audit log.
 To restore, stop the server and copy FILE over the database file (--db).
 `
 
-const helpDB = `Usage: keyward db copy --to postgres://USER:PASSWORD@HOST/DATABASE [--from FILE]
+const helpDB = `Usage: keyward db copy --to postgres://USER@HOST/DATABASE [--from FILE]
 
 Copies every table of the SQLite database FILE (default: --db, when it is
 a file) into an empty PostgreSQL database, in one transaction: users,
@@ -110,7 +110,8 @@ and checksum are printed on stderr; stdout stays empty.
 The source is read as one consistent snapshot, so the copy can run while
 a server writes to it, but what is written after the snapshot is not
 copied: stop the server first, copy, then start the instances on
-PostgreSQL. Passwords in URLs are never printed.
+PostgreSQL. A password may be in the URL, but the process list shows
+arguments: prefer PGPASSWORD or ~/.pgpass. Passwords are never printed.
 `
 
 const helpVersion = `Usage: keyward version
