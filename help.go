@@ -21,6 +21,8 @@ Usage:
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
   keyward backup FILE             write a consistent copy of the database to FILE
+  keyward db copy --to postgres://… [--from FILE]
+                                  move a SQLite database into an empty PostgreSQL one
   keyward version                 print the version and the schema versions
   keyward help [COMMAND]          show this help, or a command's
 
@@ -90,6 +92,28 @@ its owner only (0600): it holds password hashes, emails and the audit log.
 To restore, stop the server and copy FILE over the database file (--db).
 `
 
+const helpDB = `Usage: keyward db copy --to postgres://USER@HOST/DATABASE [--from FILE]
+
+Copies every table of the SQLite database FILE (default: --db, when it is
+a file) into an empty PostgreSQL database, in one transaction: users,
+sessions, keys (same ids, hashes and states: they keep verifying), usage,
+audit events, invites and reset links, settings, server secrets, sign-in
+back-off and job leases. The target gets its schema from this keyward;
+the source must be at this keyward's schema too (start this version's
+keyward serve on it once if it is older).
+
+Before committing, each table is read back from PostgreSQL and compared
+with the source: row count and a SHA-256 of its rows. Any difference, or
+any row already in the target, and nothing is written. Each table's rows
+and checksum are printed on stderr; stdout stays empty.
+
+The source is read as one consistent snapshot, so the copy can run while
+a server writes to it, but what is written after the snapshot is not
+copied: stop the server first, copy, then start the instances on
+PostgreSQL. A password may be in the URL, but the process list shows
+arguments: prefer PGPASSWORD or ~/.pgpass. Passwords are never printed.
+`
+
 const helpVersion = `Usage: keyward version
 
 Prints the version alone on stdout. On stderr follow the schema this
@@ -104,6 +128,7 @@ var helpTopics = map[string]string{
 	"user":    helpUser,
 	"keys":    helpKeys,
 	"backup":  helpBackup,
+	"db":      helpDB,
 	"version": helpVersion,
 }
 

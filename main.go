@@ -100,6 +100,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.keys(ctx, rest)
 	case "backup":
 		return a.backup(ctx, rest)
+	case "db":
+		return a.dbCommand(ctx, rest)
 	case "version":
 		return a.version(ctx, rest)
 	case "help":

@@ -36,6 +36,24 @@ type dialect struct {
 	equalFoldFmt string
 	// classify marks connection-level failures as ErrUnavailable.
 	classify func(error) error
+
+	// What `keyward db copy` (copy.go) needs to read and rebuild a table
+	// on either side.
+	//
+	// columnsSQL lists the columns of the table named by its one
+	// parameter, in table order: name, declared type, and the column's
+	// position in the primary key (1-based; 0 when not part of it).
+	columnsSQL string
+	// binaryOrderFmt orders by a text column %s byte by byte, so that both
+	// engines read rows in the same order for the copy's checksums:
+	// SQLite's BINARY collation, PostgreSQL's "C" (its default collation
+	// follows the locale).
+	binaryOrderFmt string
+	// resetIdentityFmt, when set, moves the identity sequence of table %s
+	// (also the one parameter, as text) past the largest id, so the rows
+	// inserted after a copy that kept its ids do not collide with them.
+	// SQLite's INTEGER PRIMARY KEY takes the largest id plus one by itself.
+	resetIdentityFmt string
 }
 
 var sqliteDialect = &dialect{
@@ -43,10 +61,12 @@ var sqliteDialect = &dialect{
 	migrations: "migrations",
 	tablesSQL: `SELECT name FROM sqlite_master
 		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`,
-	likeFold:     "LIKE",
-	strpos:       "instr",
-	equalFoldFmt: "%s = ? COLLATE NOCASE",
-	classify:     Unavailable,
+	likeFold:       "LIKE",
+	strpos:         "instr",
+	equalFoldFmt:   "%s = ? COLLATE NOCASE",
+	classify:       Unavailable,
+	columnsSQL:     `SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid`,
+	binaryOrderFmt: "%s COLLATE BINARY",
 }
 
 // writeLockKey is the advisory lock every PostgreSQL write transaction takes
@@ -64,6 +84,19 @@ var postgresDialect = &dialect{
 	strpos:       "strpos",
 	equalFoldFmt: "lower(%s) = lower(?)",
 	classify:     Unavailable,
+	columnsSQL: `SELECT c.column_name, c.data_type, COALESCE(k.ordinal_position, 0)
+		FROM information_schema.columns c
+		LEFT JOIN information_schema.table_constraints p
+			ON p.table_schema = c.table_schema AND p.table_name = c.table_name
+			AND p.constraint_type = 'PRIMARY KEY'
+		LEFT JOIN information_schema.key_column_usage k
+			ON k.constraint_schema = p.constraint_schema AND k.constraint_name = p.constraint_name
+			AND k.table_name = c.table_name AND k.column_name = c.column_name
+		WHERE c.table_schema = current_schema() AND c.table_name = ?
+		ORDER BY c.ordinal_position`,
+	binaryOrderFmt: `%s COLLATE "C"`,
+	resetIdentityFmt: `SELECT setval(pg_get_serial_sequence(?, 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL)
+		FROM %s`,
 }
 
 // rebind turns the ? placeholders of query into the engine's own. A ?

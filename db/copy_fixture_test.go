@@ -1,0 +1,178 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"testing"
+	"time"
+)
+
+// copyFixture is a database with every kind of row the copy must carry,
+// and what a test needs to check, on the copy, that each still works.
+type copyFixture struct {
+	src             *Store
+	admin, ann, bob User
+	activeID        int64
+	keys            map[string]fixtureKey // by state
+	sessionHash     []byte
+	invite, reset   string
+	deviceSecret    []byte
+	failSubject     LoginSubject
+	lastSourceKey   int64
+}
+
+type fixtureKey struct {
+	id     int64
+	secret string
+	code   VerifyCode // "" when valid
+}
+
+// fillEveryKind fills s with users (admin, member, disabled member),
+// keys in every state (active and used, expired, disabled, revoked,
+// rolled and its successor, a disabled owner's), usage (daily, hourly,
+// addresses), a session, an invite and a reset link, settings, a server
+// secret, a sign-in failure and a job lease, with their audit events.
+func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &copyFixture{src: s, keys: map[string]fixtureKey{}}
+	f.admin = mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+	f.ann = mustCreateUser(t, s, "ann@example.com", RoleMember)
+	f.bob = mustCreateUser(t, s, "bob@example.com", RoleMember)
+	adminActor := Actor{UserID: f.admin.ID, Label: f.admin.Email, IP: "192.0.2.1"}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("fixture: %s: %v", what, err)
+		}
+	}
+	newKey := func(state string, owner User, in KeyInput, code VerifyCode) Key {
+		t.Helper()
+		k, secret, err := s.CreateKey(ctx, owner.ID, in, CLIActor())
+		must("create key "+state, err)
+		f.keys[state] = fixtureKey{id: k.ID, secret: secret, code: code}
+		return k
+	}
+	soon := clock.Now().Add(time.Hour)
+	active := newKey("active", f.ann, KeyInput{Name: "deploy", Description: "CI deploys", Scopes: []string{"read", "write"}}, "")
+	f.activeID = active.ID
+	newKey("expired", f.ann, KeyInput{Name: "short", ExpiresAt: &soon}, CodeExpired)
+	disabled := newKey("disabled", f.ann, KeyInput{Name: "paused"}, CodeDisabled)
+	revoked := newKey("revoked", f.ann, KeyInput{Name: "leaked"}, CodeRevoked)
+	rolled := newKey("rolled", f.ann, KeyInput{Name: "rotating", Scopes: []string{"read"}}, "")
+	newKey("owner disabled", f.bob, KeyInput{Name: "bobs"}, CodeDisabled)
+
+	_, err := s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "paused by an admin", adminActor)
+	must("disable key", err)
+	_, err = s.RevokeKey(ctx, AnyOwner(), revoked.ID, "leaked in a log", adminActor)
+	must("revoke key", err)
+	must("disable bob", s.SetUserDisabled(ctx, f.bob.ID, true, adminActor))
+	clock.Advance(2 * time.Hour) // "short" expires
+	succ, secret, _, err := s.RollKey(ctx, f.ann.ID, rolled.ID, time.Hour, Actor{UserID: f.ann.ID, Label: f.ann.Email})
+	must("roll key", err)
+	f.keys["successor"] = fixtureKey{id: succ.ID, secret: secret}
+
+	v := quietVerifier(s)
+	for i, ip := range []string{"203.0.113.7", "203.0.113.7", "198.51.100.2"} {
+		res, err := v.Verify(ctx, VerifyRequest{Key: f.keys["active"].secret, IP: ip, UserAgent: "curl/8"})
+		must("verify", err)
+		if !res.Valid {
+			t.Fatalf("fixture: use %d of the active key: got %s, want valid", i, res.Code)
+		}
+	}
+	must("flush usage", v.Flush(ctx))
+
+	f.sessionHash = bytes.Repeat([]byte{7}, 32)
+	now := clock.Now()
+	must("create session", s.CreateSession(ctx, &Session{TokenHash: f.sessionHash, UserID: f.ann.ID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), IP: "203.0.113.9",
+		UserAgent: "Firefox", Data: []byte("encoded session values")}))
+	f.invite, _, err = s.CreateInvite(ctx, "carol@example.com", RoleMember, adminActor)
+	must("create invite", err)
+	f.reset, _, err = s.CreatePasswordReset(ctx, f.ann.ID, "", adminActor)
+	must("create reset link", err)
+	must("set policy", s.SetPolicy(ctx, Policy{StaleAfter: 30 * 24 * time.Hour, NeverUsedAfter: 7 * 24 * time.Hour,
+		AutoDisableAfter: 90 * 24 * time.Hour}, adminActor))
+	f.deviceSecret, err = s.ServerSecret(ctx, "device")
+	must("server secret", err)
+	f.failSubject = AccountSubject(sha256.Sum256([]byte("ann@example.com")))
+	_, err = s.RecordLoginFailure(ctx, f.failSubject, clock.Now())
+	must("sign-in failure", err)
+	// Text keys that byte order and most locales sort differently ("B"
+	// before "a" only byte by byte): both sides must read them in one
+	// order for the checksums to agree (dialect.binaryOrderFmt).
+	for _, name := range []string{"auto-disable", "a-job", "B-job"} {
+		_, err = s.TryLease(ctx, name, "instance-a", time.Minute)
+		must("job lease", err)
+	}
+	f.lastSourceKey = succ.ID
+	return f
+}
+
+// checkOn checks, through the store's own methods, that everything the
+// fixture made works on dst as it did on the source: each key verifies
+// with the same id and answer, passwords, the session, the links, the
+// server secret and the sign-in back-off hold, usage continues from the
+// copied counts, and new rows take ids past the copied ones.
+func (f *copyFixture) checkOn(t *testing.T, dst *Store) {
+	t.Helper()
+	ctx := context.Background()
+	v := quietVerifier(dst)
+	for state, k := range f.keys {
+		t.Run("key "+state, func(t *testing.T) {
+			res, err := v.Verify(ctx, VerifyRequest{Key: k.secret, IP: "203.0.113.7"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Valid != (k.code == "") || res.Code != k.code || res.KeyID != k.id {
+				t.Errorf("verify on the copy: got valid=%v code %q id %d, want valid=%v code %q id %d",
+					res.Valid, res.Code, res.KeyID, k.code == "", k.code, k.id)
+			}
+		})
+	}
+	if err := v.Flush(ctx); err != nil {
+		t.Fatalf("flush on the copy: %v", err)
+	}
+	// Three uses on the source, one here: the count goes on from the copy.
+	usage, err := dst.KeyUsage(ctx, AnyOwner(), f.keys["active"].id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(usage) != 1 || usage[0].Count != 4 {
+		t.Errorf("usage of the active key on the copy: got %+v, want one day with 4 uses (3 copied + 1)", usage)
+	}
+	if _, err := dst.Authenticate(ctx, f.ann.Email, testPassword); err != nil {
+		t.Errorf("sign in as ann on the copy: %v", err)
+	}
+	if _, err := dst.Authenticate(ctx, f.bob.Email, testPassword); err == nil {
+		t.Errorf("sign in as disabled bob on the copy: got success, want a refusal")
+	}
+	if ss, err := dst.SessionByTokenHash(ctx, f.sessionHash); err != nil || ss.UserID != f.ann.ID || string(ss.Data) != "encoded session values" {
+		t.Errorf("session on the copy: got %+v, %v, want ann's with its values", ss, err)
+	}
+	if _, err := dst.LookupToken(ctx, TokenInvite, f.invite); err != nil {
+		t.Errorf("invite on the copy: %v", err)
+	}
+	if _, err := dst.LookupToken(ctx, TokenReset, f.reset); err != nil {
+		t.Errorf("reset link on the copy: %v", err)
+	}
+	if got, err := dst.ServerSecret(ctx, "device"); err != nil || !bytes.Equal(got, f.deviceSecret) {
+		t.Errorf("server secret on the copy: got %x, %v, want the source's", got, err)
+	}
+	wantUntil, _ := f.src.LoginBlockedUntil(ctx, f.failSubject)
+	if got, err := dst.LoginBlockedUntil(ctx, f.failSubject); err != nil || !got.Equal(wantUntil) {
+		t.Errorf("sign-in back-off on the copy: got %v, %v, want %v", got, err, wantUntil)
+	}
+	u := mustCreateUser(t, dst, "dave@example.com", RoleMember)
+	if u.ID <= f.bob.ID {
+		t.Errorf("new user on the copy: got id %d, want past the copied %d", u.ID, f.bob.ID)
+	}
+	k, _, err := dst.CreateKey(ctx, u.ID, KeyInput{Name: "fresh"}, CLIActor())
+	if err != nil {
+		t.Fatalf("new key on the copy: %v", err)
+	}
+	if k.ID <= f.lastSourceKey {
+		t.Errorf("new key on the copy: got id %d, want past the copied %d", k.ID, f.lastSourceKey)
+	}
+}
