@@ -204,6 +204,12 @@ func TestPostgresOutage(t *testing.T) {
 		failed, _ := logTime(stderr, "usage flush failed")
 		works, _ := logTime(stderr, "usage flush works again")
 		listens, _ := logTime(stderr, "key change listener listens again")
+		// Until its listener is back, an instance that answers /healthz
+		// may still answer from a cache that misses changes made elsewhere:
+		// the listener's retry (at most 1 s apart) must follow quickly.
+		if lag := listens.Sub(startIssued) - healthy[i]; lag > listenerLagBound {
+			t.Errorf("instance %d: listener back %v after /healthz said 200, want within %v", i, lag.Round(time.Millisecond), listenerLagBound)
+		}
 		t.Logf("instance %d: first /healthz 200 %v after the start was issued, listener back %v after, first successful flush %v after (first failed flush %v after the stop); revoke after recovery refused after %v",
 			i, healthy[i].Round(time.Millisecond), listens.Sub(startIssued).Round(time.Millisecond), works.Sub(startIssued).Round(time.Millisecond),
 			failed.Sub(stopIssued).Round(time.Millisecond), refusedIn[i].Round(time.Millisecond))
@@ -233,6 +239,11 @@ func withoutRequests(stderr string) string {
 	}
 	return strings.Join(keep, "\n")
 }
+
+// listenerLagBound bounds how long after an instance's /healthz is 200
+// again its change listener may still be away: one retry interval (1 s,
+// db.listenRetryMax) plus a connection on a loaded machine.
+const listenerLagBound = 3 * time.Second
 
 // waitLoad waits until every class the load sends in phase p has at
 // least n answers sent in it and at least hold has passed, so that each
