@@ -74,7 +74,6 @@ func (c pgCluster) ctl(t *testing.T, action string, args ...string) time.Duratio
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	// #nosec G204 -- the version and cluster name come from the test's own environment
 	cmd := exec.CommandContext(ctx, "pg_ctlcluster", append([]string{c.version, c.name, action}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pg_ctlcluster %s %s %s: %v\n%s", c.version, c.name, action, err, out)
@@ -84,7 +83,6 @@ func (c pgCluster) ctl(t *testing.T, action string, args ...string) time.Duratio
 
 // running reports whether the cluster is up (pg_ctlcluster status exits 0).
 func (c pgCluster) running() bool {
-	// #nosec G204 -- as in ctl
 	return exec.Command("pg_ctlcluster", c.version, c.name, "status").Run() == nil
 }
 
