@@ -39,10 +39,17 @@ test-race:
 ## postgres:// URL of a role with CREATEDB; .ci/run starts Debian's and sets
 ## it) and then fail, not skip, when it does not answer. Without it they
 ## skip, which would let CI pass without them: with CI=true (as .ci/run
-## runs) test-ci refuses to start unless it is set.
+## runs) test-ci refuses to start unless it is set. The same goes for
+## KEYWARD_TEST_POSTGRES_OUTAGE, "VERSION CLUSTER URL" of a second cluster
+## that TestPostgresOutage stops and starts under load (it needs root for
+## pg_ctlcluster; .ci/run creates the cluster "outage" on port 5433).
 test-ci:
 	@if [ "$$CI" = true ] && [ -z "$$KEYWARD_TEST_POSTGRES" ]; then \
 		echo "make test-ci: CI=true but KEYWARD_TEST_POSTGRES is not set, so the PostgreSQL tests would be skipped; set it to postgres://ROLE:PASSWORD@HOST:PORT/postgres (.ci/run does)." >&2; \
+		exit 1; \
+	fi
+	@if [ "$$CI" = true ] && [ -z "$$KEYWARD_TEST_POSTGRES_OUTAGE" ]; then \
+		echo "make test-ci: CI=true but KEYWARD_TEST_POSTGRES_OUTAGE is not set, so the PostgreSQL outage test would be skipped; set it to \"VERSION CLUSTER postgres://ROLE:PASSWORD@HOST:PORT/postgres\" of a cluster it may stop (.ci/run does)." >&2; \
 		exit 1; \
 	fi
 	KEYWARD_BROWSER_TESTS=required go test -race -count=1 -timeout 40m ./...

@@ -22,24 +22,11 @@ import (
 //     most CacheTTL, the backstop.
 func (v *Verifier) watchChanges(ctx context.Context) {
 	if v.s.pg != nil {
-		// The listener's loss is logged once, and its return once, not at
-		// every retry while the database is away.
-		down := false
+		var trouble listenerTrouble
 		v.s.listenChanges(ctx,
 			func(string) { v.notified.Add(1); v.invalidate() },
-			func() {
-				v.invalidate()
-				if down {
-					down = false
-					v.opt.Logger.Info("key change listener is listening again; the cache was dropped")
-				}
-			},
-			func(err error) {
-				if !down {
-					down = true
-					v.opt.Logger.Warn("key change listener lost its connection; reconnecting (logged once until it is back)", slog.Any("err", err))
-				}
-			})
+			func() { v.invalidate(); trouble.connected(v.opt.Logger) },
+			func(err error) { trouble.lost(v.opt.Logger, err) })
 		return
 	}
 	poll := time.NewTicker(v.opt.ChangePoll)
@@ -63,6 +50,37 @@ func (v *Verifier) watchChanges(ctx context.Context) {
 		case <-poll.C:
 		}
 	}
+}
+
+// listenerTrouble follows the change listener's lost connections, so
+// that the log says when it lost its connection and when it listens
+// again, not every reconnection attempt (one every 5 s at most while the
+// database is away). Used by the listener's goroutine only.
+type listenerTrouble struct {
+	down     bool      // lost since it last listened
+	since    time.Time // when it was lost
+	attempts int       // failed connections since
+}
+
+// lost takes a failed connection or a lost one.
+func (t *listenerTrouble) lost(log *slog.Logger, err error) {
+	if !t.down {
+		*t = listenerTrouble{down: true, since: time.Now()}
+		log.Warn("key change listener lost its connection; reconnecting, and until then cached keys are trusted for at most the cache's lifetime (logged once until it listens again)",
+			slog.Any("err", err))
+		return
+	}
+	t.attempts++
+}
+
+// connected takes a connection that listens (the cache has just been
+// dropped).
+func (t *listenerTrouble) connected(log *slog.Logger) {
+	if t.down {
+		log.Info("key change listener listens again; cache dropped",
+			slog.Int("failed_attempts", t.attempts), slog.Duration("away", time.Since(t.since).Round(time.Millisecond)))
+	}
+	*t = listenerTrouble{}
 }
 
 // Notifications is how many change notifications from other instances

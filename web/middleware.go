@@ -123,7 +123,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if strings.HasPrefix(route, "/api/") || route == "/healthz" || route == "/metrics" || strings.HasPrefix(route, "/static") {
 			level = slog.LevelDebug
 		}
-		if status >= 500 {
+		// A 503 is the database being away (handleError says so at most
+		// every 10 s, /metrics counts each): it keeps its route's level,
+		// since one error line per verification would flood the log at
+		// the verify rate for as long as the outage lasts. Any other 5xx
+		// is a fault to look at, each one.
+		if status >= 500 && status != http.StatusServiceUnavailable {
 			level = slog.LevelError
 		}
 		if !log.Enabled(req.Context(), level) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -75,9 +76,9 @@ type outageApp struct {
 	cached, uncached string
 }
 
-func newOutageApp(t *testing.T) outageApp {
+func newOutageApp(t *testing.T, opts ...appOption) outageApp {
 	t.Helper()
-	a := newTestApp(t)
+	a := newTestApp(t, opts...)
 	admin, u := a.userBrowser("admin@example.com", db.RoleAdmin)
 	k, cached := a.storeKey(u.ID, db.KeyInput{Name: "cached"})
 	_, uncached := a.storeKey(u.ID, db.KeyInput{Name: "uncached"})
@@ -168,6 +169,44 @@ func TestDatabaseUnavailable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.check(t, tc.do()) })
+	}
+}
+
+// TestDatabaseUnavailableLogsOnce: every request answered 503 because the
+// database is away is one line at its route's level (debug for the API,
+// info for pages), and the error line that says why comes at most every
+// 10 s: stopping PostgreSQL under load (TestPostgresOutage) logged each
+// 503 at error level, about 290 lines a second for two instances under a
+// modest load, and thousands at a service's verify rate.
+func TestDatabaseUnavailableLogsOnce(t *testing.T) {
+	logs := &lockedBuffer{}
+	a := newOutageApp(t, logTo(logs))
+	const n = 50
+	for range n {
+		wantUnavailableJSON(t, a.verifyRaw(a.uncached))
+		wantUnavailableJSON(t, a.forwardAuth(a.uncached))
+	}
+	wantUnavailablePage(t, a.admin.get("/keys"))
+	wantUnavailableJSON(t, a.api(http.MethodGet, "/healthz", nil, nil))
+
+	logs.mu.Lock()
+	text := logs.b.String()
+	logs.mu.Unlock()
+	tests := []struct {
+		name string
+		re   string
+		want int
+	}{
+		{"the reason, once", `level=ERROR msg="database unavailable: answering 503`, 1},
+		{"no request line at error level", `level=ERROR msg=request `, 0},
+		{"the page's request line at info level", `level=INFO msg=request .* path=/keys .*status=503`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := len(regexp.MustCompile(tt.re).FindAllString(text, -1)); got != tt.want {
+				t.Errorf("got %d lines matching %q after %d answers 503, want %d:\n%s", got, tt.re, 2*n+2, tt.want, text)
+			}
+		})
 	}
 }
 
