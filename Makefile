@@ -117,8 +117,9 @@ soak:
 
 ## bench: the benchmark harness (bench/run, about 7 minutes; needs wrk):
 ## verify throughput against a bare Echo server, usage freshness, revocation,
-## pages at scale, sign-in under pressure, footprint and the Go
-## microbenchmarks; writes docs/benchmarks.md. BENCH_FLAGS=-profile instead
+## pages at scale, sign-in under pressure, footprint, the PostgreSQL phase
+## (when KEYWARD_BENCH_POSTGRES or KEYWARD_TEST_POSTGRES names a server; it
+## is skipped otherwise) and the Go microbenchmarks; writes docs/benchmarks.md. BENCH_FLAGS=-profile instead
 ## writes CPU and allocation profiles of the API under load to bench/out/;
 ## BENCH_FLAGS='-variants with=REV,…' also builds keyward at those git
 ## revisions and measures each in the same rounds (how an optimisation is

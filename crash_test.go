@@ -103,8 +103,17 @@ func (l *lockedBuffer) String() string {
 var listeningURL = regexp.MustCompile(`msg=listening url=(http://127\.0\.0\.1:\d+)`)
 
 // startKeyward starts `keyward serve` on a free loopback port over dbPath
-// and waits until it listens.
+// (a SQLite file or a postgres:// URL) and waits until it listens.
 func startKeyward(t *testing.T, bin, dbPath string) *procServer {
+	t.Helper()
+	s := spawnKeyward(t, bin, dbPath)
+	s.waitListening(t)
+	return s
+}
+
+// spawnKeyward starts `keyward serve` without waiting for it, so that
+// several can start at once; waitListening then waits for each.
+func spawnKeyward(t *testing.T, bin, dbPath string) *procServer {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", dbPath)
 	cmd.Env = procEnv()
@@ -118,11 +127,17 @@ func startKeyward(t *testing.T, bin, dbPath string) *procServer {
 		_ = cmd.Process.Kill()
 		<-s.done
 	})
+	return s
+}
+
+// waitListening waits until the server logs the address it listens on.
+func (s *procServer) waitListening(t *testing.T) {
+	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
 		if m := listeningURL.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = m[1]
-			return s
+			return
 		}
 		select {
 		case <-s.done:

@@ -23,7 +23,9 @@ const (
 // session rows and of forgotten sign-in failures. Every instance ticks at
 // start, then hourly, but only the one holding the jobs' lease in the
 // database runs them (runJobsOnce), so N instances still act once per
-// tick: one audit event and one log line per disabled batch, not N.
+// tick: one audit event and one log line per disabled batch, not N. The
+// others log (hourly, at info) that they skipped the tick, so an operator
+// and the multi-instance test can tell a held lease from a job that never ran.
 func (s *Server) RunJobs(ctx context.Context) {
 	t := time.NewTicker(jobInterval)
 	defer t.Stop()
@@ -47,7 +49,7 @@ func (s *Server) runJobsOnce(ctx context.Context) {
 		return
 	}
 	if !ours {
-		log.Debug("background jobs: another instance holds the lease")
+		log.Info("background jobs: skipped, another instance holds the lease")
 		return
 	}
 	if n, err := s.store.AutoDisableStale(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyward/keyward/bench/internal/seedfile"
 	"github.com/keyward/keyward/db"
 )
 
@@ -31,8 +32,12 @@ const (
 // round trip nor more than one poll interval of slack.
 func (h *harness) freshness(ctx context.Context, kw *server, store *db.Store) error {
 	h.phase("freshness under load")
-	probes := h.res.verifySeed.Probe
-	r := &h.res.Fresh
+	return freshnessOn(ctx, kw.url, store, h.res.verifySeed.Probe, &h.res.Fresh)
+}
+
+// freshnessOn samples each of probes once: a use through base, polled in
+// store.
+func freshnessOn(ctx context.Context, base string, store *db.Store, probes []seedfile.Key, r *freshResult) error {
 	r.Workers, r.Poll = freshWorkers, freshPoll
 	var (
 		mu    sync.Mutex
@@ -57,7 +62,7 @@ func (h *harness) freshness(ctx context.Context, kw *server, store *db.Store) er
 				if i >= len(probes) {
 					return
 				}
-				lat, ok, err := freshSample(ctx, c, kw.url, store, probes[i].ID, probes[i].Secret)
+				lat, ok, err := freshSample(ctx, c, base, store, probes[i].ID, probes[i].Secret)
 				if err != nil {
 					fail(err)
 					return

@@ -2,7 +2,8 @@
 // builds the binary and the bench tools, seeds two databases, measures
 // everything docs/benchmarks.md reports (verify throughput against a bare
 // Echo server, usage freshness, revocation, pages at scale, sign-in under
-// pressure, footprint, Go microbenchmarks) and writes that file. Everything
+// pressure, footprint, the same on PostgreSQL with two instances when a
+// server is given, Go microbenchmarks) and writes that file. Everything
 // runs on loopback and every load is bounded in time and count.
 //
 //	go run ./bench/run                 # what make bench runs
@@ -38,10 +39,13 @@ type options struct {
 	phases         map[string]bool
 	binary         string
 	variants       string
+	// postgres is the server the PostgreSQL phase uses (a postgres:// URL
+	// of a role that may create databases); empty skips that phase.
+	postgres string
 }
 
 // allPhases are the measurement steps, in the order they run.
-var allPhases = []string{"footprint", "load", "pages", "micro"}
+var allPhases = []string{"footprint", "load", "pages", "postgres", "micro"}
 
 // harness carries the run's options, paths and results.
 type harness struct {
@@ -49,6 +53,9 @@ type harness struct {
 	root    string // repository root
 	outDir  string // absolute bench output directory
 	wrkPath string
+	// wrkKeys are the key lists wrk reads (valid, refused): the SQLite
+	// seed's, or the PostgreSQL phase's while it runs.
+	wrkKeys [2]string
 	res     *results
 	// variants are other builds measured beside this one (-variants).
 	variants []variant
@@ -65,7 +72,9 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&o.conns, "conns", 64, "wrk connections")
 	flag.BoolVar(&o.profile, "profile", false, "profile the verify path under load instead of benchmarking")
-	phases := flag.String("phases", strings.Join(allPhases, ","), "steps to run: footprint (with sign-in), load (throughput, freshness, revocation), pages, micro")
+	phases := flag.String("phases", strings.Join(allPhases, ","), "steps to run: footprint (with sign-in), load (throughput, freshness, revocation), pages, postgres (needs -postgres), micro")
+	flag.StringVar(&o.postgres, "postgres", firstSet(os.Getenv("KEYWARD_BENCH_POSTGRES"), os.Getenv("KEYWARD_TEST_POSTGRES")),
+		"PostgreSQL server for the postgres phase: a postgres:// URL of a role that may create databases (default $KEYWARD_BENCH_POSTGRES, else $KEYWARD_TEST_POSTGRES; none skips the phase)")
 	flag.StringVar(&o.binary, "binary", "", "measure this keyward binary instead of building one (for before/after comparisons)")
 	flag.StringVar(&o.variants, "variants", "", "comma-separated NAME=REV: also build keyward at each git revision and measure it in the same throughput rounds and microbenchmark runs (e.g. with=HEAD~1)")
 	flag.Parse()
@@ -134,6 +143,7 @@ func run(ctx context.Context, o options) error {
 		{"footprint", "footprint and sign-in", h.footprint},
 		{"load", "verify load, freshness and revocation", h.verifyLoad},
 		{"pages", "pages at scale", h.pages},
+		{"postgres", "PostgreSQL", h.postgres},
 		{"micro", "microbenchmarks", h.micro},
 	}
 	for _, s := range steps {
@@ -162,6 +172,16 @@ func (h *harness) phase(name string) {
 	l := loadAvg()
 	h.res.Phases = append(h.res.Phases, phaseLoad{Name: name, Load1: l})
 	progress("==> %s (load average %s)", name, l)
+}
+
+// firstSet returns the first non-empty value.
+func firstSet(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func progress(format string, args ...any) {

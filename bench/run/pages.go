@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/keyward/keyward/bench/internal/seedfile"
 )
 
 // Requests per page: enough for a steady p95 (its 5 slowest of 100), after
@@ -37,29 +39,37 @@ var pageSpecs = []pageSpec{
 // on loopback (first byte sent to last byte read), with the machine
 // otherwise idle: no load generator runs in this phase.
 func (h *harness) pages(ctx context.Context) error {
+	res, err := h.pagesOn(ctx, "keyward-pages", h.path("pages.db"), h.res.pagesSeed)
+	h.res.Pages = res
+	return err
+}
+
+// pagesOn times every page of pageSpecs on a Keyward serving target, which
+// s describes.
+func (h *harness) pagesOn(ctx context.Context, name, target string, s *seedfile.Seed) ([]pageResult, error) {
 	settle(ctx)
-	s := h.res.pagesSeed
-	kw, err := h.startKeyward("keyward-pages", h.path("pages.db"))
+	var out []pageResult
+	kw, err := h.startKeyward(name, target)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer kw.stop()
 	if _, err := kw.waitHealthy(10 * time.Second); err != nil {
-		return err
+		return nil, err
 	}
 	clients := map[string]*browser{
 		"heavy": newBrowser(kw.url, time.Minute),
 		"admin": newBrowser(kw.url, time.Minute),
 	}
 	if err := clients["heavy"].login(s.Heavy.Email, s.Heavy.Password); err != nil {
-		return err
+		return nil, err
 	}
 	if err := clients["admin"].login(s.Admin.Email, s.Admin.Password); err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range pageSpecs {
 		if err := ctx.Err(); err != nil {
-			return err
+			return out, err
 		}
 		res := pageResult{Spec: p}
 		b := clients[p.Who]
@@ -73,7 +83,7 @@ func (h *harness) pages(ctx context.Context) error {
 			status, size, lines, err := b.get(p.Path)
 			d := time.Since(t)
 			if err != nil {
-				return fmt.Errorf("GET %s: %w", p.Path, err)
+				return out, fmt.Errorf("GET %s: %w", p.Path, err)
 			}
 			if status != http.StatusOK {
 				res.Missing = fmt.Sprintf("status %d", status)
@@ -88,7 +98,7 @@ func (h *harness) pages(ctx context.Context) error {
 			}
 		}
 		res.Lat = summarize(lats)
-		h.res.Pages = append(h.res.Pages, res)
+		out = append(out, res)
 		if res.Missing != "" {
 			progress("%s: %s (page missing?)", p.Path, res.Missing)
 			continue
@@ -96,7 +106,7 @@ func (h *harness) pages(ctx context.Context) error {
 		progress("%s: median %s, p95 %s (%d bytes%s)", p.Path, res.Lat.P50.Round(10*time.Microsecond),
 			res.Lat.P95.Round(10*time.Microsecond), res.Bytes, rowsNote(res))
 	}
-	return nil
+	return out, nil
 }
 
 func rowsNote(r pageResult) string {

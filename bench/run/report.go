@@ -65,6 +65,8 @@ func sortedCounts[V int | int64](m map[string]V) string {
 
 func (h *harness) writeReport() error {
 	r := h.res
+	doc := filepath.Join(h.root, h.opt.doc)
+	r.previous = previousSummary(doc)
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -93,7 +95,9 @@ func (h *harness) writeReport() error {
 		w("> but each run can land in a busier or quieter moment: read the per-round spread.\n\n")
 	}
 
-	h.writeSummary(w)
+	var summary strings.Builder
+	h.writeSummary(func(format string, args ...any) { fmt.Fprintf(&summary, format, args...) })
+	w("%s", summary.String())
 	ran := h.opt.phases
 	if ran["load"] {
 		h.writeThroughput(w)
@@ -113,6 +117,11 @@ func (h *harness) writeReport() error {
 	if notes, err := os.ReadFile(filepath.Join(h.root, notesFile)); err == nil {
 		w("\n%s\n", strings.TrimSpace(string(notes)))
 	}
+	if ran["postgres"] {
+		w("\n")
+		h.writePostgres(w)
+	}
+	h.writeComparison(w, summary.String())
 	w("\n## Reproducing\n\n")
 	w("`make bench` (needs `wrk`: `apt-get install wrk`). `go run ./bench/run -profile` writes CPU and\n")
 	w("allocation profiles of both API endpoints under the same load to `bench/out/` (it runs\n")
@@ -121,8 +130,9 @@ func (h *harness) writeReport() error {
 	w("`go run ./bench/run -variants NAME=REV,…` (or `make bench BENCH_FLAGS='-variants …'`) also builds Keyward at\n")
 	w("those git revisions and measures each beside the current build, in the same throughput rounds and as\n")
 	w("in-process CPU per request: how a hand-written optimisation is held to its figure (section 8).\n")
+	w("Section 9 runs when `KEYWARD_BENCH_POSTGRES` (or `KEYWARD_TEST_POSTGRES`, or `-postgres URL`) names a\n")
+	w("PostgreSQL server and a role that may create databases; without one it is skipped and says so.\n")
 
-	doc := filepath.Join(h.root, h.opt.doc)
 	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {
 		return err
 	}
@@ -183,6 +193,9 @@ func (h *harness) writeSummary(w func(string, ...any)) {
 			w("| 6 | Process start to /healthz 200, %s (median of %d; worst %s) | %s | ≤ 300 ms | %s |\n",
 				dbLabel(name), len(fp.Startup[name]), ms(slices.Max(fp.Startup[name])), ms(st), verdictMax(msf(st), 300, " ms"))
 		}
+	}
+	if ran["postgres"] {
+		h.writePGSummary(w)
 	}
 	if ran["micro"] {
 		w("| 7 | Go microbenchmarks | see below | (reported) | |\n")

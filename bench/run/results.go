@@ -19,6 +19,9 @@ type results struct {
 	SeedTimes             []string
 
 	verifySeed, pagesSeed *seedfile.Seed
+	// previous are the summary's results in the report this run replaces,
+	// by figure (previousSummary), for the comparison section.
+	previous map[string]string
 
 	Throughput   []endpointResult
 	Outcomes     map[string]int64 // Keyward's verification outcomes during the rounds
@@ -32,6 +35,7 @@ type results struct {
 	Pages     []pageResult
 	SignIn    signInResult
 	Footprint footprintResult
+	PG        pgResult
 	Micro     []microResult
 	// VariantMicro are the Stack microbenchmarks per build (Pkg holds the
 	// build's name: "current" or a variant's).

@@ -41,6 +41,7 @@ func (h *harness) seed(ctx context.Context) error {
 	for i, k := range s.Load {
 		load[i] = k.Secret
 	}
+	h.wrkKeys = [2]string{h.path("load.txt"), h.path("invalid.txt")}
 	if err := os.WriteFile(h.path("load.txt"), []byte(strings.Join(load, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}

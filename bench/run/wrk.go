@@ -28,7 +28,7 @@ type wrkResult struct {
 func (h *harness) wrkArgs(script, url string, d time.Duration) []string {
 	return []string{"-t", strconv.Itoa(h.opt.threads), "-c", strconv.Itoa(h.opt.conns),
 		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency", "-s", h.script(script), url,
-		"--", h.path("load.txt"), h.path("invalid.txt")}
+		"--", h.wrkKeys[0], h.wrkKeys[1]}
 }
 
 func (h *harness) script(name string) string { return h.root + "/bench/wrk/" + name }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for a postgres:// target
+
 	"github.com/keyward/keyward/db"
 )
 
@@ -33,7 +35,13 @@ const insertKeysSQL = `INSERT INTO api_keys (user_id, name, key_hash, hint, scop
 // takes minutes of the ten make bench has; one transaction takes seconds.
 // Everything else (users, last uses through the verifier, bulk revocations)
 // goes through db.Store.
+//
+// On PostgreSQL (path is a postgres:// URL) the same insert runs with
+// PostgreSQL's numbered placeholders and RETURNING id.
 func insertKeys(ctx context.Context, path string, rows []keyRow) ([]int64, error) {
+	if db.IsPostgres(path) {
+		return insertKeysPostgres(ctx, path, rows)
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -69,6 +77,42 @@ func insertKeys(ctx context.Context, path string, rows []keyRow) ([]int64, error
 		id, err := res.LastInsertId()
 		if err != nil {
 			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, tx.Commit()
+}
+
+// insertKeysPostgres is insertKeys on PostgreSQL, through pgx's
+// database/sql driver: one transaction, one prepared statement.
+func insertKeysPostgres(ctx context.Context, target string, rows []keyRow) ([]int64, error) {
+	conn, err := sql.Open("pgx", target)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_keys (user_id, name, key_hash, hint, scopes, created_at, expires_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	ids := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		h := db.HashKey(r.secret)
+		var exp any
+		if r.expires != nil {
+			exp = r.expires.UnixMilli()
+		}
+		var id int64
+		if err := stmt.QueryRowContext(ctx, r.owner, r.name, h[:], db.KeyHint(r.secret),
+			strings.Join(r.scopes, " "), r.created.UnixMilli(), exp).Scan(&id); err != nil {
+			return nil, fmt.Errorf("insert %s: %w", r.name, err)
 		}
 		ids = append(ids, id)
 	}

@@ -4,6 +4,7 @@
 //
 //	seed -profile verify -db bench/out/verify.db -out bench/out/verify.json
 //	seed -profile pages  -db bench/out/pages.db  -out bench/out/pages.json
+//	seed -profile verify -db postgres://…/kwbench_verify -out bench/out/pg-verify.json
 //
 // The verify profile is the load test's world: 10,000 keys across 100
 // users, 200 members with production argon2id hashes for the sign-in test,
@@ -40,14 +41,16 @@ var cheapArgon2 = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, Sa
 
 func main() {
 	profile := flag.String("profile", "verify", "verify or pages")
-	path := flag.String("db", "", "database file to create (must not exist)")
+	path := flag.String("db", "", "database file to create (must not exist), or the postgres:// URL of an empty database")
 	out := flag.String("out", "", "where to write the seed description (JSON)")
 	flag.Parse()
 	if *path == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "seed: -db and -out are required")
 		os.Exit(2)
 	}
-	if _, err := os.Stat(*path); !errors.Is(err, os.ErrNotExist) {
+	// An empty PostgreSQL database is the harness's to make (db.Open
+	// migrates it); a SQLite file must not exist yet.
+	if _, err := os.Stat(*path); !db.IsPostgres(*path) && !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(os.Stderr, "seed: %s exists; remove it first\n", *path)
 		os.Exit(2)
 	}
