@@ -173,6 +173,14 @@ func Copy(ctx context.Context, from, to *Store, opt CopyOptions) (CopyReport, er
 		}
 		rep.Tables = append(rep.Tables, TableCopy{Name: p.name, Rows: p.rows, Checksum: fmt.Sprintf("%x", p.sum)})
 	}
+	// The first pages served from the copy are planned with statistics of
+	// what it holds, not of an empty database (ANALYZE may run inside the
+	// transaction, and counts its own rows).
+	if to.d.analyzeSQL != "" {
+		if _, err := dst.ExecContext(ctx, to.d.analyzeSQL); err != nil {
+			return rep, fmt.Errorf("db: copy: analyze: %w", err)
+		}
+	}
 	if err := dst.Commit(); err != nil {
 		return rep, fmt.Errorf("db: copy: commit: %w", err)
 	}

@@ -34,6 +34,11 @@ type dialect struct {
 	// equalFoldFmt compares a column with a parameter ignoring case; %s is
 	// the column. It matches the case-insensitive index on that column.
 	equalFoldFmt string
+	// analyzeSQL, when set, refreshes the planner's statistics after a bulk
+	// load (db copy). PostgreSQL plans by statistics that autovacuum
+	// gathers only later; SQLite's indexes are chosen for a planner
+	// without statistics (migrations/0003_admin.sql), so it has none.
+	analyzeSQL string
 	// classify marks connection-level failures as ErrUnavailable.
 	classify func(error) error
 
@@ -95,6 +100,7 @@ var postgresDialect = &dialect{
 		WHERE c.table_schema = current_schema() AND c.table_name = ?
 		ORDER BY c.ordinal_position`,
 	binaryOrderFmt: `%s COLLATE "C"`,
+	analyzeSQL:     "ANALYZE",
 	resetIdentityFmt: `SELECT setval(pg_get_serial_sequence(?, 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL)
 		FROM %s`,
 }

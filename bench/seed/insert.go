@@ -80,7 +80,15 @@ func insertKeys(ctx context.Context, path string, rows []keyRow) ([]int64, error
 		}
 		ids = append(ids, id)
 	}
-	return ids, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	// As db copy does: plan the bench's pages with statistics of the
+	// seeded rows, as autovacuum would have gathered on a real server.
+	if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // insertKeysPostgres is insertKeys on PostgreSQL, through pgx's
