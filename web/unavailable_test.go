@@ -94,6 +94,12 @@ func newOutageApp(t *testing.T, opts ...appOption) outageApp {
 	if err := a.verifier.PollChanges(context.Background()); !errors.Is(err, db.ErrUnavailable) {
 		t.Fatalf("PollChanges: %v, want ErrUnavailable", err)
 	}
+	// A use recorded now (a cache hit: no database) is pending whatever
+	// the server's own flush loop took before the close, so this flush
+	// has something to write and must fail.
+	if v := a.verify(cached, ""); !v.Valid {
+		t.Fatalf("verify of the cached key after the close: %+v, want valid", v)
+	}
 	if err := a.verifier.Flush(context.Background()); !errors.Is(err, db.ErrUnavailable) {
 		t.Fatalf("Flush: %v, want ErrUnavailable", err)
 	}
