@@ -54,8 +54,8 @@ func (v *Verifier) watchChanges(ctx context.Context) {
 
 // listenerTrouble follows the change listener's lost connections, so
 // that the log says when it lost its connection and when it listens
-// again, not every reconnection attempt (one every 5 s at most while the
-// database is away). Used by the listener's goroutine only.
+// again, not every reconnection attempt (one a second while the database
+// is away). Used by the listener's goroutine only.
 type listenerTrouble struct {
 	down     bool      // lost since it last listened
 	since    time.Time // when it was lost

@@ -22,6 +22,11 @@ func (v *Verifier) Flush(ctx context.Context) error {
 			v.usage.putBack(b)
 		}
 	}
+	if err != nil && ctx.Err() != nil {
+		// Stopped by its caller (a shutdown, whose last flush follows
+		// with a context of its own): the batch waits, nothing failed.
+		return err
+	}
 	v.trouble.note(v.opt.Logger, err, v.usage.dropped.Load(), v.usage.pending(), v.opt.MaxPendingKeys)
 	return err
 }

@@ -210,7 +210,8 @@ func TestUsageIPsPerFlushAreBounded(t *testing.T) {
 func TestUsageFlushFailureKeepsData(t *testing.T) {
 	forEachEngine(t, func(t *testing.T) {
 		env := newKeyTestEnv(t)
-		v := quietVerifier(env.s)
+		logs := newLogCounter()
+		v := NewVerifier(env.s, VerifierOptions{Logger: slog.New(logs)})
 		k, secret := env.key(t, env.alice, "svc")
 		for range 3 {
 			verify(t, v, secret, "")
@@ -220,11 +221,19 @@ func TestUsageFlushFailureKeepsData(t *testing.T) {
 		if err := v.Flush(cancelled); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Flush(cancelled) = %v, want context.Canceled", err)
 		}
+		// A flush its caller stopped (a shutdown) failed at nothing: no
+		// "flush failed" line, and no "works again" after it.
+		if n := logs.count("usage flush"); n != 0 {
+			t.Errorf("got %d usage flush log lines after a cancelled flush, want 0", n)
+		}
 		env.clock.Advance(24 * time.Hour) // the retried batch spans two days
 		for range 2 {
 			verify(t, v, secret, "")
 		}
 		flush(t, v)
+		if n := logs.count("usage flush"); n != 0 {
+			t.Errorf("got %d usage flush log lines, want 0", n)
+		}
 		u := usageOf(t, env.s, k.ID)
 		if u.daily != 5 || u.hourly != 5 {
 			t.Errorf("daily = %d, hourly = %d, want 5 and 5", u.daily, u.hourly)
