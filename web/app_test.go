@@ -44,33 +44,46 @@ type appOption func(*Config)
 func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	t.Helper()
 	clk := newClock()
-	ctx, cancel := context.WithCancel(context.Background())
 	store, dbPath := dbtest.Open(t, db.Options{Now: clk.Now})
-	v := db.NewVerifier(store, db.VerifierOptions{FlushInterval: 50 * time.Millisecond})
-	done := make(chan struct{})
-	go func() { v.Run(ctx); close(done) }()
+	return serve(t, clk, store, dbPath, nil, "test-setup-token", opts...)
+}
+
+// serve runs a Keyward server on store until the test ends, as one
+// `keyward serve` would: with v nil, a verifier of its own (running, and
+// stopped after the server); with v set, that verifier, shared with the
+// server that owns it (two servers of one process).
+func serve(t *testing.T, clk *dbtest.Clock, store *db.Store, dbPath string, v *db.Verifier, setupToken string, opts ...appOption) *testApp {
+	t.Helper()
+	a := &testApp{t: t, store: store, dbPath: dbPath, verifier: v, clock: clk}
+	if v == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.verifier = db.NewVerifier(store, db.VerifierOptions{FlushInterval: 50 * time.Millisecond})
+		a.cancel, a.done = cancel, make(chan struct{})
+		go func() { a.verifier.Run(ctx); close(a.done) }()
+	}
 	cfg := Config{
 		Now:        clk.Now,
-		SetupToken: "test-setup-token",
+		SetupToken: setupToken,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	hs := httptest.NewUnstartedServer(nil)
-	cfg.BaseURL = "http://" + hs.Listener.Addr().String()
-	srv, err := New(cfg, store, v)
+	a.http = httptest.NewUnstartedServer(nil)
+	cfg.BaseURL = "http://" + a.http.Listener.Addr().String()
+	srv, err := New(cfg, store, a.verifier)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	a := &testApp{t: t, store: store, dbPath: dbPath, verifier: v, server: srv, http: hs, clock: clk,
-		setupToken: cfg.SetupToken, cancel: cancel, done: done}
+	a.server, a.setupToken = srv, cfg.SetupToken
+	a.http.Config.Handler = srv.Handler()
+	a.http.Start()
 	t.Cleanup(func() {
-		hs.Close()
-		cancel()
-		<-done
+		a.http.Close()
+		if a.cancel != nil {
+			a.cancel()
+			<-a.done
+		}
 	})
 	return a
 }

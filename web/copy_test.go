@@ -2,10 +2,7 @@ package web
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"testing"
@@ -21,26 +18,7 @@ import (
 // until the test ends.
 func (a *testApp) serveStore(store *db.Store) *testApp {
 	a.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	v := db.NewVerifier(store, db.VerifierOptions{FlushInterval: 50 * time.Millisecond})
-	done := make(chan struct{})
-	go func() { v.Run(ctx); close(done) }()
-	a.t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	cfg := Config{Now: a.clock.Now, SetupToken: a.setupToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	hs := httptest.NewUnstartedServer(nil)
-	cfg.BaseURL = "http://" + hs.Listener.Addr().String()
-	srv, err := New(cfg, store, v)
-	if err != nil {
-		a.t.Fatalf("web.New: %v", err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	a.t.Cleanup(hs.Close)
-	return &testApp{t: a.t, store: store, verifier: v, server: srv, http: hs,
-		clock: a.clock, setupToken: a.setupToken, cancel: cancel, done: done}
+	return serve(a.t, a.clock, store, "", nil, a.setupToken)
 }
 
 // usageToday is the key's count of successful verifications today.

@@ -5,10 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -209,21 +206,7 @@ func TestDeviceCookieAttributes(t *testing.T) {
 // replica, or the same one after a restart (throttles start empty).
 func (a *testApp) anotherInstance(opts ...appOption) *testApp {
 	a.t.Helper()
-	cfg := Config{Now: a.clock.Now, SetupToken: a.setupToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	cfg.BaseURL = "http://" + hs.Listener.Addr().String()
-	srv, err := New(cfg, a.store, a.verifier)
-	if err != nil {
-		a.t.Fatalf("web.New: %v", err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	a.t.Cleanup(hs.Close)
-	return &testApp{t: a.t, store: a.store, dbPath: a.dbPath, verifier: a.verifier, server: srv, http: hs,
-		clock: a.clock, setupToken: a.setupToken}
+	return serve(a.t, a.clock, a.store, a.dbPath, a.verifier, a.setupToken, opts...)
 }
 
 // TestDeviceCookieWorksOnEveryInstance: the signing secret is in the

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,29 +31,7 @@ func (a *testApp) otherProcess(opts ...appOption) *testApp {
 			a.t.Errorf("close the other process's store: %v", err)
 		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	v := db.NewVerifier(store, db.VerifierOptions{FlushInterval: 50 * time.Millisecond})
-	done := make(chan struct{})
-	go func() { v.Run(ctx); close(done) }()
-	a.t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	cfg := Config{Now: a.clock.Now, SetupToken: a.setupToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	cfg.BaseURL = "http://" + hs.Listener.Addr().String()
-	srv, err := New(cfg, store, v)
-	if err != nil {
-		a.t.Fatalf("web.New: %v", err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	a.t.Cleanup(hs.Close)
-	return &testApp{t: a.t, store: store, dbPath: a.dbPath, verifier: v, server: srv, http: hs,
-		clock: a.clock, setupToken: cfg.SetupToken, cancel: cancel, done: done}
+	return serve(a.t, a.clock, store, a.dbPath, nil, a.setupToken, opts...)
 }
 
 // TestLoginBackoffSharedAcrossInstances: the per-account back-off lives in
