@@ -193,7 +193,7 @@ func (s *Store) SetKeyChangeHook(fn func()) {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-		return fmt.Errorf("db: ping: %w", Unavailable(err))
+		return fmt.Errorf("db: ping: %w", err)
 	}
 	return nil
 }

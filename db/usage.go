@@ -18,7 +18,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	b := v.usage.take()
 	var err error
 	if len(b.keys) != 0 || len(b.hours) != 0 {
-		if err = Unavailable(v.writeUsage(ctx, b)); err != nil {
+		if err = v.writeUsage(ctx, b); err != nil {
 			v.usage.putBack(b)
 		}
 	}

@@ -321,7 +321,7 @@ func (v *Verifier) lookup(ctx context.Context, h [32]byte) (*keySnapshot, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("db: verify lookup: %w", Unavailable(err))
+		return nil, fmt.Errorf("db: verify lookup: %w", err)
 	}
 	snap.scopes = splitScopes(scopes)
 	snap.expiresAt = timePtr(expires)
@@ -347,7 +347,6 @@ func (v *Verifier) PollChanges(ctx context.Context) error {
 	v.changesMu.Lock()
 	defer v.changesMu.Unlock()
 	if err != nil {
-		err = Unavailable(err)
 		if errors.Is(err, ErrUnavailable) {
 			v.changesLost = true
 		} else {

@@ -123,9 +123,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	// The Store classifies its errors; this catches a connection failure
-	// that reached here by another way, so it is a 503 and not a 500.
-	err = db.Unavailable(err)
 	p := classify(err)
 	req := c.Request()
 	if p.status >= 500 && !errors.Is(err, context.Canceled) {
