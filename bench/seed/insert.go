@@ -25,9 +25,9 @@ type keyRow struct {
 
 // insertKeysSQL mirrors db's own insert (db/keys_write.go): the same
 // columns, the SHA-256 of the key, its hint, space-separated scopes and
-// unix-millisecond times.
+// unix-millisecond times. RETURNING works on both engines.
 const insertKeysSQL = `INSERT INTO api_keys (user_id, name, key_hash, hint, scopes, created_at, expires_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 // insertKeys writes rows in one transaction and returns their ids in order.
 // This is the one place the seed goes around the db package: 100,000
@@ -36,18 +36,18 @@ const insertKeysSQL = `INSERT INTO api_keys (user_id, name, key_hash, hint, scop
 // Everything else (users, last uses through the verifier, bulk revocations)
 // goes through db.Store.
 //
-// On PostgreSQL (path is a postgres:// URL) the same insert runs with
-// PostgreSQL's numbered placeholders and RETURNING id.
+// On PostgreSQL (path is a postgres:// URL) the insert takes numbered
+// placeholders, and ANALYZE follows, as `keyward db copy` does and as
+// autovacuum would on a real server: PostgreSQL plans by statistics.
+// SQLite gets none: its indexes are chosen for a planner without them
+// (db/migrations/0003_admin.sql).
 func insertKeys(ctx context.Context, path string, rows []keyRow) ([]int64, error) {
+	driver, dsn, query, analyze := "sqlite", sqliteDSN(path), insertKeysSQL, false
 	if db.IsPostgres(path) {
-		return insertKeysPostgres(ctx, path, rows)
+		driver, dsn, analyze = "pgx", path, true
+		query = strings.NewReplacer("(?, ?, ?, ?, ?, ?, ?)", "($1, $2, $3, $4, $5, $6, $7)").Replace(query)
 	}
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	conn, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	conn, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -57,55 +57,7 @@ func insertKeys(ctx context.Context, path string, rows []keyRow) ([]int64, error
 		return nil, err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, insertKeysSQL)
-	if err != nil {
-		return nil, err
-	}
-	defer stmt.Close()
-	ids := make([]int64, 0, len(rows))
-	for _, r := range rows {
-		h := db.HashKey(r.secret)
-		var exp any
-		if r.expires != nil {
-			exp = r.expires.UnixMilli()
-		}
-		res, err := stmt.ExecContext(ctx, r.owner, r.name, h[:], db.KeyHint(r.secret),
-			strings.Join(r.scopes, " "), r.created.UnixMilli(), exp)
-		if err != nil {
-			return nil, fmt.Errorf("insert %s: %w", r.name, err)
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	// As db copy does: plan the bench's pages with statistics of the
-	// seeded rows, as autovacuum would have gathered on a real server.
-	if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
-		return nil, err
-	}
-	return ids, nil
-}
-
-// insertKeysPostgres is insertKeys on PostgreSQL, through pgx's
-// database/sql driver: one transaction, one prepared statement.
-func insertKeysPostgres(ctx context.Context, target string, rows []keyRow) ([]int64, error) {
-	conn, err := sql.Open("pgx", target)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_keys (user_id, name, key_hash, hint, scopes, created_at, expires_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`)
+	stmt, err := tx.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -124,5 +76,24 @@ func insertKeysPostgres(ctx context.Context, target string, rows []keyRow) ([]in
 		}
 		ids = append(ids, id)
 	}
-	return ids, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	if analyze {
+		if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// sqliteDSN opens the seed's SQLite file with the pragmas Keyward's own
+// writer uses.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
 }
