@@ -23,6 +23,9 @@ import (
 var copyTables = []string{
 	"users",
 	"sessions",
+	"teams",
+	"team_members",
+	"scopes",
 	"api_keys",
 	"key_usage_daily",
 	"usage_hourly",

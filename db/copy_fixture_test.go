@@ -62,6 +62,7 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	revoked := newKey("revoked", f.ann, KeyInput{Name: "leaked"}, CodeRevoked)
 	rolled := newKey("rolled", f.ann, KeyInput{Name: "rotating", Scopes: []string{"read"}}, "")
 	newKey("owner disabled", f.bob, KeyInput{Name: "bobs"}, CodeDisabled)
+	teamKey := newKey("team", f.bob, KeyInput{Name: "payments-api"}, "") // handed to a team below
 
 	_, err := s.SetKeyDisabled(ctx, AnyOwner(), disabled.ID, true, "paused by an admin", adminActor)
 	must("disable key", err)
@@ -106,7 +107,24 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 		_, err = s.TryLease(ctx, name, "instance-a", time.Minute)
 		must("job lease", err)
 	}
-	f.lastSourceKey = succ.ID
+	// Governance (0009): a team with a maintainer owning a key that bob
+	// made (bob is disabled: the team's key still verifies), a key locked
+	// to a network and carrying metadata, and a scope in the catalog.
+	var teamID int64
+	must("create team", s.w.QueryRowContext(ctx, `INSERT INTO teams (name, description, created_at)
+		VALUES ('payments', 'Payment services', ?) RETURNING id`, toMillis(clock.Now())).Scan(&teamID))
+	_, err = s.w.ExecContext(ctx, `INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?, ?, 'maintainer', ?)`,
+		teamID, f.ann.ID, toMillis(clock.Now()))
+	must("add team member", err)
+	_, err = s.w.ExecContext(ctx, `UPDATE api_keys SET team_id = ? WHERE id = ?`, teamID, teamKey.ID)
+	must("hand key to team", err)
+	limited := newKey("limited", f.ann, KeyInput{Name: "office"}, "")
+	_, err = s.w.ExecContext(ctx, `UPDATE api_keys SET allowed_ips = '203.0.113.0/24', meta = '{"tenant":"t-1"}' WHERE id = ?`, limited.ID)
+	must("limit key", err)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO scopes (name, description, grant_role, needs_approval, created_at)
+		VALUES ('billing:write', 'Change invoices', 'admin', 1, ?)`, toMillis(clock.Now()))
+	must("catalog scope", err)
+	f.lastSourceKey = limited.ID
 	return f
 }
 
@@ -121,7 +139,7 @@ func (f *copyFixture) checkOn(t *testing.T, dst *Store) {
 	v := quietVerifier(dst)
 	for state, k := range f.keys {
 		t.Run("key "+state, func(t *testing.T) {
-			res, err := v.Verify(ctx, VerifyRequest{Key: k.secret, IP: "203.0.113.7"})
+			res, err := v.Verify(ctx, VerifyRequest{Key: k.secret, IP: "203.0.113.7", ClientIP: "203.0.113.7"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -59,6 +59,11 @@ type dialect struct {
 	// inserted after a copy that kept its ids do not collide with them.
 	// SQLite's INTEGER PRIMARY KEY takes the largest id plus one by itself.
 	resetIdentityFmt string
+
+	// foreignKeysOff and foreignKeysOn bracket a migration that must run
+	// with foreign keys off (one marked foreignKeysOffMark): a table
+	// rebuild on SQLite. foreignKeyCheck lists violations; any fails it.
+	foreignKeysOff, foreignKeysOn, foreignKeyCheck string
 }
 
 var sqliteDialect = &dialect{
@@ -66,12 +71,15 @@ var sqliteDialect = &dialect{
 	migrations: "migrations",
 	tablesSQL: `SELECT name FROM sqlite_master
 		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`,
-	likeFold:       "LIKE",
-	strpos:         "instr",
-	equalFoldFmt:   "%s = ? COLLATE NOCASE",
-	classify:       Unavailable,
-	columnsSQL:     `SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid`,
-	binaryOrderFmt: "%s COLLATE BINARY",
+	likeFold:        "LIKE",
+	strpos:          "instr",
+	equalFoldFmt:    "%s = ? COLLATE NOCASE",
+	classify:        Unavailable,
+	columnsSQL:      `SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid`,
+	binaryOrderFmt:  "%s COLLATE BINARY",
+	foreignKeysOff:  "PRAGMA foreign_keys = OFF",
+	foreignKeysOn:   "PRAGMA foreign_keys = ON",
+	foreignKeyCheck: "PRAGMA foreign_key_check",
 }
 
 // writeLockKey is the advisory lock every PostgreSQL write transaction takes

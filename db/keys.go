@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -80,9 +81,56 @@ type Key struct {
 	LastUsedIP        string
 	LastUsedUserAgent string
 	// OwnerDisabled: the owner's account is disabled, so the key fails
-	// verification (DISABLED) whatever its own state.
+	// verification (DISABLED) whatever its own state. Never set for a team
+	// key: a team's keys outlive the person who made them.
 	OwnerDisabled bool
+
+	// TeamID is the team that owns the key (TeamName its name), or 0 for
+	// a personal key, owned by UserID. On a team key UserID is the person
+	// who made it or handed it to the team, kept for the history.
+	TeamID   int64
+	TeamName string
+	// AllowedIPs are the networks a client presenting the key must be in;
+	// none: anywhere.
+	AllowedIPs []netip.Prefix
+	// Meta is a JSON object the owner set, returned to services as
+	// key.meta; "" for none.
+	Meta string
+	// PendingScopes wait for an admin's approval (Scopes holds only the
+	// granted ones). PendingKey: the key itself waits, refused with
+	// PENDING_APPROVAL until approved. PendingSince and PendingBy say when
+	// and by whom the open request was made (nil and 0: none open).
+	PendingScopes []string
+	PendingKey    bool
+	PendingSince  *time.Time
+	PendingBy     int64
 }
+
+// Owner types, as the verify answer's key.owner_type gives them.
+const (
+	OwnerUser = "user"
+	OwnerTeam = "team"
+)
+
+// OwnerType is "team" for a team's key, else "user".
+func (k Key) OwnerType() string {
+	if k.TeamID != 0 {
+		return OwnerTeam
+	}
+	return OwnerUser
+}
+
+// Owner names the key's owner as services see it: the person's email, or
+// "team:NAME".
+func (k Key) Owner() string {
+	if k.TeamID != 0 {
+		return teamOwner(k.TeamName)
+	}
+	return k.OwnerEmail
+}
+
+// teamOwner is a team's name as a key owner.
+func teamOwner(name string) string { return "team:" + name }
 
 // Status gives the key's state at now. A revoked key stays revoked whatever
 // else is true of it, and so on down: revoked > disabled > expired >
@@ -255,8 +303,9 @@ type querier interface {
 // selectKeySQL is the column list scanKey reads, in order.
 const selectKeySQL = `SELECT k.id, k.user_id, u.email, k.name, k.description, k.hint, k.scopes,
 	k.created_at, k.expires_at, k.disabled_at, k.disabled_by, k.disabled_reason, k.revoked_at, k.revoked_by, k.revoke_reason,
-	k.rolled_from, k.last_used_at, k.last_used_ip, k.last_used_user_agent, u.disabled_at
-	FROM api_keys k JOIN users u ON u.id = k.user_id`
+	k.rolled_from, k.last_used_at, k.last_used_ip, k.last_used_user_agent, u.disabled_at,
+	k.team_id, COALESCE(t.name, ''), k.allowed_ips, k.meta, k.pending_scopes, k.pending_key, k.pending_since, k.pending_by
+	FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN teams t ON t.id = k.team_id`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -268,12 +317,22 @@ func scanKey(r rowScanner) (Key, error) {
 		expires, disabled, revoked, used  sql.NullInt64
 		revokedBy, rolledFrom, disabledBy sql.NullInt64
 		ownerDisabled                     sql.NullInt64
+		teamID, pendingSince, pendingBy   sql.NullInt64
+		allowed, pending                  string
+		pendingKey                        int64
 	)
 	if err := r.Scan(&k.ID, &k.UserID, &k.OwnerEmail, &k.Name, &k.Description, &k.Hint, &scopes,
 		&created, &expires, &disabled, &disabledBy, &k.DisabledReason, &revoked, &revokedBy, &k.RevokeReason,
-		&rolledFrom, &used, &k.LastUsedIP, &k.LastUsedUserAgent, &ownerDisabled); err != nil {
+		&rolledFrom, &used, &k.LastUsedIP, &k.LastUsedUserAgent, &ownerDisabled,
+		&teamID, &k.TeamName, &allowed, &k.Meta, &pending, &pendingKey, &pendingSince, &pendingBy); err != nil {
 		return Key{}, err
 	}
+	k.TeamID = teamID.Int64
+	k.AllowedIPs = parseStoredPrefixes(allowed)
+	k.PendingScopes = splitScopes(pending)
+	k.PendingKey = pendingKey != 0
+	k.PendingSince = timePtr(pendingSince)
+	k.PendingBy = pendingBy.Int64
 	k.Scopes = splitScopes(scopes)
 	k.CreatedAt = fromMillis(created)
 	k.ExpiresAt = timePtr(expires)
@@ -283,7 +342,7 @@ func scanKey(r rowScanner) (Key, error) {
 	k.RevokedBy = revokedBy.Int64
 	k.RolledFrom = rolledFrom.Int64
 	k.LastUsedAt = timePtr(used)
-	k.OwnerDisabled = ownerDisabled.Valid
+	k.OwnerDisabled = ownerDisabled.Valid && k.TeamID == 0
 	return k, nil
 }
 

@@ -88,12 +88,13 @@ const (
 	// database computes it once per query rather than once per key, and the
 	// key's side stays on user_id, which the covering indexes carry.
 	disabledOwnersSQL = `(SELECT id FROM users WHERE disabled_at IS NOT NULL)`
-	keyUsableCond     = `k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.user_id NOT IN ` + disabledOwnersSQL
-	keyActiveCond     = keyUsableCond + ` AND (k.expires_at IS NULL OR k.expires_at > ?)`
-	keyExpiringCond   = keyUsableCond + ` AND k.expires_at > ? AND k.expires_at <= ?`
-	keyExpiredCond    = keyUsableCond + ` AND k.expires_at <= ?`
-	keyDisabledCond   = `k.revoked_at IS NULL AND (k.disabled_at IS NOT NULL OR k.user_id IN ` + disabledOwnersSQL + `)`
-	keyRevokedCond    = `k.revoked_at IS NOT NULL`
+	// A team's key does not depend on the person who made it (team_id).
+	keyUsableCond   = `k.revoked_at IS NULL AND k.disabled_at IS NULL AND (k.team_id IS NOT NULL OR k.user_id NOT IN ` + disabledOwnersSQL + `)`
+	keyActiveCond   = keyUsableCond + ` AND (k.expires_at IS NULL OR k.expires_at > ?)`
+	keyExpiringCond = keyUsableCond + ` AND k.expires_at > ? AND k.expires_at <= ?`
+	keyExpiredCond  = keyUsableCond + ` AND k.expires_at <= ?`
+	keyDisabledCond = `k.revoked_at IS NULL AND (k.disabled_at IS NOT NULL OR (k.team_id IS NULL AND k.user_id IN ` + disabledOwnersSQL + `))`
+	keyRevokedCond  = `k.revoked_at IS NOT NULL`
 	// keyStaleCond mirrors Key.Stale: neither revoked nor expired, disabled
 	// or not, and unused for too long.
 	keyStaleCond     = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?) AND ((k.last_used_at IS NOT NULL AND k.last_used_at < ?) OR (k.last_used_at IS NULL AND k.created_at < ?))`

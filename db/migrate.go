@@ -279,6 +279,28 @@ const createMigrationsSQL = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	applied_at BIGINT NOT NULL
 )`
 
+// foreignKeysOffMark, as the first line of a SQLite migration, applies it
+// with foreign keys off: the documented way to rebuild a table that others
+// reference (DROP TABLE would otherwise cascade into them). The foreign
+// keys are checked before the migration commits.
+const foreignKeysOffMark = "-- keyward:foreign-keys-off\n"
+
+// checkForeignKeys fails a migration that left a reference dangling.
+func checkForeignKeys(ctx context.Context, tx *Tx, d *dialect, name string) error {
+	if d.foreignKeyCheck == "" {
+		return nil
+	}
+	rows, err := tx.tx.QueryContext(ctx, d.foreignKeyCheck)
+	if err != nil {
+		return fmt.Errorf("db: migration %s: check foreign keys: %w", name, err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		return fmt.Errorf("db: migration %s leaves foreign keys dangling; nothing was changed", name)
+	}
+	return rows.Err()
+}
+
 // migrate applies the migrations named (in order), each in its own
 // transaction.
 func (s *Store) migrate(ctx context.Context, names []string) error {
@@ -295,6 +317,18 @@ func (s *Store) migrate(ctx context.Context, names []string) error {
 // write lock on PostgreSQL), because two processes may both find a new
 // database empty and race to create its schema.
 func (s *Store) applyMigration(ctx context.Context, name string) error {
+	body, err := migrationFS.ReadFile(s.d.migrations + "/" + name)
+	if err != nil {
+		return fmt.Errorf("db: read migration %s: %w", name, err)
+	}
+	if s.d.foreignKeysOff != "" && strings.HasPrefix(string(body), foreignKeysOffMark) {
+		// PRAGMA foreign_keys is a no-op inside a transaction, so it is
+		// set around it, on the SQLite writer's one connection.
+		if _, err := s.w.ExecContext(ctx, s.d.foreignKeysOff); err != nil {
+			return fmt.Errorf("db: migration %s: foreign keys off: %w", name, err)
+		}
+		defer func() { _, _ = s.w.ExecContext(context.WithoutCancel(ctx), s.d.foreignKeysOn) }()
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin migration %s: %w", name, err)
@@ -310,14 +344,13 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 	if n > 0 {
 		return nil
 	}
-	body, err := migrationFS.ReadFile(s.d.migrations + "/" + name)
-	if err != nil {
-		return fmt.Errorf("db: read migration %s: %w", name, err)
-	}
 	// The file goes to the engine as it is (tx.tx: no placeholder
 	// rewriting; its comments may hold a "?").
 	if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("db: apply migration %s: %w", name, err)
+	}
+	if err := checkForeignKeys(ctx, tx, s.d, name); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
 		name, s.Now().UnixMilli()); err != nil {

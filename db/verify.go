@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,17 +23,23 @@ const (
 	CodeRevoked           VerifyCode = "REVOKED"
 	CodeDisabled          VerifyCode = "DISABLED"
 	CodeExpired           VerifyCode = "EXPIRED"
+	CodePendingApproval   VerifyCode = "PENDING_APPROVAL"
+	CodeIPNotAllowed      VerifyCode = "IP_NOT_ALLOWED"
 	CodeInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
 )
 
 // VerifyCodes lists every refusal code, for whatever must know them all up
 // front (the metrics series, documentation tests).
-var VerifyCodes = []VerifyCode{CodeMalformed, CodeNotFound, CodeRevoked, CodeDisabled, CodeExpired, CodeInsufficientScope}
+var VerifyCodes = []VerifyCode{CodeMalformed, CodeNotFound, CodeRevoked, CodeDisabled, CodeExpired,
+	CodePendingApproval, CodeIPNotAllowed, CodeInsufficientScope}
 
 // VerifyRequest is one question from a service: is Key valid (for Scope, if
-// set)? IP and UserAgent describe the caller, for "last used".
+// set, and presented by ClientIP)? IP and UserAgent describe the caller,
+// for "last used". ClientIP is the address of the client that presented
+// the key to the service ("" when unknown), checked against the key's IP
+// allowlist.
 type VerifyRequest struct {
-	Key, Scope, IP, UserAgent string
+	Key, Scope, IP, UserAgent, ClientIP string
 }
 
 // VerifyResult is the answer. When the key exists but is refused, only Code
@@ -44,9 +51,13 @@ type VerifyResult struct {
 	KeyID     int64
 	Name      string
 	OwnerID   int64
-	Owner     string
+	Owner     string // an email, or "team:NAME"
+	OwnerType string // OwnerUser or OwnerTeam
 	Scopes    []string
 	ExpiresAt *time.Time
+	// Meta is the key's metadata, a JSON object, nil for none. Shared with
+	// the cache like Scopes.
+	Meta []byte
 }
 
 // VerifierOptions tune a Verifier. Zero values take the defaults.
@@ -152,11 +163,16 @@ type cacheEntry struct {
 // keySnapshot is what verification needs to know about a key.
 type keySnapshot struct {
 	id, ownerID int64
-	owner, name string
+	owner, name string // owner: an email or "team:NAME"
+	ownerType   string
 	scopes      []string
 	expiresAt   *time.Time
-	disabled    bool // the key or its owner
+	disabled    bool // the key, or the person owning a personal key
 	revoked     bool
+	allowed     []netip.Prefix
+	meta        []byte
+	pendingKey  bool     // the key waits for approval
+	pending     []string // scopes waiting for approval
 }
 
 // NewVerifier returns a Verifier for s and registers its cache invalidation
@@ -218,7 +234,7 @@ func (v *Verifier) Verify(ctx context.Context, req VerifyRequest) (VerifyResult,
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	res := check(snap, req.Scope, now)
+	res := check(snap, req.Scope, req.ClientIP, now)
 	if res.Valid {
 		v.usage.record(snap.id, now, req.IP, req.UserAgent)
 	}
@@ -226,8 +242,11 @@ func (v *Verifier) Verify(ctx context.Context, req VerifyRequest) (VerifyResult,
 }
 
 // check applies the rules, in order, to a snapshot. Expiry is decided here
-// from the snapshot's time, so a cached key still expires on the dot.
-func check(snap *keySnapshot, scope string, now time.Time) VerifyResult {
+// from the snapshot's time, so a cached key still expires on the dot. The
+// allowlist is checked only for keys that have one, so a key without costs
+// nothing; a scope that waits for approval answers PENDING_APPROVAL, not
+// INSUFFICIENT_SCOPE, so the service's operator knows whom to ask.
+func check(snap *keySnapshot, scope, clientIP string, now time.Time) VerifyResult {
 	switch {
 	case snap == nil:
 		return VerifyResult{Code: CodeNotFound}
@@ -237,13 +256,27 @@ func check(snap *keySnapshot, scope string, now time.Time) VerifyResult {
 		return VerifyResult{Code: CodeDisabled, KeyID: snap.id}
 	case snap.expiresAt != nil && !snap.expiresAt.After(now):
 		return VerifyResult{Code: CodeExpired, KeyID: snap.id}
+	case snap.pendingKey:
+		return VerifyResult{Code: CodePendingApproval, KeyID: snap.id}
+	case snap.allowed != nil && !ipAllowed(snap.allowed, clientIP):
+		return VerifyResult{Code: CodeIPNotAllowed, KeyID: snap.id}
 	case scope != "" && !slices.Contains(snap.scopes, scope):
+		if slices.Contains(snap.pending, scope) {
+			return VerifyResult{Code: CodePendingApproval, KeyID: snap.id}
+		}
 		return VerifyResult{Code: CodeInsufficientScope, KeyID: snap.id}
 	}
 	return VerifyResult{
 		Valid: true, KeyID: snap.id, Name: snap.name, OwnerID: snap.ownerID, Owner: snap.owner,
-		Scopes: snap.scopes, ExpiresAt: snap.expiresAt,
+		OwnerType: snap.ownerType, Scopes: snap.scopes, ExpiresAt: snap.expiresAt, Meta: snap.meta,
 	}
+}
+
+// usable reports whether a key can be used at all (by some client, for no
+// particular scope): what makes a key "known valid" to the throttle.
+func usable(snap *keySnapshot, now time.Time) bool {
+	return snap != nil && !snap.revoked && !snap.disabled && !snap.pendingKey &&
+		(snap.expiresAt == nil || snap.expiresAt.After(now))
 }
 
 // snapshot returns the key with hash h from the cache, or from the database
@@ -266,7 +299,7 @@ func (v *Verifier) snapshot(ctx context.Context, h [32]byte, now time.Time) (*ke
 		clear(sh.entries)
 	}
 	sh.entries[h] = cacheEntry{snap: snap, gen: gen, fetched: now}
-	if check(snap, "", now).Valid {
+	if usable(snap, now) {
 		if len(sh.vouched) >= v.opt.MaxEntries/cacheShards+1 {
 			clear(sh.vouched)
 		}
@@ -303,8 +336,8 @@ func (v *Verifier) ttl(snap *keySnapshot) time.Duration {
 }
 
 const verifyLookupSQL = `SELECT k.id, k.user_id, u.email, k.name, k.scopes, k.expires_at,
-	k.disabled_at, k.revoked_at, u.disabled_at
-	FROM api_keys k JOIN users u ON u.id = k.user_id
+	k.disabled_at, k.revoked_at, u.disabled_at, t.name, k.allowed_ips, k.meta, k.pending_key, k.pending_scopes
+	FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN teams t ON t.id = k.team_id
 	WHERE k.key_hash = ?`
 
 // lookup reads the key with hash h, or nil if there is none.
@@ -312,11 +345,14 @@ func (v *Verifier) lookup(ctx context.Context, h [32]byte) (*keySnapshot, error)
 	v.lookups.Add(1)
 	var (
 		snap                                      keySnapshot
-		scopes                                    string
+		scopes, allowed, meta, pending            string
 		expires, disabled, revoked, ownerDisabled sql.NullInt64
+		team                                      sql.NullString
+		pendingKey                                int64
 	)
 	err := v.s.r.QueryRowContext(ctx, verifyLookupSQL, h[:]).Scan(&snap.id, &snap.ownerID, &snap.owner,
-		&snap.name, &scopes, &expires, &disabled, &revoked, &ownerDisabled)
+		&snap.name, &scopes, &expires, &disabled, &revoked, &ownerDisabled, &team, &allowed, &meta,
+		&pendingKey, &pending)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -325,8 +361,20 @@ func (v *Verifier) lookup(ctx context.Context, h [32]byte) (*keySnapshot, error)
 	}
 	snap.scopes = splitScopes(scopes)
 	snap.expiresAt = timePtr(expires)
+	snap.ownerType = OwnerUser
+	if team.Valid {
+		// A team's key does not depend on the person who made it.
+		snap.owner, snap.ownerType = teamOwner(team.String), OwnerTeam
+		ownerDisabled.Valid = false
+	}
 	snap.disabled = disabled.Valid || ownerDisabled.Valid
 	snap.revoked = revoked.Valid
+	snap.allowed = parseStoredPrefixes(allowed)
+	if meta != "" {
+		snap.meta = []byte(meta)
+	}
+	snap.pendingKey = pendingKey != 0
+	snap.pending = splitScopes(pending)
 	return &snap, nil
 }
 

@@ -26,19 +26,26 @@ type verifyRequest struct {
 	Key   string `json:"key"`
 	Scope string `json:"scope"`
 	// IP is the address of the client that presented the key to the
-	// service, a field of the verify contract (DESIGN.md). It is checked
-	// to be an address; it decides nothing until keys carry an IP
-	// allowlist, and a service that sends it must not be refused.
+	// service (DESIGN.md): a key with an IP allowlist is refused with
+	// IP_NOT_ALLOWED unless it is inside the list, so without it such a
+	// key never verifies. Keys without an allowlist ignore it.
 	IP string `json:"ip"`
 }
 
 type verifyKey struct {
 	ID        int64      `json:"id"`
 	Name      string     `json:"name"`
-	Owner     string     `json:"owner"`
+	Owner     string     `json:"owner"`      // an email, or "team:NAME"
+	OwnerType string     `json:"owner_type"` // "user" or "team"
 	Scopes    []string   `json:"scopes"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	// Meta is the owner's metadata object, {} when none, so a service
+	// reads key.meta.tenant without a null check.
+	Meta json.RawMessage `json:"meta"`
 }
+
+// emptyMeta is key.meta for a key without metadata.
+var emptyMeta = json.RawMessage(`{}`)
 
 type verifyResponse struct {
 	Valid bool       `json:"valid"`
@@ -89,7 +96,7 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	if err := h.throttled(ip, req.Key); err != nil {
 		return err
 	}
-	res, err := h.verify(c, req.Key, req.Scope, ip)
+	res, err := h.verify(c, req.Key, req.Scope, ip, req.IP)
 	if err != nil {
 		return err
 	}
@@ -100,8 +107,13 @@ func (h *Handler) APIVerify(c echo.Context) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	meta := json.RawMessage(res.Meta)
+	if meta == nil {
+		meta = emptyMeta
+	}
 	return writeJSON(c, http.StatusOK, verifyResponse{Valid: true, Key: &verifyKey{
-		ID: res.KeyID, Name: res.Name, Owner: res.Owner, Scopes: scopes, ExpiresAt: res.ExpiresAt,
+		ID: res.KeyID, Name: res.Name, Owner: res.Owner, OwnerType: res.OwnerType, Scopes: scopes,
+		ExpiresAt: res.ExpiresAt, Meta: meta,
 	}})
 }
 
@@ -184,16 +196,20 @@ func (h *Handler) APIForwardAuth(c echo.Context) error {
 	if c.Request().URL.RawQuery != "" { // most proxies ask without one: skip parsing it
 		scope = c.QueryParam("scope")
 	}
-	res, err := h.verify(c, key, scope, ip)
+	// The client that presented the key is the one that reached the proxy:
+	// the request's address, read from X-Forwarded-For only through
+	// trusted proxies (e.IPExtractor).
+	res, err := h.verify(c, key, scope, ip, ip)
 	if err != nil {
 		return err
 	}
 	switch {
 	case res.Valid:
-		// Canonical keys written directly, the three values in one
+		// Canonical keys written directly, the four values in one
 		// allocation: this answer is the forward-auth hot path.
-		v := []string{strconv.FormatInt(res.KeyID, 10), res.Owner, strings.Join(res.Scopes, ",")}
+		v := []string{strconv.FormatInt(res.KeyID, 10), res.Owner, strings.Join(res.Scopes, ","), res.OwnerType}
 		hdr["X-Keyward-Key-Id"], hdr["X-Keyward-User"], hdr["X-Keyward-Scopes"] = v[0:1:1], v[1:2:2], v[2:3:3]
+		hdr["X-Keyward-Owner-Type"] = v[3:4:4]
 		return c.NoContent(http.StatusOK)
 	case res.Code == db.CodeInsufficientScope:
 		hdr.Set("WWW-Authenticate", `Bearer realm="keyward", error="insufficient_scope", scope="`+headerSafe(scope)+`"`)
@@ -207,10 +223,13 @@ func (h *Handler) APIForwardAuth(c echo.Context) error {
 // verify runs the verifier, counts the outcome and feeds the throttle. Only
 // malformed and unknown keys count as failures: they are what guessing looks
 // like, while a revoked key retried by a stale config is not an attack.
-func (h *Handler) verify(c echo.Context, key, scope, ip string) (db.VerifyResult, error) {
+//
+// ip is the caller's address (for "last used" and the throttle); clientIP
+// the address of the client that presented the key, for its allowlist.
+func (h *Handler) verify(c echo.Context, key, scope, ip, clientIP string) (db.VerifyResult, error) {
 	start := time.Now()
 	res, err := h.Verifier.Verify(ctx(c), db.VerifyRequest{
-		Key: key, Scope: scope, IP: ip, UserAgent: c.Request().UserAgent(),
+		Key: key, Scope: scope, IP: ip, UserAgent: c.Request().UserAgent(), ClientIP: clientIP,
 	})
 	if err != nil {
 		return res, err

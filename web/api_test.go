@@ -84,10 +84,12 @@ func TestAPIVerifyCodes(t *testing.T) {
 			t.Errorf("top-level fields: got %v, want [key valid]", got)
 		}
 		v := a.verify(validSecret, "write")
-		if got := sortedKeys(v.Key); !reflect.DeepEqual(got, []string{"expires_at", "id", "name", "owner", "scopes"}) {
-			t.Errorf("key fields: got %v, want [expires_at id name owner scopes]", got)
+		wantFields := []string{"expires_at", "id", "meta", "name", "owner", "owner_type", "scopes"}
+		if got := sortedKeys(v.Key); !reflect.DeepEqual(got, wantFields) {
+			t.Errorf("key fields: got %v, want %v", got, wantFields)
 		}
-		want := map[string]any{"id": float64(valid.ID), "name": "valid", "owner": "svc@example.com", "scopes": []any{"read", "write"}}
+		want := map[string]any{"id": float64(valid.ID), "name": "valid", "owner": "svc@example.com",
+			"owner_type": "user", "scopes": []any{"read", "write"}, "meta": map[string]any{}}
 		for f, w := range want {
 			if !reflect.DeepEqual(v.Key[f], w) {
 				t.Errorf("key.%s: got %v, want %v", f, v.Key[f], w)
