@@ -21,6 +21,26 @@ INSERT INTO users_new (id, email, password_hash, role, created_at, disabled_at, 
 DROP TABLE users;
 ALTER TABLE users_new RENAME TO users;
 
+-- Invitations may be for an auditor too.
+CREATE TABLE user_tokens_new (
+	id          INTEGER PRIMARY KEY,
+	kind        TEXT    NOT NULL CHECK (kind IN ('invite', 'reset')),
+	token_hash  BLOB    NOT NULL UNIQUE,
+	email       TEXT    NOT NULL COLLATE NOCASE,
+	role        TEXT    NOT NULL DEFAULT '' CHECK (role IN ('', 'admin', 'auditor', 'member')),
+	user_id     INTEGER REFERENCES users (id) ON DELETE CASCADE,
+	created_by  INTEGER,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	used_at     INTEGER
+);
+INSERT INTO user_tokens_new (id, kind, token_hash, email, role, user_id, created_by, created_at, expires_at, used_at)
+	SELECT id, kind, token_hash, email, role, user_id, created_by, created_at, expires_at, used_at FROM user_tokens;
+DROP TABLE user_tokens;
+ALTER TABLE user_tokens_new RENAME TO user_tokens;
+CREATE INDEX user_tokens_email ON user_tokens (kind, email);
+CREATE INDEX user_tokens_user_id ON user_tokens (user_id);
+
 CREATE TRIGGER users_update_changes AFTER UPDATE OF email, disabled_at ON users
 BEGIN
 	UPDATE key_changes SET version = version + 1 WHERE id = 1;
