@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,6 +31,16 @@ func keyAccess(c echo.Context) db.KeyAccess {
 	return db.OwnedBy(a.ID)
 }
 
+// keyViewAccess is what the signed-in user may look at: what they may
+// manage, and for an auditor every key, read-only (they review keys, they
+// do not change them). Writes always use keyAccess.
+func keyViewAccess(c echo.Context) db.KeyAccess {
+	if currentUser(c).Role == db.RoleAuditor {
+		return db.AnyOwner()
+	}
+	return keyAccess(c)
+}
+
 // keyID parses the {id} path parameter; a bad one is simply not found.
 func keyID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -53,8 +64,16 @@ func (h *Handler) KeyShow(c echo.Context) error {
 }
 
 func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
-	access := keyAccess(c)
+	access := keyViewAccess(c)
 	k, err := h.Store.GetKey(ctx(c), access, id)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
+	readOnly, err := h.keyReadOnly(c, id)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
+	policy, err := h.Store.Policy(ctx(c))
 	if err != nil {
 		return views.KeyPage{}, err
 	}
@@ -77,7 +96,12 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			IsOwner: k.UserID == viewer.ID,
 		},
 		EditName: k.Name, EditDesc: k.Description,
+		ExpiryHelp:   expiryHelp(k, policy),
 		GraceChoices: graceChoices,
+		ReadOnly:     readOnly,
+	}
+	if k.ExpiresAt != nil {
+		m.EditExpires = k.ExpiresAt.UTC().Format(time.DateOnly)
 	}
 	if k.DisabledAt != nil {
 		if m.Key.DisabledBy, err = h.whoDid(c, k.DisabledBy); err != nil {
@@ -106,6 +130,20 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 		m.Events = append(m.Events, eventRow(e))
 	}
 	return m, nil
+}
+
+// keyReadOnly reports whether the viewer may see key id but not change it:
+// an auditor (whose view reaches every key) on a key keyAccess does not
+// reach.
+func (h *Handler) keyReadOnly(c echo.Context, id int64) (bool, error) {
+	if currentUser(c).Role != db.RoleAuditor {
+		return false, nil
+	}
+	_, err := h.Store.GetKey(ctx(c), keyAccess(c), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
 }
 
 // whoDid names the user id who disabled (or revoked) a key, as the viewer
