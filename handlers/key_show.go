@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,8 +170,8 @@ func (h *Handler) whoDid(c echo.Context, id int64) (string, error) {
 }
 
 // eventRow maps an audit event to its display row. The detail column shows
-// what people ask about later: a reason, a roll's details, and the old and
-// new value of a changed setting or role.
+// what people ask about later: a reason, a roll's details, the old and new
+// value of a changed setting or role, and each edited field before → after.
 func eventRow(e db.AuditEvent) views.EventRow {
 	r := views.EventRow{At: e.At, Actor: e.Actor, Action: db.ActionLabel(e.Action), Target: e.Target, IP: e.IP}
 	var parts []string
@@ -178,6 +180,18 @@ func eventRow(e db.AuditEvent) views.EventRow {
 			parts = append(parts, strings.ReplaceAll(k, "_", " ")+": "+v)
 		}
 	}
+	for _, field := range slices.Sorted(maps.Keys(e.Changes)) {
+		ch := e.Changes[field]
+		parts = append(parts, strings.ReplaceAll(field, "_", " ")+": "+orNone(ch.Before)+" → "+orNone(ch.After))
+	}
 	r.Detail = strings.Join(parts, " · ")
 	return r
+}
+
+// orNone shows an emptied value (a cleared description) as "(none)".
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

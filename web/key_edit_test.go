@@ -140,6 +140,9 @@ func TestKeyEditExpiryReachesVerifier(t *testing.T) {
 	owner, ou := a.userBrowser("owner@example.com", db.RoleMember)
 	k, secret := a.storeKey(ou.ID, db.KeyInput{Name: "svc"})
 	a.wantCode(secret, "")
+	// The first use from an address is audited when usage is flushed:
+	// write it now, so the edit is the key's latest event below.
+	a.flush()
 	today := a.clock.Now().Format(time.DateOnly)
 	wantRedirect(t, owner.post("/keys/"+itoa(k.ID)+"/edit", url.Values{"name": {"svc"}, "description": {""}, "expires_on": {today}}),
 		"/keys/"+itoa(k.ID))
@@ -154,5 +157,9 @@ func TestKeyEditExpiryReachesVerifier(t *testing.T) {
 	want := db.Change{Before: "never", After: a.clock.Now().Add(-12*time.Hour).Format(time.DateOnly) + "T23:59:59Z"}
 	if events[0].Action != db.ActionKeyUpdate || events[0].Changes["expires_at"] != want {
 		t.Errorf("last event: got %s %v, want key.update with expires_at %v", events[0].Action, events[0].Changes, want)
+	}
+	row := strings.Join(strings.Fields(owner.get("/keys/"+itoa(k.ID)).doc(t).Find(`[data-testid="event-row"]`).First().Text()), " ")
+	if wantText := "expires at: never → " + want.After; !strings.Contains(row, "Key edited") || !strings.Contains(row, wantText) {
+		t.Errorf("activity row: got %q, want Key edited with %q", row, wantText)
 	}
 }
