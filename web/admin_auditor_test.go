@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"database/sql"
 	"maps"
 	"net/http"
@@ -195,4 +196,29 @@ func TestAuditorKeyPages(t *testing.T) {
 			t.Errorf("own key name: got %q, want renamed", got)
 		}
 	})
+}
+
+// TestAuditorUsersPage: the auditor sees users and pending invites (with
+// their roles, an auditor invite included) but no invite form, no row
+// action and no invite action.
+func TestAuditorUsersPage(t *testing.T) {
+	a := newTestApp(t)
+	auditor, _ := a.userBrowser("auditor@example.com", db.RoleAuditor)
+	a.createUser("ann@example.com", db.RoleMember)
+	if _, _, err := a.store.CreateInvite(context.Background(), "iris@example.com", db.RoleAuditor, db.CLIActor()); err != nil {
+		t.Fatal(err)
+	}
+	doc := auditor.get("/admin/users").doc(t)
+	wantNoChangeForms(t, doc)
+	if got := strings.TrimSpace(doc.Find(`[data-testid="invite-row"] [data-testid="invite-role"]`).Text()); got != "Auditor" {
+		t.Errorf("invite role: got %q, want Auditor", got)
+	}
+	for _, sel := range []string{`[data-testid="invite-card"]`, `[data-testid="invite-link"]`, `[data-testid="user-actions"]`, `[data-testid="invite-actions"]`} {
+		if n := doc.Find(sel).Length(); n != 0 {
+			t.Errorf("%s: got %d, want none for an auditor", sel, n)
+		}
+	}
+	if got := doc.Find(`[data-testid="user-row"]`).Length(); got != 2 {
+		t.Errorf("user rows: got %d, want 2", got)
+	}
 }
