@@ -24,16 +24,13 @@ func (h *Handler) KeyEdit(c echo.Context) error {
 	name, desc := c.FormValue("name"), c.FormValue("description")
 	expires := strings.TrimSpace(c.FormValue("expires_on"))
 	ed := db.KeyEdit{Name: &name, Description: &desc}
-	_, hasExpiry := c.Request().PostForm["expires_on"]
 	var fe views.FieldErrors
-	if hasExpiry {
-		// Without the field (an older page, a script renaming a key) the
-		// expiry stays as it is.
-		if fe = h.parseExpiryEdit(c, id, expires, &ed); fe == nil {
-			_, err = h.Store.EditKey(ctx(c), keyAccess(c), id, ed, actor(c))
-			fe = editFormErrors(db.FieldErrors(err))
-		}
-	} else {
+	// Without the field (an older page, a script renaming a key) the
+	// expiry stays as it is.
+	if _, ok := c.Request().PostForm["expires_on"]; ok {
+		fe = h.parseExpiryEdit(c, id, expires, &ed)
+	}
+	if fe == nil {
 		_, err = h.Store.EditKey(ctx(c), keyAccess(c), id, ed, actor(c))
 		fe = editFormErrors(db.FieldErrors(err))
 	}
