@@ -13,24 +13,26 @@ import (
 	"github.com/keyward/keyward/db"
 )
 
-// keys dispatches `keyward keys create|list|revoke`.
+// keys dispatches `keyward keys create|list|edit|revoke`.
 func (a *app) keys(ctx context.Context, args []string) error {
 	rest, err := a.parse(a.newFlagSet("keys"), args, false, "keys")
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return usagef("keys needs a command: create, list or revoke")
+		return usagef("keys needs a command: create, list, edit or revoke")
 	}
 	switch rest[0] {
 	case "create":
 		return a.keysCreate(ctx, rest[1:])
 	case "list":
 		return a.keysList(ctx, rest[1:])
+	case "edit":
+		return a.keysEdit(ctx, rest[1:])
 	case "revoke":
 		return a.keysRevoke(ctx, rest[1:])
 	default:
-		return usagef("unknown command \"keys %s\" (want create, list or revoke)", rest[0])
+		return usagef("unknown command \"keys %s\" (want create, list, edit or revoke)", rest[0])
 	}
 }
 
@@ -215,25 +217,30 @@ type keyJSON struct {
 func writeKeysJSON(w io.Writer, keys []db.Key, now time.Time) error {
 	out := make([]keyJSON, 0, len(keys))
 	for _, k := range keys {
-		scopes := k.Scopes
-		if scopes == nil {
-			scopes = []string{}
-		}
-		out = append(out, keyJSON{
-			ID:         k.ID,
-			User:       k.OwnerEmail,
-			Name:       k.Name,
-			Hint:       k.Hint,
-			Scopes:     scopes,
-			CreatedAt:  k.CreatedAt.UTC().Format(time.RFC3339),
-			ExpiresAt:  rfc3339(k.ExpiresAt),
-			LastUsedAt: rfc3339(k.LastUsedAt),
-			Status:     k.Status(now),
-		})
+		out = append(out, toKeyJSON(k, now))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// toKeyJSON is k as `keys list --json` (and `keys edit --json`) print it.
+func toKeyJSON(k db.Key, now time.Time) keyJSON {
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return keyJSON{
+		ID:         k.ID,
+		User:       k.OwnerEmail,
+		Name:       k.Name,
+		Hint:       k.Hint,
+		Scopes:     scopes,
+		CreatedAt:  k.CreatedAt.UTC().Format(time.RFC3339),
+		ExpiresAt:  rfc3339(k.ExpiresAt),
+		LastUsedAt: rfc3339(k.LastUsedAt),
+		Status:     k.Status(now),
+	}
 }
 
 func rfc3339(t *time.Time) *string {

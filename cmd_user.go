@@ -12,24 +12,26 @@ import (
 	"github.com/keyward/keyward/db"
 )
 
-// user dispatches `keyward user add|disable|enable`.
+// user dispatches `keyward user add|role|disable|enable`.
 func (a *app) user(ctx context.Context, args []string) error {
 	rest, err := a.parse(a.newFlagSet("user"), args, false, "user")
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return usagef("user needs a command: add, disable or enable")
+		return usagef("user needs a command: add, role, disable or enable")
 	}
 	switch rest[0] {
 	case "add":
 		return a.userAdd(ctx, rest[1:])
+	case "role":
+		return a.userRole(ctx, rest[1:])
 	case "disable":
 		return a.userSetDisabled(ctx, rest[1:], true)
 	case "enable":
 		return a.userSetDisabled(ctx, rest[1:], false)
 	default:
-		return usagef("unknown command \"user %s\" (want add, disable or enable)", rest[0])
+		return usagef("unknown command \"user %s\" (want add, role, disable or enable)", rest[0])
 	}
 }
 
@@ -40,12 +42,16 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 	fs := a.newFlagSet("user add")
 	email := fs.String("email", "", "")
 	admin := fs.Bool("admin", false, "")
+	auditor := fs.Bool("auditor", false, "")
 	pos, err := a.parse(fs, args, true, "user")
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usagef("user add takes no arguments; give the address with --email")
+	}
+	if *admin && *auditor {
+		return usagef("user add takes --admin or --auditor, not both")
 	}
 	if strings.TrimSpace(*email) == "" {
 		return usagef("user add needs --email")
@@ -66,8 +72,11 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 	defer store.Close()
 
 	role := db.RoleMember
-	if *admin {
+	switch {
+	case *admin:
 		role = db.RoleAdmin
+	case *auditor:
+		role = db.RoleAuditor
 	}
 	u, err := store.CreateUser(ctx, *email, password, role, db.CLIActor())
 	if err != nil {
@@ -157,4 +166,35 @@ func userByEmail(ctx context.Context, store *db.Store, email string) (db.User, e
 		return db.User{}, fmt.Errorf("no user has the email %s", db.NormalizeEmail(email))
 	}
 	return u, err
+}
+
+// userRole gives the user with the given email a role: admin, auditor or
+// member. The rules are the users page's (db.SetUserRole): the last active
+// admin keeps the role.
+func (a *app) userRole(ctx context.Context, args []string) error {
+	pos, err := a.parse(a.newFlagSet("user role"), args, true, "user")
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("user role needs an email and a role: admin, auditor or member")
+	}
+	role := db.Role(strings.ToLower(pos[1]))
+	if !role.Valid() {
+		return usagef("%q is not a role: use admin, auditor or member", pos[1])
+	}
+	store, _, err := a.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := userByEmail(ctx, store, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := store.SetUserRole(ctx, u.ID, role, db.CLIActor()); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "%s is now %s. A signed-in browser gets the new role on its next request.\n", u.Email, role)
+	return nil
 }

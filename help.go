@@ -9,15 +9,18 @@ const helpOverview = `Keyward: a self-hosted API-key manager.
 
 Usage:
   keyward [serve]                 serve the dashboard and the key API (the default)
-  keyward user add --email E [--admin]
+  keyward user add --email E [--admin|--auditor]
                                   create a user; the password is read from stdin,
                                   or generated and printed alone on stdout
+  keyward user role E ROLE        make a user an admin, an auditor or a member
   keyward user disable E          stop a user: sessions end, keys stop working
   keyward user enable E           let a disabled user back in
   keyward keys create --user E --name N [--expires 30d] [--scopes a,b] [--description D]
                                   create a key and print it alone on stdout, once
   keyward keys list [--user E] [--status S] [--stale] [--json]
                                   list keys as a table, or as JSON for scripts
+  keyward keys edit ID [--name N] [--description D] [--expires WHEN] [--json]
+                                  change a key after its creation
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
   keyward backup FILE             write a consistent copy of the database to FILE
@@ -43,25 +46,32 @@ than theirs, and every command refuses one a newer version has upgraded.
 `
 
 const helpUser = `Usage:
-  keyward user add --email E [--admin]
+  keyward user add --email E [--admin|--auditor]
+  keyward user role E admin|auditor|member
   keyward user disable E
   keyward user enable E
 
-user add creates a member (an admin with --admin). The first line of
+user add creates a member (an admin with --admin, an auditor with
+--auditor: they read every admin page, key and audit event and change
+nothing). The first line of
 stdin is the password, e.g.
     printf '%s\n' "$PASSWORD" | keyward user add --email ann@example.com
 When stdin is a terminal or empty (</dev/null), a random password is
 generated and printed alone on stdout; an empty line is refused.
 Passwords need at least 15 characters and must not be easy to guess.
 
+user role gives a user another role; it applies on their next request.
+The last active admin keeps the role.
+
 user disable ends the user's sessions at once and makes their keys fail
 verification; user enable reverses it. The last active admin cannot be
 disabled.
 `
 
-const helpKeys = `Usage:
+var helpKeys = `Usage:
   keyward keys create --user E --name N [--expires WHEN] [--scopes a,b] [--description D]
   keyward keys list [--user E] [--status S] [--stale] [--json]
+  keyward keys edit ID [--name N] [--description D] [--expires WHEN] [--json]
   keyward keys revoke ID [--reason R]
 
 keys create prints the new key alone on stdout; it is never shown again.
@@ -79,6 +89,13 @@ EXPIRES (times in UTC), newest first.
   --json     an array of objects with id, user, name, hint, scopes,
              created_at, expires_at, last_used_at (RFC 3339 or null), status
 
+keys edit changes only what its flags give, audited with each value before
+and after, and prints the key as keys list does (--json: one object with
+the same fields). A revoked key cannot be edited. The expiry may always be
+brought forward; it moves later only within the maximum key lifetime
+counted from the key's creation (never, for a key that was rolled), and
+"never" only when no maximum is set.
+` + keyEditHelp() + `
 keys revoke ends a key for good. A running server stops accepting it within
 half a second (it checks the database for changes made outside it four
 times a second).

@@ -73,13 +73,15 @@ func (s *Store) UserEmails(ctx context.Context) (map[int64]string, error) {
 
 const setRoleSQL = `UPDATE users SET role = ? WHERE id = ?`
 
-// SetUserRole makes a user an admin or a member. It refuses (ErrConflict) to
-// demote the actor themselves, so nobody locks themselves out by a slip, and
-// to demote the last active admin, which would leave nobody to run the admin
-// pages. Demoting voids the invites and reset links the user made as an
-// admin. Setting the role a user already has does nothing.
+// SetUserRole gives a user one of Roles. Leaving the admin role is refused
+// (ErrConflict) for the actor themselves, so nobody locks themselves out by
+// a slip, and for the last active admin, which would leave nobody to run the
+// admin pages; it voids the invites and reset links the user made as an
+// admin. A move up the ranks (member, auditor, admin) is audited as a
+// promotion, a move down as a demotion, both with the old and new role.
+// Setting the role a user already has does nothing.
 func (s *Store) SetUserRole(ctx context.Context, userID int64, role Role, actor Actor) error {
-	if role != RoleAdmin && role != RoleMember {
+	if !role.Valid() {
 		var ve ValidationError
 		ve.Add("role", "Choose a role.")
 		return &ve
@@ -103,9 +105,8 @@ func (s *Store) SetUserRole(ctx context.Context, userID int64, role Role, actor 
 	if Role(current) == role {
 		return nil
 	}
-	action := ActionUserPromote
-	if role == RoleMember {
-		action = ActionUserDemote
+	leavesAdmin := Role(current) == RoleAdmin
+	if leavesAdmin {
 		if actor.UserID == userID {
 			return Errorf(ErrConflict, "You can't demote yourself.")
 		}
@@ -123,10 +124,14 @@ func (s *Store) SetUserRole(ctx context.Context, userID int64, role Role, actor 
 		return fmt.Errorf("db: set user role: %w", err)
 	}
 	now := s.Now()
-	if role == RoleMember {
+	if leavesAdmin {
 		if err := voidLinks(ctx, tx, now, actor, voidCreatorDemoted, linksByCreatorSQL, userID); err != nil {
 			return err
 		}
+	}
+	action := ActionUserPromote
+	if role.rank() < Role(current).rank() {
+		action = ActionUserDemote
 	}
 	e := actor.event(action, "user", userID, email)
 	e.Detail = map[string]string{"old": current, "new": string(role)}

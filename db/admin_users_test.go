@@ -174,3 +174,66 @@ func TestEndUserSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestSetUserRoleAuditor: the auditor role sits between member and admin.
+// Moving up is audited as a promotion, down as a demotion; an admin made
+// an auditor leaves the admin role, so the last-active-admin and self
+// rules apply to it too.
+func TestSetUserRoleAuditor(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		member := mustCreateUser(t, s, "member@example.com", RoleMember)
+		self := Actor{UserID: admin.ID, Label: admin.Email}
+
+		wantConflict(t, s.SetUserRole(ctx, admin.ID, RoleAuditor, self), "You can't demote yourself.")
+		wantConflict(t, s.SetUserRole(ctx, admin.ID, RoleAuditor, CLIActor()), "The last active admin cannot be demoted.")
+
+		steps := []struct {
+			name       string
+			user       User
+			to         Role
+			wantAction string
+		}{
+			{"member to auditor", member, RoleAuditor, ActionUserPromote},
+			{"auditor to admin", member, RoleAdmin, ActionUserPromote},
+			{"admin to auditor", member, RoleAuditor, ActionUserDemote},
+			{"auditor to member", member, RoleMember, ActionUserDemote},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				before, err := s.GetUser(ctx, st.user.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.SetUserRole(ctx, st.user.ID, st.to, self); err != nil {
+					t.Fatalf("SetUserRole: %v", err)
+				}
+				got, err := s.GetUser(ctx, st.user.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Role != st.to || got.CanReadAdmin() != (st.to != RoleMember) || got.IsAdmin() != (st.to == RoleAdmin) {
+					t.Errorf("got role %s (reads admin %v, admin %v), want %s", got.Role, got.CanReadAdmin(), got.IsAdmin(), st.to)
+				}
+				e := lastEvent(t, s, st.wantAction)
+				if e.TargetID != st.user.ID || e.Detail["old"] != string(before.Role) || e.Detail["new"] != string(st.to) {
+					t.Errorf("got audit %+v, want %s from %s to %s", e, st.wantAction, before.Role, st.to)
+				}
+			})
+		}
+
+		t.Run("invite and create an auditor", func(t *testing.T) {
+			if _, inv, err := s.CreateInvite(ctx, "audit@example.com", RoleAuditor, self); err != nil || inv.Role != RoleAuditor {
+				t.Errorf("CreateInvite(auditor) = %+v, %v; want an auditor invite", inv, err)
+			}
+			if u := mustCreateUser(t, s, "audit2@example.com", RoleAuditor); u.Role != RoleAuditor {
+				t.Errorf("CreateUser(auditor) role = %s, want auditor", u.Role)
+			}
+			if _, _, err := s.CreateInvite(ctx, "x@example.com", "owner", self); FieldErrors(err)["role"] == "" {
+				t.Errorf("CreateInvite(owner) err = %v, want a role field error", err)
+			}
+		})
+	})
+}

@@ -72,8 +72,8 @@ var actionLabels = map[string]string{
 	ActionResetLinkRevoke:       "Password reset link revoked",
 	ActionResetLinkDenied:       "Reset link refused: wrong password",
 	ActionPasswordReset:         "Password reset",
-	ActionUserPromote:           "Made admin",
-	ActionUserDemote:            "Made member",
+	ActionUserPromote:           "Role raised",
+	ActionUserDemote:            "Role lowered",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -112,6 +112,16 @@ type AuditEvent struct {
 	Target     string
 	IP         string
 	Detail     map[string]string
+	// Changes holds the fields an edit changed, each with its value before
+	// and after, so the log answers "what was it before?" without another
+	// source. Stored in the same JSON object as Detail, one key per field.
+	Changes map[string]Change
+}
+
+// Change is one field's value before and after an edit, as text.
+type Change struct {
+	Before string `json:"before"`
+	After  string `json:"after"`
 }
 
 // Audit records e on its own. At zero means now.
@@ -154,9 +164,16 @@ func auditArgs(at time.Time, e AuditEvent) ([]any, error) {
 		at = e.At
 	}
 	detail := []byte("{}")
-	if len(e.Detail) > 0 {
+	if len(e.Detail)+len(e.Changes) > 0 {
+		all := make(map[string]any, len(e.Detail)+len(e.Changes))
+		for k, v := range e.Detail {
+			all[k] = v
+		}
+		for k, c := range e.Changes {
+			all[k] = c
+		}
 		var err error
-		if detail, err = json.Marshal(e.Detail); err != nil {
+		if detail, err = json.Marshal(all); err != nil {
 			return nil, fmt.Errorf("db: audit detail: %w", err)
 		}
 	}
@@ -261,10 +278,8 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 		e.At = fromMillis(at)
 		e.ActorID = actorID.Int64
 		e.TargetID = targetID.Int64
-		if detail != "" && detail != "{}" {
-			if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
-				return nil, fmt.Errorf("db: audit %d detail: %w", e.ID, err)
-			}
+		if err := parseAuditDetail(detail, &e); err != nil {
+			return nil, fmt.Errorf("db: audit %d detail: %w", e.ID, err)
 		}
 		out = append(out, e)
 	}
@@ -272,4 +287,38 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 		return nil, fmt.Errorf("db: list audit: %w", err)
 	}
 	return out, nil
+}
+
+// parseAuditDetail splits the stored JSON object into e.Detail (text values)
+// and e.Changes (before/after objects).
+func parseAuditDetail(detail string, e *AuditEvent) error {
+	if detail == "" || detail == "{}" {
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(detail), &raw); err != nil {
+		return err
+	}
+	for k, v := range raw {
+		if len(v) > 0 && v[0] == '{' {
+			var c Change
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			if e.Changes == nil {
+				e.Changes = map[string]Change{}
+			}
+			e.Changes[k] = c
+			continue
+		}
+		var str string
+		if err := json.Unmarshal(v, &str); err != nil {
+			return err
+		}
+		if e.Detail == nil {
+			e.Detail = map[string]string{}
+		}
+		e.Detail[k] = str
+	}
+	return nil
 }

@@ -151,39 +151,6 @@ func (s *Store) changeKey(ctx context.Context, access KeyAccess, id int64,
 	return k, nil
 }
 
-const updateKeySQL = `UPDATE api_keys SET name = ?, description = ? WHERE id = ?`
-
-// UpdateKey renames a key and changes its description. A revoked key is
-// final and cannot be edited.
-func (s *Store) UpdateKey(ctx context.Context, access KeyAccess, id int64, name, description string, actor Actor) (Key, error) {
-	var ve ValidationError
-	name = checkKeyName(name, &ve)
-	description = checkFreeText("description", description, MaxKeyDescriptionLength, &ve)
-	if err := ve.Err(); err != nil {
-		return Key{}, err
-	}
-	return s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
-		if k.RevokedAt != nil {
-			return false, Errorf(ErrConflict, errRevokedUnchangeable)
-		}
-		if k.Name == name && k.Description == description {
-			return false, nil
-		}
-		if _, err := tx.ExecContext(ctx, updateKeySQL, name, description, id); err != nil {
-			return false, fmt.Errorf("db: update key %d: %w", id, err)
-		}
-		e := actor.event(ActionKeyUpdate, "key", id, name)
-		e.Detail = map[string]string{}
-		if k.Name != name {
-			e.Detail["old_name"] = k.Name
-		}
-		if k.Description != description {
-			e.Detail["description"] = "changed"
-		}
-		return true, insertAudit(ctx, tx, now, e)
-	})
-}
-
 // setKeyDisabledSQL records a disable (time, who, why) or clears it.
 const setKeyDisabledSQL = `UPDATE api_keys SET disabled_at = ?, disabled_by = ?, disabled_reason = ? WHERE id = ?`
 

@@ -91,8 +91,8 @@ func TestKeyStateTransitions(t *testing.T) {
 		if !reflect.DeepEqual(actions, want) {
 			t.Errorf("audit actions = %v, want %v", actions, want)
 		}
-		if events[0].Detail["reason"] != "leaked in a log" || events[1].Detail["old_name"] != "svc" {
-			t.Errorf("audit details = %v / %v, want reason and old name", events[0].Detail, events[1].Detail)
+		if events[0].Detail["reason"] != "leaked in a log" || events[1].Changes["name"] != (Change{Before: "svc", After: "svc-2"}) {
+			t.Errorf("audit details = %v / %v, want reason and the name before and after", events[0].Detail, events[1].Changes)
 		}
 	})
 }

@@ -90,7 +90,7 @@ func insertToken(ctx context.Context, tx *Tx, t *UserToken, actor Actor) (string
 
 // CreateInvite makes an invitation link for email with role and returns its
 // token, which is shown once. The email is validated (field "email") and
-// refused if someone already has it; role must be admin or member (field
+// refused if someone already has it; role must be one of Roles (field
 // "role"). An earlier unused invite to the same address stops working.
 func (s *Store) CreateInvite(ctx context.Context, email string, role Role, actor Actor) (string, UserToken, error) {
 	email = NormalizeEmail(email)
@@ -98,7 +98,7 @@ func (s *Store) CreateInvite(ctx context.Context, email string, role Role, actor
 	if err := ValidateEmail(email); err != nil {
 		ve.AddErr("email", err)
 	}
-	if role != RoleAdmin && role != RoleMember {
+	if !role.Valid() {
 		ve.Add("role", "Choose a role.")
 	}
 	if err := ve.Err(); err != nil {

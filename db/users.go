@@ -11,13 +11,35 @@ import (
 )
 
 // Role decides what a user may see: members manage their own keys, admins
-// review everyone's keys, users and the audit log.
+// review and change everyone's keys, users and settings, and auditors see
+// everything an admin sees without being able to change any of it (a
+// security review or a compliance check needs the whole picture, not the
+// power to alter it).
 type Role string
 
 const (
-	RoleAdmin  Role = "admin"
-	RoleMember Role = "member"
+	RoleAdmin   Role = "admin"
+	RoleAuditor Role = "auditor"
+	RoleMember  Role = "member"
 )
+
+// Roles lists every role, most powerful first: the order forms offer them.
+var Roles = []Role{RoleAdmin, RoleAuditor, RoleMember}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleAuditor || r == RoleMember }
+
+// rank orders roles by power, so a role change can be audited as a
+// promotion or a demotion.
+func (r Role) rank() int {
+	switch r {
+	case RoleAdmin:
+		return 2
+	case RoleAuditor:
+		return 1
+	}
+	return 0
+}
 
 // User is an account. The password hash never leaves this package.
 type User struct {
@@ -32,6 +54,10 @@ type User struct {
 
 // IsAdmin reports whether u has the admin role (disabled or not).
 func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// CanReadAdmin reports whether u may open the admin console: admins, and
+// auditors, who only read it.
+func (u User) CanReadAdmin() bool { return u.Role == RoleAdmin || u.Role == RoleAuditor }
 
 // Disabled reports whether u may no longer sign in or use keys.
 func (u User) Disabled() bool { return u.DisabledAt != nil }
@@ -133,7 +159,7 @@ func (s *Store) createUser(ctx context.Context, email, password string, role Rol
 			ve.Add("email", emailTakenText)
 		}
 	}
-	if role != RoleAdmin && role != RoleMember {
+	if !role.Valid() {
 		ve.Add("role", "Choose a role.")
 	}
 	if err := CheckPassword(password, email); err != nil {

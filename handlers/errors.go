@@ -47,7 +47,7 @@ func (h *Handler) ErrorPage(c echo.Context, status int, heading, message string)
 	l := views.Layout{Title: heading, CSRFToken: csrfToken(c), Version: h.Version, Now: h.now()}
 	if u := currentUser(c); u != nil {
 		// No flashes: they wait for the next ordinary page.
-		l.User = &views.CurrentUser{Email: u.Email, IsAdmin: u.IsAdmin()}
+		l.User = &views.CurrentUser{Email: u.Email, IsAdmin: u.IsAdmin(), CanReadAdmin: u.CanReadAdmin()}
 	}
 	page := views.ErrorPage{
 		Layout:  l,

@@ -97,7 +97,7 @@ func (h *Handler) layout(c echo.Context, title, nav string) views.Layout {
 		Now:       h.now(),
 	}
 	if u := currentUser(c); u != nil {
-		l.User = &views.CurrentUser{Email: u.Email, IsAdmin: u.IsAdmin()}
+		l.User = &views.CurrentUser{Email: u.Email, IsAdmin: u.IsAdmin(), CanReadAdmin: u.CanReadAdmin()}
 		l.Flashes = h.popFlashes(c)
 	}
 	return l

@@ -12,29 +12,6 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// KeyEdit is POST /keys/{id}/edit: rename or re-describe a key.
-func (h *Handler) KeyEdit(c echo.Context) error {
-	id, err := keyID(c)
-	if err != nil {
-		return err
-	}
-	name, desc := c.FormValue("name"), c.FormValue("description")
-	_, err = h.Store.UpdateKey(ctx(c), keyAccess(c), id, name, desc, actor(c))
-	if fe := db.FieldErrors(err); fe != nil {
-		m, perr := h.keyPage(c, id)
-		if perr != nil {
-			return perr
-		}
-		m.EditName, m.EditDesc, m.EditErrors = name, desc, fe
-		return render(c, http.StatusUnprocessableEntity, views.KeyShow(m))
-	}
-	if err != nil {
-		return err
-	}
-	h.flash(c, "success", "Key details saved.")
-	return redirect(c, keyPath(id))
-}
-
 // KeyDisable is POST /keys/{id}/disable (optional reason): verification
 // fails until enabled. An admin's disable only an admin lifts.
 func (h *Handler) KeyDisable(c echo.Context) error {

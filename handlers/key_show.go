@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,6 +33,16 @@ func keyAccess(c echo.Context) db.KeyAccess {
 	return db.OwnedBy(a.ID)
 }
 
+// keyViewAccess is what the signed-in user may look at: what they may
+// manage, and for an auditor every key, read-only (they review keys, they
+// do not change them). Writes always use keyAccess.
+func keyViewAccess(c echo.Context) db.KeyAccess {
+	if currentUser(c).Role == db.RoleAuditor {
+		return db.AnyOwner()
+	}
+	return keyAccess(c)
+}
+
 // keyID parses the {id} path parameter; a bad one is simply not found.
 func keyID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -53,8 +66,16 @@ func (h *Handler) KeyShow(c echo.Context) error {
 }
 
 func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
-	access := keyAccess(c)
+	access := keyViewAccess(c)
 	k, err := h.Store.GetKey(ctx(c), access, id)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
+	readOnly, err := h.keyReadOnly(c, id)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
+	policy, err := h.Store.Policy(ctx(c))
 	if err != nil {
 		return views.KeyPage{}, err
 	}
@@ -77,7 +98,12 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			IsOwner: k.UserID == viewer.ID,
 		},
 		EditName: k.Name, EditDesc: k.Description,
+		ExpiryHelp:   expiryHelp(k, policy),
 		GraceChoices: graceChoices,
+		ReadOnly:     readOnly,
+	}
+	if k.ExpiresAt != nil {
+		m.EditExpires = k.ExpiresAt.UTC().Format(time.DateOnly)
 	}
 	if k.DisabledAt != nil {
 		if m.Key.DisabledBy, err = h.whoDid(c, k.DisabledBy); err != nil {
@@ -108,6 +134,20 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 	return m, nil
 }
 
+// keyReadOnly reports whether the viewer may see key id but not change it:
+// an auditor (whose view reaches every key) on a key keyAccess does not
+// reach.
+func (h *Handler) keyReadOnly(c echo.Context, id int64) (bool, error) {
+	if currentUser(c).Role != db.RoleAuditor {
+		return false, nil
+	}
+	_, err := h.Store.GetKey(ctx(c), keyAccess(c), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
+}
+
 // whoDid names the user id who disabled (or revoked) a key, as the viewer
 // reads it: "you", their email, or "Keyward" for 0 (the auto-disable
 // policy acts as nobody; a revocation by nobody came from the CLI, which
@@ -130,8 +170,8 @@ func (h *Handler) whoDid(c echo.Context, id int64) (string, error) {
 }
 
 // eventRow maps an audit event to its display row. The detail column shows
-// what people ask about later: a reason, a roll's details, and the old and
-// new value of a changed setting or role.
+// what people ask about later: a reason, a roll's details, the old and new
+// value of a changed setting or role, and each edited field before → after.
 func eventRow(e db.AuditEvent) views.EventRow {
 	r := views.EventRow{At: e.At, Actor: e.Actor, Action: db.ActionLabel(e.Action), Target: e.Target, IP: e.IP}
 	var parts []string
@@ -140,6 +180,18 @@ func eventRow(e db.AuditEvent) views.EventRow {
 			parts = append(parts, strings.ReplaceAll(k, "_", " ")+": "+v)
 		}
 	}
+	for _, field := range slices.Sorted(maps.Keys(e.Changes)) {
+		ch := e.Changes[field]
+		parts = append(parts, strings.ReplaceAll(field, "_", " ")+": "+orNone(ch.Before)+" → "+orNone(ch.After))
+	}
 	r.Detail = strings.Join(parts, " · ")
 	return r
+}
+
+// orNone shows an emptied value (a cleared description) as "(none)".
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

@@ -25,7 +25,20 @@ func RequireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// RequireAdmin checks the role on every request: members get 403.
+// RequireAdminRead lets admins and auditors read the admin console; the
+// role comes from the database on every request (LoadSession), so a
+// demoted auditor loses access on the next one. Members get 403.
+func RequireAdminRead(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if u := currentUser(c); u == nil || !u.CanReadAdmin() {
+			return Forbidden("This page is for administrators and auditors.")
+		}
+		return next(c)
+	}
+}
+
+// RequireAdmin guards every change in the admin console: auditors and
+// members get 403. The role is checked on every request.
 func RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if u := currentUser(c); u == nil || !u.IsAdmin() {

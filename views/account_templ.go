@@ -1368,6 +1368,8 @@ func roleLabel(role string) string {
 	switch role {
 	case "admin":
 		return "Administrator"
+	case "auditor":
+		return "Auditor"
 	case "member":
 		return "Member"
 	}

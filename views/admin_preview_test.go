@@ -39,7 +39,7 @@ func TestAdminPreview(t *testing.T) {
 	}
 
 	now := time.Now().UTC()
-	user := &CurrentUser{Email: "ada.lovelace@example.com", IsAdmin: true}
+	user := &CurrentUser{Email: "ada.lovelace@example.com", IsAdmin: true, CanReadAdmin: true}
 	in := func() Layout { return Layout{User: user, CSRFToken: "token", Version: "0.1.0", Now: now} }
 	ago := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
 	day := 24 * time.Hour

@@ -217,6 +217,9 @@ func TestAdminUsers(t *testing.T) {
 		var got []string
 		doc.Find("tr[data-user-id='" + strconv.FormatInt(id, 10) + "'] form").Each(func(_ int, f *goquery.Selection) {
 			a, _ := f.Attr("action")
+			if role, ok := f.Find("input[name=role]").Attr("value"); ok {
+				a += "=" + role
+			}
 			got = append(got, a)
 			if f.Find("input[name=_csrf]").Length() != 1 {
 				t.Errorf("form %s: got no CSRF field, want one", a)
@@ -233,15 +236,15 @@ func TestAdminUsers(t *testing.T) {
 	}{
 		// Your own password changes on the account page: no reset link.
 		{1, "/admin/users/1/sessions/end"},
-		{2, "/admin/users/2/disable /admin/users/2/promote /admin/users/2/sessions/end /admin/users/2/reset-link"},
-		{3, "/admin/users/3/enable /admin/users/3/demote /admin/users/3/sessions/end /admin/users/3/reset-link"},
+		{2, "/admin/users/2/disable /admin/users/2/role=admin /admin/users/2/role=auditor /admin/users/2/sessions/end /admin/users/2/reset-link"},
+		{3, "/admin/users/3/enable /admin/users/3/role=auditor /admin/users/3/role=member /admin/users/3/sessions/end /admin/users/3/reset-link"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(actions(tt.id), " "); got != tt.want {
 			t.Errorf("user %d actions: got %q, want %q", tt.id, got, tt.want)
 		}
 	}
-	for _, a := range []string{"disable", "demote", "sessions/end"} {
+	for _, a := range []string{"disable", "role-admin", "role-auditor", "role-member", "sessions/end"} {
 		doc.Find("form[data-action='" + a + "']").Each(func(_ int, f *goquery.Selection) {
 			if c, _ := f.Attr("hx-confirm"); c == "" {
 				t.Errorf("%s form: got no hx-confirm, want one", a)

@@ -19,9 +19,17 @@ type Layout struct {
 
 // CurrentUser is the signed-in person as the layout shows them.
 type CurrentUser struct {
-	Email   string
-	IsAdmin bool
+	Email string
+	// IsAdmin: may change anything in the admin console. CanReadAdmin: may
+	// open it (admins, and auditors, who only read).
+	IsAdmin      bool
+	CanReadAdmin bool
 }
+
+// AdminReadOnly reports whether the signed-in person sees the admin console
+// without the power to change it (an auditor): pages then render no action
+// that the server would refuse.
+func (l Layout) AdminReadOnly() bool { return l.User != nil && !l.User.IsAdmin }
 
 // Flash is a one-time message shown at the top of the next page.
 type Flash struct {
@@ -235,11 +243,18 @@ type KeyDetail struct {
 // KeyPage is /keys/{id}.
 type KeyPage struct {
 	Layout
-	Key          KeyDetail
-	Usage        UsageChart
-	Events       []EventRow
-	EditName     string
-	EditDesc     string
-	EditErrors   FieldErrors // "name", "description"
+	Key         KeyDetail
+	Usage       UsageChart
+	Events      []EventRow
+	EditName    string
+	EditDesc    string
+	EditExpires string      // YYYY-MM-DD (UTC) or "" for never, as shown or typed
+	EditErrors  FieldErrors // "name", "description", "expires_on"
+	// ExpiryHelp explains the expiry rule that applies to this key (the
+	// lifetime policy counted from its creation).
+	ExpiryHelp   string
 	GraceChoices []GraceChoice
+	// ReadOnly: the viewer may see this key but not change it (an auditor
+	// on someone else's key): the page shows no actions.
+	ReadOnly bool
 }

@@ -40,7 +40,7 @@ func TestPreview(t *testing.T) {
 	}
 
 	now := time.Now().UTC()
-	user := &CurrentUser{Email: "ada.lovelace@example.com", IsAdmin: true}
+	user := &CurrentUser{Email: "ada.lovelace@example.com", IsAdmin: true, CanReadAdmin: true}
 	in := func(title, nav string) Layout {
 		return Layout{Title: title, User: user, CSRFToken: "token", Version: "0.1.0", Nav: nav, Now: now}
 	}

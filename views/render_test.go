@@ -18,7 +18,7 @@ var testNow = time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
 func signedIn(title, nav string) Layout {
 	return Layout{
 		Title:     title,
-		User:      &CurrentUser{Email: "ada@example.com", IsAdmin: true},
+		User:      &CurrentUser{Email: "ada@example.com", IsAdmin: true, CanReadAdmin: true},
 		CSRFToken: `tok"en<1>`,
 		Version:   "1.2.3",
 		Nav:       nav,

@@ -130,7 +130,7 @@ func TestAdminPendingInvites(t *testing.T) {
 // a reset link, then is demoted or disabled. Neither link works any more,
 // and neither does again when the account is restored.
 func TestAdminLinksDieWithTheirCreator(t *testing.T) {
-	for _, change := range []string{"demote", "disable"} {
+	for _, change := range []string{"role=member", "disable"} {
 		t.Run(change, func(t *testing.T) {
 			a := newTestApp(t)
 			d := attackDB(t, a)
@@ -157,7 +157,7 @@ func TestAdminLinksDieWithTheirCreator(t *testing.T) {
 				t.Errorf("invite.revoke events: got %q, want boss@example.com's", audit)
 			}
 
-			undo := map[string]string{"demote": "promote", "disable": "enable"}[change]
+			undo := map[string]string{"role=member": "role=admin", "disable": "enable"}[change]
 			userAction(t, admin, secondU.ID, undo, "success")
 			wantLinkInvalid(t, a.browser().get(boss))
 			wantLinkInvalid(t, a.browser().get(reset))

@@ -94,6 +94,7 @@ func TestAdminAuthorization(t *testing.T) {
 	d := attackDB(t, a)
 	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
 	member, _ := a.userBrowser("member@example.com", db.RoleMember)
+	auditor, _ := a.userBrowser("auditor@example.com", db.RoleAuditor)
 	target := a.createUser("target@example.com", db.RoleMember)
 	key, _ := a.storeKey(target.ID, db.KeyInput{Name: "target key"})
 	user := "/admin/users/" + itoa(target.ID)
@@ -114,8 +115,7 @@ func TestAdminAuthorization(t *testing.T) {
 		{"POST", "/admin/invites/:id/revoke", "/admin/invites/2/revoke", nil, 303},
 		{"POST", "/admin/users/:id/disable", user + "/disable", nil, 303},
 		{"POST", "/admin/users/:id/enable", user + "/enable", nil, 303},
-		{"POST", "/admin/users/:id/promote", user + "/promote", nil, 303},
-		{"POST", "/admin/users/:id/demote", user + "/demote", nil, 303},
+		{"POST", "/admin/users/:id/role", user + "/role", url.Values{"role": {"auditor"}}, 303},
 		{"POST", "/admin/users/:id/sessions/end", user + "/sessions/end", nil, 303},
 		{"POST", "/admin/users/:id/reset-link", user + "/reset-link", nil, 200},
 		{"POST", "/admin/keys/bulk", "/admin/keys/bulk", url.Values{"action": {"revoke"}, "id": {itoa(key.ID)},
@@ -191,6 +191,8 @@ func TestAdminAuthorization(t *testing.T) {
 		wantSignedIn(t, member, "member@example.com")
 	})
 
+	t.Run("auditor", func(t *testing.T) { wantAuditorReadOnly(t, d, auditor, routes) })
+
 	t.Run("admin", func(t *testing.T) {
 		for _, rt := range routes {
 			var r response
@@ -216,7 +218,7 @@ func TestAdminAuthorization(t *testing.T) {
 		if r := other.get("/admin"); r.StatusCode != http.StatusOK {
 			t.Fatalf("GET /admin as the second admin: got %d, want 200", r.StatusCode)
 		}
-		wantRedirect(t, admin.post("/admin/users/"+itoa(u.ID)+"/demote", nil), "/admin/users")
+		wantRedirect(t, admin.post("/admin/users/"+itoa(u.ID)+"/role", url.Values{"role": {"member"}}), "/admin/users")
 		wantErrorPage(t, other.get("/admin"), http.StatusForbidden)
 		wantErrorPage(t, other.post("/admin/users/"+itoa(target.ID)+"/disable", nil), http.StatusForbidden)
 	})

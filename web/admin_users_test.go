@@ -16,7 +16,11 @@ import (
 // kind shown on the users page it redirects to.
 func userAction(t *testing.T, b *browser, userID int64, action, kind string) []string {
 	t.Helper()
-	wantRedirect(t, b.post("/admin/users/"+itoa(userID)+"/"+action, nil), "/admin/users")
+	path, form := "/admin/users/"+itoa(userID)+"/"+action, url.Values{}
+	if role, ok := strings.CutPrefix(action, "role="); ok {
+		path, form = "/admin/users/"+itoa(userID)+"/role", url.Values{"role": {role}}
+	}
+	wantRedirect(t, b.post(path, form), "/admin/users")
 	return flashes(t, b, "/admin/users", kind)
 }
 
@@ -41,7 +45,7 @@ func TestAdminLastAdminProtection(t *testing.T) {
 
 	// The only admin, acting on herself: refused with a message, unchanged.
 	wantFlash(t, userAction(t, alice, aliceU.ID, "disable", "error"), "You can't disable your own account.")
-	wantFlash(t, userAction(t, alice, aliceU.ID, "demote", "error"), "You can't demote yourself.")
+	wantFlash(t, userAction(t, alice, aliceU.ID, "role=member", "error"), "You can't demote yourself.")
 	wantRole(t, a, "alice@example.com", db.RoleAdmin, false)
 	wantSignedIn(t, alice, "alice@example.com")
 
@@ -61,7 +65,7 @@ func TestAdminLastAdminProtection(t *testing.T) {
 	// The users page offers no way to lock yourself out.
 	doc := alice.get("/admin/users").doc(t)
 	self := doc.Find(`[data-testid="user-row"][data-user-id="` + itoa(aliceU.ID) + `"]`)
-	for _, action := range []string{"disable", "demote"} {
+	for _, action := range []string{"disable", "role-member", "role-auditor"} {
 		if self.Find(`form[data-action="`+action+`"]`).Length() != 0 {
 			t.Errorf("own row: got a %s button, want none", action)
 		}
@@ -70,14 +74,14 @@ func TestAdminLastAdminProtection(t *testing.T) {
 	// With a second admin, still nobody can demote or disable themselves...
 	bob, bobU := a.userBrowser("bob@example.com", db.RoleAdmin)
 	wantFlash(t, userAction(t, alice, aliceU.ID, "disable", "error"), "You can't disable your own account.")
-	wantFlash(t, userAction(t, bob, bobU.ID, "demote", "error"), "You can't demote yourself.")
+	wantFlash(t, userAction(t, bob, bobU.ID, "role=member", "error"), "You can't demote yourself.")
 	wantRole(t, a, "alice@example.com", db.RoleAdmin, false)
 	wantRole(t, a, "bob@example.com", db.RoleAdmin, false)
 
 	// ...but one admin can demote the other, who is then the only admin.
-	wantFlash(t, userAction(t, bob, aliceU.ID, "demote", "success"), "alice@example.com was made a member.")
+	wantFlash(t, userAction(t, bob, aliceU.ID, "role=member", "success"), "alice@example.com was made a member.")
 	wantRole(t, a, "alice@example.com", db.RoleMember, false)
-	wantErrorPage(t, alice.post("/admin/users/"+itoa(bobU.ID)+"/demote", nil), http.StatusForbidden)
+	wantErrorPage(t, alice.post("/admin/users/"+itoa(bobU.ID)+"/role", url.Values{"role": {"member"}}), http.StatusForbidden)
 	wantRole(t, a, "bob@example.com", db.RoleAdmin, false)
 	if err := a.store.SetUserDisabled(ctx, bobU.ID, true, db.CLIActor()); !errors.Is(err, db.ErrConflict) {
 		t.Errorf("disable bob, now the last admin: got %v, want a conflict", err)
@@ -85,7 +89,7 @@ func TestAdminLastAdminProtection(t *testing.T) {
 
 	// A disabled admin does not count: promote alice, disable her, and bob is
 	// again the last active admin.
-	wantFlash(t, userAction(t, bob, aliceU.ID, "promote", "success"), "alice@example.com was made an admin.")
+	wantFlash(t, userAction(t, bob, aliceU.ID, "role=admin", "success"), "alice@example.com was made an admin.")
 	wantFlash(t, userAction(t, bob, aliceU.ID, "disable", "success"), "alice@example.com was disabled.")
 	if err := a.store.SetUserRole(ctx, bobU.ID, db.RoleMember, db.CLIActor()); !errors.Is(err, db.ErrConflict) {
 		t.Errorf("demote bob with the other admin disabled: got %v, want a conflict", err)

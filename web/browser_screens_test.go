@@ -117,6 +117,31 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "key-created")
 		tb.navigates("Done", chromedp.Click(link("Done — I've saved my key")))
 	}
+	// The admin console as an auditor sees it: everything, read-only.
+	a.createUser("iris@acme.dev", db.RoleAuditor)
+	for _, vp := range screenshotViewports {
+		setViewport(vp)
+		shootAuditor(tb, vp, billing, shoot)
+	}
+}
+
+// shootAuditor takes the admin console as an auditor reads it (no action
+// anywhere) and someone else's key page, read-only.
+func shootAuditor(tb *tab, vp viewport, key int64, shoot func(viewport, string)) {
+	tb.t.Helper()
+	tb.clearCookies()
+	tb.login("iris@acme.dev", testPassword)
+	for _, p := range []struct{ path, name string }{
+		{"/admin", "auditor-overview"},
+		{"/admin/users", "auditor-users"},
+		{"/admin/keys?stale=1", "auditor-stale"},
+		{"/admin/audit", "auditor-audit"},
+		{"/admin/settings", "auditor-settings"},
+		{fmt.Sprintf("/keys/%d", key), "auditor-key"},
+	} {
+		tb.open(p.path)
+		shoot(vp, p.name)
+	}
 }
 
 // shootAdmin signs in as the admin and takes the admin console's pages,

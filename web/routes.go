@@ -81,24 +81,28 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.GET("/reset/:token", h.ResetShow)
 	b.POST("/reset/:token", h.ResetSubmit)
 
-	// Admin console: the role is checked on every request.
-	ad := u.Group("/admin", handlers.RequireAdmin)
+	// Admin console, changes: admins only, the role checked on every request.
+	adw := u.Group("/admin", handlers.RequireAdmin)
+	adw.POST("/invites", h.AdminInviteCreate)
+	adw.POST("/invites/:id/revoke", h.AdminInviteRevoke)
+	adw.POST("/invites/:id/renew", h.AdminInviteRenew)
+	adw.POST("/users/:id/disable", h.AdminUserDisable)
+	adw.POST("/users/:id/enable", h.AdminUserEnable)
+	adw.POST("/users/:id/role", h.AdminUserRole)
+	adw.POST("/users/:id/sessions/end", h.AdminUserEndSessions)
+	adw.POST("/users/:id/reset-link", h.AdminUserResetLink)
+	adw.POST("/keys/bulk", h.AdminKeysBulk)
+	adw.POST("/settings", h.AdminSettingsSave)
+
+	// Admin console, reading: admins and auditors. Declared after the
+	// change group so that its catch-all answers unknown admin paths (404
+	// for those who may read, 403 for members), not the admins-only one.
+	ad := u.Group("/admin", handlers.RequireAdminRead)
 	ad.GET("", h.AdminOverview)
 	ad.GET("/users", h.AdminUsers)
-	ad.POST("/invites", h.AdminInviteCreate)
-	ad.POST("/invites/:id/revoke", h.AdminInviteRevoke)
-	ad.POST("/invites/:id/renew", h.AdminInviteRenew)
-	ad.POST("/users/:id/disable", h.AdminUserDisable)
-	ad.POST("/users/:id/enable", h.AdminUserEnable)
-	ad.POST("/users/:id/promote", h.AdminUserPromote)
-	ad.POST("/users/:id/demote", h.AdminUserDemote)
-	ad.POST("/users/:id/sessions/end", h.AdminUserEndSessions)
-	ad.POST("/users/:id/reset-link", h.AdminUserResetLink)
 	ad.GET("/keys", h.AdminKeys)
 	ad.GET("/keys.csv", h.AdminKeysCSV)
-	ad.POST("/keys/bulk", h.AdminKeysBulk)
 	ad.GET("/settings", h.AdminSettings)
-	ad.POST("/settings", h.AdminSettingsSave)
 	ad.GET("/audit", h.AdminAudit)
 
 	// u's catch-all (see the API's above) would send visitors asking for an
