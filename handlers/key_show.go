@@ -78,6 +78,7 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 		},
 		EditName: k.Name, EditDesc: k.Description,
 		GraceChoices: graceChoices,
+		Limits:       keyLimitsView(k),
 	}
 	if k.DisabledAt != nil {
 		if m.Key.DisabledBy, err = h.whoDid(c, k.DisabledBy); err != nil {

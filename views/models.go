@@ -116,6 +116,9 @@ type KeyForm struct {
 	// FormToken names this form's one submission: a key is created from it
 	// at most once (a hidden field; see db.CreateKeyOnce).
 	FormToken string
+	// AllowedIPs and Meta are the "Advanced: limits" fields, as typed.
+	AllowedIPs string
+	Meta       string
 }
 
 // KeysPage is /keys.
@@ -242,4 +245,5 @@ type KeyPage struct {
 	EditDesc     string
 	EditErrors   FieldErrors // "name", "description"
 	GraceChoices []GraceChoice
+	Limits       KeyLimits
 }
