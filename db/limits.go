@@ -56,20 +56,29 @@ func ParseAllowedIPs(s string) ([]netip.Prefix, error) {
 // IPv4, /128 for IPv6).
 func parseAllowedEntry(e string) (netip.Prefix, error) {
 	if strings.Contains(e, "%") {
-		return netip.Prefix{}, invalidf("%q has a zone: use the address without %%zone.", e)
+		return netip.Prefix{}, invalidf("%q has a zone: use the address without %%zone.", shortEntry(e))
 	}
 	if strings.Contains(e, "/") {
 		p, err := netip.ParsePrefix(e)
 		if err != nil {
-			return netip.Prefix{}, invalidf("%q is not a network: write it as 10.0.0.0/8, 2001:db8::/32 or a single address.", e)
+			return netip.Prefix{}, invalidf("%q is not a network: write it as 10.0.0.0/8, 2001:db8::/32 or a single address.", shortEntry(e))
 		}
 		return p, nil
 	}
 	a, err := netip.ParseAddr(e)
 	if err != nil {
-		return netip.Prefix{}, invalidf("%q is not an IP address or network: write it as 10.0.0.0/8, 2001:db8::/32 or a single address.", e)
+		return netip.Prefix{}, invalidf("%q is not an IP address or network: write it as 10.0.0.0/8, 2001:db8::/32 or a single address.", shortEntry(e))
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// shortEntry is a bad entry as a message quotes it: the longest network
+// is 43 characters, so anything past 50 is junk not worth echoing.
+func shortEntry(e string) string {
+	if utf8.RuneCountInString(e) <= 50 {
+		return e
+	}
+	return string([]rune(e)[:50]) + "…"
 }
 
 // normalizePrefixes makes an allowlist canonical: host bits cleared

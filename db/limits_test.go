@@ -45,6 +45,7 @@ func TestParseAllowedIPs(t *testing.T) {
 		{"word named", "office", "", `"office"`},
 		{"zone refused", "fe80::1%eth0", "", "zone"},
 		{"markup named as typed", "<b>", "", `"<b>"`},
+		{"long junk shortened", strings.Repeat("x", 70), "", `"` + strings.Repeat("x", 50) + `…"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
