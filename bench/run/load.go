@@ -27,7 +27,7 @@ var endpoints = []endpoint{
 // bench/seed): loadClientIP is one of those, outsideClientIP none.
 const (
 	loadClientIP    = "10.1.0.1"
-	outsideClientIP = "192.0.2.1"
+	outsideClientIP = "203.0.113.1"
 )
 
 // verifyLoad runs the headline A/B throughput rounds, then, with wrk still
