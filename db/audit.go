@@ -64,6 +64,7 @@ var actionLabels = map[string]string{
 	ActionKeyEnable:             "Key enabled",
 	ActionKeyRevoke:             "Key revoked",
 	ActionKeyNewIP:              "Used from a new IP",
+	ActionKeyLimits:             "Key limits changed",
 	ActionSettingChange:         "Setting changed",
 	ActionInviteCreate:          "Invite link created",
 	ActionInviteAccept:          "Invite accepted",
@@ -94,7 +95,7 @@ func Actions() []string {
 		ActionPasswordReset, ActionSessionEnd,
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
-		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionSettingChange,
+		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLimits, ActionSettingChange,
 	}
 }
 

@@ -188,6 +188,11 @@ type KeyInput struct {
 	Description string
 	Scopes      []string
 	ExpiresAt   *time.Time // nil: never expires
+	// AllowedIPs limits where the key may be presented from (nil:
+	// anywhere); Meta is a JSON object returned to services ("" none).
+	// See limits.go.
+	AllowedIPs []netip.Prefix
+	Meta       string
 }
 
 // ParseScopes reads scopes as typed in a form or on the command line,
@@ -280,6 +285,7 @@ func checkKeyInputCapped(in KeyInput, now time.Time, maxLifetime time.Duration) 
 	scopes, err := normalizeScopes(in.Scopes)
 	ve.AddErr("scopes", err)
 	in.Scopes = scopes
+	in = checkLimits(in, &ve)
 	if in.ExpiresAt != nil {
 		if !in.ExpiresAt.After(now) {
 			ve.Add("expires_at", "Choose an expiry in the future.")

@@ -23,8 +23,9 @@ const (
 	keyOwnerSQL = `SELECT email, disabled_at FROM users WHERE id = ?`
 
 	insertKeySQL = `INSERT INTO api_keys
-		(user_id, name, description, key_hash, hint, scopes, created_at, expires_at, rolled_from, create_token_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		(user_id, name, description, key_hash, hint, scopes, created_at, expires_at, rolled_from, create_token_hash,
+		allowed_ips, meta)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 )
 
 // insertKey generates a key for userID inside tx and returns its id and
@@ -38,7 +39,8 @@ func insertKey(ctx context.Context, tx *Tx, userID int64, in KeyInput, now time.
 	hash := HashKey(secret)
 	var id int64
 	if err := tx.QueryRowContext(ctx, insertKeySQL, userID, in.Name, in.Description, hash[:],
-		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom), formToken).Scan(&id); err != nil {
+		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom), formToken,
+		formatPrefixes(in.AllowedIPs), in.Meta).Scan(&id); err != nil {
 		return 0, "", fmt.Errorf("db: insert key: %w", err)
 	}
 	return id, secret, nil
@@ -117,6 +119,12 @@ func keyCreateDetail(owner string, in KeyInput) map[string]string {
 	}
 	if len(in.Scopes) > 0 {
 		d["scopes"] = strings.Join(in.Scopes, " ")
+	}
+	if len(in.AllowedIPs) > 0 {
+		d["allowed_ips"] = formatPrefixes(in.AllowedIPs)
+	}
+	if in.Meta != "" {
+		d["meta"] = in.Meta
 	}
 	return d
 }
@@ -274,7 +282,10 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		if err != nil {
 			return false, err
 		}
-		in := KeyInput{Name: k.Name, Description: k.Description, Scopes: k.Scopes}
+		// The limits travel with the key: a roll must not widen where the
+		// new secret works nor drop what services read from it.
+		in := KeyInput{Name: k.Name, Description: k.Description, Scopes: k.Scopes,
+			AllowedIPs: k.AllowedIPs, Meta: k.Meta}
 		if k.ExpiresAt != nil {
 			t := now.Add(k.ExpiresAt.Sub(k.CreatedAt))
 			in.ExpiresAt = &t

@@ -2,8 +2,10 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,6 +31,23 @@ func BenchmarkParseAndHash(b *testing.B) {
 }
 
 func BenchmarkVerifyCacheHit(b *testing.B) {
+	benchVerifyCacheHit(b, KeyInput{Name: "bench", Scopes: []string{"read"}}, "")
+}
+
+// BenchmarkVerifyCacheHitAllowlist is the same with an IP allowlist of
+// eight networks (the client matches the last) and metadata on the key:
+// what a locked-down key costs on the hot path.
+func BenchmarkVerifyCacheHitAllowlist(b *testing.B) {
+	var allowed []netip.Prefix
+	for i := range 7 {
+		allowed = append(allowed, netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/48", i)))
+	}
+	allowed = append(allowed, netip.MustParsePrefix("10.0.0.0/8"))
+	benchVerifyCacheHit(b, KeyInput{Name: "bench", Scopes: []string{"read"}, AllowedIPs: allowed,
+		Meta: `{"tenant":"acme","plan":"pro","limits":{"rps":100}}`}, "10.20.30.40")
+}
+
+func benchVerifyCacheHit(b *testing.B, in KeyInput, clientIP string) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(b.TempDir(), "keyward.db"), Options{Argon2: testArgon2})
 	if err != nil {
@@ -43,12 +62,12 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, secret, err := s.CreateKey(ctx, u.ID, KeyInput{Name: "bench", Scopes: []string{"read"}}, CLIActor())
+	_, secret, err := s.CreateKey(ctx, u.ID, in, CLIActor())
 	if err != nil {
 		b.Fatal(err)
 	}
 	v := NewVerifier(s, VerifierOptions{CacheTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	req := VerifyRequest{Key: secret, Scope: "read", IP: "192.0.2.1", UserAgent: "bench/1"}
+	req := VerifyRequest{Key: secret, Scope: "read", IP: "192.0.2.1", UserAgent: "bench/1", ClientIP: clientIP}
 	if res, err := v.Verify(ctx, req); err != nil || !res.Valid {
 		b.Fatalf("Verify = %+v, %v", res, err)
 	}

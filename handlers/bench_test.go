@@ -44,7 +44,11 @@ func (w *benchWriter) reset() {
 }
 
 // newBenchAPI returns an Echo with the two API routes over a real store
-// holding one key with the scope "read", and that key.
+// holding one key with the scope "read", and that key; benchLimited is a
+// second key with an IP allowlist (the client 10.1.2.3 in its last of four
+// networks) and metadata, as every load key of `make bench` has.
+var benchLimited string
+
 func newBenchAPI(b *testing.B) (*echo.Echo, string) {
 	b.Helper()
 	ctx := context.Background()
@@ -55,6 +59,14 @@ func newBenchAPI(b *testing.B) (*echo.Echo, string) {
 	}
 	_, key, err := store.CreateKey(ctx, u.ID, db.KeyInput{Name: "bench", Scopes: []string{"read"}}, db.CLIActor())
 	if err != nil {
+		b.Fatal(err)
+	}
+	allowed, err := db.ParseAllowedIPs("192.0.2.0/24, 2001:db8::/32, 198.51.100.0/24, 10.1.0.0/16")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, benchLimited, err = store.CreateKey(ctx, u.ID, db.KeyInput{Name: "limited", Scopes: []string{"read"},
+		AllowedIPs: allowed, Meta: `{"tenant":"t-0001","plan":"pro","limits":{"rps":100}}`}, db.CLIActor()); err != nil {
 		b.Fatal(err)
 	}
 	h := New(Config{
@@ -98,6 +110,7 @@ func BenchmarkAPIVerify(b *testing.B) {
 	cases := []struct{ name, body string }{
 		{"valid", `{"key":"` + key + `"}`},
 		{"valid_scope", `{"key":"` + key + `","scope":"read"}`},
+		{"valid_allowlist_meta", `{"key":"` + benchLimited + `","scope":"read","ip":"10.1.2.3"}`},
 		{"not_found", `{"key":"` + unknown + `"}`},
 		{"malformed", `{"key":"kw_nope"}`},
 	}
@@ -117,11 +130,13 @@ func BenchmarkAPIForwardAuth(b *testing.B) {
 		want      int
 	}{
 		{"valid", key, http.StatusOK},
+		{"valid_allowlist", benchLimited, http.StatusOK},
 		{"malformed", "kw_nope", http.StatusUnauthorized},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/auth", nil)
+			req.RemoteAddr = "10.1.2.3:40000" // the client, inside the limited key's allowlist
 			req.Header.Set("Authorization", "Bearer "+c.key)
 			serveBench(b, e, req, nil, c.want)
 		})

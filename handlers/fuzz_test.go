@@ -107,7 +107,7 @@ var crlfRun = regexp.MustCompile(`\r+\n`)
 
 var verifyCodes = map[string]bool{
 	"MALFORMED": true, "NOT_FOUND": true, "REVOKED": true, "DISABLED": true,
-	"EXPIRED": true, "INSUFFICIENT_SCOPE": true,
+	"EXPIRED": true, "INSUFFICIENT_SCOPE": true, "PENDING_APPROVAL": true, "IP_NOT_ALLOWED": true,
 }
 
 // FuzzVerifyBody: whatever the body, POST /api/v1/keys/verify answers 200

@@ -101,6 +101,7 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 		ExpiryHelp:   expiryHelp(k, policy),
 		GraceChoices: graceChoices,
 		ReadOnly:     readOnly,
+		Limits:       keyLimitsView(k, readOnly),
 	}
 	if k.ExpiresAt != nil {
 		m.EditExpires = k.ExpiresAt.UTC().Format(time.DateOnly)

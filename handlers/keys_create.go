@@ -96,6 +96,8 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 	form.ExpiryDate = strings.TrimSpace(c.FormValue("expiry_date"))
 	form.Scopes = c.FormValue("scopes")
 	form.FormToken = c.FormValue("form_token")
+	form.AllowedIPs = c.FormValue("allowed_ips")
+	form.Meta = c.FormValue("meta")
 
 	in, ve := h.parseKeyForm(form)
 	var (
@@ -163,6 +165,9 @@ func (h *Handler) parseKeyForm(f views.KeyForm) (db.KeyInput, *db.ValidationErro
 	scopes, err := db.ParseScopes(f.Scopes)
 	ve.AddErr("scopes", err)
 	in.Scopes = scopes
+	allowed, err := db.ParseAllowedIPs(f.AllowedIPs)
+	ve.AddErr(db.FieldAllowedIPs, err)
+	in.AllowedIPs, in.Meta = allowed, f.Meta
 	now := h.now()
 	switch f.Expiry {
 	case "never":

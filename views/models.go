@@ -124,6 +124,9 @@ type KeyForm struct {
 	// FormToken names this form's one submission: a key is created from it
 	// at most once (a hidden field; see db.CreateKeyOnce).
 	FormToken string
+	// AllowedIPs and Meta are the "Advanced: limits" fields, as typed.
+	AllowedIPs string
+	Meta       string
 }
 
 // KeysPage is /keys.
@@ -257,4 +260,5 @@ type KeyPage struct {
 	// ReadOnly: the viewer may see this key but not change it (an auditor
 	// on someone else's key): the page shows no actions.
 	ReadOnly bool
+	Limits   KeyLimits
 }

@@ -70,6 +70,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/keys/:id/enable", h.KeyEnable)
 	u.POST("/keys/:id/roll", h.KeyRoll)
 	u.POST("/keys/:id/revoke", h.KeyRevoke)
+	u.POST("/keys/:id/limits", h.KeyLimits)
 	u.GET("/account", h.AccountShow)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)

@@ -19,7 +19,11 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-var body = []byte(`{"valid":true,"key":{"id":1,"name":"bare","owner":"bench@bench.test","scopes":[],"expires_at":null}}`)
+// body has the shape and about the size of Keyward's answer for a load key
+// (owner_type and the metadata the seed gives every load key included), so
+// both servers write the same bytes.
+var body = []byte(`{"valid":true,"key":{"id":1,"name":"bare","owner":"bench@bench.test","owner_type":"user","scopes":[],"expires_at":null,` +
+	`"meta":{"tenant":"t-0001","plan":"pro","limits":{"rps":100}}}}`)
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")

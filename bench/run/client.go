@@ -19,7 +19,16 @@ func newTransport() *http.Transport {
 
 // verifyKey asks POST /api/v1/keys/verify about key and returns the verdict.
 func verifyKey(c *http.Client, base, key string) (valid bool, code string, err error) {
+	return verifyKeyFrom(c, base, key, "")
+}
+
+// verifyKeyFrom is verifyKey for a key presented by the client at ip (the
+// body's "ip"; "" sends none), which keys with an IP allowlist need.
+func verifyKeyFrom(c *http.Client, base, key, ip string) (valid bool, code string, err error) {
 	body := `{"key":` + jsonString(key) + `}`
+	if ip != "" {
+		body = `{"key":` + jsonString(key) + `,"ip":` + jsonString(ip) + `}`
+	}
 	resp, err := c.Post(base+"/api/v1/keys/verify", "application/json", strings.NewReader(body))
 	if err != nil {
 		return false, "", err

@@ -22,6 +22,14 @@ var endpoints = []endpoint{
 	{"GET /api/v1/auth", "auth.lua", "/api/v1/auth", "/auth"},
 }
 
+// Every load key carries an IP allowlist whose last network holds the
+// addresses wrk presents them from (10.1.x.y, see bench/wrk/common.lua and
+// bench/seed): loadClientIP is one of those, outsideClientIP none.
+const (
+	loadClientIP    = "10.1.0.1"
+	outsideClientIP = "203.0.113.1"
+)
+
 // verifyLoad runs the headline A/B throughput rounds, then, with wrk still
 // loading the server, the freshness and revocation measurements.
 func (h *harness) verifyLoad(ctx context.Context) error {
@@ -171,13 +179,17 @@ func (h *harness) precheck(kw *server) error {
 	defer c.CloseIdleConnections()
 	s := h.res.verifySeed
 	for _, k := range s.Load {
-		valid, code, err := verifyKey(c, kw.url, k.Secret)
+		valid, code, err := verifyKeyFrom(c, kw.url, k.Secret, loadClientIP)
 		if err != nil {
 			return err
 		}
 		if !valid {
 			return fmt.Errorf("load key %d refused (%s)", k.ID, code)
 		}
+	}
+	// The load keys' allowlists are live: from outside them, refused.
+	if _, code, err := verifyKeyFrom(c, kw.url, s.Load[0].Secret, outsideClientIP); err != nil || code != string(db.CodeIPNotAllowed) {
+		return fmt.Errorf("load key %d from %s: got %q, %v; want %s", s.Load[0].ID, outsideClientIP, code, err, db.CodeIPNotAllowed)
 	}
 	codes := map[string]int{}
 	for _, k := range s.Invalid {
@@ -193,6 +205,7 @@ func (h *harness) precheck(kw *server) error {
 	h.res.InvalidMix = codes
 	req, _ := http.NewRequest(http.MethodGet, kw.url+"/api/v1/auth", nil)
 	req.Header.Set("Authorization", "Bearer "+s.Load[0].Secret)
+	req.Header.Set("X-Forwarded-For", loadClientIP) // through the trusted proxy, as wrk sends
 	resp, err := c.Do(req)
 	if err != nil {
 		return err

@@ -15,7 +15,7 @@ import (
 
 // microSets are the Go benchmarks the report includes, per package.
 var microSets = []struct{ pkg, pattern, about string }{
-	{"./db/", "^(BenchmarkParseAndHash|BenchmarkVerifyCacheHit|BenchmarkRecordUse)$",
+	{"./db/", "^(BenchmarkParseAndHash|BenchmarkVerifyCacheHit|BenchmarkVerifyCacheHitAllowlist|BenchmarkRecordUse)$",
 		"key parse + SHA-256, a cached verification (parallel), recording a use"},
 	{"./views/", "^BenchmarkKeysPage$", "rendering /keys with 25 rows"},
 	{"./handlers/", "^(BenchmarkAPIVerify|BenchmarkAPIForwardAuth)$",

@@ -187,7 +187,7 @@ func (h *harness) pgThroughput(ctx context.Context, admin *sql.DB, dbName, targe
 	}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: newTransport()}
 	for _, k := range s.Load {
-		valid, code, err := verifyKey(c, kw.url, k.Secret)
+		valid, code, err := verifyKeyFrom(c, kw.url, k.Secret, loadClientIP)
 		if err != nil {
 			return err
 		}

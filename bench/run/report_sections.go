@@ -26,6 +26,10 @@ func (h *harness) writeThroughput(w func(string, ...any)) {
 	w("address, 5%% unknown keys (hundreds a second) would trip the per-address guessing throttle (10\n")
 	w("failures/s, burst 100), after which every request from it is answered 429: the right behaviour for\n")
 	w("guessing, not the workload to measure. The bare server receives the same bytes.\n\n")
+	w("Every load key carries an IP allowlist of four networks (its client matches the last) and metadata;\n")
+	w("verify bodies carry `\"ip\"` (the same address as `X-Forwarded-For`) and forward auth checks the\n")
+	w("forwarded address, so every valid answer ran the allowlist check and carries `key.meta`. The bare\n")
+	w("server answers with a body of the same shape, `owner_type` and `meta` included.\n\n")
 	for _, t := range r.Throughput {
 		w("### %s\n\n", t.Endpoint.Name)
 		w("| Round | Keyward req/s | p50 | p99 | CPU/req | Bare req/s | p50 | p99 | CPU/req | Ratio | Load avg |\n|---|---|---|---|---|---|---|---|---|---|---|\n")

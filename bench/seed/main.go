@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -118,11 +119,23 @@ func createUsers(ctx context.Context, st *db.Store, prefix string, n int, pw str
 }
 
 func createKey(ctx context.Context, st *db.Store, userID int64, name string, scopes []string, exp *time.Time) (seedfile.Key, error) {
-	k, secret, err := st.CreateKey(ctx, userID, db.KeyInput{Name: name, Scopes: scopes, ExpiresAt: exp}, db.CLIActor())
+	return createKeyWith(ctx, st, userID, db.KeyInput{Name: name, Scopes: scopes, ExpiresAt: exp})
+}
+
+func createKeyWith(ctx context.Context, st *db.Store, userID int64, in db.KeyInput) (seedfile.Key, error) {
+	name := in.Name
+	k, secret, err := st.CreateKey(ctx, userID, in, db.CLIActor())
 	if err != nil {
 		return seedfile.Key{}, fmt.Errorf("create key %q: %w", name, err)
 	}
 	return seedfile.Key{ID: k.ID, Secret: secret}, nil
+}
+
+// loadAllowlist is the IP allowlist of every load key: four networks, the
+// clients wrk stands in for (10.1.0.0/16) in the last.
+var loadAllowlist = []netip.Prefix{
+	netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("10.1.0.0/16"),
 }
 
 var scopeSets = [][]string{nil, {"read"}, {"read", "write"}, {"deploy"}, {"admin", "read"}}
@@ -151,11 +164,21 @@ func seedVerify(ctx context.Context, path string) (*seedfile.Seed, error) {
 	var spare []seedfile.Key // keys outside the load set
 	for u := range owners {
 		for j := range perOwner {
-			k, err := createKey(ctx, st, s.SignIn[u].ID, fmt.Sprintf("service %d-%d", u, j), scopeSets[j%len(scopeSets)], nil)
+			in := db.KeyInput{Name: fmt.Sprintf("service %d-%d", u, j), Scopes: scopeSets[j%len(scopeSets)]}
+			load := (u*perOwner+j)%10 == 0
+			if load {
+				// Limits that travel with the key, on every load key:
+				// wrk presents each from its own 10.1.x.y address, in the
+				// allowlist's last network (every entry is tried), and
+				// the answer carries the metadata.
+				in.AllowedIPs = loadAllowlist
+				in.Meta = fmt.Sprintf(`{"tenant":"t-%04d","plan":"pro","limits":{"rps":100}}`, len(s.Load))
+			}
+			k, err := createKeyWith(ctx, st, s.SignIn[u].ID, in)
 			if err != nil {
 				return nil, err
 			}
-			if (u*perOwner+j)%10 == 0 {
+			if load {
 				s.Load = append(s.Load, k)
 			} else {
 				spare = append(spare, k)

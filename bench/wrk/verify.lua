@@ -1,6 +1,8 @@
 -- wrk -s verify.lua URL -- LOAD_KEYS INVALID_KEYS
--- POST {"key": KEY} to the URL's path (Keyward's /api/v1/keys/verify or the
--- bare server's /verify). See common.lua for the key mix.
+-- POST {"key": KEY, "ip": CLIENT} to the URL's path (Keyward's
+-- /api/v1/keys/verify or the bare server's /verify). CLIENT is the address
+-- the key is presented from (the same as X-Forwarded-For), inside the load
+-- keys' IP allowlists. See common.lua for the key mix.
 package.path = debug.getinfo(1, "S").source:match("@(.*/)") .. "?.lua;" .. package.path
 local common = require("common")
 
@@ -13,7 +15,7 @@ function init(args)
     return wrk.format("POST", wrk.path, {
       ["Content-Type"] = "application/json",
       ["X-Forwarded-For"] = xff,
-    }, '{"key":"' .. key .. '"}')
+    }, '{"key":"' .. key .. '","ip":"' .. xff .. '"}')
   end)
 end
 
