@@ -128,8 +128,8 @@ func TestKeysTable(t *testing.T) {
 	if got := doc.Find("[data-testid=status-tab][aria-current=page]").Text(); got != "Active" {
 		t.Errorf("got current tab %q, want Active", got)
 	}
-	if got := doc.Find("[data-testid=status-tab]").Length(); got != 6 {
-		t.Errorf("got %d tabs, want 6", got)
+	if got := doc.Find("[data-testid=status-tab]").Length(); got != 7 {
+		t.Errorf("got %d tabs, want 7 (All and the six statuses)", got)
 	}
 	if got := strings.Join(strings.Fields(doc.Find("[data-testid=page-summary]").Text()), " "); got != "Showing 3–4 of 7" {
 		t.Errorf("got summary %q, want %q", got, "Showing 3–4 of 7")
