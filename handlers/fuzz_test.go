@@ -225,9 +225,9 @@ func FuzzKeyForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, description, expiry, expiryDate, scopes string) {
 		token := rand.Text()
 		in, ve := env.h.parseKeyForm(views.KeyForm{
-			Name: name, Description: description, Expiry: expiry, ExpiryDate: expiryDate, Scopes: scopes,
+			Name: name, Description: description, Expiry: expiry, ExpiryDate: expiryDate,
 			FormToken: token,
-		})
+		}, scopes)
 		if ve.Err() != nil {
 			return
 		}

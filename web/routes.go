@@ -70,6 +70,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/keys/:id/enable", h.KeyEnable)
 	u.POST("/keys/:id/roll", h.KeyRoll)
 	u.POST("/keys/:id/revoke", h.KeyRevoke)
+	u.POST("/keys/:id/scopes", h.KeyScopes)
 	u.GET("/account", h.AccountShow)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
@@ -100,6 +101,18 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	ad.GET("/settings", h.AdminSettings)
 	ad.POST("/settings", h.AdminSettingsSave)
 	ad.GET("/audit", h.AdminAudit)
+	// The scope catalog and approval requests.
+	ad.GET("/scopes", h.AdminScopes)
+	ad.POST("/scopes", h.AdminScopeCreate)
+	ad.POST("/scope-settings", h.AdminScopesOutside)
+	ad.GET("/scopes/:name", h.AdminScopeShow)
+	ad.POST("/scopes/:name", h.AdminScopeUpdate)
+	ad.POST("/scopes/:name/rename", h.AdminScopeRename)
+	ad.POST("/scopes/:name/retire", h.AdminScopeRetire)
+	ad.POST("/scopes/:name/restore", h.AdminScopeRestore)
+	ad.GET("/requests", h.AdminRequests)
+	ad.POST("/requests/:id/approve", h.AdminRequestApprove)
+	ad.POST("/requests/:id/deny", h.AdminRequestDeny)
 
 	// u's catch-all (see the API's above) would send visitors asking for an
 	// unknown path to the sign-in page; an unknown path is a 404 for everyone.
