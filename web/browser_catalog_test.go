@@ -1,7 +1,10 @@
 package web
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,5 +78,63 @@ func TestBrowserApproval(t *testing.T) {
 	member.open(fmt.Sprintf("/keys/%d", approved))
 	if n := member.count(`[data-testid="approval-pending"]`); n != 0 {
 		t.Errorf("approved key page: got %d waiting notices, want 0", n)
+	}
+}
+
+// TestScreenshotsCatalog renders the catalog and approval pages at every
+// screenshot viewport (1280 px, 390 px, dark), for people to look at; it
+// runs only when KEYWARD_SCREENSHOTS names the directory to write to.
+func TestScreenshotsCatalog(t *testing.T) {
+	dir := os.Getenv("KEYWARD_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set KEYWARD_SCREENSHOTS=<dir> to write screenshots")
+	}
+	a := catalogApp(t)
+	ctx := context.Background()
+	for _, in := range []db.ScopeInput{
+		{Name: "orders:write", Description: "Create and change orders"},
+		{Name: "reports", Description: "Download monthly reports"},
+	} {
+		if _, err := a.store.CreateScope(ctx, in, db.CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	member := a.createUser("ann@acme.dev", db.RoleMember)
+	a.createUser("ada@acme.dev", db.RoleAdmin)
+	waiting, _ := pendingKeys(t, a, member)
+	tb := newTabTimeout(t, a, 5*browserTimeout)
+	for _, vp := range screenshotViewports {
+		opts := []chromedp.EmulateViewportOption{}
+		if vp.mobile {
+			opts = append(opts, chromedp.EmulateMobile)
+		}
+		tb.do("viewport "+vp.name, chromedp.EmulateViewport(vp.width, vp.height, opts...))
+		tb.colorScheme(vp.scheme)
+		shoot := func(name string) {
+			t.Helper()
+			png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot %s: %v", name, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name+"-"+vp.name+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tb.clearCookies()
+		tb.login("ann@acme.dev", testPassword)
+		tb.open("/keys/new")
+		shoot("catalog-keys-new")
+		tb.open(fmt.Sprintf("/keys/%d", waiting.ID))
+		shoot("catalog-key-pending")
+		tb.clearCookies()
+		tb.login("ada@acme.dev", testPassword)
+		tb.open("/admin")
+		shoot("catalog-admin")
+		tb.open("/admin/scopes")
+		shoot("catalog-scopes")
+		tb.open("/admin/scopes/" + approvalScope)
+		shoot("catalog-scope")
+		tb.open("/admin/requests")
+		shoot("catalog-requests")
 	}
 }
