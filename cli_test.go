@@ -262,6 +262,8 @@ var keyLine = regexp.MustCompile(`^kw_[0-9A-Za-z]{49}\n$`)
 func TestKeysCreate(t *testing.T) {
 	c := newCLI(t)
 	c.addUser("ann@example.com", false)
+	c.ok("", "scopes", "add", "deploy:write")
+	c.ok("", "scopes", "add", "read")
 	r := c.ok("", "keys", "create", "--user", "ann@example.com", "--name", "CI deploy",
 		"--expires", "30d", "--scopes", "deploy:write,read", "--description", "GitHub Actions")
 	if !keyLine.MatchString(r.stdout) {

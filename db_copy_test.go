@@ -38,7 +38,7 @@ func TestDBCopy(t *testing.T) {
 		}
 	}
 	if lines := regexp.MustCompile(`(?m)^  \S+ +\d+ rows? +sha256:[0-9a-f]{64}$`).FindAllString(r.stderr, -1); len(lines) != 15 {
-		t.Errorf("got %d table lines in stderr %q, want 15", len(lines), r.stderr)
+		t.Errorf("got %d table lines in stderr %q, want 15 (migration 0009 added teams, team_members and scopes)", len(lines), r.stderr)
 	}
 	after := c.listJSONArgs("keys", "list", "--json", "--db", target)
 	if len(after) != 1 || after[0]["id"] != before[0]["id"] || after[0]["hint"] != before[0]["hint"] || after[0]["status"] != "active" {

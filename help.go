@@ -23,6 +23,7 @@ Usage:
                                   change a key after its creation
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
+  keyward scopes list|add|retire  the scope catalog: which scopes keys may carry
   keyward backup FILE             write a consistent copy of the database to FILE
   keyward db copy --to postgres://… [--from FILE]
                                   move a SQLite database into an empty PostgreSQL one
@@ -77,11 +78,13 @@ var helpKeys = `Usage:
 keys create prints the new key alone on stdout; it is never shown again.
   --expires  never (default), a duration (30d, 12h, 90m), a date (2027-01-31,
              the key expires at the start of that day, UTC) or an RFC 3339 time
-  --scopes   comma-separated: lowercase letters, digits and : . _ -
+  --scopes   comma-separated scopes of the catalog (keyward scopes list);
+             the command line grants as an admin, so approval scopes need
+             no approval and admin-only ones are allowed
 
 keys list prints ID, USER, NAME, HINT, STATUS, CREATED, LAST USED and
 EXPIRES (times in UTC), newest first.
-  --status   active, expiring, expired, disabled or revoked (a disabled
+  --status   active, expiring, pending, expired, disabled or revoked (a disabled
              user's keys are disabled: they fail verification)
   --stale    only keys neither revoked nor expired (disabled ones included)
              unused for the stale threshold (default 90 days) or never used
@@ -99,6 +102,25 @@ counted from the key's creation (never, for a key that was rolled), and
 keys revoke ends a key for good. A running server stops accepting it within
 half a second (it checks the database for changes made outside it four
 times a second).
+`
+
+const helpScopes = `Usage:
+  keyward scopes list [--json]
+  keyward scopes add NAME [--description D] [--admin-only] [--needs-approval]
+  keyward scopes retire NAME
+
+Keys may carry only the scopes of the catalog (unless an admin allows
+scopes outside it on /admin/scopes). The command line acts as an admin.
+scopes list prints NAME, GRANT (members or admins), APPROVAL, KEYS (how
+many unrevoked keys carry it), STATE and DESCRIPTION.
+  --json            an array of objects with name, description, grant
+                    ("member" or "admin"), needs_approval, retired_at
+                    (RFC 3339 or null) and keys
+scopes add publishes a scope: lowercase letters, digits and : . _ -
+  --admin-only      only admins may grant it (members cannot pick it)
+  --needs-approval  a member's key asking for it waits for an admin
+scopes retire stops the scope being granted; keys carrying it keep it, and
+are listed on stderr.
 `
 
 const helpBackup = `Usage: keyward backup FILE
@@ -144,6 +166,7 @@ var helpTopics = map[string]string{
 	"serve":   helpServe,
 	"user":    helpUser,
 	"keys":    helpKeys,
+	"scopes":  helpScopes,
 	"backup":  helpBackup,
 	"db":      helpDB,
 	"version": helpVersion,

@@ -19,6 +19,7 @@ func TestKeysListJSON(t *testing.T) {
 	c.addUser("ann@example.com", false)
 	c.addUser("bob@example.com", false)
 	c.createKey("--user", "ann@example.com", "--name", "first")
+	c.ok("", "scopes", "add", "read")
 	c.createKey("--user", "bob@example.com", "--name", "second", "--expires", "2027-01-31", "--scopes", "read")
 
 	keys := c.listJSON()

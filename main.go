@@ -98,6 +98,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.user(ctx, rest)
 	case "keys":
 		return a.keys(ctx, rest)
+	case "scopes":
+		return a.scopes(ctx, rest)
 	case "backup":
 		return a.backup(ctx, rest)
 	case "db":

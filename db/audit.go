@@ -75,6 +75,17 @@ var actionLabels = map[string]string{
 	ActionPasswordReset:         "Password reset",
 	ActionUserPromote:           "Role raised",
 	ActionUserDemote:            "Role lowered",
+	// The scope catalog and approval (scopes.go, grants.go, approval.go).
+	ActionScopeCreate:         "Scope added to the catalog",
+	ActionScopeUpdate:         "Scope changed",
+	ActionScopeRename:         "Scope renamed",
+	ActionScopeRetire:         "Scope retired",
+	ActionScopeRestore:        "Scope brought back",
+	ActionKeyScopes:           "Key scopes changed",
+	ActionKeyApprovalRequest:  "Approval requested",
+	ActionKeyApprove:          "Key approved",
+	ActionKeyDeny:             "Approval denied",
+	ActionKeyApprovalWithdraw: "Approval request withdrawn",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -96,6 +107,8 @@ func Actions() []string {
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLimits, ActionSettingChange,
+		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
+		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
 	}
 }
 

@@ -41,6 +41,7 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	f.ann = mustCreateUser(t, s, "ann@example.com", RoleMember)
 	f.bob = mustCreateUser(t, s, "bob@example.com", RoleMember)
 	adminActor := Actor{UserID: f.admin.ID, Label: f.admin.Email, IP: "192.0.2.1"}
+	mustCatalog(t, s, "read", "write")
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {

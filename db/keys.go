@@ -22,11 +22,14 @@ const (
 	KeyExpired  KeyStatus = "expired"
 	KeyDisabled KeyStatus = "disabled"
 	KeyRevoked  KeyStatus = "revoked"
+	// KeyPending: the key waits for an admin's approval of a scope it was
+	// created with (Key.PendingKey) and answers PENDING_APPROVAL.
+	KeyPending KeyStatus = "pending"
 )
 
 // KeyStatuses lists every status, in the order people look for them: the
 // one list the CLI, the filters and the pages take theirs from.
-var KeyStatuses = []KeyStatus{KeyActive, KeyExpiring, KeyExpired, KeyDisabled, KeyRevoked}
+var KeyStatuses = []KeyStatus{KeyActive, KeyExpiring, KeyPending, KeyExpired, KeyDisabled, KeyRevoked}
 
 // ParseKeyStatus returns the status named s (as KeyStatuses spell them).
 func ParseKeyStatus(s string) (KeyStatus, bool) {
@@ -134,9 +137,10 @@ func teamOwner(name string) string { return "team:" + name }
 
 // Status gives the key's state at now. A revoked key stays revoked whatever
 // else is true of it, and so on down: revoked > disabled > expired >
-// expiring > active. A key whose owner is disabled is disabled too: it
-// fails verification with DISABLED, and a list calling it active would
-// send an admin looking for a fault that is a decision.
+// pending > expiring > active (the order verification checks them in). A
+// key whose owner is disabled is disabled too: it fails verification with
+// DISABLED, and a list calling it active would send an admin looking for a
+// fault that is a decision.
 func (k Key) Status(now time.Time) KeyStatus {
 	switch {
 	case k.RevokedAt != nil:
@@ -145,6 +149,8 @@ func (k Key) Status(now time.Time) KeyStatus {
 		return KeyDisabled
 	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
 		return KeyExpired
+	case k.PendingKey:
+		return KeyPending
 	case k.ExpiresAt != nil && !k.ExpiresAt.After(now.Add(ExpiringWindow)):
 		return KeyExpiring
 	default:

@@ -90,8 +90,9 @@ const (
 	disabledOwnersSQL = `(SELECT id FROM users WHERE disabled_at IS NOT NULL)`
 	// A team's key does not depend on the person who made it (team_id).
 	keyUsableCond   = `k.revoked_at IS NULL AND k.disabled_at IS NULL AND (k.team_id IS NOT NULL OR k.user_id NOT IN ` + disabledOwnersSQL + `)`
-	keyActiveCond   = keyUsableCond + ` AND (k.expires_at IS NULL OR k.expires_at > ?)`
-	keyExpiringCond = keyUsableCond + ` AND k.expires_at > ? AND k.expires_at <= ?`
+	keyActiveCond   = keyUsableCond + ` AND k.pending_key = 0 AND (k.expires_at IS NULL OR k.expires_at > ?)`
+	keyExpiringCond = keyUsableCond + ` AND k.pending_key = 0 AND k.expires_at > ? AND k.expires_at <= ?`
+	keyPendingCond  = keyUsableCond + ` AND k.pending_key = 1 AND (k.expires_at IS NULL OR k.expires_at > ?)`
 	keyExpiredCond  = keyUsableCond + ` AND k.expires_at <= ?`
 	keyDisabledCond = `k.revoked_at IS NULL AND (k.disabled_at IS NOT NULL OR (k.team_id IS NULL AND k.user_id IN ` + disabledOwnersSQL + `))`
 	keyRevokedCond  = `k.revoked_at IS NOT NULL`
@@ -137,6 +138,8 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 		add(keyExpiringCond, now, now+ExpiringWindow.Milliseconds())
 	case KeyExpired:
 		add(keyExpiredCond, now)
+	case KeyPending:
+		add(keyPendingCond, now)
 	case KeyDisabled:
 		add(keyDisabledCond)
 	case KeyRevoked:

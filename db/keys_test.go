@@ -24,6 +24,7 @@ func newKeyTestEnv(t *testing.T) *keyTestEnv {
 	env.s.SetKeyChangeHook(func() { env.hookCalls++ })
 	env.alice = ktUser(t, env.s, "alice@example.com")
 	env.bob = ktUser(t, env.s, "bob@example.com")
+	mustCatalog(t, env.s, testCatalog...)
 	return env
 }
 

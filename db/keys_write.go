@@ -79,6 +79,16 @@ func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formTo
 	if in, err = checkKeyInputCapped(in, now, p.MaxKeyLifetime); err != nil {
 		return Key{}, "", err
 	}
+	// The grant rules, in the same transaction as the insert: no path
+	// around them, and no catalog change slipping in between.
+	role, err := granterRole(ctx, tx, actor)
+	if err != nil {
+		return Key{}, "", err
+	}
+	approval, err := checkGrantable(ctx, tx, role, in.Scopes)
+	if err != nil {
+		return Key{}, "", err
+	}
 
 	var (
 		owner    string
@@ -100,6 +110,11 @@ func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formTo
 	e.Detail = keyCreateDetail(owner, in)
 	if err := insertAudit(ctx, tx, now, e); err != nil {
 		return Key{}, "", err
+	}
+	if len(approval) > 0 {
+		if err := requestApproval(ctx, tx, id, in.Name, in.Scopes, approval, now, actor); err != nil {
+			return Key{}, "", err
+		}
 	}
 	k, err := getKey(ctx, tx, AnyOwner(), id)
 	if err != nil {
@@ -268,6 +283,9 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		if k.DisabledAt != nil {
 			return false, Errorf(ErrConflict, "This key was disabled by an admin or by the auto-disable policy, so it cannot be rolled. Ask an admin to enable it.")
 		}
+		if k.PendingKey {
+			return false, Errorf(ErrConflict, "This key waits for an admin's approval and cannot be rolled until it is decided.")
+		}
 		// A key has at most one successor. The page that shows the new
 		// key answers the roll's POST, so a reload (or Back and submit)
 		// posts it again: that must name the successor, not make another.
@@ -294,6 +312,9 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 			in.ExpiresAt = &capAt
 		}
 		if newID, secret, err = insertKey(ctx, tx, k.UserID, in, now, k.ID, nil); err != nil {
+			return false, err
+		}
+		if err := movePendingScopes(ctx, tx, k, newID); err != nil {
 			return false, err
 		}
 		oldExpiry := now.Add(grace)

@@ -23,6 +23,10 @@ func (h *Handler) AdminOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	pending, err := h.Store.CountPendingKeys(ctx(c))
+	if err != nil {
+		return err
+	}
 	m := views.AdminOverview{
 		Layout:          h.layout(c, "Admin", "admin"),
 		Users:           o.Users,
@@ -32,6 +36,7 @@ func (h *Handler) AdminOverview(c echo.Context) error {
 		ExpiringSoon:    o.ExpiringSoon,
 		ExpiringDays:    db.ExpiringWindowDays,
 		Verifications24: o.Verifications24h,
+		PendingRequests: pending,
 	}
 	for _, hc := range hours {
 		m.Hourly = append(m.Hourly, views.UsageHour{Hour: hc.Hour, Count: hc.Count})

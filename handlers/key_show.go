@@ -132,6 +132,9 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 	for _, e := range events {
 		m.Events = append(m.Events, eventRow(e))
 	}
+	if m.Scopes, err = h.keyScopes(c, k, nil, nil); err != nil {
+		return views.KeyPage{}, err
+	}
 	return m, nil
 }
 
@@ -176,7 +179,8 @@ func (h *Handler) whoDid(c echo.Context, id int64) (string, error) {
 func eventRow(e db.AuditEvent) views.EventRow {
 	r := views.EventRow{At: e.At, Actor: e.Actor, Action: db.ActionLabel(e.Action), Target: e.Target, IP: e.IP}
 	var parts []string
-	for _, k := range []string{"reason", "grace", "new_key_id", "rolled_to", "user_agent", "old", "new"} {
+	for _, k := range []string{"reason", "grace", "new_key_id", "rolled_to", "user_agent", "old", "new",
+		"old_scopes", "scopes", "old_pending_scopes", "pending_scopes"} {
 		if v := e.Detail[k]; v != "" {
 			parts = append(parts, strings.ReplaceAll(k, "_", " ")+": "+v)
 		}

@@ -34,7 +34,12 @@ func (h *Handler) keyForm(c echo.Context) (views.KeyForm, error) {
 	if err != nil {
 		return views.KeyForm{}, err
 	}
+	picker, err := h.scopePicker(c, nil, nil, nil)
+	if err != nil {
+		return views.KeyForm{}, err
+	}
 	f := views.KeyForm{
+		Picker:        picker,
 		Expiry:        defaultExpiry,
 		ExpiryChoices: allowedExpiries(p.MaxKeyLifetime),
 		MinDate:       h.now().AddDate(0, 0, 1).Format(time.DateOnly),
@@ -94,12 +99,12 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 	form.Description = c.FormValue("description")
 	form.Expiry = c.FormValue("expiry")
 	form.ExpiryDate = strings.TrimSpace(c.FormValue("expiry_date"))
-	form.Scopes = c.FormValue("scopes")
+	rawScopes := formScopes(c)
 	form.FormToken = c.FormValue("form_token")
 	form.AllowedIPs = c.FormValue("allowed_ips")
 	form.Meta = c.FormValue("meta")
 
-	in, ve := h.parseKeyForm(form)
+	in, ve := h.parseKeyForm(form, rawScopes)
 	var (
 		key    db.Key
 		secret string
@@ -119,6 +124,10 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 	}
 	if fe := db.FieldErrors(err); fe != nil {
 		form.Errors = keyFormErrors(fe)
+		// The choices come back checked, whatever was refused.
+		if form.Picker, err = h.scopePicker(c, rawScopeList(rawScopes), nil, nil); err != nil {
+			return err
+		}
 		if form.Errors["form_token"] != "" {
 			// Nothing was created with it; a token of ours replaces it.
 			form.FormToken = freshToken
@@ -157,12 +166,13 @@ func (h *Handler) keyAlreadyCreated(c echo.Context, ac *db.AlreadyCreatedError) 
 	}))
 }
 
-// parseKeyForm turns the form into db input; db re-checks the rules.
-func (h *Handler) parseKeyForm(f views.KeyForm) (db.KeyInput, *db.ValidationError) {
+// parseKeyForm turns the form (and rawScopes, what formScopes read) into
+// db input; db re-checks the rules and applies the grant rules.
+func (h *Handler) parseKeyForm(f views.KeyForm, rawScopes string) (db.KeyInput, *db.ValidationError) {
 	ve := &db.ValidationError{}
 	ve.AddErr("form_token", db.CheckFormToken(f.FormToken))
 	in := db.KeyInput{Name: f.Name, Description: f.Description}
-	scopes, err := db.ParseScopes(f.Scopes)
+	scopes, err := db.ParseScopes(rawScopes)
 	ve.AddErr("scopes", err)
 	in.Scopes = scopes
 	allowed, err := db.ParseAllowedIPs(f.AllowedIPs)

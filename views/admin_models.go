@@ -16,6 +16,8 @@ type AdminOverview struct {
 	Hourly          []UsageHour // 24 bars, oldest first
 	HourlyMax       int64
 	RecentEvents    []EventRow
+	// PendingRequests counts the keys waiting for an admin's approval.
+	PendingRequests int
 }
 
 // UsageHour is one bar of the 24-hour chart.

@@ -128,8 +128,8 @@ func TestKeysTable(t *testing.T) {
 	if got := doc.Find("[data-testid=status-tab][aria-current=page]").Text(); got != "Active" {
 		t.Errorf("got current tab %q, want Active", got)
 	}
-	if got := doc.Find("[data-testid=status-tab]").Length(); got != 6 {
-		t.Errorf("got %d tabs, want 6", got)
+	if got := doc.Find("[data-testid=status-tab]").Length(); got != 7 {
+		t.Errorf("got %d tabs, want 7 (All and the six statuses)", got)
 	}
 	if got := strings.Join(strings.Fields(doc.Find("[data-testid=page-summary]").Text()), " "); got != "Showing 3–4 of 7" {
 		t.Errorf("got summary %q, want %q", got, "Showing 3–4 of 7")
@@ -213,7 +213,10 @@ func TestKeysFilterWithoutResults(t *testing.T) {
 func TestKeyCreateForm(t *testing.T) {
 	f := KeyForm{
 		Name: `Billing "prod"`, Description: "Used by <worker>", Expiry: "custom", ExpiryDate: "2027-01-31",
-		Scopes: "read:orders, Write", MinDate: "2026-11-26", ExpiryChoices: testExpiryChoices,
+		Picker: ScopePicker{AllowOther: true, Other: "Write", Groups: []ScopeGroup{{Name: "read", Scopes: []ScopeChoice{
+			{Name: "read:orders", Description: "See orders", Checked: true}, {Name: "read:all", AdminOnly: true, Locked: true},
+		}}}},
+		MinDate: "2026-11-26", ExpiryChoices: testExpiryChoices,
 		Errors: FieldErrors{"scopes": "Scopes use lowercase letters.", "expiry_date": "Choose a later date."},
 	}
 	tests := []struct {
@@ -243,10 +246,11 @@ func TestKeyCreateForm(t *testing.T) {
 				}
 			}
 			values := map[string]string{
-				"input[name=name]":        `Billing "prod"`,
-				"input[name=expiry_date]": "2027-01-31",
-				"input[name=scopes]":      "read:orders, Write",
-				"input[name=_csrf]":       "csrf-x",
+				"input[name=name]":           `Billing "prod"`,
+				"input[name=expiry_date]":    "2027-01-31",
+				"input[name=scopes]:checked": "read:orders",
+				"input[name=scopes_other]":   "Write",
+				"input[name=_csrf]":          "csrf-x",
 			}
 			for sel, want := range values {
 				if got, _ := doc.Find(sel).Attr("value"); got != want {
@@ -268,8 +272,8 @@ func TestKeyCreateForm(t *testing.T) {
 			if got, _ := doc.Find("select[name=expiry]").Attr("data-toggle-target"); got != "#expiry-date-field" || doc.Find(got).Length() != 1 {
 				t.Errorf("got toggle target %q, want #expiry-date-field present", got)
 			}
-			for _, field := range []string{"scopes", "expiry_date"} {
-				in := doc.Find("[name=" + field + "]")
+			for field, sel := range map[string]string{"scopes": "[data-testid=scope-picker]", "expiry_date": "[name=expiry_date]"} {
+				in := doc.Find(sel)
 				if got, _ := in.Attr("aria-invalid"); got != "true" {
 					t.Errorf("got %s aria-invalid %q, want true", field, got)
 				}
@@ -282,6 +286,9 @@ func TestKeyCreateForm(t *testing.T) {
 						t.Errorf("got aria-describedby %q naming missing #%s", described, id)
 					}
 				}
+			}
+			if _, disabled := doc.Find("input[name=scopes][value='read:all']").Attr("disabled"); !disabled {
+				t.Errorf("got admin-only scope enabled, want it disabled for a member")
 			}
 			if got := doc.Find("#scopes-error").Text(); got != "Scopes use lowercase letters." {
 				t.Errorf("got scopes error %q, want the message", got)

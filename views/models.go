@@ -113,11 +113,12 @@ type ExpiryChoice struct {
 
 // KeyForm is the create-key form (full page and inline).
 type KeyForm struct {
-	Name          string
-	Description   string
-	Expiry        string // one of ExpiryChoices' values
-	ExpiryDate    string // YYYY-MM-DD when Expiry == "custom"
-	Scopes        string // as typed: comma or space separated
+	Name        string
+	Description string
+	Expiry      string // one of ExpiryChoices' values
+	ExpiryDate  string // YYYY-MM-DD when Expiry == "custom"
+	// Picker offers the catalog, with the scopes chosen so far checked.
+	Picker        ScopePicker
 	Errors        FieldErrors
 	ExpiryChoices []ExpiryChoice
 	MinDate       string // YYYY-MM-DD, tomorrow: the custom date's lower bound
@@ -261,4 +262,6 @@ type KeyPage struct {
 	// on someone else's key): the page shows no actions.
 	ReadOnly bool
 	Limits   KeyLimits
+	// Scopes is the Scopes section: approval state and the picker.
+	Scopes KeyScopes
 }

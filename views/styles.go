@@ -79,6 +79,7 @@ var badges = map[string]badge{
 	"expired":  {"Expired", badgeBase + "bg-slate-100 text-slate-700 ring-slate-500/20 dark:bg-slate-400/10 dark:text-slate-300 dark:ring-slate-400/30"},
 	"disabled": {"Disabled", badgeBase + "bg-slate-200 text-slate-800 ring-slate-600/30 dark:bg-slate-500/20 dark:text-slate-200 dark:ring-slate-400/40"},
 	"revoked":  {"Revoked", badgeBase + "bg-red-50 text-red-800 ring-red-600/20 dark:bg-red-400/10 dark:text-red-300 dark:ring-red-400/30"},
+	"pending":  {"Waiting for approval", badgeBase + "bg-violet-50 text-violet-800 ring-violet-600/20 dark:bg-violet-400/10 dark:text-violet-300 dark:ring-violet-400/30"},
 	"stale":    {"Stale", badgeBase + "bg-orange-50 text-orange-800 ring-orange-600/30 dark:bg-orange-400/10 dark:text-orange-300 dark:ring-orange-400/30"},
 }
 
@@ -87,7 +88,7 @@ var badges = map[string]badge{
 // The values are db.KeyStatuses (views does not import db; a handlers test
 // holds the two lists equal).
 var KeyStatuses = func() []ActionOption {
-	values := []string{"active", "expiring", "expired", "disabled", "revoked"}
+	values := []string{"active", "expiring", "pending", "expired", "disabled", "revoked"}
 	out := make([]ActionOption, len(values))
 	for i, v := range values {
 		out[i] = ActionOption{Value: v, Label: badges[v].Label}

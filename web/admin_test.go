@@ -36,6 +36,8 @@ func adminState(t *testing.T, d *sql.DB) string {
 		`SELECT name, value FROM settings ORDER BY name`,
 		`SELECT id, kind, email, role, COALESCE(used_at, 0) FROM user_tokens ORDER BY id`,
 		`SELECT COUNT(*) FROM audit_events`,
+		`SELECT name, description, grant_role, needs_approval, COALESCE(retired_at, 0) FROM scopes ORDER BY id`,
+		`SELECT id, scopes, pending_scopes, pending_key, COALESCE(revoked_at, 0) FROM api_keys ORDER BY id`,
 	} {
 		rows, err := d.Query(q)
 		if err != nil {
@@ -98,6 +100,7 @@ func TestAdminAuthorization(t *testing.T) {
 	target := a.createUser("target@example.com", db.RoleMember)
 	key, _ := a.storeKey(target.ID, db.KeyInput{Name: "target key"})
 	user := "/admin/users/" + itoa(target.ID)
+	approved, denied := pendingKeys(t, a, target)
 	settings := url.Values{"max_key_lifetime_days": {"365"}, "stale_days": {"60"}, "never_used_days": {"20"},
 		"auto_disable_days": {""}, "session_idle_minutes": {""}, "session_absolute_hours": {""}}
 
@@ -121,6 +124,18 @@ func TestAdminAuthorization(t *testing.T) {
 		{"POST", "/admin/keys/bulk", "/admin/keys/bulk", url.Values{"action": {"revoke"}, "id": {itoa(key.ID)},
 			"confirm": {"1"}, "reason": {"authorization test"}}, 303},
 		{"POST", "/admin/settings", "/admin/settings", settings, 303},
+		// The scope catalog (catalog_test.go) and approval requests.
+		{"GET", "/admin/scopes", "/admin/scopes", nil, 200},
+		{"POST", "/admin/scopes", "/admin/scopes", url.Values{"name": {"authz:test"}, "grant": {"member"}}, 303},
+		{"GET", "/admin/scopes/:name", "/admin/scopes/authz:test", nil, 200},
+		{"POST", "/admin/scopes/:name", "/admin/scopes/authz:test", url.Values{"description": {"d"}, "grant": {"admin"}}, 303},
+		{"POST", "/admin/scopes/:name/rename", "/admin/scopes/authz:test/rename", url.Values{"new_name": {"authz:renamed"}}, 303},
+		{"POST", "/admin/scopes/:name/retire", "/admin/scopes/authz:renamed/retire", nil, 303},
+		{"POST", "/admin/scopes/:name/restore", "/admin/scopes/authz:renamed/restore", nil, 303},
+		{"POST", "/admin/scope-settings", "/admin/scope-settings", url.Values{"allow": {"1"}}, 303},
+		{"GET", "/admin/requests", "/admin/requests", nil, 200},
+		{"POST", "/admin/requests/:id/approve", "/admin/requests/" + itoa(approved.ID) + "/approve", nil, 303},
+		{"POST", "/admin/requests/:id/deny", "/admin/requests/" + itoa(denied.ID) + "/deny", url.Values{"reason": {"no"}}, 303},
 	}
 
 	t.Run("table covers every admin route", func(t *testing.T) {
@@ -207,6 +222,12 @@ func TestAdminAuthorization(t *testing.T) {
 		}
 		if got := a.getKey(key.ID).Status(a.clock.Now()); got != db.KeyRevoked {
 			t.Errorf("key after the admin's bulk revoke: got %s, want revoked", got)
+		}
+		if got := a.getKey(approved.ID); got.PendingKey || len(got.PendingScopes) != 0 {
+			t.Errorf("approved key: got pending %v %v, want nothing pending", got.PendingKey, got.PendingScopes)
+		}
+		if got := a.getKey(denied.ID); got.RevokedAt == nil {
+			t.Errorf("denied key: got not revoked, want revoked")
 		}
 		if p, _ := a.store.Policy(context.Background()); p.StaleAfter != 60*day {
 			t.Errorf("stale threshold after the admin's save: got %v, want 60 days", p.StaleAfter)

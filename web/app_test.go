@@ -45,6 +45,7 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	t.Helper()
 	clk := newClock()
 	store, dbPath := dbtest.Open(t, db.Options{Now: clk.Now})
+	dbtest.Catalog(t, store, testCatalog...)
 	return serve(t, clk, store, dbPath, nil, "test-setup-token", opts...)
 }
 

@@ -138,7 +138,8 @@ func TestBrowserCreateKey(t *testing.T) {
 			t.Fatalf("Create key: got %s, want /keys/new", p)
 		}
 		tb.fill("Name", "Billing service")
-		tb.fill("Scopes (optional)", "read:orders, write:orders")
+		tb.checkScope("read:orders")
+		tb.checkScope("write:orders")
 		if st := tb.navigates("create", chromedp.Click(button("Create key"))); st != 200 {
 			t.Fatalf("create: got status %d, want 200", st)
 		}

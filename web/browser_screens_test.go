@@ -111,7 +111,7 @@ func TestScreenshots(t *testing.T) {
 		tb.login("ada@acme.dev", testPassword)
 		tb.open("/keys/new")
 		tb.fill("Name", "Mobile app backend")
-		tb.fill("Scopes (optional)", "read:profile")
+		tb.checkScope("read:orders")
 		tb.navigates("create", chromedp.Click(button("Create key")))
 		tb.waitVisible(testID("key-reveal"))
 		shoot(vp, "key-created")

@@ -58,7 +58,8 @@ func TestKeysCreateInvalid(t *testing.T) {
 		{"empty name", keyForm(""), "name", `input[name="name"]`},
 		{"name too long", keyForm(strings.Repeat("n", 101)), "name", `input[name="name"]`},
 		{"description too long", keyForm("ok", "description", strings.Repeat("d", 501)), "description", `textarea[name="description"]`},
-		{"bad scope", keyForm("ok", "scopes", "Bad Scope!"), "scopes", `input[name="scopes"]`},
+		{"bad scope", keyForm("ok", "scopes", "Bad Scope!"), "scopes", `[data-testid="scope-picker"]`},
+		{"scope outside the catalog", keyForm("ok", "scopes", "read", "scopes", "admin:all"), "scopes", `[data-testid="scope-picker"]`},
 		{"custom date in the past", keyForm("ok", "expiry", "custom", "expiry_date", "2026-11-20"), "expiry_date", `input[name="expiry_date"]`},
 		{"custom date today", keyForm("ok", "expiry", "custom", "expiry_date", "2026-11-25"), "expiry_date", `input[name="expiry_date"]`},
 		{"custom date missing", keyForm("ok", "expiry", "custom"), "expiry_date", `input[name="expiry_date"]`},
@@ -116,11 +117,15 @@ func assertFormKept(t *testing.T, d *goquery.Document, f url.Values) {
 	checks := map[string]string{
 		"name":        d.Find(`input[name="name"]`).AttrOr("value", ""),
 		"description": d.Find(`textarea[name="description"]`).Text(),
-		"scopes":      d.Find(`input[name="scopes"]`).AttrOr("value", ""),
+		"scopes":      checkedScopes(d),
 		"expiry_date": d.Find(`input[name="expiry_date"]`).AttrOr("value", ""),
 	}
 	for field, got := range checks {
-		if want := f.Get(field); got != want {
+		want := f.Get(field)
+		if field == "scopes" {
+			want = catalogScopes(f["scopes"])
+		}
+		if got != want {
 			t.Errorf("typed %s: got %q, want %q", field, got, want)
 		}
 	}

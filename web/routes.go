@@ -71,6 +71,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/keys/:id/roll", h.KeyRoll)
 	u.POST("/keys/:id/revoke", h.KeyRevoke)
 	u.POST("/keys/:id/limits", h.KeyLimits)
+	u.POST("/keys/:id/scopes", h.KeyScopes)
 	u.GET("/account", h.AccountShow)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
@@ -94,6 +95,14 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/users/:id/reset-link", h.AdminUserResetLink)
 	adw.POST("/keys/bulk", h.AdminKeysBulk)
 	adw.POST("/settings", h.AdminSettingsSave)
+	adw.POST("/scopes", h.AdminScopeCreate)
+	adw.POST("/scope-settings", h.AdminScopesOutside)
+	adw.POST("/scopes/:name", h.AdminScopeUpdate)
+	adw.POST("/scopes/:name/rename", h.AdminScopeRename)
+	adw.POST("/scopes/:name/retire", h.AdminScopeRetire)
+	adw.POST("/scopes/:name/restore", h.AdminScopeRestore)
+	adw.POST("/requests/:id/approve", h.AdminRequestApprove)
+	adw.POST("/requests/:id/deny", h.AdminRequestDeny)
 
 	// Admin console, reading: admins and auditors. Declared after the
 	// change group so that its catch-all answers unknown admin paths (404
@@ -105,6 +114,10 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	ad.GET("/keys.csv", h.AdminKeysCSV)
 	ad.GET("/settings", h.AdminSettings)
 	ad.GET("/audit", h.AdminAudit)
+	// The scope catalog and approval requests.
+	ad.GET("/scopes", h.AdminScopes)
+	ad.GET("/scopes/:name", h.AdminScopeShow)
+	ad.GET("/requests", h.AdminRequests)
 
 	// u's catch-all (see the API's above) would send visitors asking for an
 	// unknown path to the sign-in page; an unknown path is a 404 for everyone.

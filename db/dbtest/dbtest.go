@@ -66,3 +66,15 @@ func Open(tb testing.TB, o db.Options) (*db.Store, string) {
 	})
 	return s, path
 }
+
+// Catalog publishes names in s's scope catalog, grantable by members and
+// needing no approval: the catalog a test installation's keys need before
+// they can carry those scopes.
+func Catalog(tb testing.TB, s *db.Store, names ...string) {
+	tb.Helper()
+	for _, n := range names {
+		if _, err := s.CreateScope(context.Background(), db.ScopeInput{Name: n}, db.CLIActor()); err != nil {
+			tb.Fatalf("catalog scope %q: %v", n, err)
+		}
+	}
+}

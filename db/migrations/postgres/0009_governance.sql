@@ -57,9 +57,11 @@ $$;
 CREATE TRIGGER teams_update_changes AFTER UPDATE OF name ON teams
 	FOR EACH ROW EXECUTE FUNCTION keyward_team_changed();
 
+-- DISTINCT over the names alone: clock_timestamp() differs row by row, so
+-- a DISTINCT over the whole row would keep a scope once per key.
 INSERT INTO scopes (name, description, grant_role, needs_approval, created_at)
-	SELECT DISTINCT s, 'In use before the scope catalog existed.', 'member', 0,
+	SELECT s, 'In use before the scope catalog existed.', 'member', 0,
 		CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)
-	FROM api_keys, unnest(string_to_array(scopes, ' ')) AS s
-	WHERE api_keys.scopes <> '' AND api_keys.revoked_at IS NULL AND s <> ''
+	FROM (SELECT DISTINCT s FROM api_keys, unnest(string_to_array(scopes, ' ')) AS s
+		WHERE api_keys.scopes <> '' AND api_keys.revoked_at IS NULL AND s <> '') AS used
 	ORDER BY 1;
