@@ -135,6 +135,7 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 	if m.Scopes, err = h.keyScopes(c, k, nil, nil); err != nil {
 		return views.KeyPage{}, err
 	}
+	m.Scopes.CanEdit = m.Scopes.CanEdit && !readOnly
 	return m, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/dbtest"
 )
 
 const day = 24 * time.Hour
@@ -101,6 +102,7 @@ func TestAdminAuthorization(t *testing.T) {
 	key, _ := a.storeKey(target.ID, db.KeyInput{Name: "target key"})
 	user := "/admin/users/" + itoa(target.ID)
 	approved, denied := pendingKeys(t, a, target)
+	dbtest.Catalog(t, a.store, "authz:existing") // for the readers' GET, before the admin's POSTs
 	settings := url.Values{"max_key_lifetime_days": {"365"}, "stale_days": {"60"}, "never_used_days": {"20"},
 		"auto_disable_days": {""}, "session_idle_minutes": {""}, "session_absolute_hours": {""}}
 
@@ -127,7 +129,7 @@ func TestAdminAuthorization(t *testing.T) {
 		// The scope catalog (catalog_test.go) and approval requests.
 		{"GET", "/admin/scopes", "/admin/scopes", nil, 200},
 		{"POST", "/admin/scopes", "/admin/scopes", url.Values{"name": {"authz:test"}, "grant": {"member"}}, 303},
-		{"GET", "/admin/scopes/:name", "/admin/scopes/authz:test", nil, 200},
+		{"GET", "/admin/scopes/:name", "/admin/scopes/authz:existing", nil, 200},
 		{"POST", "/admin/scopes/:name", "/admin/scopes/authz:test", url.Values{"description": {"d"}, "grant": {"admin"}}, 303},
 		{"POST", "/admin/scopes/:name/rename", "/admin/scopes/authz:test/rename", url.Values{"new_name": {"authz:renamed"}}, 303},
 		{"POST", "/admin/scopes/:name/retire", "/admin/scopes/authz:renamed/retire", nil, 303},
