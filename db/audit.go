@@ -87,7 +87,7 @@ func ActionLabel(action string) string {
 
 // Actions lists every known action in a stable order, for filter menus.
 func Actions() []string {
-	return []string{
+	return append([]string{
 		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
 		ActionUserCreate, ActionInviteCreate, ActionInviteAccept, ActionInviteRevoke,
 		ActionPasswordChange, ActionPasswordChangeFailure, ActionResetLink, ActionResetLinkRevoke, ActionResetLinkDenied,
@@ -95,7 +95,7 @@ func Actions() []string {
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionSettingChange,
-	}
+	}, teamActions...)
 }
 
 // AuditEvent is one row of the audit log. Actor and Target are copied as

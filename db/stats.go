@@ -121,9 +121,9 @@ func (s *Store) CountUserKeys(ctx context.Context, userID int64) (UserKeyCounts,
 		dst  *int
 		err  error
 	}{
-		{sql: userKeysAllSQL, args: []any{userID}, dst: &c.All},
-		{sql: userKeysExpiringSQL, args: []any{userID, ms, ms + ExpiringWindow.Milliseconds()}, dst: &c.Expiring},
-		{sql: userKeysStaleSQL, args: []any{userID, ms, ms - unused.Milliseconds(), ms - never.Milliseconds()}, dst: &c.Stale},
+		{sql: userKeysAllSQL, args: []any{userID, userID}, dst: &c.All},
+		{sql: userKeysExpiringSQL, args: []any{userID, userID, ms, ms + ExpiringWindow.Milliseconds()}, dst: &c.Expiring},
+		{sql: userKeysStaleSQL, args: []any{userID, userID, ms, ms - unused.Milliseconds(), ms - never.Milliseconds()}, dst: &c.Stale},
 	}
 	var wg sync.WaitGroup
 	for i := range counts {
