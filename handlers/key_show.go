@@ -20,16 +20,6 @@ var graceChoices = []views.GraceChoice{
 	{Value: "168h", Label: "Keep the old key for 7 days"},
 }
 
-// keyAccess is what the signed-in user may see: their own keys, or any key
-// for an admin.
-func keyAccess(c echo.Context) db.KeyAccess {
-	a := currentUser(c)
-	if a.IsAdmin() {
-		return db.AnyOwner()
-	}
-	return db.OwnedBy(a.ID)
-}
-
 // keyID parses the {id} path parameter; a bad one is simply not found.
 func keyID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -53,7 +43,7 @@ func (h *Handler) KeyShow(c echo.Context) error {
 }
 
 func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
-	access := keyAccess(c)
+	access := keyViewAccess(c)
 	k, err := h.Store.GetKey(ctx(c), access, id)
 	if err != nil {
 		return views.KeyPage{}, err
@@ -74,7 +64,7 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			KeyRow:      keyRow(k, now),
 			Description: k.Description, LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
 			DisabledAt: k.DisabledAt, RevokedAt: k.RevokedAt, RolledFromID: k.RolledFrom,
-			IsOwner: k.UserID == viewer.ID,
+			IsOwner: k.TeamID == 0 && k.UserID == viewer.ID,
 		},
 		EditName: k.Name, EditDesc: k.Description,
 		GraceChoices: graceChoices,
@@ -84,8 +74,15 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			return views.KeyPage{}, err
 		}
 		m.Key.DisabledReason = k.DisabledReason
-		// The rule db.SetKeyDisabled enforces: the owner lifts only their own.
-		m.Key.CanEnable = viewer.IsAdmin() || k.DisabledBy == k.UserID
+		// The rule db.SetKeyDisabled enforces: managers lift only their own.
+		own, err := h.Store.DisabledByManager(ctx(c), k)
+		if err != nil {
+			return views.KeyPage{}, err
+		}
+		m.Key.CanEnable = viewer.IsAdmin() || own
+	}
+	if err := h.keyOwnership(c, k, &m); err != nil {
+		return views.KeyPage{}, err
 	}
 	if k.RevokedAt != nil {
 		m.Key.RevokedBy, m.Key.RevokeReason = "from the command line", k.RevokeReason

@@ -95,6 +95,8 @@ type KeyRow struct {
 	// OwnerDisabled: the owner's account is disabled, which makes the key
 	// "disabled" whatever its own state (it fails verification).
 	OwnerDisabled bool
+	// TeamName is the owning team's name, "" for a personal key.
+	TeamName string
 }
 
 // ExpiryChoice is one option of the expiry select.
@@ -116,6 +118,10 @@ type KeyForm struct {
 	// FormToken names this form's one submission: a key is created from it
 	// at most once (a hidden field; see db.CreateKeyOnce).
 	FormToken string
+	// Owner is "" (the person creating it) or a team id; OwnerTeams are
+	// the teams the person maintains (no choice shown when none).
+	Owner      string
+	OwnerTeams []TeamRow
 }
 
 // KeysPage is /keys.
@@ -132,6 +138,10 @@ type KeysPage struct {
 	Form    KeyForm    // inline create form
 	Notices KeyNotices // banners about expiring and stale keys
 	Stale   bool       // the list shows only stale keys (?stale=1)
+	// Owner filters by owner: "" (all), "me", or "team:ID"; OwnerTeams
+	// are the person's teams (no owner filter shown without any).
+	Owner      string
+	OwnerTeams []TeamRow
 }
 
 // KeyReveal is the show-once panel: the only response that ever carries a
@@ -242,4 +252,8 @@ type KeyPage struct {
 	EditDesc     string
 	EditErrors   FieldErrors // "name", "description"
 	GraceChoices []GraceChoice
+	// ReadOnly: the viewer sees the key (a member of its team) but does
+	// not manage it, so the page offers no action.
+	ReadOnly bool
+	Transfer TransferForm
 }
