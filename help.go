@@ -20,6 +20,15 @@ Usage:
                                   list keys as a table, or as JSON for scripts
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
+  keyward keys transfer ID --to-team T | --to-user E
+                                  give a key to a team or another person
+  keyward teams list [--json]     list teams with their member and key counts
+  keyward teams add NAME [--description D]
+                                  create a team (a key owner that outlives people)
+  keyward teams member add TEAM --email E [--maintainer]
+  keyward teams member remove TEAM --email E
+                                  add or remove a person (maintainers manage the
+                                  team's keys and people; members see them)
   keyward backup FILE             write a consistent copy of the database to FILE
   keyward db copy --to postgres://… [--from FILE]
                                   move a SQLite database into an empty PostgreSQL one
@@ -60,28 +69,55 @@ disabled.
 `
 
 const helpKeys = `Usage:
-  keyward keys create --user E --name N [--expires WHEN] [--scopes a,b] [--description D]
+  keyward keys create --user E --name N [--team T] [--expires WHEN] [--scopes a,b] [--description D]
   keyward keys list [--user E] [--status S] [--stale] [--json]
   keyward keys revoke ID [--reason R]
+  keyward keys transfer ID --to-team T | --to-user E
 
 keys create prints the new key alone on stdout; it is never shown again.
   --expires  never (default), a duration (30d, 12h, 90m), a date (2027-01-31,
              the key expires at the start of that day, UTC) or an RFC 3339 time
   --scopes   comma-separated: lowercase letters, digits and : . _ -
+  --team     the key belongs to team T (services see owner team:T); the
+             --user creating it must be a maintainer of T
 
-keys list prints ID, USER, NAME, HINT, STATUS, CREATED, LAST USED and
-EXPIRES (times in UTC), newest first.
+keys list prints ID, USER (the owner: an email, or team:NAME), NAME, HINT,
+STATUS, CREATED, LAST USED and EXPIRES (times in UTC), newest first.
+  --user     the keys E manages: their own and their teams' where they
+             are a maintainer
   --status   active, expiring, expired, disabled or revoked (a disabled
              user's keys are disabled: they fail verification)
   --stale    only keys neither revoked nor expired (disabled ones included)
              unused for the stale threshold (default 90 days) or never used
              and older than 30 days: the candidates for revocation
   --json     an array of objects with id, user, name, hint, scopes,
-             created_at, expires_at, last_used_at (RFC 3339 or null), status
+             created_at, expires_at, last_used_at (RFC 3339 or null), status,
+             owner (an email or team:NAME) and owner_type (user or team);
+             user is the person who made the key
 
 keys revoke ends a key for good. A running server stops accepting it within
 half a second (it checks the database for changes made outside it four
 times a second).
+
+keys transfer gives a key to a team (--to-team) or to another active person
+(--to-user). The key keeps its id, secret, usage and history; services see
+the new owner within seconds.
+`
+
+const helpTeams = `Usage:
+  keyward teams list [--json]
+  keyward teams add NAME [--description D]
+  keyward teams member add TEAM --email E [--maintainer]
+  keyward teams member remove TEAM --email E
+
+A team owns keys that keep working when the people who made them leave.
+Services see a team key's owner as team:NAME. Maintainers manage the
+team's keys and people; members see the team's keys.
+  NAME       lowercase letters, digits and . _ - (up to 63 characters)
+  --json     an array of objects with id, name, owner, description,
+             members, keys (not revoked) and created_at
+A disabled person cannot be added. Removing a person leaves the team's
+keys, including those they made, with the team.
 `
 
 const helpBackup = `Usage: keyward backup FILE
@@ -127,6 +163,7 @@ var helpTopics = map[string]string{
 	"serve":   helpServe,
 	"user":    helpUser,
 	"keys":    helpKeys,
+	"teams":   helpTeams,
 	"backup":  helpBackup,
 	"db":      helpDB,
 	"version": helpVersion,

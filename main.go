@@ -98,6 +98,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.user(ctx, rest)
 	case "keys":
 		return a.keys(ctx, rest)
+	case "teams":
+		return a.teams(ctx, rest)
 	case "backup":
 		return a.backup(ctx, rest)
 	case "db":
