@@ -1,5 +1,11 @@
 package db
 
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
 // KeyAccess restricts key queries to the keys a person may see or manage,
 // in SQL, so that a handler cannot forget the check: a key outside it is
 // simply not found.
@@ -33,18 +39,15 @@ func AnyOwner() KeyAccess { return KeyAccess{all: true} }
 // All reports whether the access is unrestricted (an admin or the CLI).
 func (a KeyAccess) All() bool { return a.all }
 
-// The owner conditions. Each side of the OR is indexed on its own (the
-// personal side by api_keys_user_id, the team side by api_keys_team_id
-// through the small team_members lookup), so both engines answer a
-// member's list by a union of two index ranges rather than a scan; a
-// bound "all" flag is left out of the SQL altogether for the same reason
-// (the planner cannot see through it).
+// The owner conditions for one key (getKey, checkKeyVisible: a lookup by
+// id). Each side of the OR is indexed on its own (the personal side by
+// api_keys_user_id, the team side by api_keys_team_id through the small
+// team_members lookup); a bound "all" flag is left out of the SQL
+// altogether, since the planner cannot see through it. Lists use
+// listAccessWhere instead.
 const (
 	keyViewCond   = `((k.team_id IS NULL AND k.user_id = ?) OR k.team_id IN (SELECT team_id FROM team_members WHERE user_id = ?))`
 	keyManageCond = `((k.team_id IS NULL AND k.user_id = ?) OR k.team_id IN (SELECT team_id FROM team_members WHERE user_id = ? AND role = 'maintainer'))`
-	// keyScopeCond is the view condition, for the counts of a person's keys
-	// page (takes the user id twice).
-	keyScopeCond = keyViewCond
 )
 
 // where gives the owner condition and its arguments, "" for AnyOwner.
@@ -67,4 +70,41 @@ func (a KeyAccess) cond() (string, []any) {
 		return "", nil
 	}
 	return ` AND ` + w, args
+}
+
+const (
+	// keyPersonalCond walks api_keys_user_id (user_id, id DESC) in list
+	// order, so a page of a person's 20,000 keys reads 25 index entries.
+	keyPersonalCond = `k.user_id = ? AND k.team_id IS NULL`
+	accessTeamsSQL  = `SELECT team_id FROM team_members WHERE user_id = ?`
+	manageTeamsSQL  = accessTeamsSQL + ` AND role = 'maintainer'`
+)
+
+// listAccessWhere is where for the list queries (ListKeys, CountKeys,
+// KeyIDs, EachKey), with the person's teams read first. Most people are in
+// no team: their condition is then the plain personal one, which the
+// planner answers in list order from api_keys_user_id without sorting
+// (the OR with a subquery made SQLite sort every key of the person: 10 to
+// 25 ms for 20,000 keys, against under 1 ms). Someone in teams gets the
+// two index ranges and a sort of their own and their teams' keys.
+func (s *Store) listAccessWhere(ctx context.Context, a KeyAccess) (string, []any, error) {
+	if a.all {
+		return "", nil, nil
+	}
+	q := accessTeamsSQL
+	if a.manage {
+		q = manageTeamsSQL
+	}
+	teams, err := queryIDs(ctx, s.r, q, a.userID)
+	if err != nil {
+		return "", nil, fmt.Errorf("db: key access: %w", err)
+	}
+	if len(teams) == 0 {
+		return keyPersonalCond, []any{a.userID}, nil
+	}
+	args := []any{a.userID}
+	for _, id := range teams {
+		args = append(args, id)
+	}
+	return `((` + keyPersonalCond + `) OR k.team_id IN (?` + strings.Repeat(", ?", len(teams)-1) + `))`, args, nil
 }

@@ -127,7 +127,11 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}
-	if w, a := access.where(); w != "" {
+	w, a, err := s.listAccessWhere(ctx, access)
+	if err != nil {
+		return "", nil, err
+	}
+	if w != "" {
 		add(w, a...)
 	}
 	switch f.Status {
