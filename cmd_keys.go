@@ -20,7 +20,7 @@ func (a *app) keys(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(rest) == 0 {
-		return usagef("keys needs a command: create, list, edit or revoke")
+		return usagef("keys needs a command: create, list, edit, revoke or transfer")
 	}
 	switch rest[0] {
 	case "create":
@@ -31,8 +31,10 @@ func (a *app) keys(ctx context.Context, args []string) error {
 		return a.keysEdit(ctx, rest[1:])
 	case "revoke":
 		return a.keysRevoke(ctx, rest[1:])
+	case "transfer":
+		return a.keysTransfer(ctx, rest[1:])
 	default:
-		return usagef("unknown command \"keys %s\" (want create, list, edit or revoke)", rest[0])
+		return usagef("unknown command \"keys %s\" (want create, list, edit, revoke or transfer)", rest[0])
 	}
 }
 
@@ -45,6 +47,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	expires := fs.String("expires", "never", "")
 	scopesArg := fs.String("scopes", "", "")
 	description := fs.String("description", "", "")
+	team := fs.String("team", "", "")
 	pos, err := a.parse(fs, args, true, "keys")
 	if err != nil {
 		return err
@@ -73,12 +76,22 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	k, secret, err := store.CreateKey(ctx, u.ID, db.KeyInput{
+	in := db.KeyInput{
 		Name:        *name,
 		Description: *description,
 		Scopes:      scopes,
 		ExpiresAt:   expiresAt,
-	}, db.CLIActor())
+	}
+	if *team != "" {
+		// The key is the team's; --user is its creator, who must
+		// maintain the team.
+		t, err := teamByName(ctx, store, *team)
+		if err != nil {
+			return err
+		}
+		in.TeamID = t.ID
+	}
+	k, secret, err := store.CreateKey(ctx, u.ID, in, db.CLIActor())
 	if err != nil {
 		return err
 	}
@@ -88,7 +101,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 		exp = k.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	fmt.Fprintf(a.stderr, "Created key %d %q for %s (expires: %s). It is not shown again.\n",
-		k.ID, k.Name, k.OwnerEmail, exp)
+		k.ID, k.Name, k.Owner(), exp)
 	return nil
 }
 
@@ -212,6 +225,10 @@ type keyJSON struct {
 	ExpiresAt  *string      `json:"expires_at"`
 	LastUsedAt *string      `json:"last_used_at"`
 	Status     db.KeyStatus `json:"status"`
+	// Owner is the owner as services see it (user's email, or
+	// "team:NAME"); User stays the person who made the key.
+	Owner     string `json:"owner"`
+	OwnerType string `json:"owner_type"`
 }
 
 func writeKeysJSON(w io.Writer, keys []db.Key, now time.Time) error {
@@ -240,6 +257,8 @@ func toKeyJSON(k db.Key, now time.Time) keyJSON {
 		ExpiresAt:  rfc3339(k.ExpiresAt),
 		LastUsedAt: rfc3339(k.LastUsedAt),
 		Status:     k.Status(now),
+		Owner:      k.Owner(),
+		OwnerType:  k.OwnerType(),
 	}
 }
 
@@ -267,7 +286,7 @@ func writeKeysTable(w io.Writer, keys []db.Key, now time.Time) error {
 	for _, k := range keys {
 		created := k.CreatedAt
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			k.ID, k.OwnerEmail, k.Name, k.Hint, k.Status(now),
+			k.ID, k.Owner(), k.Name, k.Hint, k.Status(now),
 			formatTime(&created, ""), formatTime(k.LastUsedAt, "never"), formatTime(k.ExpiresAt, "never"))
 	}
 	return tw.Flush()
@@ -284,9 +303,9 @@ func (a *app) keysRevoke(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("keys revoke needs one key ID (see keys list)")
 	}
-	id, err := strconv.ParseInt(pos[0], 10, 64)
-	if err != nil || id <= 0 {
-		return usagef("%q is not a key ID: use the number in the ID column of keys list", pos[0])
+	id, err := parseKeyID(pos[0])
+	if err != nil {
+		return err
 	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
@@ -301,4 +320,13 @@ func (a *app) keysRevoke(ctx context.Context, args []string) error {
 	fmt.Fprintf(a.stderr, "Revoked key %d %q of %s. A running server refuses it within seconds.\n",
 		k.ID, k.Name, k.OwnerEmail)
 	return nil
+}
+
+// parseKeyID reads a key id argument.
+func parseKeyID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("%q is not a key ID: use the number in the ID column of keys list", s)
+	}
+	return id, nil
 }

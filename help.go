@@ -24,6 +24,15 @@ Usage:
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
   keyward scopes list|add|retire  the scope catalog: which scopes keys may carry
+  keyward keys transfer ID --to-team T | --to-user E
+                                  give a key to a team or another person
+  keyward teams list [--json]     list teams with their member and key counts
+  keyward teams add NAME [--description D]
+                                  create a team (a key owner that outlives people)
+  keyward teams member add TEAM --email E [--maintainer]
+  keyward teams member remove TEAM --email E
+                                  add or remove a person (maintainers manage the
+                                  team's keys and people; members see them)
   keyward backup FILE             write a consistent copy of the database to FILE
   keyward db copy --to postgres://… [--from FILE]
                                   move a SQLite database into an empty PostgreSQL one
@@ -70,10 +79,11 @@ disabled.
 `
 
 var helpKeys = `Usage:
-  keyward keys create --user E --name N [--expires WHEN] [--scopes a,b] [--description D]
+  keyward keys create --user E --name N [--team T] [--expires WHEN] [--scopes a,b] [--description D]
   keyward keys list [--user E] [--status S] [--stale] [--json]
   keyward keys edit ID [--name N] [--description D] [--expires WHEN] [--json]
   keyward keys revoke ID [--reason R]
+  keyward keys transfer ID --to-team T | --to-user E
 
 keys create prints the new key alone on stdout; it is never shown again.
   --expires  never (default), a duration (30d, 12h, 90m), a date (2027-01-31,
@@ -81,16 +91,22 @@ keys create prints the new key alone on stdout; it is never shown again.
   --scopes   comma-separated scopes of the catalog (keyward scopes list);
              the command line grants as an admin, so approval scopes need
              no approval and admin-only ones are allowed
+  --team     the key belongs to team T (services see owner team:T); the
+             --user creating it must be a maintainer of T
 
-keys list prints ID, USER, NAME, HINT, STATUS, CREATED, LAST USED and
-EXPIRES (times in UTC), newest first.
+keys list prints ID, USER (the owner: an email, or team:NAME), NAME, HINT,
+STATUS, CREATED, LAST USED and EXPIRES (times in UTC), newest first.
+  --user     the keys E manages: their own and their teams' where they
+             are a maintainer
   --status   active, expiring, pending, expired, disabled or revoked (a disabled
              user's keys are disabled: they fail verification)
   --stale    only keys neither revoked nor expired (disabled ones included)
              unused for the stale threshold (default 90 days) or never used
              and older than 30 days: the candidates for revocation
   --json     an array of objects with id, user, name, hint, scopes,
-             created_at, expires_at, last_used_at (RFC 3339 or null), status
+             created_at, expires_at, last_used_at (RFC 3339 or null), status,
+             owner (an email or team:NAME) and owner_type (user or team);
+             user is the person who made the key
 
 keys edit changes only what its flags give, audited with each value before
 and after, and prints the key as keys list does (--json: one object with
@@ -102,6 +118,26 @@ counted from the key's creation (never, for a key that was rolled), and
 keys revoke ends a key for good. A running server stops accepting it within
 half a second (it checks the database for changes made outside it four
 times a second).
+
+keys transfer gives a key to a team (--to-team) or to another active person
+(--to-user). The key keeps its id, secret, usage and history; services see
+the new owner within seconds.
+`
+
+const helpTeams = `Usage:
+  keyward teams list [--json]
+  keyward teams add NAME [--description D]
+  keyward teams member add TEAM --email E [--maintainer]
+  keyward teams member remove TEAM --email E
+
+A team owns keys that keep working when the people who made them leave.
+Services see a team key's owner as team:NAME. Maintainers manage the
+team's keys and people; members see the team's keys.
+  NAME       lowercase letters, digits and . _ - (up to 63 characters)
+  --json     an array of objects with id, name, owner, description,
+             members, keys (not revoked) and created_at
+A disabled person cannot be added. Removing a person leaves the team's
+keys, including those they made, with the team.
 `
 
 const helpScopes = `Usage:
@@ -167,6 +203,7 @@ var helpTopics = map[string]string{
 	"user":    helpUser,
 	"keys":    helpKeys,
 	"scopes":  helpScopes,
+	"teams":   helpTeams,
 	"backup":  helpBackup,
 	"db":      helpDB,
 	"version": helpVersion,

@@ -100,6 +100,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.keys(ctx, rest)
 	case "scopes":
 		return a.scopes(ctx, rest)
+	case "teams":
+		return a.teams(ctx, rest)
 	case "backup":
 		return a.backup(ctx, rest)
 	case "db":

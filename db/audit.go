@@ -99,7 +99,7 @@ func ActionLabel(action string) string {
 
 // Actions lists every known action in a stable order, for filter menus.
 func Actions() []string {
-	return []string{
+	return append([]string{
 		ActionLoginSuccess, ActionLoginFailure, ActionLogout, ActionSetup,
 		ActionUserCreate, ActionInviteCreate, ActionInviteAccept, ActionInviteRevoke,
 		ActionPasswordChange, ActionPasswordChangeFailure, ActionResetLink, ActionResetLinkRevoke, ActionResetLinkDenied,
@@ -109,7 +109,7 @@ func Actions() []string {
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLimits, ActionSettingChange,
 		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
 		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
-	}
+	}, teamActions...)
 }
 
 // AuditEvent is one row of the audit log. Actor and Target are copied as

@@ -222,7 +222,7 @@ func seedKeys(tb testing.TB, s *Store, owners []int64, n int, now time.Time) []i
 		hash := sha256.Sum256(fmt.Appendf(nil, "seed %d %d", now.UnixNano(), i))
 		var id int64
 		if err := stmt.QueryRowContext(context.Background(), owners[i%len(owners)], fmt.Sprintf("seed %d", i), "", hash[:], "kw_…seed",
-			"", toMillis(now), nil, nil, nil, "", "").Scan(&id); err != nil {
+			"", toMillis(now), nil, nil, nil, "", "", nil).Scan(&id); err != nil {
 			tb.Fatal(err)
 		}
 		ids = append(ids, id)

@@ -111,13 +111,10 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	// Governance (0009): a team with a maintainer owning a key that bob
 	// made (bob is disabled: the team's key still verifies), a key locked
 	// to a network and carrying metadata, and a scope in the catalog.
-	var teamID int64
-	must("create team", s.w.QueryRowContext(ctx, `INSERT INTO teams (name, description, created_at)
-		VALUES ('payments', 'Payment services', ?) RETURNING id`, toMillis(clock.Now())).Scan(&teamID))
-	_, err = s.w.ExecContext(ctx, `INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?, ?, 'maintainer', ?)`,
-		teamID, f.ann.ID, toMillis(clock.Now()))
-	must("add team member", err)
-	_, err = s.w.ExecContext(ctx, `UPDATE api_keys SET team_id = ? WHERE id = ?`, teamID, teamKey.ID)
+	team, err := s.CreateTeam(ctx, "payments", "Payment services", adminActor)
+	must("create team", err)
+	must("add team member", s.AddTeamMember(ctx, team.ID, f.ann.Email, TeamMaintainer, adminActor))
+	_, err = s.TransferKey(ctx, AnyOwner(), teamKey.ID, TransferTarget{TeamID: team.ID}, adminActor)
 	must("hand key to team", err)
 	limited := newKey("limited", f.ann, KeyInput{Name: "office"}, "")
 	_, err = s.w.ExecContext(ctx, `UPDATE api_keys SET allowed_ips = '203.0.113.0/24', meta = '{"tenant":"t-1"}' WHERE id = ?`, limited.ID)

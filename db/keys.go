@@ -175,19 +175,6 @@ func (k Key) Stale(now time.Time, unused, neverUsed time.Duration) bool {
 	return k.CreatedAt.Before(now.Add(-neverUsed))
 }
 
-// KeyAccess restricts key queries to one owner, in SQL, so that a handler cannot
-// forget the check: another user's key is simply not found.
-type KeyAccess struct {
-	userID int64
-	all    bool
-}
-
-// OwnedBy limits queries to the keys of userID.
-func OwnedBy(userID int64) KeyAccess { return KeyAccess{userID: userID} }
-
-// AnyOwner lifts the restriction. Only for admins and the CLI.
-func AnyOwner() KeyAccess { return KeyAccess{all: true} }
-
 // KeyInput is what a person chooses when creating a key.
 type KeyInput struct {
 	Name        string
@@ -199,6 +186,9 @@ type KeyInput struct {
 	// See limits.go.
 	AllowedIPs []netip.Prefix
 	Meta       string
+	// TeamID makes the key the team's (0: the creator's own). The creator
+	// must maintain the team (CreateKey checks it).
+	TeamID int64
 }
 
 // ParseScopes reads scopes as typed in a form or on the command line,
@@ -371,12 +361,13 @@ func splitScopes(s string) []string {
 // caller may not see: the same message either way.
 var ErrKeyNotFound = Errorf(ErrNotFound, "Key not found.")
 
-const getKeySQL = selectKeySQL + ` WHERE k.id = ? AND (? OR k.user_id = ?)`
+const getKeySQL = selectKeySQL + ` WHERE k.id = ?`
 
 // getKey reads one key within access through q (the reader pool or a write
 // transaction).
 func getKey(ctx context.Context, q querier, access KeyAccess, id int64) (Key, error) {
-	k, err := scanKey(q.QueryRowContext(ctx, getKeySQL, id, access.all, access.userID))
+	cond, args := access.cond()
+	k, err := scanKey(q.QueryRowContext(ctx, getKeySQL+cond, append([]any{id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, ErrKeyNotFound
 	}
@@ -391,12 +382,13 @@ func (s *Store) GetKey(ctx context.Context, access KeyAccess, id int64) (Key, er
 	return getKey(ctx, s.r, access, id)
 }
 
-const keyVisibleSQL = `SELECT COUNT(*) FROM api_keys k WHERE k.id = ? AND (? OR k.user_id = ?)`
+const keyVisibleSQL = `SELECT COUNT(*) FROM api_keys k WHERE k.id = ?`
 
 // checkKeyVisible returns ErrNotFound unless access can see key id.
 func (s *Store) checkKeyVisible(ctx context.Context, access KeyAccess, id int64) error {
 	var n int
-	if err := s.r.QueryRowContext(ctx, keyVisibleSQL, id, access.all, access.userID).Scan(&n); err != nil {
+	cond, args := access.cond()
+	if err := s.r.QueryRowContext(ctx, keyVisibleSQL+cond, append([]any{id}, args...)...).Scan(&n); err != nil {
 		return fmt.Errorf("db: check key %d: %w", id, err)
 	}
 	if n == 0 {

@@ -40,6 +40,11 @@ type KeyFilter struct {
 	OwnerEmail string
 	// Scope: keys that carry this scope.
 	Scope string
+	// Owner: OwnerUser for personal keys only, OwnerTeam for team keys
+	// only; "" for both.
+	Owner string
+	// TeamID: the keys of this team.
+	TeamID int64
 	// Sort orders ListKeys, KeyIDs and EachKey; "" is KeySortCreated.
 	Sort   KeySort
 	Limit  int // default DefaultKeyLimit, at most MaxKeyLimit
@@ -79,10 +84,6 @@ func keyOrder(sort KeySort) (string, error) {
 // Fragments of the WHERE clause ListKeys and CountKeys assemble. Each status
 // fragment mirrors Key.Status, so a filter and the badge beside a key agree.
 const (
-	// The owner restriction is a plain equality, left out for AnyOwner,
-	// rather than "(? OR k.user_id = ?)": the planner cannot see through a
-	// bound flag, so that form would scan every key for a member's page.
-	keyScopeCond = `k.user_id = ?`
 	// disabledOwnersSQL is the set of disabled users, whose keys are
 	// disabled too (Key.Status). It does not depend on the key, so the
 	// database computes it once per query rather than once per key, and the
@@ -127,8 +128,12 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}
-	if !access.all {
-		add(keyScopeCond, access.userID)
+	w, a, err := s.listAccessWhere(ctx, access)
+	if err != nil {
+		return "", nil, err
+	}
+	if w != "" {
+		add(w, a...)
 	}
 	switch f.Status {
 	case "":
@@ -165,6 +170,18 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 	}
 	if email := NormalizeEmail(f.OwnerEmail); email != "" {
 		add(keyOwnerEmailCond, email)
+	}
+	switch f.Owner {
+	case "":
+	case OwnerUser:
+		add(`k.team_id IS NULL`)
+	case OwnerTeam:
+		add(`k.team_id IS NOT NULL`)
+	default:
+		return "", nil, Errorf(ErrInvalid, "Unknown owner type %q.", f.Owner)
+	}
+	if f.TeamID != 0 {
+		add(`k.team_id = ?`, f.TeamID)
 	}
 	if sc := strings.TrimSpace(f.Scope); sc != "" {
 		add(s.keyHasScopeCond(), sc)

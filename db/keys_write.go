@@ -24,8 +24,8 @@ const (
 
 	insertKeySQL = `INSERT INTO api_keys
 		(user_id, name, description, key_hash, hint, scopes, created_at, expires_at, rolled_from, create_token_hash,
-		allowed_ips, meta)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		allowed_ips, meta, team_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 )
 
 // insertKey generates a key for userID inside tx and returns its id and
@@ -40,7 +40,7 @@ func insertKey(ctx context.Context, tx *Tx, userID int64, in KeyInput, now time.
 	var id int64
 	if err := tx.QueryRowContext(ctx, insertKeySQL, userID, in.Name, in.Description, hash[:],
 		KeyHint(secret), strings.Join(in.Scopes, " "), toMillis(now), nullMillis(in.ExpiresAt), nullID(rolledFrom), formToken,
-		formatPrefixes(in.AllowedIPs), in.Meta).Scan(&id); err != nil {
+		formatPrefixes(in.AllowedIPs), in.Meta, nullID(in.TeamID)).Scan(&id); err != nil {
 		return 0, "", fmt.Errorf("db: insert key: %w", err)
 	}
 	return id, secret, nil
@@ -48,7 +48,8 @@ func insertKey(ctx context.Context, tx *Tx, userID int64, in KeyInput, now time.
 
 // CreateKey creates a key for userID and returns it with its plaintext, which
 // is never available again. A disabled user gets no new keys. When the
-// policy caps key lifetime, the key must expire within the cap.
+// policy caps key lifetime, the key must expire within the cap. With
+// in.TeamID the key is the team's, and userID must maintain the team.
 func (s *Store) CreateKey(ctx context.Context, userID int64, in KeyInput, actor Actor) (Key, string, error) {
 	return s.createKey(ctx, userID, in, nil, actor)
 }
@@ -102,12 +103,21 @@ func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formTo
 	case disabled.Valid:
 		return Key{}, "", Errorf(ErrConflict, "This user is disabled and cannot get new keys.")
 	}
+	creator := owner
+	if in.TeamID != 0 {
+		if owner, err = checkTeamMaintainer(ctx, tx, in.TeamID, userID, "team"); err != nil {
+			return Key{}, "", err
+		}
+	}
 	id, secret, err := insertKey(ctx, tx, userID, in, now, 0, formToken)
 	if err != nil {
 		return Key{}, "", err
 	}
 	e := actor.event(ActionKeyCreate, "key", id, in.Name)
 	e.Detail = keyCreateDetail(owner, in)
+	if in.TeamID != 0 {
+		e.Detail["created_by"] = creator
+	}
 	if err := insertAudit(ctx, tx, now, e); err != nil {
 		return Key{}, "", err
 	}
@@ -202,8 +212,14 @@ func (s *Store) SetKeyDisabled(ctx context.Context, access KeyAccess, id int64, 
 		if (k.DisabledAt != nil) == disabled {
 			return false, nil
 		}
-		if !disabled && !access.all && k.DisabledBy != k.UserID {
-			return false, errAdminDisabled
+		if !disabled && !access.all {
+			own, err := disabledByManager(ctx, tx, k)
+			if err != nil {
+				return false, err
+			}
+			if !own {
+				return false, errAdminDisabled
+			}
 		}
 		args, action := []any{nil, nil, "", id}, ActionKeyEnable
 		if disabled {
@@ -259,8 +275,10 @@ const successorSQL = `SELECT id, name FROM api_keys WHERE rolled_from = ? ORDER 
 //
 // Only the owner rolls: the new secret is a working credential of the
 // owner's, and whoever holds it can call services as them. The key is
-// therefore read with OwnedBy(owner), never AnyOwner: an admin's roll of
-// someone else's key finds no key (admins disable or revoke instead).
+// therefore read with ManagedBy(owner), never AnyOwner: an admin's roll of
+// someone else's key finds no key (admins disable or revoke instead). For
+// a team's key "owner" is any maintainer of the team, and the new key is
+// the team's too.
 //
 // A key is rolled once: rolling it again returns an *AlreadyCreatedError
 // naming its successor.
@@ -271,16 +289,20 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		return Key{}, "", Key{}, ve.Err()
 	}
 	var newID int64
-	old, err = s.changeKey(ctx, OwnedBy(owner), id, func(tx *Tx, k Key, now time.Time) (bool, error) {
+	old, err = s.changeKey(ctx, ManagedBy(owner), id, func(tx *Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
 		}
 		// The new key would be active at once: rolling must not lift a
 		// disable.
-		if k.DisabledAt != nil && k.DisabledBy == k.UserID {
-			return false, Errorf(ErrConflict, "This key is disabled and cannot be rolled. Enable it before rolling it.")
-		}
 		if k.DisabledAt != nil {
+			own, err := disabledByManager(ctx, tx, k)
+			if err != nil {
+				return false, err
+			}
+			if own {
+				return false, Errorf(ErrConflict, "This key is disabled and cannot be rolled. Enable it before rolling it.")
+			}
 			return false, Errorf(ErrConflict, "This key was disabled by an admin or by the auto-disable policy, so it cannot be rolled. Ask an admin to enable it.")
 		}
 		if k.PendingKey {
@@ -300,10 +322,11 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		if err != nil {
 			return false, err
 		}
-		// The limits travel with the key: a roll must not widen where the
-		// new secret works nor drop what services read from it.
+		// The limits and the owning team travel with the key: a roll must
+		// not widen where the new secret works, drop what services read
+		// from it, nor take a team's key from the team.
 		in := KeyInput{Name: k.Name, Description: k.Description, Scopes: k.Scopes,
-			AllowedIPs: k.AllowedIPs, Meta: k.Meta}
+			AllowedIPs: k.AllowedIPs, Meta: k.Meta, TeamID: k.TeamID}
 		if k.ExpiresAt != nil {
 			t := now.Add(k.ExpiresAt.Sub(k.CreatedAt))
 			in.ExpiresAt = &t
@@ -334,7 +357,7 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 			return false, err
 		}
 		e = actor.event(ActionKeyCreate, "key", newID, k.Name)
-		e.Detail = keyCreateDetail(k.OwnerEmail, in)
+		e.Detail = keyCreateDetail(k.Owner(), in)
 		e.Detail["rolled_from"] = fmt.Sprint(id)
 		if err := insertAudit(ctx, tx, now, e); err != nil {
 			return false, err

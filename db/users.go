@@ -328,56 +328,8 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID int64, disabled bool
 		return fmt.Errorf("db: set user disabled: %w", err)
 	}
 	defer tx.Rollback()
-	var (
-		email, role string
-		disabledAt  sql.NullInt64
-	)
-	err = tx.QueryRowContext(ctx, userStateSQL, userID).Scan(&email, &role, &disabledAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return errUserNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("db: set user disabled: %w", err)
-	}
-	if disabledAt.Valid == disabled {
-		return nil
-	}
-	if disabled && actor.UserID == userID {
-		return Errorf(ErrConflict, "You can't disable your own account.")
-	}
-	now := s.Now()
-	action := ActionUserEnable
-	var detail map[string]string
-	if disabled {
-		if Role(role) == RoleAdmin {
-			var n int
-			if err := tx.QueryRowContext(ctx, countActiveAdminsSQL).Scan(&n); err != nil {
-				return fmt.Errorf("db: count admins: %w", err)
-			}
-			if n <= 1 {
-				return Errorf(ErrConflict, "The last active admin cannot be disabled.")
-			}
-		}
-		res, err := tx.ExecContext(ctx, deleteAllSessSQL, userID)
-		if err != nil {
-			return fmt.Errorf("db: end sessions: %w", err)
-		}
-		ended, _ := res.RowsAffected()
-		action = ActionUserDisable
-		detail = map[string]string{"sessions_ended": fmt.Sprint(ended)}
-		if err := voidLinks(ctx, tx, now, actor, voidUserDisabled, resetLinksOfUserSQL, userID); err != nil {
-			return err
-		}
-		if err := voidLinks(ctx, tx, now, actor, voidCreatorDisabled, linksByCreatorSQL, userID); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.ExecContext(ctx, setDisabledSQL, nullMillisIf(disabled, now), userID); err != nil {
-		return fmt.Errorf("db: set user disabled: %w", err)
-	}
-	e := actor.event(action, "user", userID, email)
-	e.Detail = detail
-	if err := insertAudit(ctx, tx, now, e); err != nil {
+	changed, err := s.setUserDisabledTx(ctx, tx, userID, disabled, s.Now(), actor)
+	if err != nil || !changed {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -385,6 +337,61 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID int64, disabled bool
 	}
 	s.keyChanged()
 	return nil
+}
+
+// setUserDisabledTx is SetUserDisabled inside tx (which the caller commits),
+// so that a disable can share its transaction with the transfer of the
+// person's keys (DisableUserTransferringKeys). It reports whether anything changed.
+func (s *Store) setUserDisabledTx(ctx context.Context, tx *Tx, userID int64, disabled bool, now time.Time, actor Actor) (bool, error) {
+	var (
+		email, role string
+		disabledAt  sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, userStateSQL, userID).Scan(&email, &role, &disabledAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, errUserNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("db: set user disabled: %w", err)
+	}
+	if disabledAt.Valid == disabled {
+		return false, nil
+	}
+	if disabled && actor.UserID == userID {
+		return false, Errorf(ErrConflict, "You can't disable your own account.")
+	}
+	action := ActionUserEnable
+	var detail map[string]string
+	if disabled {
+		if Role(role) == RoleAdmin {
+			var n int
+			if err := tx.QueryRowContext(ctx, countActiveAdminsSQL).Scan(&n); err != nil {
+				return false, fmt.Errorf("db: count admins: %w", err)
+			}
+			if n <= 1 {
+				return false, Errorf(ErrConflict, "The last active admin cannot be disabled.")
+			}
+		}
+		res, err := tx.ExecContext(ctx, deleteAllSessSQL, userID)
+		if err != nil {
+			return false, fmt.Errorf("db: end sessions: %w", err)
+		}
+		ended, _ := res.RowsAffected()
+		action = ActionUserDisable
+		detail = map[string]string{"sessions_ended": fmt.Sprint(ended)}
+		if err := voidLinks(ctx, tx, now, actor, voidUserDisabled, resetLinksOfUserSQL, userID); err != nil {
+			return false, err
+		}
+		if err := voidLinks(ctx, tx, now, actor, voidCreatorDisabled, linksByCreatorSQL, userID); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, setDisabledSQL, nullMillisIf(disabled, now), userID); err != nil {
+		return false, fmt.Errorf("db: set user disabled: %w", err)
+	}
+	e := actor.event(action, "user", userID, email)
+	e.Detail = detail
+	return true, insertAudit(ctx, tx, now, e)
 }
 
 // nullMillisIf is t when set, else NULL.

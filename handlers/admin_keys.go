@@ -140,7 +140,8 @@ func (h *Handler) adminRows(c echo.Context, keys []db.Key) ([]views.AdminKeyRow,
 // csvColumns is the report's header. Columns are only ever added at the
 // end, so that scripts reading the first ones keep working.
 var csvColumns = []string{"owner", "key_id", "name", "hint", "scopes", "created_at", "last_used_at", "last_used_ip", "expires_at", "status",
-	"description", "disabled_at", "disabled_by", "disabled_reason", "revoked_at", "revoked_by", "revoke_reason"}
+	"description", "disabled_at", "disabled_by", "disabled_reason", "revoked_at", "revoked_by", "revoke_reason",
+	"owner_type"}
 
 // AdminKeysCSV is GET /admin/keys.csv: the current filter as a credential
 // report (like AWS IAM's), streamed so 100,000 keys need no big buffer.
@@ -184,10 +185,11 @@ func (h *Handler) AdminKeysCSV(c echo.Context) error {
 			revokedBy = who(k.RevokedBy, db.CLIActor().Label)
 		}
 		return w.Write([]string{
-			k.OwnerEmail, strconv.FormatInt(k.ID, 10), k.Name, k.Hint, strings.Join(k.Scopes, " "),
+			k.Owner(), strconv.FormatInt(k.ID, 10), k.Name, k.Hint, strings.Join(k.Scopes, " "),
 			csvTime(&k.CreatedAt), csvTime(k.LastUsedAt), k.LastUsedIP, csvTime(k.ExpiresAt), string(k.Status(now)),
 			k.Description, csvTime(k.DisabledAt), disabledBy, k.DisabledReason,
 			csvTime(k.RevokedAt), revokedBy, k.RevokeReason,
+			k.OwnerType(),
 		})
 	})
 	if err != nil {

@@ -173,14 +173,6 @@ func inviteID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-// AdminUserDisable is POST /admin/users/{id}/disable: sessions end and keys
-// stop verifying at once.
-func (h *Handler) AdminUserDisable(c echo.Context) error {
-	return h.userAction(c, "disabled", func(id int64) error {
-		return h.Store.SetUserDisabled(ctx(c), id, true, actor(c))
-	})
-}
-
 // AdminUserEnable is POST /admin/users/{id}/enable.
 func (h *Handler) AdminUserEnable(c echo.Context) error {
 	return h.userAction(c, "enabled", func(id int64) error {

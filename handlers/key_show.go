@@ -23,26 +23,6 @@ var graceChoices = []views.GraceChoice{
 	{Value: "168h", Label: "Keep the old key for 7 days"},
 }
 
-// keyAccess is what the signed-in user may see: their own keys, or any key
-// for an admin.
-func keyAccess(c echo.Context) db.KeyAccess {
-	a := currentUser(c)
-	if a.IsAdmin() {
-		return db.AnyOwner()
-	}
-	return db.OwnedBy(a.ID)
-}
-
-// keyViewAccess is what the signed-in user may look at: what they may
-// manage, and for an auditor every key, read-only (they review keys, they
-// do not change them). Writes always use keyAccess.
-func keyViewAccess(c echo.Context) db.KeyAccess {
-	if currentUser(c).Role == db.RoleAuditor {
-		return db.AnyOwner()
-	}
-	return keyAccess(c)
-}
-
 // keyID parses the {id} path parameter; a bad one is simply not found.
 func keyID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -71,7 +51,7 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 	if err != nil {
 		return views.KeyPage{}, err
 	}
-	readOnly, err := h.keyReadOnly(c, id)
+	readOnly, readOnlyNote, err := h.keyReadOnly(c, k)
 	if err != nil {
 		return views.KeyPage{}, err
 	}
@@ -95,12 +75,13 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			KeyRow:      keyRow(k, now),
 			Description: k.Description, LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
 			DisabledAt: k.DisabledAt, RevokedAt: k.RevokedAt, RolledFromID: k.RolledFrom,
-			IsOwner: k.UserID == viewer.ID,
+			IsOwner: k.TeamID == 0 && k.UserID == viewer.ID,
 		},
 		EditName: k.Name, EditDesc: k.Description,
 		ExpiryHelp:   expiryHelp(k, policy),
 		GraceChoices: graceChoices,
 		ReadOnly:     readOnly,
+		ReadOnlyNote: readOnlyNote,
 		Limits:       keyLimitsView(k, readOnly),
 	}
 	if k.ExpiresAt != nil {
@@ -111,8 +92,15 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			return views.KeyPage{}, err
 		}
 		m.Key.DisabledReason = k.DisabledReason
-		// The rule db.SetKeyDisabled enforces: the owner lifts only their own.
-		m.Key.CanEnable = viewer.IsAdmin() || k.DisabledBy == k.UserID
+		// The rule db.SetKeyDisabled enforces: managers lift only their own.
+		own, err := h.Store.DisabledByManager(ctx(c), k)
+		if err != nil {
+			return views.KeyPage{}, err
+		}
+		m.Key.CanEnable = viewer.IsAdmin() || own
+	}
+	if err := h.keyOwnership(c, k, &m); err != nil {
+		return views.KeyPage{}, err
 	}
 	if k.RevokedAt != nil {
 		m.Key.RevokedBy, m.Key.RevokeReason = "from the command line", k.RevokeReason
@@ -139,18 +127,26 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 	return m, nil
 }
 
-// keyReadOnly reports whether the viewer may see key id but not change it:
-// an auditor (whose view reaches every key) on a key keyAccess does not
-// reach.
-func (h *Handler) keyReadOnly(c echo.Context, id int64) (bool, error) {
-	if currentUser(c).Role != db.RoleAuditor {
-		return false, nil
+// keyReadOnly reports whether the viewer sees key k but may not change it
+// (keyAccess, what they manage, does not reach it), and says why: an
+// auditor reviews every key; a team's member sees the team's keys, which
+// its maintainers manage.
+func (h *Handler) keyReadOnly(c echo.Context, k db.Key) (bool, string, error) {
+	viewer := currentUser(c)
+	if viewer.IsAdmin() {
+		return false, "", nil
 	}
-	_, err := h.Store.GetKey(ctx(c), keyAccess(c), id)
-	if errors.Is(err, db.ErrNotFound) {
-		return true, nil
+	_, err := h.Store.GetKey(ctx(c), keyAccess(c), k.ID)
+	switch {
+	case err == nil:
+		return false, "", nil
+	case !errors.Is(err, db.ErrNotFound):
+		return false, "", err
+	case k.TeamID != 0 && viewer.Role != db.RoleAuditor:
+		return true, "Read-only: this key belongs to team " + k.TeamName + ". Its maintainers manage it; you see it as a member of the team.", nil
+	default:
+		return true, "Read-only: as an auditor you see this key, its usage and its history; its owner and administrators change it.", nil
 	}
-	return false, err
 }
 
 // whoDid names the user id who disabled (or revoked) a key, as the viewer

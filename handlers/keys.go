@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,14 +30,15 @@ func (h *Handler) KeysList(c echo.Context) error {
 	f.Stale = stale
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	page = max(page, 1)
-	access := db.OwnedBy(a.ID)
+	access := db.VisibleTo(a.ID)
+	owner := ownerFilter(c.QueryParam("owner"), &f)
 
 	counts, err := h.Store.CountUserKeys(ctx(c), a.ID)
 	if err != nil {
 		return err
 	}
 	total := counts.All
-	if status != "" || stale {
+	if status != "" || stale || owner != "" {
 		if total, err = h.Store.CountKeys(ctx(c), access, f); err != nil {
 			return err
 		}
@@ -50,7 +52,10 @@ func (h *Handler) KeysList(c echo.Context) error {
 		Layout: h.layout(c, "API keys", "keys"),
 		Status: status, Total: total, AllKeys: counts.All, Page: page, PerPage: keysPerPage,
 		HasPrev: page > 1, HasNext: page*keysPerPage < total,
-		Stale: stale,
+		Stale: stale, Owner: owner,
+	}
+	if m.OwnerTeams, err = h.myTeams(c); err != nil {
+		return err
 	}
 	if m.Form, err = h.keyForm(c); err != nil {
 		return err
@@ -66,8 +71,39 @@ func (h *Handler) KeysList(c echo.Context) error {
 // keyRow maps a db key to its list row.
 func keyRow(k db.Key, now time.Time) views.KeyRow {
 	return views.KeyRow{
-		ID: k.ID, Name: k.Name, Hint: k.Hint, Scopes: k.Scopes, Owner: k.OwnerEmail,
+		ID: k.ID, Name: k.Name, Hint: k.Hint, Scopes: k.Scopes, Owner: k.Owner(), TeamName: k.TeamName,
 		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, ExpiresAt: k.ExpiresAt,
 		Status: string(k.Status(now)), OwnerDisabled: k.OwnerDisabled,
 	}
+}
+
+// ownerFilter reads the list's ?owner=: "me" (personal keys) or
+// "team:ID" (one team's keys; the access still limits them to the
+// person's teams). Anything else is no filter; it returns the value kept.
+func ownerFilter(v string, f *db.KeyFilter) string {
+	if v == "me" {
+		f.Owner = db.OwnerUser
+		return v
+	}
+	if id, ok := strings.CutPrefix(v, "team:"); ok {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
+			f.TeamID = n
+			return v
+		}
+	}
+	return ""
+}
+
+// myTeams are the teams the signed-in person belongs to, for the owner
+// filter of their key list.
+func (h *Handler) myTeams(c echo.Context) ([]views.TeamRow, error) {
+	teams, err := h.Store.UserTeams(ctx(c), currentUser(c).ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.TeamRow, 0, len(teams))
+	for _, t := range teams {
+		out = append(out, teamRow(t, t.MyRole))
+	}
+	return out, nil
 }

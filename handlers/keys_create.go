@@ -49,6 +49,9 @@ func (h *Handler) keyForm(c echo.Context) (views.KeyForm, error) {
 	if !slices.ContainsFunc(f.ExpiryChoices, func(e views.ExpiryChoice) bool { return e.Value == defaultExpiry }) {
 		f.Expiry = f.ExpiryChoices[0].Value
 	}
+	if f.OwnerTeams, err = h.maintainedTeams(c); err != nil {
+		return views.KeyForm{}, err
+	}
 	return f, nil
 }
 
@@ -77,6 +80,10 @@ func (h *Handler) KeysNew(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// "New team key" on a team's page preselects the team.
+	if id, ok := strings.CutPrefix(c.QueryParam("owner"), "team:"); ok {
+		f.Owner = id
+	}
 	return render(c, http.StatusOK, views.KeysNew(views.NewKeyPage{
 		Layout: h.layout(c, "Create an API key", "keys"), Form: f,
 	}))
@@ -103,6 +110,7 @@ func (h *Handler) KeysCreate(c echo.Context) error {
 	form.FormToken = c.FormValue("form_token")
 	form.AllowedIPs = c.FormValue("allowed_ips")
 	form.Meta = c.FormValue("meta")
+	form.Owner = c.FormValue("owner")
 
 	in, ve := h.parseKeyForm(form, rawScopes)
 	var (
@@ -172,6 +180,14 @@ func (h *Handler) parseKeyForm(f views.KeyForm, rawScopes string) (db.KeyInput, 
 	ve := &db.ValidationError{}
 	ve.AddErr("form_token", db.CheckFormToken(f.FormToken))
 	in := db.KeyInput{Name: f.Name, Description: f.Description}
+	if f.Owner != "" {
+		// Whether the person maintains the team is db.CreateKey's check.
+		id, err := strconv.ParseInt(f.Owner, 10, 64)
+		if err != nil || id <= 0 {
+			ve.Add("team", "Choose yourself or one of your teams.")
+		}
+		in.TeamID = id
+	}
 	scopes, err := db.ParseScopes(rawScopes)
 	ve.AddErr("scopes", err)
 	in.Scopes = scopes

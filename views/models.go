@@ -103,6 +103,8 @@ type KeyRow struct {
 	// OwnerDisabled: the owner's account is disabled, which makes the key
 	// "disabled" whatever its own state (it fails verification).
 	OwnerDisabled bool
+	// TeamName is the owning team's name, "" for a personal key.
+	TeamName string
 }
 
 // ExpiryChoice is one option of the expiry select.
@@ -128,6 +130,10 @@ type KeyForm struct {
 	// AllowedIPs and Meta are the "Advanced: limits" fields, as typed.
 	AllowedIPs string
 	Meta       string
+	// Owner is "" (the person creating it) or a team id; OwnerTeams are
+	// the teams the person maintains (no choice shown when none).
+	Owner      string
+	OwnerTeams []TeamRow
 }
 
 // KeysPage is /keys.
@@ -144,6 +150,10 @@ type KeysPage struct {
 	Form    KeyForm    // inline create form
 	Notices KeyNotices // banners about expiring and stale keys
 	Stale   bool       // the list shows only stale keys (?stale=1)
+	// Owner filters by owner: "" (all), "me", or "team:ID"; OwnerTeams
+	// are the person's teams (no owner filter shown without any).
+	Owner      string
+	OwnerTeams []TeamRow
 }
 
 // KeyReveal is the show-once panel: the only response that ever carries a
@@ -258,10 +268,13 @@ type KeyPage struct {
 	// lifetime policy counted from its creation).
 	ExpiryHelp   string
 	GraceChoices []GraceChoice
-	// ReadOnly: the viewer may see this key but not change it (an auditor
-	// on someone else's key): the page shows no actions.
-	ReadOnly bool
-	Limits   KeyLimits
+	// ReadOnly: the viewer may see this key but not change it (an auditor,
+	// or a member of its team who does not maintain it): the page shows no
+	// actions, and ReadOnlyNote says why.
+	ReadOnly     bool
+	ReadOnlyNote string
+	Limits       KeyLimits
 	// Scopes is the Scopes section: approval state and the picker.
-	Scopes KeyScopes
+	Scopes   KeyScopes
+	Transfer TransferForm
 }

@@ -50,7 +50,7 @@ func TestAdminKeysOwnerDisabled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantRedirect(t, admin.post("/admin/users/"+itoa(bob.ID)+"/"+tt.action, nil), "/admin/users")
+			wantRedirect(t, admin.post("/admin/users/"+itoa(bob.ID)+"/"+tt.action, disableChoice(tt.action)), "/admin/users")
 			a.wantCode(plainSecret, tt.want[plain.ID].verify)
 
 			doc := admin.get("/admin/keys?owner=bob%40example.com").doc(t)

@@ -118,7 +118,7 @@ func TestAdminAuthorization(t *testing.T) {
 		// The invite above is link 1; its new link is 2.
 		{"POST", "/admin/invites/:id/renew", "/admin/invites/1/renew", nil, 200},
 		{"POST", "/admin/invites/:id/revoke", "/admin/invites/2/revoke", nil, 303},
-		{"POST", "/admin/users/:id/disable", user + "/disable", nil, 303},
+		{"POST", "/admin/users/:id/disable", user + "/disable", disableChoice("disable"), 303},
 		{"POST", "/admin/users/:id/enable", user + "/enable", nil, 303},
 		{"POST", "/admin/users/:id/role", user + "/role", url.Values{"role": {"auditor"}}, 303},
 		{"POST", "/admin/users/:id/sessions/end", user + "/sessions/end", nil, 303},

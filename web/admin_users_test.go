@@ -16,12 +16,22 @@ import (
 // kind shown on the users page it redirects to.
 func userAction(t *testing.T, b *browser, userID int64, action, kind string) []string {
 	t.Helper()
-	path, form := "/admin/users/"+itoa(userID)+"/"+action, url.Values{}
+	path, form := "/admin/users/"+itoa(userID)+"/"+action, disableChoice(action)
 	if role, ok := strings.CutPrefix(action, "role="); ok {
 		path, form = "/admin/users/"+itoa(userID)+"/role", url.Values{"role": {role}}
 	}
 	wantRedirect(t, b.post(path, form), "/admin/users")
 	return flashes(t, b, "/admin/users", kind)
+}
+
+// disableChoice is the form of a user action: a disable says what happens
+// to the person's keys ("fail": as before teams, they stop working), so
+// it does not stop at the page that offers to transfer them.
+func disableChoice(action string) url.Values {
+	if action == "disable" {
+		return url.Values{"keys": {"fail"}}
+	}
+	return nil
 }
 
 func wantFlash(t *testing.T, got []string, want string) {

@@ -219,8 +219,8 @@ func TestBrowserAdminForbidden(t *testing.T) {
 	a := newTestApp(t)
 	tb, _ := signedInTab(t, a, "ada@example.com")
 	tb.allowHTTPError(403)
-	if n := tb.count(`[data-testid="main-nav"] a`); n != 2 {
-		t.Errorf("member nav: got %d links, want 2 (Keys, Account)", n)
+	if n := tb.count(`[data-testid="main-nav"] a`); n != 3 {
+		t.Errorf("member nav: got %d links, want 3 (Keys, Teams, Account)", n)
 	}
 	if n := tb.count(`a[href^="/admin"]`); n != 0 {
 		t.Errorf("member page: got %d links to /admin, want 0", n)
@@ -253,6 +253,10 @@ func TestBrowserAdminDisableUser(t *testing.T) {
 	if d := tb.seenDialogs(); len(d) != 1 || !strings.Contains(d[0].Message, "Disable bob@example.com?") {
 		t.Errorf("disable: got dialogs %v, want one confirmation", d)
 	}
+	// Bob owns a working key: the page offers to transfer it first.
+	tb.waitVisible(testID("disable-choice"))
+	tb.do("let the keys fail", chromedp.Click(chromedp.CSS("#choice-fail")))
+	tb.navigates("confirm the disable", chromedp.Click(button("Disable bob@example.com")))
 	if got := tb.text(testID("flash")); got != "bob@example.com was disabled." {
 		t.Errorf("flash: got %q, want bob@example.com was disabled.", got)
 	}

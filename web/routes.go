@@ -72,6 +72,15 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/keys/:id/revoke", h.KeyRevoke)
 	u.POST("/keys/:id/limits", h.KeyLimits)
 	u.POST("/keys/:id/scopes", h.KeyScopes)
+	u.POST("/keys/:id/transfer", h.KeyTransfer)
+	// Teams: members see their team, maintainers and admins manage it
+	// (checked per team by the handlers); only admins create teams.
+	u.GET("/teams", h.TeamsList)
+	u.POST("/teams", h.TeamCreate, handlers.RequireAdmin)
+	u.GET("/teams/:id", h.TeamShow)
+	u.POST("/teams/:id/members", h.TeamMemberAdd)
+	u.POST("/teams/:id/members/:user/role", h.TeamMemberRole)
+	u.POST("/teams/:id/members/:user/remove", h.TeamMemberRemove)
 	u.GET("/account", h.AccountShow)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
