@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,31 +16,102 @@ import (
 
 // keyEditFlag is one flag of `keys edit`: its name, its help text and how
 // its value becomes part of the edit. Every editable property of a key is
-// one entry of keyEditFlags, so adding one (scopes, an IP allowlist,
-// metadata) is one line there: registration, "was it given?", usage and
-// help all read the table.
+// one entry of keyEditFlags: registration, "was it given?", usage and help
+// all read the table.
 type keyEditFlag struct {
 	name, help string
-	apply      func(value string, now time.Time, ed *db.KeyEdit) error
+	apply      func(value string, now time.Time, p *keyEditPlan) error
+}
+
+// keyEditPlan is everything one `keys edit` changes, parsed and checked
+// before anything is written. The name, description and expiry are one
+// audited change (db.EditKey); scopes (the catalog's grant and approval
+// rules, db.SetKeyScopes) and limits (db.SetKeyLimits) are changes of
+// their own, as on the key page.
+type keyEditPlan struct {
+	ed         db.KeyEdit
+	scopes     []string
+	setScopes  bool
+	allowed    []netip.Prefix
+	setAllowed bool
+	meta       string
+	setMeta    bool
 }
 
 var keyEditFlags = []keyEditFlag{
-	{"name", "a new name", func(v string, _ time.Time, ed *db.KeyEdit) error {
-		ed.Name = &v
+	{"name", "a new name", func(v string, _ time.Time, p *keyEditPlan) error {
+		p.ed.Name = &v
 		return nil
 	}},
-	{"description", "a new description (\"\" clears it)", func(v string, _ time.Time, ed *db.KeyEdit) error {
-		ed.Description = &v
+	{"description", "a new description (\"\" clears it)", func(v string, _ time.Time, p *keyEditPlan) error {
+		p.ed.Description = &v
 		return nil
 	}},
-	{"expires", "never, a duration (30d, 12h), a date or an RFC 3339 time", func(v string, now time.Time, ed *db.KeyEdit) error {
+	{"expires", "never, a duration (30d, 12h), a date or an RFC 3339 time", func(v string, now time.Time, p *keyEditPlan) error {
 		t, err := parseExpiry(v, now)
 		if err != nil {
 			return err
 		}
-		ed.SetExpiry, ed.ExpiresAt = true, t
+		p.ed.SetExpiry, p.ed.ExpiresAt = true, t
 		return nil
 	}},
+	{"scopes", "the key's scopes, comma-separated, from the catalog (\"\" removes all)", func(v string, _ time.Time, p *keyEditPlan) error {
+		sc, err := db.ParseScopes(v)
+		if err != nil {
+			return fmt.Errorf("--scopes: %w", err)
+		}
+		p.scopes, p.setScopes = sc, true
+		return nil
+	}},
+	{"allow-ip", "networks the key may be used from, comma-separated CIDRs or addresses (\"\": anywhere)", func(v string, _ time.Time, p *keyEditPlan) error {
+		ips, err := db.ParseAllowedIPs(v)
+		if err != nil {
+			return fmt.Errorf("--allow-ip: %w", err)
+		}
+		p.allowed, p.setAllowed = ips, true
+		return nil
+	}},
+	{"meta", "metadata returned to services, a JSON object (\"\" removes it)", func(v string, _ time.Time, p *keyEditPlan) error {
+		m, err := db.CheckMeta(v)
+		if err != nil {
+			return fmt.Errorf("--meta: %w", err)
+		}
+		p.meta, p.setMeta = m, true
+		return nil
+	}},
+}
+
+// apply writes the plan: scopes first (the catalog may refuse them),
+// then the limits, then the name, description and expiry.
+func (p *keyEditPlan) apply(ctx context.Context, store *db.Store, id int64) (db.Key, error) {
+	access, actor := db.AnyOwner(), db.CLIActor()
+	k, err := store.GetKey(ctx, access, id)
+	if err != nil {
+		return db.Key{}, err
+	}
+	if p.setScopes {
+		if k, err = store.SetKeyScopes(ctx, access, id, p.scopes, actor); err != nil {
+			return db.Key{}, err
+		}
+	}
+	if p.setAllowed || p.setMeta {
+		allowed, meta := k.AllowedIPs, k.Meta
+		if p.setAllowed {
+			allowed = p.allowed
+		}
+		if p.setMeta {
+			meta = p.meta
+		}
+		if k, err = store.SetKeyLimits(ctx, access, id, allowed, meta, actor); err != nil {
+			return db.Key{}, err
+		}
+	}
+	if p.ed != (db.KeyEdit{}) {
+		if k, err = store.EditKey(ctx, access, id, p.ed, actor); err != nil {
+			return db.Key{}, err
+		}
+	}
+	return k, nil
 }
 
 // keysEdit changes a key after its creation, with the rules of the key
@@ -77,21 +149,21 @@ func (a *app) keysEdit(ctx context.Context, args []string) error {
 	}
 	defer store.Close()
 
-	var ed db.KeyEdit
+	var plan keyEditPlan
 	for _, f := range keyEditFlags {
 		if !given[f.name] {
 			continue
 		}
-		if err := f.apply(*values[f.name], store.Now(), &ed); err != nil {
+		if err := f.apply(*values[f.name], store.Now(), &plan); err != nil {
 			return err
 		}
 	}
-	k, err := store.EditKey(ctx, db.AnyOwner(), id, ed, db.CLIActor())
+	k, err := plan.apply(ctx, store, id)
 	if err != nil {
 		return err
 	}
 	now := store.Now()
-	fmt.Fprintf(a.stderr, "Saved key %d %q of %s. A running server applies it within seconds.\n", k.ID, k.Name, k.OwnerEmail)
+	fmt.Fprintf(a.stderr, "Saved key %d %q of %s. A running server applies it within seconds.\n", k.ID, k.Name, k.Owner())
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
