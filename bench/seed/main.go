@@ -140,6 +140,24 @@ var loadAllowlist = []netip.Prefix{
 
 var scopeSets = [][]string{nil, {"read"}, {"read", "write"}, {"deploy"}, {"admin", "read"}}
 
+// publishScopes puts every scope of scopeSets in the catalog, as an admin
+// would before people create keys with them: keys carry catalog scopes.
+func publishScopes(ctx context.Context, st *db.Store) error {
+	seen := map[string]bool{}
+	for _, set := range scopeSets {
+		for _, sc := range set {
+			if seen[sc] {
+				continue
+			}
+			seen[sc] = true
+			if _, err := st.CreateScope(ctx, db.ScopeInput{Name: sc}, db.CLIActor()); err != nil {
+				return fmt.Errorf("publish scope %q: %w", sc, err)
+			}
+		}
+	}
+	return nil
+}
+
 // seedVerify builds the load test's database.
 func seedVerify(ctx context.Context, path string) (*seedfile.Seed, error) {
 	st, err := db.Open(ctx, path, db.Options{})
@@ -149,6 +167,9 @@ func seedVerify(ctx context.Context, path string) (*seedfile.Seed, error) {
 	defer st.Close()
 	pw, err := password()
 	if err != nil {
+		return nil, err
+	}
+	if err := publishScopes(ctx, st); err != nil {
 		return nil, err
 	}
 	s := &seedfile.Seed{Profile: "verify"}
@@ -264,6 +285,9 @@ func seedPages(ctx context.Context, path string) (*seedfile.Seed, error) {
 		heavyKeys = 10_000
 		span      = 400 * 24 * time.Hour
 	)
+	if err := publishScopes(ctx, st); err != nil {
+		return nil, err
+	}
 	s := &seedfile.Seed{Profile: "pages", Users: users, Keys: keys, HeavyKeys: heavyKeys}
 	start := realNow.Add(-span)
 	clock.Store(start.UnixNano())
