@@ -100,6 +100,21 @@ ALTER TABLE api_keys ADD COLUMN pending_since INTEGER;
 ALTER TABLE api_keys ADD COLUMN pending_by INTEGER;
 CREATE INDEX api_keys_team_id ON api_keys (team_id, id DESC);
 CREATE INDEX api_keys_pending_since ON api_keys (pending_since);
+-- The covering indexes of the lists (0003_admin) gain the columns the
+-- ownership and approval conditions read: without them a person's list
+-- (k.user_id = ? AND k.team_id IS NULL) and its counts read every row of
+-- their keys from the table (135 ms for 10,000 keys against 3 ms).
+DROP INDEX api_keys_state;
+CREATE INDEX api_keys_state ON api_keys
+	(user_id, revoked_at, disabled_at, expires_at, last_used_at, created_at, team_id, pending_key);
+DROP INDEX api_keys_by_last_used;
+CREATE INDEX api_keys_by_last_used ON api_keys
+	((CASE WHEN last_used_at IS NULL THEN 1 ELSE 0 END), last_used_at DESC, id DESC,
+	revoked_at, disabled_at, expires_at, created_at, user_id, team_id, pending_key);
+DROP INDEX api_keys_by_expiry;
+CREATE INDEX api_keys_by_expiry ON api_keys
+	((CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END), expires_at, id DESC,
+	revoked_at, disabled_at, last_used_at, created_at, user_id, team_id, pending_key);
 
 -- Verification now reads the owner team, the allowlist, the metadata and
 -- the approval state: a change to any of them must reach every cache.
