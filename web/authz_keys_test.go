@@ -238,3 +238,33 @@ func wantKeyRouteOutcome(t *testing.T, b *browser, rt keyRoute, path string, for
 		wantRedirect(t, r, path[:strings.LastIndex(path, "/")])
 	}
 }
+
+// TestAuthzKeyRoutesBadInput: a reader (the auditor, a team member) or an
+// outsider who posts a form the server would refuse beside its field gets
+// the same 404 as with a valid one: form validation never runs before the
+// access check gives someone who may not change the key a form to retry.
+func TestAuthzKeyRoutesBadInput(t *testing.T) {
+	bad := []struct {
+		action string
+		form   func(f *teamFixture) url.Values
+	}{
+		{"/edit", func(*teamFixture) url.Values { return url.Values{"name": {""}, "expires_on": {"not a date"}} }},
+		{"/limits", func(*teamFixture) url.Values { return url.Values{"allowed_ips": {"10.0.0.0/99"}, "meta": {"[]"}} }},
+		{"/scopes", func(*teamFixture) url.Values { return url.Values{"scopes": {"Not A Scope!"}} }},
+		{"/transfer", func(*teamFixture) url.Values { return url.Values{"team": {"999999"}} }},
+		{"/roll", func(*teamFixture) url.Values { return url.Values{"grace": {"forever"}} }},
+	}
+	for _, role := range []string{"member", "auditor", "other member"} {
+		for _, tc := range bad {
+			t.Run(role+"/"+tc.action, func(t *testing.T) {
+				f := newTeamFixture(t)
+				d := attackDB(t, f.a)
+				before := keyState(t, d)
+				wantErrorPage(t, f.browsers[role].post("/keys/"+itoa(f.payKey.ID)+tc.action, tc.form(f)), http.StatusNotFound)
+				if after := keyState(t, d); after != before {
+					t.Errorf("a refused request changed the database: %s", snapshotDiff(before, after))
+				}
+			})
+		}
+	}
+}
