@@ -18,6 +18,16 @@ func keyAccess(c echo.Context) db.KeyAccess {
 	return db.ManagedBy(a.ID)
 }
 
+// mayManageKey is nil when the signed-in person may change key id, and
+// the key's not-found error otherwise. Handlers call it before answering
+// with a form error: a reader (an auditor, a team's member) must not get a
+// form to retry for a change they may not make, nor an outsider a hint
+// that the key exists; both get the 404 a valid form gets.
+func (h *Handler) mayManageKey(c echo.Context, id int64) error {
+	_, err := h.Store.GetKey(ctx(c), keyAccess(c), id)
+	return err
+}
+
 // keyViewAccess is what the signed-in person may see: their own keys and
 // the keys of every team they belong to, or any key for an admin and an
 // auditor (who review keys, read-only: writes always use keyAccess). Read

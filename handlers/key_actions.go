@@ -57,15 +57,15 @@ func (h *Handler) KeyRoll(c echo.Context) error {
 	}
 	grace, ok := graceDurations[c.FormValue("grace")]
 	if !ok {
+		// Who may not roll the key gets the answer a valid form gets.
+		if _, err := h.Store.GetKey(ctx(c), db.ManagedBy(currentUser(c).ID), id); err != nil {
+			return h.rollRefused(c, id, err)
+		}
 		return BadRequest("INVALID_GRACE", "Choose how long the old key keeps working.")
 	}
 	nk, secret, old, err := h.Store.RollKey(ctx(c), currentUser(c).ID, id, grace, actor(c))
-	if errors.Is(err, db.ErrNotFound) && currentUser(c).IsAdmin() {
-		// An admin may see every key, so saying why is no leak; a member
-		// asking for someone else's key keeps getting "not found".
-		if _, gerr := h.Store.GetKey(ctx(c), db.AnyOwner(), id); gerr == nil {
-			return Forbidden("Only the owner of a key can roll it: the new key would be theirs. Disable or revoke it instead.")
-		}
+	if errors.Is(err, db.ErrNotFound) {
+		return h.rollRefused(c, id, err)
 	}
 	if ac, ok := errors.AsType[*db.AlreadyCreatedError](err); ok {
 		// The page that showed the new key was reloaded (or resubmitted):
@@ -80,6 +80,18 @@ func (h *Handler) KeyRoll(c echo.Context) error {
 	return render(c, http.StatusOK, views.KeyCreated(views.KeyCreatedPage{
 		Layout: h.layout(c, "Your new API key", "keys"), Reveal: r,
 	}))
+}
+
+// rollRefused answers a roll of a key the viewer does not own (err is its
+// not-found). An admin may see every key, so saying why is no leak; a
+// member asking for someone else's key keeps getting "not found".
+func (h *Handler) rollRefused(c echo.Context, id int64, err error) error {
+	if currentUser(c).IsAdmin() {
+		if _, gerr := h.Store.GetKey(ctx(c), db.AnyOwner(), id); gerr == nil {
+			return Forbidden("Only the owner of a key can roll it: the new key would be theirs. Disable or revoke it instead.")
+		}
+	}
+	return err
 }
 
 // KeyRevoke is POST /keys/{id}/revoke: final; the next verification fails.

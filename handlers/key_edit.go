@@ -35,6 +35,9 @@ func (h *Handler) KeyEdit(c echo.Context) error {
 		fe = editFormErrors(db.FieldErrors(err))
 	}
 	if fe != nil {
+		if err := h.mayManageKey(c, id); err != nil {
+			return err
+		}
 		m, perr := h.keyPage(c, id)
 		if perr != nil {
 			return perr

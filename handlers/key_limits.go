@@ -60,6 +60,9 @@ func (h *Handler) KeyLimits(c echo.Context) error {
 		err = ve.Err()
 	}
 	if fe := db.FieldErrors(err); fe != nil {
+		if err := h.mayManageKey(c, id); err != nil {
+			return err
+		}
 		m, perr := h.keyPage(c, id)
 		if perr != nil {
 			return perr

@@ -109,7 +109,7 @@ func (h *Handler) KeyTransfer(c echo.Context) error {
 	if fe := db.FieldErrors(err); fe != nil {
 		// Someone who may not manage the key learns nothing from a form
 		// error: the same not-found as any other change.
-		if _, gerr := h.Store.GetKey(ctx(c), keyAccess(c), id); gerr != nil {
+		if gerr := h.mayManageKey(c, id); gerr != nil {
 			return gerr
 		}
 		m, perr := h.keyPage(c, id)

@@ -14,7 +14,8 @@ import (
 // one the viewer is not in: the same message either way.
 var errTeamNotFound = db.Errorf(db.ErrNotFound, "Team not found.")
 
-// TeamsList is GET /teams: the viewer's teams; every team for an admin.
+// TeamsList is GET /teams: the viewer's teams; every team for an admin, and
+// for an auditor, who reviews every key and so every team that owns keys.
 func (h *Handler) TeamsList(c echo.Context) error {
 	m, err := h.teamsPage(c)
 	if err != nil {
@@ -25,13 +26,16 @@ func (h *Handler) TeamsList(c echo.Context) error {
 
 func (h *Handler) teamsPage(c echo.Context) (views.TeamsPage, error) {
 	u := currentUser(c)
-	m := views.TeamsPage{Layout: h.layout(c, "Teams", "teams"), CanAdd: u.IsAdmin()}
+	m := views.TeamsPage{Layout: h.layout(c, "Teams", "teams"), CanAdd: u.IsAdmin(), AllTeams: u.CanReadAdmin()}
+	if u.Role == db.RoleAuditor {
+		m.ReadOnlyNote = auditorTeamNote
+	}
 	mine, err := h.Store.UserTeams(ctx(c), u.ID)
 	if err != nil {
 		return m, err
 	}
 	teams := mine
-	if u.IsAdmin() {
+	if m.AllTeams {
 		if teams, err = h.Store.ListTeams(ctx(c)); err != nil {
 			return m, err
 		}
@@ -71,8 +75,11 @@ func (h *Handler) TeamCreate(c echo.Context) error {
 	return redirect(c, "/teams/"+strconv.FormatInt(t.ID, 10))
 }
 
-// teamFor loads the {id} team if the viewer may see it (a member or an
-// admin) and reports whether they may manage it (a maintainer or an
+// auditorTeamNote says why an auditor's team pages offer no actions.
+const auditorTeamNote = "Read-only: as an auditor you see every team, its people and its keys; its maintainers and administrators change it."
+
+// teamFor loads the {id} team if the viewer may see it (a member, an admin
+// or an auditor) and reports whether they may manage it (a maintainer or an
 // admin). manage: a viewer who may not manage it gets 404 like an outsider,
 // so a crafted POST learns nothing.
 func (h *Handler) teamFor(c echo.Context, manage bool) (db.Team, bool, error) {
@@ -86,7 +93,7 @@ func (h *Handler) teamFor(c echo.Context, manage bool) (db.Team, bool, error) {
 		return db.Team{}, false, err
 	}
 	canManage := u.IsAdmin() || role == db.TeamMaintainer
-	if (role == "" && !u.IsAdmin()) || (manage && !canManage) {
+	if (role == "" && !u.CanReadAdmin()) || (manage && !canManage) {
 		return db.Team{}, false, errTeamNotFound
 	}
 	t, err := h.Store.GetTeam(ctx(c), id)
@@ -112,6 +119,9 @@ func (h *Handler) TeamShow(c echo.Context) error {
 
 func (h *Handler) teamPage(c echo.Context, t db.Team, canManage bool) (views.TeamPage, error) {
 	m := views.TeamPage{Layout: h.layout(c, "Team "+t.Name, "teams"), Team: teamRow(t, t.MyRole), CanManage: canManage}
+	if !canManage && currentUser(c).Role == db.RoleAuditor {
+		m.ReadOnlyNote = auditorTeamNote
+	}
 	members, err := h.Store.TeamMembers(ctx(c), t.ID)
 	if err != nil {
 		return m, err

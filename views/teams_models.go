@@ -14,15 +14,20 @@ type TeamRow struct {
 	MyRole string
 }
 
-// TeamsPage is GET /teams: the viewer's teams (every team for an admin),
-// and for admins the form that creates one.
+// TeamsPage is GET /teams: the viewer's teams (every team for an admin or
+// an auditor), and for admins the form that creates one.
 type TeamsPage struct {
 	Layout
-	Teams   []TeamRow
-	CanAdd  bool
-	AddName string
-	AddDesc string
-	Errors  FieldErrors // "name", "description"
+	Teams  []TeamRow
+	CanAdd bool
+	// AllTeams: the list is every team (an admin or an auditor), so an
+	// empty one means there are none, not that the viewer is in none.
+	AllTeams bool
+	// ReadOnlyNote, when set, says why the page offers no actions.
+	ReadOnlyNote string
+	AddName      string
+	AddDesc      string
+	Errors       FieldErrors // "name", "description"
 }
 
 // TeamMemberRow is one person of a team.
@@ -42,9 +47,12 @@ type TeamPage struct {
 	Members   []TeamMemberRow
 	Keys      []KeyRow
 	CanManage bool
-	AddEmail  string
-	AddRole   string
-	Errors    FieldErrors // "email", "role"
+	// ReadOnlyNote, when set (an auditor), says why the page offers no
+	// actions.
+	ReadOnlyNote string
+	AddEmail     string
+	AddRole      string
+	Errors       FieldErrors // "email", "role"
 }
 
 // TransferForm is the key page's "Transfer" section: the teams the viewer

@@ -13,15 +13,16 @@ import (
 
 // teamFixture is an app with two teams: payments (maint maintains it,
 // member is a member) and ops (maint maintains it), a payments key made by
-// maint, and other, a member in no team who owns a personal key.
+// maint, other, a member in no team who owns a personal key, and an
+// auditor in no team.
 type teamFixture struct {
-	a                            *testApp
-	admin, maint, member, other  db.User
-	payments, ops                db.Team
-	payKey, otherKey             db.Key
-	paySecret, otherSecret       string
-	browsers                     map[string]*browser
-	adminB, maintB, memberB, otB *browser
+	a                                    *testApp
+	admin, maint, member, other, auditor db.User
+	payments, ops                        db.Team
+	payKey, otherKey                     db.Key
+	paySecret, otherSecret               string
+	browsers                             map[string]*browser
+	adminB, maintB, memberB, otB, audB   *browser
 }
 
 func newTeamFixture(t *testing.T) *teamFixture {
@@ -32,6 +33,7 @@ func newTeamFixture(t *testing.T) *teamFixture {
 	f.maintB, f.maint = f.a.userBrowser("maint@example.com", db.RoleMember)
 	f.memberB, f.member = f.a.userBrowser("member@example.com", db.RoleMember)
 	f.otB, f.other = f.a.userBrowser("other@example.com", db.RoleMember)
+	f.audB, f.auditor = f.a.userBrowser("auditor@example.com", db.RoleAuditor)
 	var err error
 	if f.payments, err = f.a.store.CreateTeam(ctx, "payments", "", db.CLIActor()); err != nil {
 		t.Fatal(err)
@@ -55,7 +57,7 @@ func newTeamFixture(t *testing.T) *teamFixture {
 	f.payKey, f.paySecret = f.a.storeKey(f.maint.ID, db.KeyInput{Name: "pay-key", TeamID: f.payments.ID})
 	f.otherKey, f.otherSecret = f.a.storeKey(f.other.ID, db.KeyInput{Name: "other-key"})
 	f.browsers = map[string]*browser{"admin": f.adminB, "maintainer": f.maintB, "member": f.memberB,
-		"other member": f.otB, "signed out": f.a.browser()}
+		"other member": f.otB, "auditor": f.audB, "signed out": f.a.browser()}
 	return f
 }
 
@@ -101,8 +103,10 @@ func toString(v any) string {
 
 // TestTeamRoutesAuthorization is the table of every team route and the
 // transfer and disable-with-transfer routes × (admin, team maintainer,
-// team member, other member, signed out): each on a fresh app, with the
-// status asserted and, when refused, nothing changed.
+// team member, other member, auditor, signed out): each on a fresh app,
+// with the status asserted and, when refused, nothing changed. An auditor
+// in no team reads every team like the admin console (the list and each
+// page, with no change form and a note saying why) and changes nothing.
 func TestTeamRoutesAuthorization(t *testing.T) {
 	type want map[string]int
 	const signedOut = 0 // 303 to the sign-in page
@@ -114,33 +118,33 @@ func TestTeamRoutesAuthorization(t *testing.T) {
 		want   want
 	}{
 		{"GET /teams", http.MethodGet, func(*teamFixture) string { return "/teams" }, nil,
-			want{"admin": 200, "maintainer": 200, "member": 200, "other member": 200}},
+			want{"admin": 200, "maintainer": 200, "member": 200, "other member": 200, "auditor": 200}},
 		{"POST /teams", http.MethodPost, func(*teamFixture) string { return "/teams" },
 			func(*teamFixture) url.Values { return url.Values{"name": {"newteam"}} },
-			want{"admin": 303, "maintainer": 403, "member": 403, "other member": 403}},
+			want{"admin": 303, "maintainer": 403, "member": 403, "other member": 403, "auditor": 403}},
 		{"GET /teams/:id", http.MethodGet, func(f *teamFixture) string { return "/teams/" + itoa(f.payments.ID) }, nil,
-			want{"admin": 200, "maintainer": 200, "member": 200, "other member": 404}},
+			want{"admin": 200, "maintainer": 200, "member": 200, "other member": 404, "auditor": 200}},
 		{"POST /teams/:id/members", http.MethodPost, func(f *teamFixture) string { return "/teams/" + itoa(f.payments.ID) + "/members" },
 			func(*teamFixture) url.Values {
 				return url.Values{"email": {"other@example.com"}, "role": {"member"}}
 			},
-			want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404}},
+			want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404, "auditor": 404}},
 		{"POST /teams/:id/members/:user/role", http.MethodPost, func(f *teamFixture) string {
 			return "/teams/" + itoa(f.payments.ID) + "/members/" + itoa(f.member.ID) + "/role"
 		}, func(*teamFixture) url.Values { return url.Values{"role": {"maintainer"}} },
-			want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404}},
+			want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404, "auditor": 404}},
 		{"POST /teams/:id/members/:user/remove", http.MethodPost, func(f *teamFixture) string {
 			return "/teams/" + itoa(f.payments.ID) + "/members/" + itoa(f.member.ID) + "/remove"
-		}, nil, want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404}},
+		}, nil, want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404, "auditor": 404}},
 		{"POST /keys/:id/transfer", http.MethodPost, func(f *teamFixture) string { return "/keys/" + itoa(f.payKey.ID) + "/transfer" },
 			func(f *teamFixture) url.Values { return url.Values{"team": {itoa(f.ops.ID)}} },
-			want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404}},
+			want{"admin": 303, "maintainer": 303, "member": 404, "other member": 404, "auditor": 404}},
 		{"POST /admin/users/:id/disable (keys to a team)", http.MethodPost, func(f *teamFixture) string { return "/admin/users/" + itoa(f.other.ID) + "/disable" },
 			func(f *teamFixture) url.Values { return url.Values{"keys": {"team"}, "team": {itoa(f.ops.ID)}} },
-			want{"admin": 303, "maintainer": 403, "member": 403, "other member": 403}},
+			want{"admin": 303, "maintainer": 403, "member": 403, "other member": 403, "auditor": 403}},
 	}
 	for _, rt := range routes {
-		for _, role := range []string{"admin", "maintainer", "member", "other member", "signed out"} {
+		for _, role := range []string{"admin", "maintainer", "member", "other member", "auditor", "signed out"} {
 			t.Run(rt.name+"/"+role, func(t *testing.T) {
 				f := newTeamFixture(t)
 				d := attackDB(t, f.a)
@@ -165,6 +169,9 @@ func TestTeamRoutesAuthorization(t *testing.T) {
 				} else if r.StatusCode != wantStatus {
 					t.Fatalf("got %d, want %d; body %.300s", r.StatusCode, wantStatus, r.body)
 				}
+				if role == "auditor" && wantStatus == http.StatusOK {
+					wantTeamReadOnly(t, f, r)
+				}
 				refused := wantStatus == signedOut || wantStatus >= 400
 				if after := teamState(t, d); refused && after != before {
 					t.Errorf("a refused request changed the database: %s", snapshotDiff(before, after))
@@ -173,6 +180,27 @@ func TestTeamRoutesAuthorization(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// wantTeamReadOnly checks an auditor's team page (GET /teams or
+// /teams/:id): no form that changes anything, the note saying why, and
+// the teams (or the team's keys) an auditor reviews.
+func wantTeamReadOnly(t *testing.T, f *teamFixture, r response) {
+	t.Helper()
+	doc := r.doc(t)
+	wantNoChangeForms(t, doc)
+	if n := doc.Find(`[data-testid="read-only-note"]`).Length(); n != 1 {
+		t.Errorf("read-only notes: got %d, want 1", n)
+	}
+	if r.Request.URL.Path == "/teams" {
+		if n := doc.Find(`[data-testid="team-row"]`).Length(); n != 2 {
+			t.Errorf("teams listed: got %d, want 2 (payments and ops)", n)
+		}
+		return
+	}
+	if got := strings.TrimSpace(doc.Find(`[data-testid="team-key"] a`).Text()); got != f.payKey.Name {
+		t.Errorf("team keys: got %q, want %q", got, f.payKey.Name)
 	}
 }
 
