@@ -62,6 +62,7 @@ func benchVerifyCacheHit(b *testing.B, in KeyInput, clientIP string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	mustCatalog(b, s, in.Scopes...)
 	_, secret, err := s.CreateKey(ctx, u.ID, in, CLIActor())
 	if err != nil {
 		b.Fatal(err)

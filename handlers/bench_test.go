@@ -57,6 +57,7 @@ func newBenchAPI(b *testing.B) (*echo.Echo, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	dbtest.Catalog(b, store, "read")
 	_, key, err := store.CreateKey(ctx, u.ID, db.KeyInput{Name: "bench", Scopes: []string{"read"}}, db.CLIActor())
 	if err != nil {
 		b.Fatal(err)

@@ -42,6 +42,7 @@ func newStackBench(b *testing.B) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	dbtest.Catalog(b, store, "read")
 	_, key, err := store.CreateKey(ctx, u.ID, db.KeyInput{Name: "bench", Scopes: []string{"read"}}, db.CLIActor())
 	if err != nil {
 		b.Fatal(err)
