@@ -181,23 +181,13 @@ const pendingCond = `k.revoked_at IS NULL AND (k.pending_key = 1 OR k.pending_sc
 
 // ListPendingKeys returns the open approval requests, oldest first.
 func (s *Store) ListPendingKeys(ctx context.Context) ([]PendingRequest, error) {
-	rows, err := s.r.QueryContext(ctx, selectKeySQL+` WHERE `+pendingCond+` ORDER BY k.pending_since, k.id`)
+	keys, err := queryKeys(ctx, s.r, "pending keys", selectKeySQL+` WHERE `+pendingCond+` ORDER BY k.pending_since, k.id`)
 	if err != nil {
-		return nil, fmt.Errorf("db: pending keys: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []PendingRequest
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: pending keys: %w", err)
-		}
-		out = append(out, PendingRequest{Key: k})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("db: pending keys: %w", err)
-	}
-	for i := range out {
+	out := make([]PendingRequest, len(keys))
+	for i, k := range keys {
+		out[i].Key = k
 		if out[i].RequestedBy, err = s.userEmail(ctx, out[i].PendingBy); err != nil {
 			return nil, err
 		}

@@ -151,23 +151,8 @@ func (s *Store) TransferKey(ctx context.Context, access KeyAccess, id int64, to 
 // PersonalKeys returns userID's own keys that are not revoked (their team
 // keys excluded): what disabling the person would stop.
 func (s *Store) PersonalKeys(ctx context.Context, userID int64) ([]Key, error) {
-	rows, err := s.r.QueryContext(ctx, selectKeySQL+` WHERE k.user_id = ? AND k.team_id IS NULL AND k.revoked_at IS NULL ORDER BY k.id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("db: personal keys: %w", err)
-	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: scan key: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("db: personal keys: %w", err)
-	}
-	return out, nil
+	return queryKeys(ctx, s.r, "personal keys",
+		selectKeySQL+` WHERE k.user_id = ? AND k.team_id IS NULL AND k.revoked_at IS NULL ORDER BY k.id`, userID)
 }
 
 // DisableUserTransferringKeys gives every unrevoked personal key of userID

@@ -348,6 +348,28 @@ func scanKey(r rowScanner) (Key, error) {
 	return k, nil
 }
 
+// queryKeys runs query (selectKeySQL and its clauses) through q and scans
+// every row; what names the query in errors.
+func queryKeys(ctx context.Context, q querier, what, query string, args ...any) ([]Key, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("db: %s: scan key: %w", what, err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: %s: %w", what, err)
+	}
+	return out, nil
+}
+
 // splitScopes reads the stored, space-separated form.
 func splitScopes(s string) []string {
 	if s == "" {

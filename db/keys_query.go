@@ -216,23 +216,7 @@ func (s *Store) ListKeys(ctx context.Context, access KeyAccess, f KeyFilter) ([]
 		limit = MaxKeyLimit
 	}
 	args = append(args, limit, max(f.Offset, 0))
-	rows, err := s.r.QueryContext(ctx, selectKeySQL+where+order+` LIMIT ? OFFSET ?`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("db: list keys: %w", err)
-	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: scan key: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("db: list keys: %w", err)
-	}
-	return out, nil
+	return queryKeys(ctx, s.r, "list keys", selectKeySQL+where+order+` LIMIT ? OFFSET ?`, args...)
 }
 
 const (

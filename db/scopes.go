@@ -179,23 +179,8 @@ func (s *Store) ScopeKeys(ctx context.Context, name string) ([]Key, error) {
 }
 
 func scopeKeys(ctx context.Context, s *Store, q querier, name string) ([]Key, error) {
-	rows, err := q.QueryContext(ctx, selectKeySQL+` WHERE `+s.scopeKeysCond()+` ORDER BY k.id DESC`, name, name)
-	if err != nil {
-		return nil, fmt.Errorf("db: keys with scope %q: %w", name, err)
-	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: keys with scope %q: %w", name, err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("db: keys with scope %q: %w", name, err)
-	}
-	return out, nil
+	return queryKeys(ctx, q, fmt.Sprintf("keys with scope %q", name),
+		selectKeySQL+` WHERE `+s.scopeKeysCond()+` ORDER BY k.id DESC`, name, name)
 }
 
 const insertScopeSQL = `INSERT INTO scopes (name, description, grant_role, needs_approval, created_at)
