@@ -16,6 +16,9 @@ type Actor struct {
 	Label string
 	// IP is the client address as the web layer determined it ("" for the CLI).
 	IP string
+	// TokenID is the management token acting for UserID (0 when the
+	// person acts through the dashboard). Audit events record it.
+	TokenID int64
 }
 
 // CLIActor is the operator running a keyward subcommand on the host.
@@ -41,6 +44,7 @@ func (a Actor) event(action, targetType string, targetID int64, target string) A
 		TargetID:   targetID,
 		Target:     target,
 		IP:         a.IP,
+		TokenID:    a.TokenID,
 	}
 }
 

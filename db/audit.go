@@ -125,7 +125,10 @@ type AuditEvent struct {
 	TargetID   int64
 	Target     string
 	IP         string
-	Detail     map[string]string
+	// TokenID is the management token the change was made with (0 for
+	// the dashboard, the CLI and the system).
+	TokenID int64
+	Detail  map[string]string
 	// Changes holds the fields an edit changed, each with its value before
 	// and after, so the log answers "what was it before?" without another
 	// source. Stored in the same JSON object as Detail, one key per field.
@@ -155,8 +158,8 @@ func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
 }
 
 const insertAuditSQL = `INSERT INTO audit_events
-	(at, actor_id, actor, action, target_type, target_id, target, ip, detail)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(at, actor_id, actor, action, target_type, target_id, target, ip, detail, token_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertAudit writes e inside tx, so that a change and its audit record
 // commit or fail together. at is used when e.At is zero.
@@ -192,7 +195,7 @@ func auditArgs(at time.Time, e AuditEvent) ([]any, error) {
 		}
 	}
 	return []any{toMillis(at), nullID(e.ActorID), e.Actor, e.Action, e.TargetType,
-		nullID(e.TargetID), e.Target, e.IP, string(detail)}, nil
+		nullID(e.TargetID), e.Target, e.IP, string(detail), nullID(e.TokenID)}, nil
 }
 
 // nullID stores 0 (no user, no target) as NULL.
@@ -209,6 +212,7 @@ type AuditFilter struct {
 	Action     string
 	TargetType string
 	TargetID   int64
+	TokenID    int64      // events made with this management token
 	Since      *time.Time // inclusive
 	Until      *time.Time // exclusive
 	// BeforeID pages with a keyset: only events with a smaller id, i.e. the
@@ -223,7 +227,7 @@ const (
 	maxAuditLimit     = 500
 )
 
-const listAuditSQL = `SELECT id, at, actor_id, actor, action, target_type, target_id, target, ip, detail
+const listAuditSQL = `SELECT id, at, actor_id, actor, action, target_type, target_id, target, ip, detail, token_id
 	FROM audit_events`
 
 // ListAudit returns events matching f, newest first.
@@ -248,6 +252,9 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	}
 	if f.TargetID != 0 {
 		add("target_id = ?", f.TargetID)
+	}
+	if f.TokenID != 0 {
+		add("token_id = ?", f.TokenID)
 	}
 	if f.Since != nil {
 		add("at >= ?", toMillis(*f.Since))
@@ -283,15 +290,17 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 			e                 AuditEvent
 			at                int64
 			actorID, targetID sql.NullInt64
+			tokenID           sql.NullInt64
 			detail            string
 		)
 		if err := rows.Scan(&e.ID, &at, &actorID, &e.Actor, &e.Action, &e.TargetType,
-			&targetID, &e.Target, &e.IP, &detail); err != nil {
+			&targetID, &e.Target, &e.IP, &detail, &tokenID); err != nil {
 			return nil, fmt.Errorf("db: scan audit: %w", err)
 		}
 		e.At = fromMillis(at)
 		e.ActorID = actorID.Int64
 		e.TargetID = targetID.Int64
+		e.TokenID = tokenID.Int64
 		if err := parseAuditDetail(detail, &e); err != nil {
 			return nil, fmt.Errorf("db: audit %d detail: %w", e.ID, err)
 		}

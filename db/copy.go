@@ -27,6 +27,8 @@ var copyTables = []string{
 	"team_members",
 	"scopes",
 	"api_keys",
+	"api_tokens",
+	"api_idempotency",
 	"key_usage_daily",
 	"usage_hourly",
 	"key_ips",

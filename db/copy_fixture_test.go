@@ -20,6 +20,7 @@ type copyFixture struct {
 	deviceSecret    []byte
 	failSubject     LoginSubject
 	lastSourceKey   int64
+	apiToken        string
 }
 
 type fixtureKey struct {
@@ -122,6 +123,14 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	_, err = s.w.ExecContext(ctx, `INSERT INTO scopes (name, description, grant_role, needs_approval, created_at)
 		VALUES ('billing:write', 'Change invoices', 'admin', 1, ?)`, toMillis(clock.Now()))
 	must("catalog scope", err)
+	// Management API (0010): a token of ann's and an idempotency record
+	// of a key she created through the API.
+	_, f.apiToken, err = s.CreateAPIToken(ctx, f.ann.ID, APITokenInput{Name: "deploy script",
+		Permissions: []Permission{PermKeysRead, PermKeysWrite}}, adminActor)
+	must("create management token", err)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO api_idempotency (user_id, idem_key, operation, request_hash, key_id, created_at)
+		VALUES (?, 'create-1', 'keys.create', ?, ?, ?)`, f.ann.ID, bytes.Repeat([]byte{9}, 32), limited.ID, toMillis(clock.Now()))
+	must("idempotency record", err)
 	f.lastSourceKey = limited.ID
 	return f
 }
@@ -179,6 +188,9 @@ func (f *copyFixture) checkOn(t *testing.T, dst *Store) {
 	wantUntil, _ := f.src.LoginBlockedUntil(ctx, f.failSubject)
 	if got, err := dst.LoginBlockedUntil(ctx, f.failSubject); err != nil || !got.Equal(wantUntil) {
 		t.Errorf("sign-in back-off on the copy: got %v, %v, want %v", got, err, wantUntil)
+	}
+	if tok, u, err := dst.AuthenticateAPIToken(ctx, f.apiToken, "203.0.113.7"); err != nil || u.ID != f.ann.ID || !tok.Has(PermKeysWrite) {
+		t.Errorf("management token on the copy: got user %d, %v, %v; want ann's token with keys:write", u.ID, tok.Permissions, err)
 	}
 	u := mustCreateUser(t, dst, "dave@example.com", RoleMember)
 	if u.ID <= f.bob.ID {

@@ -22,7 +22,6 @@ const (
 	keyRandomBytes = 32
 	keyBodyLen     = 43 // ceil(256 / log2(62))
 	keyCRCLen      = 6  // ceil(32 / log2(62))
-	keyCheckedLen  = len(KeyPrefix) + keyBodyLen
 )
 
 // ErrMalformedKey is returned by ParseKey for anything that cannot be a key.
@@ -91,39 +90,48 @@ func keyChecksum(s string) uint32 {
 
 // GenerateKey returns a new random key. It is shown to its owner once and
 // only its SHA-256 is stored.
-func GenerateKey() (string, error) {
+func GenerateKey() (string, error) { return generateSecret(KeyPrefix) }
+
+// generateSecret returns prefix, 43 base62 characters of 256 random bits
+// and 6 of CRC32 over all that: the format of keys and management tokens.
+func generateSecret(prefix string) (string, error) {
 	var n [keyRandomBytes]byte
 	if _, err := rand.Read(n[:]); err != nil {
-		return "", fmt.Errorf("db: generate key: %w", err)
+		return "", fmt.Errorf("db: generate secret: %w", err)
 	}
-	var b [KeyLength]byte
-	copy(b[:], KeyPrefix)
-	encodeBase62(b[len(KeyPrefix):keyCheckedLen], n)
-	encodeChecksum(b[keyCheckedLen:], crc32.ChecksumIEEE(b[:keyCheckedLen]))
-	return string(b[:]), nil
+	checked := len(prefix) + keyBodyLen
+	b := make([]byte, checked+keyCRCLen)
+	copy(b, prefix)
+	encodeBase62(b[len(prefix):checked], n)
+	encodeChecksum(b[checked:], crc32.ChecksumIEEE(b[:checked]))
+	return string(b), nil
 }
 
 // ParseKey checks that s is well formed: length, prefix, alphabet, a body
 // that 32 bytes can produce, and the checksum. It touches no database and
 // allocates nothing, so junk sent to the verify endpoint costs almost
-// nothing.
-func ParseKey(s string) error {
-	if len(s) != KeyLength || s[:len(KeyPrefix)] != KeyPrefix {
+// nothing. A management token (kwt_) is malformed here.
+func ParseKey(s string) error { return parseSecret(s, KeyPrefix) }
+
+// parseSecret is ParseKey for any prefix.
+func parseSecret(s, prefix string) error {
+	checked := len(prefix) + keyBodyLen
+	if len(s) != checked+keyCRCLen || s[:len(prefix)] != prefix {
 		return ErrMalformedKey
 	}
-	for i := len(KeyPrefix); i < KeyLength; i++ {
+	for i := len(prefix); i < len(s); i++ {
 		if base62Value[s[i]] < 0 {
 			return ErrMalformedKey
 		}
 	}
-	if s[len(KeyPrefix):keyCheckedLen] > maxKeyBody {
+	if s[len(prefix):checked] > maxKeyBody {
 		return ErrMalformedKey
 	}
 	var sum uint64
-	for i := keyCheckedLen; i < KeyLength; i++ {
+	for i := checked; i < len(s); i++ {
 		sum = sum*62 + uint64(base62Value[s[i]]) // #nosec G115 -- the loop above rejected every negative (non-base62) value
 	}
-	if sum != uint64(keyChecksum(s[:keyCheckedLen])) {
+	if sum != uint64(keyChecksum(s[:checked])) {
 		return ErrMalformedKey
 	}
 	return nil

@@ -149,6 +149,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(p.status)
 		return
 	}
+	if isManagementPath(req.URL.Path) {
+		// The management API answers in problem details even for
+		// routes it does not have.
+		_ = handlers.WriteProblem(c, &handlers.Problem{Status: p.status, Title: http.StatusText(p.status),
+			Detail: p.message, Code: p.code})
+		return
+	}
 	if isAPIPath(req.URL.Path) || req.URL.Path == "/metrics" {
 		_ = handlers.WriteJSON(c, p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
 		return
@@ -156,6 +163,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if rerr := s.h.ErrorPage(c, p.status, p.heading, p.message); rerr != nil {
 		s.cfg.Logger.Error("render error page", slog.String("error", rerr.Error()))
 	}
+}
+
+// isManagementPath: under /api/v1 but not one of the two verification
+// routes, whose error shape is the stable {"error": {code, message}}.
+func isManagementPath(p string) bool {
+	return strings.HasPrefix(p, "/api/v1/") && p != "/api/v1/keys/verify" && p != "/api/v1/auth"
 }
 
 func isAPIPath(p string) bool {

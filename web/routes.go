@@ -50,6 +50,9 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// of the verify route) with a redirect to the sign-in page, not JSON.
 	api.RouteNotFound("", apiNotFound)
 	api.RouteNotFound("/*", apiNotFound)
+	// The management API: management tokens only, its routes and its
+	// OpenAPI document made by huma from package handlers' operations.
+	s.newManagementAPI(e)
 
 	// Browser pages: session, CSRF, never cached.
 	b := e.Group("", noStore, h.MarkHTTPS, h.LoadSession, handlers.CSRF)
