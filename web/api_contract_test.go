@@ -185,8 +185,14 @@ func TestAPIAnswersNotCachedUTF8(t *testing.T) {
 			if r.body == "" {
 				return
 			}
-			if got := r.Header.Get("Content-Type"); got != "application/json; charset=UTF-8" {
-				t.Errorf("Content-Type: got %q, want application/json; charset=UTF-8", got)
+			// The management API (everything under /api/v1 but the two
+			// verification routes) answers errors in problem details.
+			want := "application/json; charset=UTF-8"
+			if p, _, _ := strings.Cut(tt.path, "?"); isManagementPath(p) {
+				want = "application/problem+json"
+			}
+			if got := r.Header.Get("Content-Type"); got != want {
+				t.Errorf("Content-Type: got %q, want %s", got, want)
 			}
 			if !json.Valid([]byte(r.body)) {
 				t.Errorf("body %q is not JSON", r.body)

@@ -202,8 +202,12 @@ func TestAPIVerifyBadRequests(t *testing.T) {
 			if got := resp.Header.Get("Allow"); got != r.allow {
 				t.Errorf("Allow: got %q, want %q", got, r.allow)
 			}
-			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-				t.Errorf("Content-Type: got %q, want JSON", ct)
+			want := "application/json"
+			if isManagementPath(r.path) {
+				want = "application/problem+json" // the management API's error shape
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, want) {
+				t.Errorf("Content-Type: got %q, want %s", ct, want)
 			}
 		})
 	}
