@@ -174,6 +174,9 @@ func init() {
 	actionLabels[ActionTokenRevoke] = "Management token revoked"
 }
 
+// tokenActions lists the token actions for Actions (the audit filter).
+var tokenActions = []string{ActionTokenCreate, ActionTokenRevoke}
+
 // validate checks in against role, adding problems by form field.
 func (in APITokenInput) validate(role Role, now time.Time) error {
 	var ve ValidationError

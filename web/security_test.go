@@ -265,17 +265,21 @@ func TestErrorPagesRevealNothing(t *testing.T) {
 		if r.StatusCode != http.StatusNotFound {
 			t.Fatalf("got %d, want 404", r.StatusCode)
 		}
-		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-			t.Errorf("Content-Type: got %q, want application/json", ct)
+		// Under /api/v1 the management API answers in problem details.
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			t.Errorf("Content-Type: got %q, want application/problem+json", ct)
 		}
-		var body struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
+		var body struct{ Code, Detail string }
 		if err := json.Unmarshal([]byte(r.body), &body); err != nil {
 			t.Fatalf("decode %q: %v", r.body, err)
 		}
-		if body.Error.Code != "NOT_FOUND" || body.Error.Message == "" {
-			t.Errorf("error: got %+v, want code NOT_FOUND with a message", body.Error)
+		if body.Code != "NOT_FOUND" || body.Detail == "" {
+			t.Errorf("problem: got %+v, want code NOT_FOUND with a detail", body)
+		}
+		for _, s := range leaks {
+			if strings.Contains(strings.ToLower(r.body), s) {
+				t.Errorf("API 404 contains %q", s)
+			}
 		}
 	})
 
