@@ -207,7 +207,9 @@ func (in APITokenInput) validate(role Role, now time.Time) error {
 }
 
 const (
-	apiTokenColumns   = `id, user_id, name, hint, permissions, created_at, expires_at, last_used_at, last_used_ip, revoked_at`
+	// #nosec G101 -- column names, not a credential.
+	apiTokenColumns = `id, user_id, name, hint, permissions, created_at, expires_at, last_used_at, last_used_ip, revoked_at`
+	// #nosec G101 -- SQL naming the token_hash column, not a credential.
 	insertAPITokenSQL = `INSERT INTO api_tokens (user_id, name, token_hash, hint, permissions, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	listAPITokensSQL  = `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE user_id = ? ORDER BY id DESC`

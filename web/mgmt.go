@@ -47,6 +47,7 @@ func (s *Server) newManagementAPI(e *echo.Echo) huma.API {
 				SecuritySchemes: map[string]*huma.SecurityScheme{
 					handlers.SchemeToken: {Type: "http", Scheme: "bearer", BearerFormat: "kwt_ management token",
 						Description: "A management token. The permission each operation needs is listed in its security requirement."},
+					// #nosec G101 -- a security scheme's description, not a credential.
 					handlers.SchemeKey: {Type: "http", Scheme: "bearer", BearerFormat: "kw_ API key",
 						Description: "The API key the operation acts on, authenticating itself."},
 				},
