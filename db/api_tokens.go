@@ -217,6 +217,7 @@ func CheckAPITokenInput(in APITokenInput, role Role, now time.Time) map[string]s
 	return FieldErrors(in.validate(role, now))
 }
 
+// #nosec G101 -- SQL naming the api_tokens table and its token_hash column, not a credential.
 const (
 	apiTokenColumns   = `id, user_id, name, hint, permissions, created_at, expires_at, last_used_at, last_used_ip, revoked_at`
 	insertAPITokenSQL = `INSERT INTO api_tokens (user_id, name, token_hash, hint, permissions, created_at, expires_at)

@@ -47,7 +47,7 @@ func (s *Server) newManagementAPI(e *echo.Echo) huma.API {
 				SecuritySchemes: map[string]*huma.SecurityScheme{
 					handlers.SchemeToken: {Type: "http", Scheme: "bearer", BearerFormat: "kwt_ management token",
 						Description: "A management token. The permission each operation needs is listed in its security requirement."},
-					handlers.SchemeKey: {Type: "http", Scheme: "bearer", BearerFormat: "kw_ API key",
+					handlers.SchemeKey: {Type: "http", Scheme: "bearer", BearerFormat: "kw_ API key", // #nosec G101 -- a format's name, not a credential
 						Description: "The API key the operation acts on, authenticating itself."},
 				},
 			},
