@@ -167,11 +167,15 @@ const (
 const (
 	ActionTokenCreate = "token.create"
 	ActionTokenRevoke = "token.revoke"
+	// ActionAPIRead is a read through the management API (method, route,
+	// status), recorded with the token's id.
+	ActionAPIRead = "api.read"
 )
 
 func init() {
 	actionLabels[ActionTokenCreate] = "Management token created"
 	actionLabels[ActionTokenRevoke] = "Management token revoked"
+	actionLabels[ActionAPIRead] = "Read through the management API"
 }
 
 // tokenActions lists the token actions for Actions (the audit filter).
@@ -209,7 +213,14 @@ func (in APITokenInput) validate(role Role, now time.Time) error {
 	return ve.Err()
 }
 
-// #nosec G101 -- SQL naming the api_tokens columns, not credentials.
+// CheckAPITokenInput returns, by field, the problems CreateAPIToken would
+// find in in for a person of role, so a form refused for another reason
+// can show them all at once.
+func CheckAPITokenInput(in APITokenInput, role Role, now time.Time) map[string]string {
+	return FieldErrors(in.validate(role, now))
+}
+
+// #nosec G101 -- SQL naming the api_tokens table and its token_hash column, not a credential.
 const (
 	apiTokenColumns   = `id, user_id, name, hint, permissions, created_at, expires_at, last_used_at, last_used_ip, revoked_at` // #nosec G101 -- column names
 	insertAPITokenSQL = /* #nosec G101 -- SQL, not a credential */ `INSERT INTO api_tokens (user_id, name, token_hash, hint, permissions, created_at, expires_at)
