@@ -13,14 +13,14 @@ import (
 	"github.com/keyward/keyward/db"
 )
 
-// keys dispatches `keyward keys create|list|edit|revoke`.
+// keys dispatches `keyward keys create|list|edit|roll|disable|enable|revoke|transfer`.
 func (a *app) keys(ctx context.Context, args []string) error {
 	rest, err := a.parse(a.newFlagSet("keys"), args, false, "keys")
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return usagef("keys needs a command: create, list, edit, revoke or transfer")
+		return usagef("keys needs a command: %s", keyCommands)
 	}
 	switch rest[0] {
 	case "create":
@@ -29,14 +29,23 @@ func (a *app) keys(ctx context.Context, args []string) error {
 		return a.keysList(ctx, rest[1:])
 	case "edit":
 		return a.keysEdit(ctx, rest[1:])
+	case "roll":
+		return a.keysRoll(ctx, rest[1:])
+	case "disable":
+		return a.keysSetDisabled(ctx, rest[1:], true)
+	case "enable":
+		return a.keysSetDisabled(ctx, rest[1:], false)
 	case "revoke":
 		return a.keysRevoke(ctx, rest[1:])
 	case "transfer":
 		return a.keysTransfer(ctx, rest[1:])
 	default:
-		return usagef("unknown command \"keys %s\" (want create, list, edit, revoke or transfer)", rest[0])
+		return usagef("unknown command \"keys %s\" (want %s)", rest[0], keyCommands)
 	}
 }
+
+// keyCommands lists the keys subcommands for messages.
+const keyCommands = "create, list, edit, roll, disable, enable, revoke or transfer"
 
 // keysCreate creates a key and prints it alone on stdout: the only time its
 // plaintext exists, since only its SHA-256 is stored.
@@ -55,12 +64,24 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usagef("keys create takes no arguments, got %q (quote a name with spaces)", pos[0])
 	}
-	if strings.TrimSpace(*user) == "" {
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc == nil && strings.TrimSpace(*user) == "" {
 		return usagef("keys create needs --user")
 	}
 	scopes, err := db.ParseScopes(*scopesArg)
 	if err != nil {
 		return fmt.Errorf("--scopes: %w", err)
+	}
+	if rc != nil {
+		expiresAt, err := parseExpiry(*expires, time.Now())
+		if err != nil {
+			return err
+		}
+		in := db.KeyInput{Name: *name, Description: *description, Scopes: scopes, ExpiresAt: expiresAt}
+		return a.remoteKeysCreate(ctx, rc, *user, in, *expires, *team)
 	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
@@ -95,14 +116,20 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.printCreated(keyViewOf(k, store.Now()), secret)
+	return nil
+}
+
+// printCreated is the one output of keys create, local or remote: the
+// secret alone on stdout, what was made on stderr.
+func (a *app) printCreated(k keyView, secret string) {
 	fmt.Fprintln(a.stdout, secret)
 	exp := "never"
 	if k.ExpiresAt != nil {
 		exp = k.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	fmt.Fprintf(a.stderr, "Created key %d %q for %s (expires: %s). It is not shown again.\n",
-		k.ID, k.Name, k.Owner(), exp)
-	return nil
+		k.ID, k.Name, k.Owner, exp)
 }
 
 // parseExpiry reads --expires: "never", a number of days ("30d"), a Go
@@ -166,6 +193,13 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 		}
 		filter.Status = st
 	}
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		return a.remoteKeysList(ctx, rc, *user, filter, *asJSON)
+	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -184,15 +218,7 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := store.Now()
-	if *asJSON {
-		return writeKeysJSON(a.stdout, keys, now)
-	}
-	if len(keys) == 0 {
-		fmt.Fprintln(a.stderr, "No keys found.")
-		return nil
-	}
-	return writeKeysTable(a.stdout, keys, now)
+	return a.printKeys(keyViewsOf(keys, store.Now()), *asJSON)
 }
 
 // listAllKeys pages through ListKeys, which caps each page, so that the CLI
@@ -213,6 +239,39 @@ func listAllKeys(ctx context.Context, store *db.Store, access db.KeyAccess, f db
 	}
 }
 
+// keyView is a key as the CLI prints it, read from the database
+// (keyViewOf) or from a server's management API (remoteKey.view). Both
+// print through the same functions below, so that a command run locally
+// and the same command run with --server write the same bytes.
+type keyView struct {
+	ID         int64
+	User       string
+	Name       string
+	Hint       string
+	Scopes     []string
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	Status     db.KeyStatus
+	Owner      string
+	OwnerType  string
+}
+
+// keyViewOf is k as printed at now (its status depends on the time).
+func keyViewOf(k db.Key, now time.Time) keyView {
+	return keyView{ID: k.ID, User: k.OwnerEmail, Name: k.Name, Hint: k.Hint, Scopes: k.Scopes,
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt,
+		Status: k.Status(now), Owner: k.Owner(), OwnerType: k.OwnerType()}
+}
+
+func keyViewsOf(keys []db.Key, now time.Time) []keyView {
+	out := make([]keyView, len(keys))
+	for i, k := range keys {
+		out[i] = keyViewOf(k, now)
+	}
+	return out
+}
+
 // keyJSON is one key in `keys list --json`; scripts rely on these names.
 // Times are RFC 3339 in UTC, or null.
 type keyJSON struct {
@@ -231,34 +290,39 @@ type keyJSON struct {
 	OwnerType string `json:"owner_type"`
 }
 
-func writeKeysJSON(w io.Writer, keys []db.Key, now time.Time) error {
+func writeKeysJSON(w io.Writer, keys []keyView) error {
 	out := make([]keyJSON, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, toKeyJSON(k, now))
+		out = append(out, k.json())
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }
 
-// toKeyJSON is k as `keys list --json` (and `keys edit --json`) print it.
-func toKeyJSON(k db.Key, now time.Time) keyJSON {
+// writeJSON writes v indented, as every --json output is.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// json is k as `keys list --json` (and `keys edit --json`) print it.
+func (k keyView) json() keyJSON {
 	scopes := k.Scopes
 	if scopes == nil {
 		scopes = []string{}
 	}
 	return keyJSON{
 		ID:         k.ID,
-		User:       k.OwnerEmail,
+		User:       k.User,
 		Name:       k.Name,
 		Hint:       k.Hint,
 		Scopes:     scopes,
 		CreatedAt:  k.CreatedAt.UTC().Format(time.RFC3339),
 		ExpiresAt:  rfc3339(k.ExpiresAt),
 		LastUsedAt: rfc3339(k.LastUsedAt),
-		Status:     k.Status(now),
-		Owner:      k.Owner(),
-		OwnerType:  k.OwnerType(),
+		Status:     k.Status,
+		Owner:      k.Owner,
+		OwnerType:  k.OwnerType,
 	}
 }
 
@@ -280,16 +344,29 @@ func formatTime(t *time.Time, none string) string {
 	return t.UTC().Format(tableTime)
 }
 
-func writeKeysTable(w io.Writer, keys []db.Key, now time.Time) error {
+func writeKeysTable(w io.Writer, keys []keyView) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSER\tNAME\tHINT\tSTATUS\tCREATED\tLAST USED\tEXPIRES")
 	for _, k := range keys {
 		created := k.CreatedAt
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			k.ID, k.Owner(), k.Name, k.Hint, k.Status(now),
+			k.ID, k.Owner, k.Name, k.Hint, k.Status,
 			formatTime(&created, ""), formatTime(k.LastUsedAt, "never"), formatTime(k.ExpiresAt, "never"))
 	}
 	return tw.Flush()
+}
+
+// printKeys prints keys as keys list does: JSON, or a table (a note on
+// stderr when there are none).
+func (a *app) printKeys(keys []keyView, asJSON bool) error {
+	if asJSON {
+		return writeKeysJSON(a.stdout, keys)
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(a.stderr, "No keys found.")
+		return nil
+	}
+	return writeKeysTable(a.stdout, keys)
 }
 
 // keysRevoke revokes a key by id, from any owner.
@@ -307,6 +384,13 @@ func (a *app) keysRevoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		return a.remoteKeysRevoke(ctx, rc, id, *reason)
+	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -317,9 +401,14 @@ func (a *app) keysRevoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "Revoked key %d %q of %s. A running server refuses it within seconds.\n",
-		k.ID, k.Name, k.OwnerEmail)
+	a.printRevoked(keyViewOf(k, store.Now()))
 	return nil
+}
+
+// printRevoked is the one output of keys revoke, local or remote.
+func (a *app) printRevoked(k keyView) {
+	fmt.Fprintf(a.stderr, "Revoked key %d %q of %s. A running server refuses it within seconds.\n",
+		k.ID, k.Name, k.User)
 }
 
 // parseKeyID reads a key id argument.

@@ -21,8 +21,17 @@ Usage:
                                   list keys as a table, or as JSON for scripts
   keyward keys edit ID [--name N] [--description D] [--expires WHEN] [--json]
                                   change a key after its creation
+  keyward keys roll ID [--grace 1h]
+                                  replace a key; print the new one alone on stdout
+  keyward keys disable ID [--reason R] | keys enable ID
+                                  stop a key for now, or let it work again
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
+  keyward users list|invite|role|disable|enable
+                                  people (users is user: both names work)
+  keyward --server URL keys …|users …
+                                  the same commands against a Keyward's management
+                                  API, with the token in KEYWARD_TOKEN
   keyward scopes list|add|retire  the scope catalog: which scopes keys may carry
   keyward keys transfer ID --to-team T | --to-user E
                                   give a key to a team or another person
@@ -82,6 +91,9 @@ var helpKeys = `Usage:
   keyward keys create --user E --name N [--team T] [--expires WHEN] [--scopes a,b] [--description D]
   keyward keys list [--user E] [--status S] [--stale] [--json]
   keyward keys edit ID [--name N] [--description D] [--expires WHEN] [--json]
+  keyward keys roll ID [--grace 0|1h|24h|7d]
+  keyward keys disable ID [--reason R]
+  keyward keys enable ID
   keyward keys revoke ID [--reason R]
   keyward keys transfer ID --to-team T | --to-user E
 
@@ -115,9 +127,32 @@ brought forward; it moves later only within the maximum key lifetime
 counted from the key's creation (never, for a key that was rolled), and
 "never" only when no maximum is set.
 ` + keyEditHelp() + `
+keys roll replaces a key with a new one of the same name, scopes, limits
+and owner, prints the new key alone on stdout (it is never shown again)
+and tells on stderr until when the old one works.
+  --grace    how long the old key keeps working: 0 (the default: it stops
+             now), 1h, 24h or 7d. A key is rolled once; a disabled, revoked
+             or pending key is not rolled.
+
+keys disable stops a key at once (verification answers DISABLED) and
+records --reason; keys enable lets it work again. Both say so, and change
+nothing, when the key is already in that state. A revoked key stays revoked.
+
 keys revoke ends a key for good. A running server stops accepting it within
 half a second (it checks the database for changes made outside it four
 times a second).
+
+Remote (--server URL, or KEYWARD_SERVER): create, list, edit, roll,
+disable, enable and revoke call that Keyward's management API instead of
+opening the database, with the same output. They act as the person whose
+management token is in KEYWARD_TOKEN (create one on your Account page);
+there is no flag for the token, so it stays out of shell history and ps.
+create makes the key for that person (--user may be left out, or must
+name them); list shows every key when the token carries admin:read, else
+the person's own. An http:// server other than localhost is refused unless
+--insecure-http is given. An error the server answers prints its detail
+and code, e.g. "keyward: Key not found. (404 NOT_FOUND)". transfer runs
+locally only.
 
 keys transfer gives a key to a team (--to-team) or to another active person
 (--to-user). The key keeps its id, secret, usage and history; services see
