@@ -64,8 +64,10 @@ only command that does: the others refuse a database whose schema is older
 than theirs, and every command refuses one a newer version has upgraded.
 `
 
-const helpUser = `Usage:
+const helpUser = `Usage (users is the same command as user):
   keyward user add --email E [--admin|--auditor]
+  keyward users list [--json]
+  keyward users invite --email E [--admin|--auditor]
   keyward user role E admin|auditor|member
   keyward user disable E
   keyward user enable E
@@ -79,12 +81,28 @@ When stdin is a terminal or empty (</dev/null), a random password is
 generated and printed alone on stdout; an empty line is refused.
 Passwords need at least 15 characters and must not be easy to guess.
 
+users list prints ID, EMAIL, ROLE, STATUS, ACTIVE KEYS (keys that would
+verify now), CREATED and LAST LOGIN (UTC), by email.
+  --json     an array of objects with id, email, role, created_at,
+             disabled_at, last_login_at (RFC 3339 or null) and active_keys
+
+users invite prints a one-time link alone on stdout for the person to set
+their own password (a member, an admin with --admin, an auditor with
+--auditor). It is shown once; a new invite to the address replaces it.
+Locally the link starts with --base-url (KEYWARD_BASE_URL).
+
 user role gives a user another role; it applies on their next request.
 The last active admin keeps the role.
 
 user disable ends the user's sessions at once and makes their keys fail
 verification; user enable reverses it. The last active admin cannot be
 disabled.
+
+Remote (--server URL, or KEYWARD_SERVER): list, invite, role, disable and
+enable call that Keyward's management API with the token in KEYWARD_TOKEN
+(admin:read to list, admin:write for the rest), with the same output. There
+is no flag for the token, so it stays out of shell history and ps. add runs
+locally only (a password belongs on the server's host; invite instead).
 `
 
 var helpKeys = `Usage:
