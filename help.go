@@ -148,9 +148,10 @@ counted from the key's creation (never, for a key that was rolled), and
 keys roll replaces a key with a new one of the same name, scopes, limits
 and owner, prints the new key alone on stdout (it is never shown again)
 and tells on stderr until when the old one works.
-  --grace    how long the old key keeps working: 0 (the default: it stops
-             now), 1h, 24h or 7d. A key is rolled once; a disabled, revoked
-             or pending key is not rolled.
+  --grace    how long the old key keeps working, from 0 (the default: it
+             stops now) to 7d, e.g. 1h or 24h, and within the maximum key
+             lifetime. A key is rolled once; a disabled, revoked or pending
+             key is not rolled.
 
 keys disable stops a key at once (verification answers DISABLED) and
 records --reason; keys enable lets it work again. Both say so, and change
