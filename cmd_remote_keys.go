@@ -171,20 +171,11 @@ func (a *app) remoteKeysSetDisabled(ctx context.Context, rc *remoteClient, id in
 		action, body = "disable", map[string]string{"reason": reason}
 	}
 	var k remoteKey
-	if err := rc.do(ctx, request{method: http.MethodPost, path: keyPath(id, action), body: orEmpty(body)}, &k); err != nil {
+	if err := rc.do(ctx, request{method: http.MethodPost, path: keyPath(id, action), body: body}, &k); err != nil {
 		return err
 	}
 	a.printDisabled(k.view(), disabled, (before.DisabledAt != nil) == disabled)
 	return nil
-}
-
-// orEmpty sends {} for an action without input: the API takes a JSON
-// body on every POST.
-func orEmpty(body any) any {
-	if body == nil {
-		return struct{}{}
-	}
-	return body
 }
 
 // remoteKeysRevoke is keys revoke on the server.

@@ -224,7 +224,7 @@ func (rc *remoteClient) userByEmail(ctx context.Context, email string) (userView
 // userAction posts to /api/v1/admin/users/{id}/ACTION.
 func (rc *remoteClient) userAction(ctx context.Context, id int64, action string, body any) error {
 	path := "/api/v1/admin/users/" + strconv.FormatInt(id, 10) + "/" + action
-	return rc.do(ctx, request{method: http.MethodPost, path: path, body: orEmpty(body)}, nil)
+	return rc.do(ctx, request{method: http.MethodPost, path: path, body: body}, nil)
 }
 
 // printUserDisabled is the one output of user disable/enable.
