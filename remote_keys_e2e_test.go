@@ -136,4 +136,3 @@ func TestRemoteProblems(t *testing.T) {
 		t.Errorf("revoke again: local %q, remote %q; want the remote to be the local message with status and code", l.stderr, r.stderr)
 	}
 }
-
