@@ -136,3 +136,30 @@ func TestRemoteProblems(t *testing.T) {
 		t.Errorf("revoke again: local %q, remote %q; want the remote to be the local message with status and code", l.stderr, r.stderr)
 	}
 }
+
+// TestRemoteMemberList: a token without admin:read lists its person's
+// keys, as the local CLI's --user does for that person.
+func TestRemoteMemberList(t *testing.T) {
+	c := newCLI(t)
+	c.addUser("ann@example.com", true)
+	c.addUser("bob@example.com", false)
+	c.createKey("--user", "ann@example.com", "--name", "ann's")
+	c.createKey("--user", "bob@example.com", "--name", "bob's", "--expires", "3d")
+	c.createKey("--user", "bob@example.com", "--name", "bob's too")
+	s := c.startServe()
+	bob := c.remote(s.url, c.apiToken("bob@example.com"))
+
+	for _, args := range [][]string{{"--json"}, {}, {"--json", "--status", "expiring"}, {"--user", "bob@example.com"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			l := c.ok("", append([]string{"keys", "list", "--user", "bob@example.com"}, args...)...)
+			r := bob.ok("", append([]string{"keys", "list"}, args...)...)
+			if l.stdout != r.stdout || l.stderr != r.stderr {
+				t.Errorf("local and remote differ:\nlocal  stdout %q stderr %q\nremote stdout %q stderr %q", l.stdout, l.stderr, r.stdout, r.stderr)
+			}
+			if strings.Contains(r.stdout, "ann's") {
+				t.Errorf("bob's list shows ann's key: %q", r.stdout)
+			}
+		})
+	}
+	wantFailure(t, bob.run("", "keys", "list", "--user", "ann@example.com"), 1, "lacks admin:read")
+}
