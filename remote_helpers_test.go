@@ -4,10 +4,24 @@ import (
 	"context"
 	"maps"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/db/pgtest"
 )
+
+// newEngineCLI is newCLI on engine: "sqlite" (a file), or "postgres" (an
+// empty database of KEYWARD_TEST_POSTGRES; skipped without it).
+func newEngineCLI(t *testing.T, engine string) *cli {
+	t.Helper()
+	c := newCLI(t)
+	if engine == "postgres" {
+		target := pgtest.Database(t)
+		c.dbPath, c.env["KEYWARD_DB"] = target, target
+	}
+	return c
+}
 
 // Helpers of the remote CLI's tests: a real `keyward serve` on the test's
 // database, and the same CLI pointed at it with --server.

@@ -28,7 +28,12 @@ func twinKeys(t *testing.T, local, remote *cli, name string, args ...string) (lo
 }
 
 func TestRemoteMatchesLocal(t *testing.T) {
-	c := newCLI(t)
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) { testRemoteMatchesLocal(t, newEngineCLI(t, engine)) })
+	}
+}
+
+func testRemoteMatchesLocal(t *testing.T, c *cli) {
 	c.addUser("ann@example.com", true)
 	c.addUser("bob@example.com", false)
 	c.ok("", "scopes", "add", "read")
