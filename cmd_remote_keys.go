@@ -168,7 +168,10 @@ func (a *app) remoteKeysSetDisabled(ctx context.Context, rc *remoteClient, id in
 	}
 	action, body := "enable", any(nil)
 	if disabled {
-		action, body = "disable", map[string]string{"reason": reason}
+		action = "disable"
+	}
+	if reason != "" {
+		body = map[string]string{"reason": reason}
 	}
 	var k remoteKey
 	if err := rc.do(ctx, request{method: http.MethodPost, path: keyPath(id, action), body: body}, &k); err != nil {
@@ -181,9 +184,9 @@ func (a *app) remoteKeysSetDisabled(ctx context.Context, rc *remoteClient, id in
 // remoteKeysRevoke is keys revoke on the server.
 func (a *app) remoteKeysRevoke(ctx context.Context, rc *remoteClient, id int64, reason string) error {
 	var k remoteKey
-	body := map[string]string{}
+	var body any
 	if reason != "" {
-		body["reason"] = reason
+		body = map[string]string{"reason": reason}
 	}
 	if err := rc.do(ctx, request{method: http.MethodPost, path: keyPath(id, "revoke"), body: body}, &k); err != nil {
 		return err

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -156,4 +159,37 @@ func TestRemoteTokenRefused(t *testing.T) {
 	// A URL that is not a Keyward answers no problem+json.
 	r := c.remote(s.url+"/nowhere", wellFormedToken(t)).run("", "keys", "list")
 	wantFailure(t, r, 1, "the server answered 404 Not Found (is --server the URL of a Keyward?)")
+}
+
+// TestRemoteUnreachableOrRedirected: a server that does not answer, and
+// one that redirects (which could lead the token elsewhere, or to plain
+// http), are one error line each; the redirect is not followed.
+func TestRemoteUnreachableOrRedirected(t *testing.T) {
+	c := newCLI(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	followed := make(chan string, 1)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed <- r.Header.Get("Authorization")
+	}))
+	defer target.Close()
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer redirecting.Close()
+
+	tok := wellFormedToken(t)
+	wantFailure(t, c.remote(closed, tok).run("", "keys", "list"), 1, "call the server: ")
+	r := c.remote(redirecting.URL, tok).run("", "keys", "list")
+	wantFailure(t, r, 1, "the server redirects to "+target.URL+"/api/v1/me: set --server to the URL it redirects to")
+	select {
+	case auth := <-followed:
+		t.Errorf("the redirect was followed (Authorization %q)", auth)
+	default:
+	}
 }
