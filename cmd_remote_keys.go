@@ -27,19 +27,15 @@ type remoteKey struct {
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	DisabledAt *time.Time `json:"disabled_at"`
-	// CreatedBy is the person who made the key, when the server says
-	// (keys list's "user"); the contract's owner stands in otherwise.
-	CreatedBy string `json:"created_by"`
 }
 
 // view is k as the CLI prints it: the same keyView a local command
-// builds from the database, so the output is the same bytes.
+// builds from the database, so the output is the same bytes. One
+// difference remains: the API does not name who made a team's key, so
+// for a team key "user" is the owner (team:NAME), where the local CLI
+// prints the creator's email. For a personal key both are the owner.
 func (k remoteKey) view() keyView {
-	user := k.CreatedBy
-	if user == "" {
-		user = k.Owner
-	}
-	return keyView{ID: k.ID, User: user, Name: k.Name, Hint: k.Hint, Scopes: k.Scopes,
+	return keyView{ID: k.ID, User: k.Owner, Name: k.Name, Hint: k.Hint, Scopes: k.Scopes,
 		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt,
 		Status: db.KeyStatus(k.Status), Owner: k.Owner, OwnerType: k.OwnerType}
 }
