@@ -255,6 +255,7 @@ var helpTopics = map[string]string{
 	"":        helpOverview,
 	"serve":   helpServe,
 	"user":    helpUser,
+	"users":   helpUser,
 	"keys":    helpKeys,
 	"scopes":  helpScopes,
 	"teams":   helpTeams,
