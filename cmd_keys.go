@@ -2,25 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/keyward/keyward/db"
 )
 
-// keys dispatches `keyward keys create|list|edit|revoke`.
+// keys dispatches `keyward keys create|list|edit|roll|disable|enable|revoke|transfer`.
 func (a *app) keys(ctx context.Context, args []string) error {
 	rest, err := a.parse(a.newFlagSet("keys"), args, false, "keys")
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return usagef("keys needs a command: create, list, edit, revoke or transfer")
+		return usagef("keys needs a command: %s", keyCommands)
 	}
 	switch rest[0] {
 	case "create":
@@ -29,14 +26,23 @@ func (a *app) keys(ctx context.Context, args []string) error {
 		return a.keysList(ctx, rest[1:])
 	case "edit":
 		return a.keysEdit(ctx, rest[1:])
+	case "roll":
+		return a.keysRoll(ctx, rest[1:])
+	case "disable":
+		return a.keysSetDisabled(ctx, rest[1:], true)
+	case "enable":
+		return a.keysSetDisabled(ctx, rest[1:], false)
 	case "revoke":
 		return a.keysRevoke(ctx, rest[1:])
 	case "transfer":
 		return a.keysTransfer(ctx, rest[1:])
 	default:
-		return usagef("unknown command \"keys %s\" (want create, list, edit, revoke or transfer)", rest[0])
+		return usagef("unknown command \"keys %s\" (want %s)", rest[0], keyCommands)
 	}
 }
+
+// keyCommands lists the keys subcommands for messages.
+const keyCommands = "create, list, edit, roll, disable, enable, revoke or transfer"
 
 // keysCreate creates a key and prints it alone on stdout: the only time its
 // plaintext exists, since only its SHA-256 is stored.
@@ -55,12 +61,24 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usagef("keys create takes no arguments, got %q (quote a name with spaces)", pos[0])
 	}
-	if strings.TrimSpace(*user) == "" {
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc == nil && strings.TrimSpace(*user) == "" {
 		return usagef("keys create needs --user")
 	}
 	scopes, err := db.ParseScopes(*scopesArg)
 	if err != nil {
 		return fmt.Errorf("--scopes: %w", err)
+	}
+	if rc != nil {
+		expiresAt, err := parseExpiry(*expires, time.Now())
+		if err != nil {
+			return err
+		}
+		in := db.KeyInput{Name: *name, Description: *description, Scopes: scopes, ExpiresAt: expiresAt}
+		return a.remoteKeysCreate(ctx, rc, *user, in, *expires, *team)
 	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
@@ -95,13 +113,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.stdout, secret)
-	exp := "never"
-	if k.ExpiresAt != nil {
-		exp = k.ExpiresAt.UTC().Format(time.RFC3339)
-	}
-	fmt.Fprintf(a.stderr, "Created key %d %q for %s (expires: %s). It is not shown again.\n",
-		k.ID, k.Name, k.Owner(), exp)
+	a.printCreated(keyViewOf(k, store.Now()), secret)
 	return nil
 }
 
@@ -166,6 +178,13 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 		}
 		filter.Status = st
 	}
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		return a.remoteKeysList(ctx, rc, *user, filter, *asJSON)
+	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -184,15 +203,7 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := store.Now()
-	if *asJSON {
-		return writeKeysJSON(a.stdout, keys, now)
-	}
-	if len(keys) == 0 {
-		fmt.Fprintln(a.stderr, "No keys found.")
-		return nil
-	}
-	return writeKeysTable(a.stdout, keys, now)
+	return a.printKeys(keyViewsOf(keys, store.Now()), *asJSON)
 }
 
 // listAllKeys pages through ListKeys, which caps each page, so that the CLI
@@ -213,85 +224,6 @@ func listAllKeys(ctx context.Context, store *db.Store, access db.KeyAccess, f db
 	}
 }
 
-// keyJSON is one key in `keys list --json`; scripts rely on these names.
-// Times are RFC 3339 in UTC, or null.
-type keyJSON struct {
-	ID         int64        `json:"id"`
-	User       string       `json:"user"`
-	Name       string       `json:"name"`
-	Hint       string       `json:"hint"`
-	Scopes     []string     `json:"scopes"`
-	CreatedAt  string       `json:"created_at"`
-	ExpiresAt  *string      `json:"expires_at"`
-	LastUsedAt *string      `json:"last_used_at"`
-	Status     db.KeyStatus `json:"status"`
-	// Owner is the owner as services see it (user's email, or
-	// "team:NAME"); User stays the person who made the key.
-	Owner     string `json:"owner"`
-	OwnerType string `json:"owner_type"`
-}
-
-func writeKeysJSON(w io.Writer, keys []db.Key, now time.Time) error {
-	out := make([]keyJSON, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, toKeyJSON(k, now))
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
-// toKeyJSON is k as `keys list --json` (and `keys edit --json`) print it.
-func toKeyJSON(k db.Key, now time.Time) keyJSON {
-	scopes := k.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
-	return keyJSON{
-		ID:         k.ID,
-		User:       k.OwnerEmail,
-		Name:       k.Name,
-		Hint:       k.Hint,
-		Scopes:     scopes,
-		CreatedAt:  k.CreatedAt.UTC().Format(time.RFC3339),
-		ExpiresAt:  rfc3339(k.ExpiresAt),
-		LastUsedAt: rfc3339(k.LastUsedAt),
-		Status:     k.Status(now),
-		Owner:      k.Owner(),
-		OwnerType:  k.OwnerType(),
-	}
-}
-
-func rfc3339(t *time.Time) *string {
-	if t == nil {
-		return nil
-	}
-	s := t.UTC().Format(time.RFC3339)
-	return &s
-}
-
-// tableTime is the table's time format, always in UTC (as the help says).
-const tableTime = "2006-01-02 15:04"
-
-func formatTime(t *time.Time, none string) string {
-	if t == nil {
-		return none
-	}
-	return t.UTC().Format(tableTime)
-}
-
-func writeKeysTable(w io.Writer, keys []db.Key, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tNAME\tHINT\tSTATUS\tCREATED\tLAST USED\tEXPIRES")
-	for _, k := range keys {
-		created := k.CreatedAt
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			k.ID, k.Owner(), k.Name, k.Hint, k.Status(now),
-			formatTime(&created, ""), formatTime(k.LastUsedAt, "never"), formatTime(k.ExpiresAt, "never"))
-	}
-	return tw.Flush()
-}
-
 // keysRevoke revokes a key by id, from any owner.
 func (a *app) keysRevoke(ctx context.Context, args []string) error {
 	fs := a.newFlagSet("keys revoke")
@@ -307,6 +239,13 @@ func (a *app) keysRevoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		return a.remoteKeysRevoke(ctx, rc, id, *reason)
+	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -317,8 +256,7 @@ func (a *app) keysRevoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "Revoked key %d %q of %s. A running server refuses it within seconds.\n",
-		k.ID, k.Name, k.OwnerEmail)
+	a.printRevoked(keyViewOf(k, store.Now()))
 	return nil
 }
 

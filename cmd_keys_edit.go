@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -143,6 +142,13 @@ func (a *app) keysEdit(ctx context.Context, args []string) error {
 	if !anyEditFlag(given) {
 		return usagef("keys edit needs at least one of %s", editFlagNames())
 	}
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		return a.remoteKeysEdit(ctx, rc, id, values, given, *asJSON)
+	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -162,14 +168,17 @@ func (a *app) keysEdit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := store.Now()
-	fmt.Fprintf(a.stderr, "Saved key %d %q of %s. A running server applies it within seconds.\n", k.ID, k.Name, k.Owner())
-	if *asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(toKeyJSON(k, now))
+	return a.printSavedKey(keyViewOf(k, store.Now()), *asJSON)
+}
+
+// printSavedKey reports an edited key: a note on stderr, the key on
+// stdout as a table row or, with --json, one object of keys list --json.
+func (a *app) printSavedKey(k keyView, asJSON bool) error {
+	fmt.Fprintf(a.stderr, "Saved key %d %q of %s. A running server applies it within seconds.\n", k.ID, k.Name, k.Owner)
+	if asJSON {
+		return writeJSON(a.stdout, k.json())
 	}
-	return writeKeysTable(a.stdout, []db.Key{k}, now)
+	return writeKeysTable(a.stdout, []keyView{k})
 }
 
 func anyEditFlag(given map[string]bool) bool {

@@ -82,6 +82,10 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 		MetricsToken:    cfg.MetricsToken,
 		Version:         versionString(),
 		Logger:          logger,
+		// The handlers' clock is the store's: nil (time.Now) but in
+		// tests, which must not see a key created at one time and
+		// judged at another.
+		Now: a.dbOptions.Now,
 	}, store, verifier)
 	if err != nil {
 		_ = ln.Close() // nothing was served; the error above is the news

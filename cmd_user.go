@@ -12,18 +12,23 @@ import (
 	"github.com/keyward/keyward/db"
 )
 
-// user dispatches `keyward user add|role|disable|enable`.
+// user dispatches `keyward user add|list|invite|role|disable|enable`
+// (`keyward users …` is the same command).
 func (a *app) user(ctx context.Context, args []string) error {
 	rest, err := a.parse(a.newFlagSet("user"), args, false, "user")
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return usagef("user needs a command: add, role, disable or enable")
+		return usagef("user needs a command: %s", userCommands)
 	}
 	switch rest[0] {
 	case "add":
 		return a.userAdd(ctx, rest[1:])
+	case "list":
+		return a.usersList(ctx, rest[1:])
+	case "invite":
+		return a.usersInvite(ctx, rest[1:])
 	case "role":
 		return a.userRole(ctx, rest[1:])
 	case "disable":
@@ -31,9 +36,12 @@ func (a *app) user(ctx context.Context, args []string) error {
 	case "enable":
 		return a.userSetDisabled(ctx, rest[1:], false)
 	default:
-		return usagef("unknown command \"user %s\" (want add, role, disable or enable)", rest[0])
+		return usagef("unknown command \"user %s\" (want %s)", rest[0], userCommands)
 	}
 }
+
+// userCommands lists the user subcommands for messages.
+const userCommands = "add, list, invite, role, disable or enable"
 
 // userAdd creates a user. The password comes from the first line of stdin,
 // so that it never appears in the process list or shell history; without
@@ -134,6 +142,23 @@ func (a *app) userSetDisabled(ctx context.Context, args []string, disabled bool)
 	if len(pos) != 1 {
 		return usagef("user %s needs one email address", verb)
 	}
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		u, err := rc.userByEmail(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if already := (u.DisabledAt != nil) == disabled; !already {
+			if err := rc.userAction(ctx, u.ID, verb, nil); err != nil {
+				return err
+			}
+		}
+		a.printUserDisabled(u.Email, disabled, (u.DisabledAt != nil) == disabled)
+		return nil
+	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -144,18 +169,12 @@ func (a *app) userSetDisabled(ctx context.Context, args []string, disabled bool)
 	if err != nil {
 		return err
 	}
-	if u.Disabled() == disabled {
-		fmt.Fprintf(a.stderr, "%s is already %sd.\n", u.Email, verb)
-		return nil
+	if u.Disabled() != disabled {
+		if err := store.SetUserDisabled(ctx, u.ID, disabled, db.CLIActor()); err != nil {
+			return err
+		}
 	}
-	if err := store.SetUserDisabled(ctx, u.ID, disabled, db.CLIActor()); err != nil {
-		return err
-	}
-	if disabled {
-		fmt.Fprintf(a.stderr, "Disabled %s: their sessions ended and their keys no longer verify.\n", u.Email)
-	} else {
-		fmt.Fprintf(a.stderr, "Enabled %s: they can sign in and their keys verify again.\n", u.Email)
-	}
+	a.printUserDisabled(u.Email, disabled, u.Disabled() == disabled)
 	return nil
 }
 
@@ -183,6 +202,21 @@ func (a *app) userRole(ctx context.Context, args []string) error {
 	if !role.Valid() {
 		return usagef("%q is not a role: use admin, auditor or member", pos[1])
 	}
+	rc, err := a.remote()
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		u, err := rc.userByEmail(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if err := rc.userAction(ctx, u.ID, "role", map[string]string{"role": string(role)}); err != nil {
+			return err
+		}
+		a.printUserRole(u.Email, role)
+		return nil
+	}
 	store, _, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
@@ -195,6 +229,6 @@ func (a *app) userRole(ctx context.Context, args []string) error {
 	if err := store.SetUserRole(ctx, u.ID, role, db.CLIActor()); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "%s is now %s. A signed-in browser gets the new role on its next request.\n", u.Email, role)
+	a.printUserRole(u.Email, role)
 	return nil
 }

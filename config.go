@@ -18,6 +18,8 @@ import (
 // a bad value in the environment does not matter when the flag overrides it.
 type setting struct {
 	flag, env, def, usage string
+	// isBool makes the flag a switch: --insecure-http alone means true.
+	isBool bool
 
 	value string
 	set   bool
@@ -33,6 +35,9 @@ func (s *setting) String() string {
 		return s.def
 	}
 }
+
+// IsBoolFlag tells package flag that a switch takes no value.
+func (s *setting) IsBoolFlag() bool { return s != nil && s.isBool }
 
 func (s *setting) Set(v string) error {
 	s.value, s.set = v, true
@@ -56,6 +61,9 @@ func (s *setting) resolve(env func(string) string) (value, source string) {
 // mean the same.
 type globals struct {
 	addr, db, baseURL, trustedProxies, logFormat, sessionIdle, sessionAbsolute, metricsToken, apiRate setting
+	// server and insecureHTTP send the key and user commands to a
+	// Keyward's management API instead of the database (cmd_remote.go).
+	server, insecureHTTP setting
 }
 
 func newGlobals() *globals {
@@ -78,11 +86,16 @@ func newGlobals() *globals {
 			usage: "bearer token GET /metrics requires (at least 16 characters; prefer the variable: flags show in ps); none: /metrics is open"},
 		apiRate: setting{flag: "api-rate", env: "KEYWARD_API_RATE", def: "10",
 			usage: "management API calls a second per token, with a burst of five seconds' worth"},
+		server: setting{flag: "server", env: "KEYWARD_SERVER",
+			usage: "URL of a Keyward: keys and users commands call its management API with the token in KEYWARD_TOKEN instead of opening --db"},
+		insecureHTTP: setting{flag: "insecure-http", env: "KEYWARD_INSECURE_HTTP", def: "false", isBool: true,
+			usage: "allow an http:// --server that is not loopback (the token travels in clear text)"},
 	}
 }
 
 func (g *globals) all() []*setting {
-	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate}
+	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate,
+		&g.server, &g.insecureHTTP}
 }
 
 // register adds the global flags to fs, bound to g, so that a value given

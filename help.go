@@ -21,8 +21,17 @@ Usage:
                                   list keys as a table, or as JSON for scripts
   keyward keys edit ID [--name N] [--description D] [--expires WHEN] [--json]
                                   change a key after its creation
+  keyward keys roll ID [--grace 1h]
+                                  replace a key; print the new one alone on stdout
+  keyward keys disable ID [--reason R] | keys enable ID
+                                  stop a key for now, or let it work again
   keyward keys revoke ID [--reason R]
                                   revoke a key for good
+  keyward users list|invite|role|disable|enable
+                                  people (users is user: both names work)
+  keyward --server URL keys …|users …
+                                  the same commands against a Keyward's management
+                                  API, with the token in KEYWARD_TOKEN
   keyward scopes list|add|retire  the scope catalog: which scopes keys may carry
   keyward keys transfer ID --to-team T | --to-user E
                                   give a key to a team or another person
@@ -61,8 +70,10 @@ only command that does: the others refuse a database whose schema is older
 than theirs, and every command refuses one a newer version has upgraded.
 `
 
-const helpUser = `Usage:
+const helpUser = `Usage (users is the same command as user):
   keyward user add --email E [--admin|--auditor]
+  keyward users list [--json]
+  keyward users invite --email E [--admin|--auditor]
   keyward user role E admin|auditor|member
   keyward user disable E
   keyward user enable E
@@ -76,18 +87,37 @@ When stdin is a terminal or empty (</dev/null), a random password is
 generated and printed alone on stdout; an empty line is refused.
 Passwords need at least 15 characters and must not be easy to guess.
 
+users list prints ID, EMAIL, ROLE, STATUS, ACTIVE KEYS (keys that would
+verify now), CREATED and LAST LOGIN (UTC), by email.
+  --json     an array of objects with id, email, role, created_at,
+             disabled_at, last_login_at (RFC 3339 or null) and active_keys
+
+users invite prints a one-time link alone on stdout for the person to set
+their own password (a member, an admin with --admin, an auditor with
+--auditor). It is shown once; a new invite to the address replaces it.
+Locally the link starts with --base-url (KEYWARD_BASE_URL).
+
 user role gives a user another role; it applies on their next request.
 The last active admin keeps the role.
 
 user disable ends the user's sessions at once and makes their keys fail
 verification; user enable reverses it. The last active admin cannot be
 disabled.
+
+Remote (--server URL, or KEYWARD_SERVER): list, invite, role, disable and
+enable call that Keyward's management API with the token in KEYWARD_TOKEN
+(admin:read to list, admin:write for the rest), with the same output. There
+is no flag for the token, so it stays out of shell history and ps. add runs
+locally only (a password belongs on the server's host; invite instead).
 `
 
 var helpKeys = `Usage:
   keyward keys create --user E --name N [--team T] [--expires WHEN] [--scopes a,b] [--description D]
   keyward keys list [--user E] [--status S] [--stale] [--json]
   keyward keys edit ID [--name N] [--description D] [--expires WHEN] [--json]
+  keyward keys roll ID [--grace 0|1h|24h|7d]
+  keyward keys disable ID [--reason R]
+  keyward keys enable ID
   keyward keys revoke ID [--reason R]
   keyward keys transfer ID --to-team T | --to-user E
 
@@ -121,9 +151,33 @@ brought forward; it moves later only within the maximum key lifetime
 counted from the key's creation (never, for a key that was rolled), and
 "never" only when no maximum is set.
 ` + keyEditHelp() + `
+keys roll replaces a key with a new one of the same name, scopes, limits
+and owner, prints the new key alone on stdout (it is never shown again)
+and tells on stderr until when the old one works.
+  --grace    how long the old key keeps working, from 0 (the default: it
+             stops now) to 7d, e.g. 1h or 24h, and within the maximum key
+             lifetime. A key is rolled once; a disabled, revoked or pending
+             key is not rolled.
+
+keys disable stops a key at once (verification answers DISABLED) and
+records --reason; keys enable lets it work again. Both say so, and change
+nothing, when the key is already in that state. A revoked key stays revoked.
+
 keys revoke ends a key for good. A running server stops accepting it within
 half a second (it checks the database for changes made outside it four
 times a second).
+
+Remote (--server URL, or KEYWARD_SERVER): create, list, edit, roll,
+disable, enable and revoke call that Keyward's management API instead of
+opening the database, with the same output. They act as the person whose
+management token is in KEYWARD_TOKEN (create one on your Account page);
+there is no flag for the token, so it stays out of shell history and ps.
+create makes the key for that person (--user may be left out, or must
+name them); list shows every key when the token carries admin:read, else
+the person's own. An http:// server other than localhost is refused unless
+--insecure-http is given. An error the server answers prints its detail
+and code, e.g. "keyward: Key not found. (404 NOT_FOUND)". transfer runs
+locally only.
 
 keys transfer gives a key to a team (--to-team) or to another active person
 (--to-user). The key keeps its id, secret, usage and history; services see
@@ -233,6 +287,7 @@ var helpTopics = map[string]string{
 	"":        helpOverview,
 	"serve":   helpServe,
 	"user":    helpUser,
+	"users":   helpUser,
 	"keys":    helpKeys,
 	"scopes":  helpScopes,
 	"teams":   helpTeams,

@@ -159,7 +159,7 @@ func TestKeysListErrors(t *testing.T) {
 	wantFailure(t, c.run("", "keys", "list", "--user", "zed@example.com"), 1, "no user has the email")
 	wantFailure(t, c.run("", "keys", "list", "extra"), 2, "takes no arguments")
 	wantFailure(t, c.run("", "keys", "rotate"), 2, "keys rotate")
-	wantFailure(t, c.run("", "keys"), 2, "create, list, edit, revoke or transfer")
+	wantFailure(t, c.run("", "keys"), 2, "create, list, edit, roll, disable, enable, revoke or transfer")
 }
 
 func TestCommandsNeedExistingDatabase(t *testing.T) {

@@ -94,7 +94,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	switch cmd {
 	case "serve":
 		return a.serve(ctx, rest)
-	case "user":
+	case "user", "users":
 		return a.user(ctx, rest)
 	case "keys":
 		return a.keys(ctx, rest)
@@ -272,7 +272,14 @@ func buildVersion(bi *debug.BuildInfo) string {
 // `user add` may create it (to add the first admin before the first start):
 // for the others a missing file means a wrong --db, and quietly creating an
 // empty database there would hide the mistake.
+//
+// With --server set, a command that reached openStore has no remote form:
+// it is refused rather than run against a local database the operator
+// did not mean.
 func (a *app) openStore(ctx context.Context, create bool) (*db.Store, config, error) {
+	if server, src := a.g.server.resolve(a.env); strings.TrimSpace(server) != "" {
+		return nil, config{}, fmt.Errorf("this command opens the database and has no remote form: run it on the server's host without %s", src)
+	}
 	cfg, err := a.g.load(a.env)
 	if err != nil {
 		return nil, config{}, err
@@ -345,6 +352,9 @@ var flagForField = map[string]string{
 	"scopes":      "--scopes",
 	"expires_at":  "--expires",
 	"reason":      "--reason",
+	"grace":       "--grace",
+	"allowed_ips": "--allow-ip",
+	"meta":        "--meta",
 }
 
 // userMessage is the one line an operator sees for err: the field messages
