@@ -192,6 +192,10 @@ func bearerToken(h string) (string, bool) {
 func (h *Handler) RegisterManagementAPI(api huma.API) {
 	api.UseMiddleware(h.apiAuth(api))
 	h.registerMe(api)
+	h.registerUsers(api)
+	h.registerAudit(api)
+	h.registerScopes(api)
+	h.registerTeams(api)
 	h.registerKeys(api)
 }
 
