@@ -48,7 +48,8 @@ test-race:
 	go test -race ./...
 
 ## test-ci: the tests as CI runs them: race detector, no cached results, and
-## every optional test required (browser tests fail when Chromium is missing).
+## every optional test required (browser tests fail when Chromium is missing,
+## docs/api.md's examples when curl or jq is).
 ## The PostgreSQL tests run when KEYWARD_TEST_POSTGRES names a server (a
 ## postgres:// URL of a role with CREATEDB; .ci/run starts Debian's and sets
 ## it) and then fail, not skip, when it does not answer. Without it they
@@ -66,7 +67,7 @@ test-ci:
 		echo "make test-ci: CI=true but KEYWARD_TEST_POSTGRES_OUTAGE is not set, so the PostgreSQL outage test would be skipped; set it to \"VERSION CLUSTER postgres://ROLE:PASSWORD@HOST:PORT/postgres\" of a cluster it may stop (.ci/run does)." >&2; \
 		exit 1; \
 	fi
-	KEYWARD_BROWSER_TESTS=required go test -race -count=1 -timeout 40m ./...
+	KEYWARD_BROWSER_TESTS=required KEYWARD_DOCS_TESTS=required go test -race -count=1 -timeout 40m ./...
 	# Every benchmark once: a feature that breaks a benchmark's setup (a
 	# scope the catalog does not hold) fails here, not in make bench.
 	go test -run '^$$' -bench . -benchtime 1x -count=1 ./...
