@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/keyward/keyward/db"
 )
 
 // TestAPIDocsPage: /docs/api is a page (the page CSP, not the JSON one)
@@ -52,6 +54,14 @@ func TestAPIDocsPage(t *testing.T) {
 		if doc.Find(`a[href="`+OpenAPIPath+d+`"]`).Length() != 1 {
 			t.Errorf("/docs/api does not link %s%s", OpenAPIPath, d)
 		}
+	}
+	// The Account page's tokens card links the reference too.
+	ann := a.createUser("ann@example.com", db.RoleMember)
+	b := a.browser()
+	b.login(ann.Email, testPassword)
+	account := b.get("/account").doc(t)
+	if got := account.Find(`[data-testid="tokens-api-docs"]`).AttrOr("href", ""); got != "/docs/api" {
+		t.Errorf("tokens card's API link: got %q, want /docs/api", got)
 	}
 	login := a.api(http.MethodGet, "/login", nil, nil).doc(t)
 	if got := login.Find(`[data-testid="footer-api-link"]`).AttrOr("href", ""); got != "/docs/api" {

@@ -87,42 +87,6 @@ func (e APIKeyStatus) Valid() bool {
 	}
 }
 
-// Defines values for APITeamMyRole.
-const (
-	APITeamMyRoleMaintainer APITeamMyRole = "maintainer"
-	APITeamMyRoleMember     APITeamMyRole = "member"
-)
-
-// Valid indicates whether the value is a known member of the APITeamMyRole enum.
-func (e APITeamMyRole) Valid() bool {
-	switch e {
-	case APITeamMyRoleMaintainer:
-		return true
-	case APITeamMyRoleMember:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for APITeamDetailMyRole.
-const (
-	APITeamDetailMyRoleMaintainer APITeamDetailMyRole = "maintainer"
-	APITeamDetailMyRoleMember     APITeamDetailMyRole = "member"
-)
-
-// Valid indicates whether the value is a known member of the APITeamDetailMyRole enum.
-func (e APITeamDetailMyRole) Valid() bool {
-	switch e {
-	case APITeamDetailMyRoleMaintainer:
-		return true
-	case APITeamDetailMyRoleMember:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for APITeamMemberRole.
 const (
 	APITeamMemberRoleMaintainer APITeamMemberRole = "maintainer"
@@ -552,15 +516,12 @@ type APITeam struct {
 	// Members How many people are in it.
 	Members int64 `json:"members"`
 
-	// MyRole The caller's role in the team; null when not in it.
-	MyRole *APITeamMyRole `json:"my_role"`
+	// MyRole The caller's role in the team (maintainer or member); null when not in it.
+	MyRole *string `json:"my_role"`
 
 	// Name Example: payments
 	Name string `json:"name"`
 }
-
-// APITeamMyRole The caller's role in the team; null when not in it.
-type APITeamMyRole string
 
 // APITeamDetail defines model for APITeamDetail.
 type APITeamDetail struct {
@@ -578,8 +539,8 @@ type APITeamDetail struct {
 	// Members How many people are in it.
 	Members int64 `json:"members"`
 
-	// MyRole The caller's role in the team; null when not in it.
-	MyRole *APITeamDetailMyRole `json:"my_role"`
+	// MyRole The caller's role in the team (maintainer or member); null when not in it.
+	MyRole *string `json:"my_role"`
 
 	// Name Example: payments
 	Name string `json:"name"`
@@ -587,9 +548,6 @@ type APITeamDetail struct {
 	// People Its people, maintainers first.
 	People *[]APITeamMember `json:"people"`
 }
-
-// APITeamDetailMyRole The caller's role in the team; null when not in it.
-type APITeamDetailMyRole string
 
 // APITeamMember defines model for APITeamMember.
 type APITeamMember struct {
