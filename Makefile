@@ -5,7 +5,7 @@
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build generate templ css run test test-race test-ci lint check-generated fuzz bench screenshots clean
+.PHONY: all build generate templ css apiclient openapi run test test-race test-ci lint check-generated fuzz bench screenshots clean
 
 all: lint test build
 
@@ -13,8 +13,9 @@ all: lint test build
 build:
 	go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o keyward .
 
-## generate: regenerate the committed templ Go files and the Tailwind CSS
-generate: templ css
+## generate: regenerate the committed templ Go files, the Tailwind CSS and
+## the management API's client (from the committed OpenAPI document)
+generate: templ css apiclient
 
 templ:
 	go tool templ generate
@@ -22,6 +23,19 @@ templ:
 ## css: rebuild static/css/app.css from static/css/input.css (needs `npm ci` once)
 css:
 	npm run build:css
+
+# oapi-codegen lives in tools/go.mod with the linters (see LINT_TOOL below).
+## apiclient: regenerate web/apiclient (the typed client the end-to-end test
+## drives) from docs/openapi-3.0.json
+apiclient:
+	go tool -modfile=tools/go.mod oapi-codegen -config web/apiclient/oapi-codegen.yaml docs/openapi-3.0.json
+
+## openapi: rewrite docs/openapi.json and docs/openapi-3.0.json from what the
+## server serves (TestOpenAPIDocumentCommitted fails until this is run after
+## an operation changed), then regenerate the client from them
+openapi:
+	KEYWARD_UPDATE_OPENAPI=1 go test -run '^TestOpenAPIDocumentCommitted$$' -count=1 ./web/
+	$(MAKE) apiclient
 
 ## run: serve the dashboard on http://localhost:8080
 run:
@@ -34,7 +48,8 @@ test-race:
 	go test -race ./...
 
 ## test-ci: the tests as CI runs them: race detector, no cached results, and
-## every optional test required (browser tests fail when Chromium is missing).
+## every optional test required (browser tests fail when Chromium is missing,
+## docs/api.md's examples when curl or jq is).
 ## The PostgreSQL tests run when KEYWARD_TEST_POSTGRES names a server (a
 ## postgres:// URL of a role with CREATEDB; .ci/run starts Debian's and sets
 ## it) and then fail, not skip, when it does not answer. Without it they
@@ -52,7 +67,7 @@ test-ci:
 		echo "make test-ci: CI=true but KEYWARD_TEST_POSTGRES_OUTAGE is not set, so the PostgreSQL outage test would be skipped; set it to \"VERSION CLUSTER postgres://ROLE:PASSWORD@HOST:PORT/postgres\" of a cluster it may stop (.ci/run does)." >&2; \
 		exit 1; \
 	fi
-	KEYWARD_BROWSER_TESTS=required go test -race -count=1 -timeout 40m ./...
+	KEYWARD_BROWSER_TESTS=required KEYWARD_DOCS_TESTS=required go test -race -count=1 -timeout 40m ./...
 	# Every benchmark once: a feature that breaks a benchmark's setup (a
 	# scope the catalog does not hold) fails here, not in make bench.
 	go test -run '^$$' -bench . -benchtime 1x -count=1 ./...
@@ -73,7 +88,7 @@ lint:
 	$(LINT_TOOL) staticcheck ./...
 	$(LINT_TOOL) gosec -quiet -exclude-dir=bench ./...
 
-## check-generated: regenerate the templ files and the CSS, then fail if
+## check-generated: regenerate the templ files, the CSS and the API client, then fail if
 ## they differ from the committed ones or left files that are not committed
 check-generated: generate
 	@if ! git diff --exit-code; then \

@@ -10,9 +10,10 @@ import (
 	"sync"
 )
 
-// FS holds css/, js/ and img/. web serves it under /static/.
+// FS holds css/, js/, img/ and vendor/ (third-party assets copied from
+// npm by `npm run vendor`). web serves it under /static/.
 //
-//go:embed css js img
+//go:embed css js img vendor
 var FS embed.FS
 
 // versions maps each embedded file path to a short content hash. It is built

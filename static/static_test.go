@@ -53,6 +53,10 @@ func TestAssets(t *testing.T) {
 		{"css/app.css", ".kw-btn-primary"},
 		{"js/app.js", "data-confirm-leave"},
 		{"img/favicon.svg", "<svg"},
+		// npm run vendor copies the pinned swagger-ui-dist (package.json).
+		{"vendor/swagger-ui/swagger-ui-bundle.js", `PACKAGE_VERSION:"5.35.0"`},
+		{"vendor/swagger-ui/swagger-ui.css", ".swagger-ui"},
+		{"js/api-docs.js", "validatorUrl: null"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -15,6 +15,11 @@ type Layout struct {
 	Version   string
 	Nav       string    // active navigation item: "keys", "admin", "account", or ""
 	Now       time.Time // reference for relative times ("3 days ago")
+	// Stylesheets and Scripts are extra static assets (paths under
+	// /static) that one page needs and the others should not download,
+	// such as the API reference's renderer.
+	Stylesheets []string
+	Scripts     []string
 }
 
 // CurrentUser is the signed-in person as the layout shows them.

@@ -22,7 +22,7 @@ import (
 // OpenAPIPath is where the management API's document is served, as
 // OpenAPI 3.1 (.json and .yaml) and downgraded to 3.0 (-3.0.json) for
 // tools that do not read 3.1 yet.
-const OpenAPIPath = "/api/v1/openapi"
+const OpenAPIPath = handlers.OpenAPIDocument
 
 // newManagementAPI mounts the management API on e: huma builds the routes
 // and the OpenAPI document from package handlers' operations. huma's own

@@ -62,6 +62,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.GET("/login", h.LoginShow)
 	b.POST("/login", h.LoginSubmit)
 	b.POST("/logout", h.Logout)
+	// The management API's reference, open like the document it renders.
+	b.GET("/docs/api", h.APIDocs)
 
 	u := b.Group("", handlers.RequireAuth)
 	u.GET("/keys", h.KeysList)
