@@ -1,0 +1,300 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/handlers"
+)
+
+// The authorization table of the management API: every operation of the
+// served OpenAPI document × callers (nobody, an API key, tokens without
+// and with the operation's permission, for a member, an auditor and an
+// admin) × targets (the caller's own object, another person's, an id that
+// does not exist). The expected answer is derived from the permission the
+// operation declares and the dashboard's rules (handlers/key_access.go):
+//
+//   - no credential: 401 MISSING_TOKEN; an API key (kw_): 401
+//     KEY_NOT_ACCEPTED; a token without the permission: 403
+//     MISSING_PERMISSION, before any id is looked at;
+//   - an id that does not exist: 404;
+//   - another person's object: 404 (never 403: an outsider learns nothing
+//     of what exists), unless the token reaches every object: admin:read
+//     for reads, admin:write for changes, like an auditor's or an admin's
+//     dashboard;
+//   - otherwise the operation's success status.
+//
+// Exceptions are written in the table with the reason. Every answer goes
+// through the validating client, and a refused request must leave the
+// database as it was.
+
+// Kinds of object an operation's path parameters name.
+const (
+	noTarget    = ""
+	keyTarget   = "key"
+	tokenTarget = "token"
+	userTarget  = "user"
+	teamTarget  = "team"
+	scopeTarget = "scope"
+)
+
+// Targets of a cell.
+const (
+	targetNone    = "no id"
+	targetOwn     = "own"
+	targetOther   = "another person's"
+	targetMissing = "missing id"
+)
+
+// authzOp is one row of the table: how to call an operation so that an
+// allowed call succeeds.
+type authzOp struct {
+	target string // what the path parameters name
+	ok     int    // the status of an allowed call
+	// anyToken: the operation declares no permission (any live token).
+	anyToken bool
+	body     func(f *authzFixture) any
+	query    string
+	idem     bool // send a fresh Idempotency-Key
+	// prepare puts a fresh target in the state the operation acts on
+	// (a disabled key for enable-key).
+	prepare func(f *authzFixture, id string)
+	// reach says whether a token carrying perms acts on another person's
+	// object; nil derives it from the operation's permission.
+	reach func(perms []db.Permission) bool
+	// except overrides the derived answer of "caller/target" cells, with
+	// the reason in a comment.
+	except map[string]int
+}
+
+// authzOps is the table, by operation id. An operation the document
+// serves that is missing here fails TestMgmtAuthorization.
+var authzOps = map[string]authzOp{
+	"get-me": {ok: http.StatusOK, anyToken: true},
+}
+
+// authzCaller is one column of callers.
+type authzCaller struct {
+	name string
+	role db.Role // whose credential ("" for nobody)
+	cred string  // "none", "key" or "token"
+	// perms are the token's permissions for op (nil for all the role
+	// holds); skip is true when the column says nothing new for op.
+	perms func(op servedOp) (perms []db.Permission, skip bool)
+}
+
+func without(r db.Role) func(op servedOp) ([]db.Permission, bool) {
+	return func(op servedOp) ([]db.Permission, bool) {
+		all := db.RolePermissions(r)
+		if op.Perm == "" || !slices.Contains(all, op.Perm) {
+			return nil, true
+		}
+		return slices.DeleteFunc(slices.Clone(all), func(p db.Permission) bool { return p == op.Perm }), false
+	}
+}
+
+var authzCallers = []authzCaller{
+	{name: "nobody", cred: "none"},
+	{name: "member's API key", role: db.RoleMember, cred: "key"},
+	{name: "member without the permission", role: db.RoleMember, cred: "token", perms: without(db.RoleMember)},
+	{name: "member", role: db.RoleMember, cred: "token"},
+	{name: "auditor", role: db.RoleAuditor, cred: "token"},
+	{name: "admin", role: db.RoleAdmin, cred: "token"},
+	{name: "admin without the permission", role: db.RoleAdmin, cred: "token", perms: without(db.RoleAdmin)},
+	{name: "admin with keys permissions only", role: db.RoleAdmin, cred: "token",
+		perms: func(op servedOp) ([]db.Permission, bool) {
+			return []db.Permission{db.PermKeysRead, db.PermKeysWrite}, op.Perm != db.PermKeysRead && op.Perm != db.PermKeysWrite
+		}},
+}
+
+// targetsOf lists the targets of an operation on kind. A person's own
+// account is no target of the admin operations on users (an admin
+// demoting or disabling themselves is bad input, tested there).
+func targetsOf(kind string) []string {
+	switch kind {
+	case noTarget:
+		return []string{targetNone}
+	case userTarget, scopeTarget:
+		return []string{targetOther, targetMissing}
+	}
+	return []string{targetOwn, targetOther, targetMissing}
+}
+
+// pathFor makes a fresh target of kind for the cell and fills op's path
+// with it, returning the path and the target's id.
+func (f *authzFixture) pathFor(t *testing.T, op servedOp, kind, target string, caller db.User) (string, string) {
+	t.Helper()
+	owner := caller
+	if target == targetOther {
+		owner = f.bob
+	}
+	id := "999999"
+	if target != targetMissing {
+		switch kind {
+		case noTarget:
+			id = ""
+		case keyTarget:
+			id = itoa(f.newKey(owner).ID)
+		case tokenTarget:
+			id = itoa(f.newToken(owner))
+		case userTarget:
+			id = itoa(f.newMember().ID)
+		case teamTarget:
+			id = itoa(f.newTeam(owner).ID)
+		case scopeTarget:
+			id = testCatalog[0]
+		default:
+			t.Fatalf("%s: unknown target kind %q", op.ID, kind)
+		}
+	} else if kind == scopeTarget {
+		id = "no-such-scope"
+	}
+	path := op.Path
+	for _, p := range op.PathParams {
+		path = strings.ReplaceAll(path, "{"+p+"}", id)
+	}
+	return path, id
+}
+
+// want derives the expected status and problem code of one cell.
+func (spec authzOp) want(op servedOp, c authzCaller, perms []db.Permission, target string) (int, string) {
+	switch {
+	case c.cred == "none":
+		return http.StatusUnauthorized, "MISSING_TOKEN"
+	case c.cred == "key" && !op.accepts(handlers.SchemeKey):
+		return http.StatusUnauthorized, "KEY_NOT_ACCEPTED"
+	case op.Perm != "" && !slices.Contains(perms, op.Perm):
+		return http.StatusForbidden, "MISSING_PERMISSION"
+	}
+	if s, ok := spec.except[c.name+"/"+target]; ok {
+		return s, codeOf(s)
+	}
+	switch target {
+	case targetMissing:
+		return http.StatusNotFound, "NOT_FOUND"
+	case targetOther:
+		reach := spec.reach
+		if reach == nil {
+			reach = reachByPermission(op.Perm)
+		}
+		if !reach(perms) {
+			return http.StatusNotFound, "NOT_FOUND"
+		}
+	}
+	return spec.ok, ""
+}
+
+// reachByPermission is the dashboard's rule: reading another person's
+// key takes admin:read, changing it admin:write; the admin side's
+// operations act on anyone's objects.
+func reachByPermission(p db.Permission) func([]db.Permission) bool {
+	return func(perms []db.Permission) bool {
+		switch p {
+		case db.PermKeysRead:
+			return slices.Contains(perms, db.PermAdminRead)
+		case db.PermKeysWrite:
+			return slices.Contains(perms, db.PermAdminWrite)
+		case db.PermAdminRead, db.PermAdminWrite:
+			return true
+		}
+		return false
+	}
+}
+
+// codeOf is the generic code of a refusal status ("" for success).
+func codeOf(status int) string {
+	if status < 400 {
+		return ""
+	}
+	code, _, _ := statusTextFor(status)
+	return code
+}
+
+func TestMgmtAuthorization(t *testing.T) {
+	ops := servedOperations(t, newTestApp(t))
+	served := map[string]bool{}
+	for _, op := range ops {
+		served[op.ID] = true
+	}
+	for id := range authzOps {
+		if !served[id] {
+			t.Errorf("operation %s is in the authorization table but the document does not serve it", id)
+		}
+	}
+	for _, op := range ops {
+		spec, ok := authzOps[op.ID]
+		if !ok {
+			t.Errorf("operation %s (%s %s, permission %q) is not in the authorization table: add it to the table (authzOps)",
+				op.ID, op.Method, op.Path, op.Perm)
+			continue
+		}
+		if len(op.Schemes) == 0 {
+			t.Errorf("operation %s declares no security requirement: every management operation needs a credential", op.ID)
+		}
+		if op.accepts(handlers.SchemeToken) && op.Perm == "" && !spec.anyToken {
+			t.Errorf("operation %s declares no permission: name one, or mark it anyToken in the table", op.ID)
+		}
+		t.Run(op.ID, func(t *testing.T) { runAuthzOp(t, op, spec) })
+	}
+}
+
+// runAuthzOp runs every cell of one operation on one fresh app.
+func runAuthzOp(t *testing.T, op servedOp, spec authzOp) {
+	f := newAuthzFixture(t)
+	for _, c := range authzCallers {
+		perms := db.RolePermissions(c.role)
+		if c.perms != nil {
+			var skip bool
+			if perms, skip = c.perms(op); skip {
+				continue
+			}
+		}
+		bearer := ""
+		switch c.cred {
+		case "key":
+			bearer = f.annKey
+		case "token":
+			bearer = f.tokenWith(f.user(c.role), perms)
+		}
+		for _, target := range targetsOf(spec.target) {
+			t.Run(c.name+"/"+target, func(t *testing.T) {
+				path, id := f.pathFor(t, op, spec.target, target, f.user(c.role))
+				if spec.prepare != nil && target != targetMissing {
+					spec.prepare(f, id)
+				}
+				var body any
+				if spec.body != nil {
+					body = spec.body(f)
+				}
+				var hdr http.Header
+				if spec.idem {
+					hdr = f.idem()
+				}
+				if spec.query != "" {
+					path += "?" + spec.query
+				}
+				before := f.state()
+				r := f.a.mgmt(bearer).call(op.Method, path, body, hdr)
+				status, code := spec.want(op, c, perms, target)
+				if r.StatusCode != status {
+					t.Fatalf("%s %s: got %d, want %d (body %s)", op.Method, path, r.StatusCode, status, truncate(string(r.body), 300))
+				}
+				if code != "" {
+					if p := r.problem(t); p.Code != code {
+						t.Errorf("%s %s: code got %q, want %q", op.Method, path, p.Code, code)
+					}
+				}
+				after := f.state()
+				switch {
+				case status >= 400 && after != before:
+					t.Errorf("a refused request changed the database: %s", snapshotDiff(before, after))
+				case status < 400 && op.Method != http.MethodGet && after == before:
+					t.Errorf("an allowed %s changed nothing", op.Method)
+				}
+			})
+		}
+	}
+}
