@@ -207,6 +207,26 @@ func (f *authzFixture) newTeam(owner db.User) db.Team {
 	return tm
 }
 
+// newTeamMember adds a fresh member to tm.
+func (f *authzFixture) newTeamMember(tm db.Team) db.User {
+	f.a.t.Helper()
+	u := f.newMember()
+	if err := f.a.store.AddTeamMember(context.Background(), tm.ID, u.Email, db.TeamMember, db.CLIActor()); err != nil {
+		f.a.t.Fatal(err)
+	}
+	return u
+}
+
+// newScope adds a fresh scope to the catalog and returns its name.
+func (f *authzFixture) newScope() string {
+	f.a.t.Helper()
+	name := fmt.Sprintf("target-%d", f.next())
+	if _, err := f.a.store.CreateScope(context.Background(), db.ScopeInput{Name: name}, db.CLIActor()); err != nil {
+		f.a.t.Fatal(err)
+	}
+	return name
+}
+
 // idem is a fresh Idempotency-Key header.
 func (f *authzFixture) idem() http.Header {
 	return http.Header{"Idempotency-Key": {fmt.Sprintf("authz-%d", f.next())}}

@@ -39,6 +39,8 @@ const (
 	userTarget  = "user"
 	teamTarget  = "team"
 	scopeTarget = "scope"
+	// teamMemberTarget is a team and a member of it ({id}, {user_id}).
+	teamMemberTarget = "team member"
 )
 
 // Targets of a cell.
@@ -47,6 +49,8 @@ const (
 	targetOwn     = "own"
 	targetOther   = "another person's"
 	targetMissing = "missing id"
+	// targetExisting is an object nobody owns (a catalog scope).
+	targetExisting = "existing"
 )
 
 // authzOp is one row of the table: how to call an operation so that an
@@ -56,12 +60,12 @@ type authzOp struct {
 	ok     int    // the status of an allowed call
 	// anyToken: the operation declares no permission (any live token).
 	anyToken bool
-	body     func(f *authzFixture) any
+	body     func(f *authzFixture, ids map[string]string) any
 	query    string
 	idem     bool // send a fresh Idempotency-Key
 	// prepare puts a fresh target in the state the operation acts on
 	// (a disabled key for enable-key).
-	prepare func(f *authzFixture, id string)
+	prepare func(f *authzFixture, ids map[string]string)
 	// reach says whether a token carrying perms acts on another person's
 	// object; nil derives it from the operation's permission.
 	reach func(perms []db.Permission) bool
@@ -117,46 +121,56 @@ func targetsOf(kind string) []string {
 	switch kind {
 	case noTarget:
 		return []string{targetNone}
-	case userTarget, scopeTarget:
+	case userTarget:
 		return []string{targetOther, targetMissing}
+	case scopeTarget:
+		return []string{targetExisting, targetMissing}
 	}
 	return []string{targetOwn, targetOther, targetMissing}
 }
 
 // pathFor makes a fresh target of kind for the cell and fills op's path
-// with it, returning the path and the target's id.
-func (f *authzFixture) pathFor(t *testing.T, op servedOp, kind, target string, caller db.User) (string, string) {
+// with it, returning the path and the values of its parameters.
+func (f *authzFixture) pathFor(t *testing.T, op servedOp, kind, target string, caller db.User) (string, map[string]string) {
 	t.Helper()
 	owner := caller
 	if target == targetOther {
 		owner = f.bob
 	}
-	id := "999999"
-	if target != targetMissing {
-		switch kind {
-		case noTarget:
-			id = ""
-		case keyTarget:
-			id = itoa(f.newKey(owner).ID)
-		case tokenTarget:
-			id = itoa(f.newToken(owner))
-		case userTarget:
-			id = itoa(f.newMember().ID)
-		case teamTarget:
-			id = itoa(f.newTeam(owner).ID)
-		case scopeTarget:
-			id = testCatalog[0]
-		default:
-			t.Fatalf("%s: unknown target kind %q", op.ID, kind)
+	ids := map[string]string{}
+	switch {
+	case kind == noTarget:
+	case target == targetMissing && kind == scopeTarget:
+		ids["name"] = "no-such-scope"
+	case target == targetMissing:
+		for _, p := range op.PathParams {
+			ids[p] = "999999"
 		}
-	} else if kind == scopeTarget {
-		id = "no-such-scope"
+	case kind == keyTarget:
+		ids["id"] = itoa(f.newKey(owner).ID)
+	case kind == tokenTarget:
+		ids["id"] = itoa(f.newToken(owner))
+	case kind == userTarget:
+		ids["id"] = itoa(f.newMember().ID)
+	case kind == teamTarget:
+		ids["id"] = itoa(f.newTeam(owner).ID)
+	case kind == teamMemberTarget:
+		tm := f.newTeam(owner)
+		ids["id"], ids["user_id"] = itoa(tm.ID), itoa(f.newTeamMember(tm).ID)
+	case kind == scopeTarget:
+		ids["name"] = f.newScope()
+	default:
+		t.Fatalf("%s: unknown target kind %q", op.ID, kind)
 	}
 	path := op.Path
 	for _, p := range op.PathParams {
-		path = strings.ReplaceAll(path, "{"+p+"}", id)
+		v, ok := ids[p]
+		if !ok {
+			t.Fatalf("%s: target kind %q gives no value for path parameter %s", op.ID, kind, p)
+		}
+		path = strings.ReplaceAll(path, "{"+p+"}", v)
 	}
-	return path, id
+	return path, ids
 }
 
 // want derives the expected status and problem code of one cell.
@@ -261,13 +275,13 @@ func runAuthzOp(t *testing.T, op servedOp, spec authzOp) {
 		}
 		for _, target := range targetsOf(spec.target) {
 			t.Run(c.name+"/"+target, func(t *testing.T) {
-				path, id := f.pathFor(t, op, spec.target, target, f.user(c.role))
+				path, ids := f.pathFor(t, op, spec.target, target, f.user(c.role))
 				if spec.prepare != nil && target != targetMissing {
-					spec.prepare(f, id)
+					spec.prepare(f, ids)
 				}
 				var body any
 				if spec.body != nil {
-					body = spec.body(f)
+					body = spec.body(f, ids)
 				}
 				var hdr http.Header
 				if spec.idem {
