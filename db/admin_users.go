@@ -15,16 +15,40 @@ type UserSummary struct {
 	ActiveKeys int
 }
 
-// listUsersSQL counts each user's working keys in a correlated subquery,
+// usersSelect counts each user's working keys in a correlated subquery,
 // which walks the api_keys_user_id index once per user: one query however
-// many users there are, and no GROUP BY over every key.
-const listUsersSQL = `SELECT u.id, u.email, u.role, u.created_at, u.disabled_at, u.password_changed_at, u.last_login_at,
+// many users there are, and no GROUP BY over every key. Its first argument
+// is now.
+const usersSelect = `SELECT u.id, u.email, u.role, u.created_at, u.disabled_at, u.password_changed_at, u.last_login_at,
 	(SELECT COUNT(*) FROM api_keys k WHERE k.user_id = u.id AND ` + keyActiveCond + `)
-	FROM users u ORDER BY u.email`
+	FROM users u`
+
+const (
+	listUsersSQL = usersSelect + ` ORDER BY u.email`
+	// listUsersPageSQL is a keyset page by email (unique), stable while
+	// users are added, unlike OFFSET.
+	listUsersPageSQL = usersSelect + ` WHERE u.email > ? ORDER BY u.email LIMIT ?`
+)
 
 // ListUsers returns every user, by email, with their active-key counts.
 func (s *Store) ListUsers(ctx context.Context) ([]UserSummary, error) {
-	rows, err := s.r.QueryContext(ctx, listUsersSQL, toMillis(s.Now()))
+	return s.queryUsers(ctx, listUsersSQL, toMillis(s.Now()))
+}
+
+// MaxUserPage bounds a page of ListUsersPage.
+const MaxUserPage = 500
+
+// ListUsersPage returns at most limit users (1..MaxUserPage) whose email
+// sorts after after ("" for the first page), by email, with their
+// active-key counts: the management API's pages, which a script walks
+// however many people there are.
+func (s *Store) ListUsersPage(ctx context.Context, after string, limit int) ([]UserSummary, error) {
+	limit = min(max(limit, 1), MaxUserPage)
+	return s.queryUsers(ctx, listUsersPageSQL, toMillis(s.Now()), after, limit)
+}
+
+func (s *Store) queryUsers(ctx context.Context, query string, args ...any) ([]UserSummary, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: list users: %w", err)
 	}

@@ -61,6 +61,54 @@ func TestListUsers(t *testing.T) {
 	})
 }
 
+// TestListUsersPage walks the user list in pages of two: every user once,
+// in email order, each page's key counts as in ListUsers, and a page after
+// the last email is empty.
+func TestListUsersPage(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		env := newKeyTestEnv(t)
+		ctx := context.Background()
+		for _, e := range []string{"dave@example.com", "carol@example.com", "erin@example.com"} {
+			ktUser(t, env.s, e)
+		}
+		env.key(t, env.bob, "bob's")
+		all, err := env.s.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []UserSummary
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > len(all) {
+				t.Fatalf("still paging after %d pages", pages)
+			}
+			page, err := env.s.ListUsersPage(ctx, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > 2 {
+				t.Fatalf("page of %d users, want at most 2", len(page))
+			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+			after = page[len(page)-1].Email
+		}
+		if len(got) != len(all) {
+			t.Fatalf("paged %d users, want %d", len(got), len(all))
+		}
+		for i := range all {
+			if got[i].Email != all[i].Email || got[i].ActiveKeys != all[i].ActiveKeys {
+				t.Errorf("row %d: got %s (%d keys), want %s (%d keys)", i, got[i].Email, got[i].ActiveKeys, all[i].Email, all[i].ActiveKeys)
+			}
+		}
+		if page, err := env.s.ListUsersPage(ctx, "zzz@example.com", 2); err != nil || len(page) != 0 {
+			t.Errorf("page after the last email: got %d users (%v), want none", len(page), err)
+		}
+	})
+}
+
 func TestSetUserRole(t *testing.T) {
 	forEachEngine(t, func(t *testing.T) {
 		ctx := context.Background()

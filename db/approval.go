@@ -18,12 +18,20 @@ import (
 // with before and after; the verify cache forgets the key at once.
 func (s *Store) SetKeyScopes(ctx context.Context, access KeyAccess, id int64, scopes []string, actor Actor) (Key, error) {
 	var ve ValidationError
-	scopes, err := normalizeScopes(scopes)
-	ve.AddErr("scopes", err)
+	fn := scopesChange(ctx, scopes, actor, &ve)
 	if err := ve.Err(); err != nil {
 		return Key{}, err
 	}
-	return s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
+	return s.changeKey(ctx, access, id, fn)
+}
+
+// scopesChange checks scopes (into ve) and returns the change SetKeyScopes
+// makes.
+func scopesChange(ctx context.Context, scopes []string, actor Actor, ve *ValidationError) keyChange {
+	scopes, err := normalizeScopes(scopes)
+	ve.AddErr("scopes", err)
+	return func(tx *Tx, k Key, now time.Time) (bool, error) {
+		id := k.ID
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
 		}
@@ -75,7 +83,7 @@ func (s *Store) SetKeyScopes(ctx context.Context, access KeyAccess, id int64, sc
 			}
 		}
 		return true, nil
-	})
+	}
 }
 
 // errNothingPending answers a decision on a key with no open request.

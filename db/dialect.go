@@ -1,8 +1,11 @@
 package db
 
 import (
+	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // dialect is everything that differs between the two engines Keyward runs
@@ -41,6 +44,9 @@ type dialect struct {
 	analyzeSQL string
 	// classify marks connection-level failures as ErrUnavailable.
 	classify func(error) error
+	// uniqueViolation reports whether err is a unique or primary key
+	// constraint failing: a concurrent insert of the same row won.
+	uniqueViolation func(error) bool
 
 	// What `keyward db copy` (copy.go) needs to read and rebuild a table
 	// on either side.
@@ -75,6 +81,7 @@ var sqliteDialect = &dialect{
 	strpos:          "instr",
 	equalFoldFmt:    "%s = ? COLLATE NOCASE",
 	classify:        Unavailable,
+	uniqueViolation: sqliteUniqueViolation,
 	columnsSQL:      `SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid`,
 	binaryOrderFmt:  "%s COLLATE BINARY",
 	foreignKeysOff:  "PRAGMA foreign_keys = OFF",
@@ -97,6 +104,10 @@ var postgresDialect = &dialect{
 	strpos:       "strpos",
 	equalFoldFmt: "lower(%s) = lower(?)",
 	classify:     Unavailable,
+	uniqueViolation: func(err error) bool {
+		pe, ok := errors.AsType[*pgconn.PgError](err)
+		return ok && pe.Code == "23505" // unique_violation
+	},
 	columnsSQL: `SELECT c.column_name, c.data_type, COALESCE(k.ordinal_position, 0)
 		FROM information_schema.columns c
 		LEFT JOIN information_schema.table_constraints p
@@ -150,6 +161,17 @@ func (d *dialect) rebind(query string) string {
 		}
 	}
 	return b.String()
+}
+
+// sqliteUniqueViolation: SQLITE_CONSTRAINT_PRIMARYKEY (1555) or
+// SQLITE_CONSTRAINT_UNIQUE (2067), read through the driver error's Code
+// method.
+func sqliteUniqueViolation(err error) bool {
+	ce, ok := errors.AsType[interface {
+		error
+		Code() int
+	}](err)
+	return ok && (ce.Code() == 1555 || ce.Code() == 2067)
 }
 
 // equalFold is a condition comparing column with one parameter, ignoring

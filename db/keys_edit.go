@@ -35,22 +35,32 @@ func (s *Store) UpdateKey(ctx context.Context, access KeyAccess, id int64, name,
 // are checkExpiryEdit's. Nothing changes when nothing differs.
 func (s *Store) EditKey(ctx context.Context, access KeyAccess, id int64, ed KeyEdit, actor Actor) (Key, error) {
 	var ve ValidationError
+	fn := s.editKeyChange(ctx, ed, actor, &ve)
+	if err := ve.Err(); err != nil {
+		return Key{}, err
+	}
+	return s.changeKey(ctx, access, id, fn)
+}
+
+// keyChange is one change to a key inside changeKey's transaction; it
+// reports whether it changed anything.
+type keyChange func(tx *Tx, k Key, now time.Time) (bool, error)
+
+// editKeyChange checks ed (into ve) and returns the change EditKey makes.
+func (s *Store) editKeyChange(ctx context.Context, ed KeyEdit, actor Actor, ve *ValidationError) keyChange {
 	if ed.Name != nil {
-		n := checkKeyName(*ed.Name, &ve)
+		n := checkKeyName(*ed.Name, ve)
 		ed.Name = &n
 	}
 	if ed.Description != nil {
-		d := checkFreeText("description", *ed.Description, MaxKeyDescriptionLength, &ve)
+		d := checkFreeText("description", *ed.Description, MaxKeyDescriptionLength, ve)
 		ed.Description = &d
 	}
 	if ed.SetExpiry && ed.ExpiresAt != nil {
 		t := ed.ExpiresAt.UTC().Truncate(time.Millisecond)
 		ed.ExpiresAt = &t
 	}
-	if err := ve.Err(); err != nil {
-		return Key{}, err
-	}
-	return s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
+	return func(tx *Tx, k Key, now time.Time) (bool, error) {
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
 		}
@@ -78,13 +88,13 @@ func (s *Store) EditKey(ctx context.Context, access KeyAccess, id int64, ed KeyE
 		if len(changes) == 0 {
 			return false, nil
 		}
-		if _, err := tx.ExecContext(ctx, editKeySQL, name, desc, nullMillis(expires), id); err != nil {
-			return false, fmt.Errorf("db: edit key %d: %w", id, err)
+		if _, err := tx.ExecContext(ctx, editKeySQL, name, desc, nullMillis(expires), k.ID); err != nil {
+			return false, fmt.Errorf("db: edit key %d: %w", k.ID, err)
 		}
-		e := actor.event(ActionKeyUpdate, "key", id, name)
+		e := actor.event(ActionKeyUpdate, "key", k.ID, name)
 		e.Changes = changes
 		return true, insertAudit(ctx, tx, now, e)
-	})
+	}
 }
 
 // checkExpiryEdit applies the rules for changing k's expiry to to (nil:

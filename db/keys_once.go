@@ -68,7 +68,7 @@ func (s *Store) CreateKeyOnce(ctx context.Context, userID int64, in KeyInput, to
 		return Key{}, "", ve.Err()
 	}
 	h := sha256.Sum256([]byte(tok))
-	return s.createKey(ctx, userID, in, h[:], actor)
+	return s.createKey(ctx, userID, in, h[:], nil, actor)
 }
 
 // #nosec G101 -- SQL naming the create_token_hash column, not a credential.

@@ -49,6 +49,9 @@ type KeyFilter struct {
 	Sort   KeySort
 	Limit  int // default DefaultKeyLimit, at most MaxKeyLimit
 	Offset int
+	// After starts the list strictly after this position (keyset
+	// pagination, see KeyCursor); its Sort must be the filter's.
+	After *KeyCursor
 }
 
 // KeySort is an order of key lists. Every order ends with the id, newest
@@ -185,6 +188,13 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 	}
 	if sc := strings.TrimSpace(f.Scope); sc != "" {
 		add(s.keyHasScopeCond(), sc)
+	}
+	if f.After != nil {
+		if normalSort(f.After.Sort) != normalSort(f.Sort) {
+			return "", nil, ErrInvalidCursor
+		}
+		cond, a := f.After.afterCond()
+		add(cond, a...)
 	}
 	if len(conds) == 0 {
 		return "", nil, nil

@@ -9,10 +9,16 @@ import (
 	"time"
 )
 
-// RollGraces are the grace periods a rolled key may keep working for: none,
-// an hour, a day, a week. A fixed list keeps the choice simple and stops a
-// "roll" from quietly extending a key's life.
-var RollGraces = []time.Duration{0, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+// RollGraces are the grace periods the dashboard offers a rolled key: none,
+// an hour, a day, a week. A short list keeps the choice simple.
+var RollGraces = []time.Duration{0, time.Hour, 24 * time.Hour, MaxRollGrace}
+
+// MaxRollGrace bounds any grace (the management API takes any duration up
+// to it): a rolled key is being replaced, often because it leaked, and a
+// week is enough for every service to switch. A grace never extends the
+// old key either: it ends at its own expiry if that comes first, and
+// where the policy caps key lifetime the grace is within the cap too.
+const MaxRollGrace = 7 * 24 * time.Hour
 
 const (
 	errRevokedUnchangeable = "This key is revoked and cannot be changed."
@@ -51,13 +57,27 @@ func insertKey(ctx context.Context, tx *Tx, userID int64, in KeyInput, now time.
 // policy caps key lifetime, the key must expire within the cap. With
 // in.TeamID the key is the team's, and userID must maintain the team.
 func (s *Store) CreateKey(ctx context.Context, userID int64, in KeyInput, actor Actor) (Key, string, error) {
-	return s.createKey(ctx, userID, in, nil, actor)
+	return s.createKey(ctx, userID, in, nil, nil, actor)
+}
+
+// CreateKeyIdempotent is CreateKey for a request carrying an
+// Idempotency-Key (see idempotency.go): a repeat within the window returns
+// an *IdempotencyReplayError naming the key made the first time, a
+// different request under the same key ErrIdempotencyMismatch; neither
+// creates anything.
+func (s *Store) CreateKeyIdempotent(ctx context.Context, userID int64, in KeyInput, idem Idempotency, actor Actor) (Key, string, error) {
+	k, secret, err := s.createKey(ctx, userID, in, nil, &idem, actor)
+	if err != nil {
+		return Key{}, "", s.settleIdempotencyRace(ctx, userID, &idem, err)
+	}
+	return k, secret, nil
 }
 
 // createKey is CreateKey, and CreateKeyOnce when formToken (a token hash)
 // is set: then a key this user already made from the same form is
-// reported instead of a new one, by the check in this transaction.
-func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formToken []byte, actor Actor) (Key, string, error) {
+// reported instead of a new one, by the check in this transaction. With
+// idem it is CreateKeyIdempotent.
+func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formToken []byte, idem *Idempotency, actor Actor) (Key, string, error) {
 	now := s.Now()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -70,6 +90,9 @@ func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formTo
 		if err := checkFormTokenUnused(ctx, tx, userID, formToken); err != nil {
 			return Key{}, "", err
 		}
+	}
+	if err := claimIdempotency(ctx, tx, userID, idem, now); err != nil {
+		return Key{}, "", err
 	}
 	// The policy is read inside the write transaction, so a key cannot
 	// slip past a lifetime cap being set at the same moment.
@@ -111,6 +134,9 @@ func (s *Store) createKey(ctx context.Context, userID int64, in KeyInput, formTo
 	}
 	id, secret, err := insertKey(ctx, tx, userID, in, now, 0, formToken)
 	if err != nil {
+		return Key{}, "", err
+	}
+	if err := s.recordIdempotency(ctx, tx, userID, idem, id, now); err != nil {
 		return Key{}, "", err
 	}
 	e := actor.event(ActionKeyCreate, "key", id, in.Name)
@@ -268,8 +294,8 @@ const successorSQL = `SELECT id, name FROM api_keys WHERE rolled_from = ? ORDER 
 // RollKey replaces a key: the new one has the same owner, name, description
 // and scopes, and the same lifetime length if the old one had an expiry,
 // capped by the policy's maximum key lifetime (a key that never expired gets
-// the maximum when a cap is set). The old key keeps working for grace (one
-// of RollGraces) so that services can switch over, then expires; it never
+// the maximum when a cap is set). The old key keeps working for grace (up
+// to MaxRollGrace) so that services can switch over, then expires; it never
 // gains time. The roll is audited on the old key and the creation on the
 // new one.
 //
@@ -283,13 +309,43 @@ const successorSQL = `SELECT id, name FROM api_keys WHERE rolled_from = ? ORDER 
 // A key is rolled once: rolling it again returns an *AlreadyCreatedError
 // naming its successor.
 func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.Duration, actor Actor) (newKey Key, secret string, old Key, err error) {
+	return s.rollKey(ctx, ManagedBy(owner), owner, id, grace, nil, actor)
+}
+
+// RollKeyIdempotent is RollKey for a request carrying an Idempotency-Key
+// (scoped to owner), answered like CreateKeyIdempotent: a repeat names the
+// successor it made and rolls nothing.
+func (s *Store) RollKeyIdempotent(ctx context.Context, owner, id int64, grace time.Duration, idem *Idempotency, actor Actor) (Key, string, Key, error) {
+	return s.rollKey(ctx, ManagedBy(owner), owner, id, grace, idem, actor)
+}
+
+// RollKeyItself is the roll a key asks for by presenting itself
+// (POST /api/v1/keys/self/roll): the caller has verified the key, whose
+// holder is whoever the owner gave it to, so no person's access applies.
+// The Idempotency-Key is scoped to the key's user.
+func (s *Store) RollKeyItself(ctx context.Context, id int64, grace time.Duration, idem *Idempotency, actor Actor) (Key, string, Key, error) {
+	return s.rollKey(ctx, AnyOwner(), 0, id, grace, idem, actor)
+}
+
+// rollKey is every roll: key id within access; idemUser scopes idem (0:
+// the key's user).
+func (s *Store) rollKey(ctx context.Context, access KeyAccess, idemUser, id int64, grace time.Duration, idem *Idempotency,
+	actor Actor) (newKey Key, secret string, old Key, err error) {
 	if !validGrace(grace) {
 		var ve ValidationError
-		ve.Add("grace", "Choose one of the offered grace periods.")
+		ve.Add("grace", fmt.Sprintf("Choose a grace period from none to %d days.", int(MaxRollGrace/oneDay)))
 		return Key{}, "", Key{}, ve.Err()
 	}
 	var newID int64
-	old, err = s.changeKey(ctx, ManagedBy(owner), id, func(tx *Tx, k Key, now time.Time) (bool, error) {
+	old, err = s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
+		if idemUser == 0 {
+			idemUser = k.UserID
+		}
+		// First: a retry is answered with what the first request made,
+		// whatever became of the key since.
+		if err := claimIdempotency(ctx, tx, idemUser, idem, now); err != nil {
+			return false, err
+		}
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, "This key is revoked and cannot be rolled.")
 		}
@@ -322,6 +378,11 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		if err != nil {
 			return false, err
 		}
+		if p.MaxKeyLifetime > 0 && grace > p.MaxKeyLifetime {
+			var ve ValidationError
+			ve.Add("grace", fmt.Sprintf("Keys may live at most %d days, so the grace can be no longer.", lifetimeDays(p.MaxKeyLifetime)))
+			return false, ve.Err()
+		}
 		// The limits and the owning team travel with the key: a roll must
 		// not widen where the new secret works, drop what services read
 		// from it, nor take a team's key from the team.
@@ -335,6 +396,9 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 			in.ExpiresAt = &capAt
 		}
 		if newID, secret, err = insertKey(ctx, tx, k.UserID, in, now, k.ID, nil); err != nil {
+			return false, err
+		}
+		if err := s.recordIdempotency(ctx, tx, idemUser, idem, newID, now); err != nil {
 			return false, err
 		}
 		if err := movePendingScopes(ctx, tx, k, newID); err != nil {
@@ -366,16 +430,11 @@ func (s *Store) RollKey(ctx context.Context, owner int64, id int64, grace time.D
 		return err == nil, err
 	})
 	if err != nil {
-		return Key{}, "", Key{}, err
+		// idemUser is set by now whenever the key was found.
+		return Key{}, "", Key{}, s.settleIdempotencyRace(ctx, idemUser, idem, err)
 	}
 	return newKey, secret, old, nil
 }
 
-func validGrace(d time.Duration) bool {
-	for _, g := range RollGraces {
-		if d == g {
-			return true
-		}
-	}
-	return false
-}
+// validGrace: from none to MaxRollGrace.
+func validGrace(d time.Duration) bool { return d >= 0 && d <= MaxRollGrace }

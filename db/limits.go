@@ -170,15 +170,37 @@ const setKeyLimitsSQL = `UPDATE api_keys SET allowed_ips = ?, meta = ? WHERE id 
 // the very next request. A revoked key is final and keeps its limits.
 func (s *Store) SetKeyLimits(ctx context.Context, access KeyAccess, id int64, allowed []netip.Prefix, meta string, actor Actor) (Key, error) {
 	var ve ValidationError
-	in := checkLimits(KeyInput{AllowedIPs: allowed, Meta: meta}, &ve)
+	fn := limitsChange(ctx, &allowed, &meta, actor, &ve)
 	if err := ve.Err(); err != nil {
 		return Key{}, err
 	}
-	after := formatPrefixes(in.AllowedIPs)
-	return s.changeKey(ctx, access, id, func(tx *Tx, k Key, now time.Time) (bool, error) {
+	return s.changeKey(ctx, access, id, fn)
+}
+
+// limitsChange checks the limits (into ve) and returns the change
+// SetKeyLimits makes. A nil allowed or meta keeps the key's own.
+func limitsChange(ctx context.Context, allowed *[]netip.Prefix, meta *string, actor Actor, ve *ValidationError) keyChange {
+	in := KeyInput{}
+	if allowed != nil {
+		in.AllowedIPs = *allowed
+	}
+	if meta != nil {
+		in.Meta = *meta
+	}
+	in = checkLimits(in, ve)
+	return func(tx *Tx, k Key, now time.Time) (bool, error) {
+		id := k.ID
 		if k.RevokedAt != nil {
 			return false, Errorf(ErrConflict, errRevokedUnchangeable)
 		}
+		in := in
+		if allowed == nil {
+			in.AllowedIPs = k.AllowedIPs
+		}
+		if meta == nil {
+			in.Meta = k.Meta
+		}
+		after := formatPrefixes(in.AllowedIPs)
 		before := formatPrefixes(k.AllowedIPs)
 		if before == after && k.Meta == in.Meta {
 			return false, nil
@@ -197,7 +219,7 @@ func (s *Store) SetKeyLimits(ctx context.Context, access KeyAccess, id int64, al
 			e.Detail["meta_after"] = orNone(in.Meta)
 		}
 		return true, insertAudit(ctx, tx, now, e)
-	})
+	}
 }
 
 // orAnywhere names an empty allowlist in the audit log.

@@ -192,6 +192,7 @@ func bearerToken(h string) (string, bool) {
 func (h *Handler) RegisterManagementAPI(api huma.API) {
 	api.UseMiddleware(h.apiAuth(api))
 	h.registerMe(api)
+	h.registerTokens(api)
 }
 
 // WriteProblem writes p as application/problem+json, for the error handler
