@@ -78,6 +78,11 @@ type authzOp struct {
 // serves that is missing here fails TestMgmtAuthorization.
 var authzOps = map[string]authzOp{
 	"get-me": {ok: http.StatusOK, anyToken: true},
+	// Tokens: any live token lists and revokes its person's tokens (a
+	// script that finds its token leaked can end it); admin:write
+	// revokes anyone's, as an admin can on the dashboard.
+	"list-tokens":  {ok: http.StatusOK, anyToken: true},
+	"revoke-token": {target: tokenTarget, ok: http.StatusOK, anyToken: true, reach: has(db.PermAdminWrite)},
 }
 
 // authzCaller is one column of callers.
@@ -216,6 +221,11 @@ func reachByPermission(p db.Permission) func([]db.Permission) bool {
 		}
 		return false
 	}
+}
+
+// has is a reach rule: tokens carrying p reach another person's objects.
+func has(p db.Permission) func([]db.Permission) bool {
+	return func(perms []db.Permission) bool { return slices.Contains(perms, p) }
 }
 
 // codeOf is the generic code of a refusal status ("" for success).
