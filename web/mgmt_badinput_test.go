@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,6 +27,18 @@ type badCase struct {
 	code   string
 }
 
+// demotedAdmin is a token made with every permission by a person who was
+// an admin and is a member now: it holds what a member holds.
+func (f *authzFixture) demotedAdmin() string {
+	f.a.t.Helper()
+	u := f.a.createUser(fmt.Sprintf("demoted-%d@example.com", f.next()), db.RoleAdmin)
+	tok := f.tokenWith(u, nil)
+	if err := f.a.store.SetUserRole(context.Background(), u.ID, db.RoleMember, db.CLIActor()); err != nil {
+		f.a.t.Fatal(err)
+	}
+	return tok
+}
+
 func fixed(p string) func(*authzFixture) string { return func(*authzFixture) string { return p } }
 
 // badCases is the table. Each row runs on one shared fixture, in order,
@@ -36,6 +50,41 @@ var badCases = []badCase{
 		method: http.MethodGet, path: fixed("/api/v1/me"), status: http.StatusUnauthorized, code: "INVALID_TOKEN"},
 	{name: "unknown query parameter", role: db.RoleMember,
 		method: http.MethodGet, path: fixed("/api/v1/me?admin=true"), status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+
+	// Tokens.
+	{name: "token list: limit 0", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/tokens?limit=0"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "token list: limit 101", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/tokens?limit=101"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "token list: limit not a number", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/tokens?limit=ten"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "token list: forged cursor", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/tokens?cursor=MTIz"),
+		status: http.StatusBadRequest, code: "INVALID_CURSOR"},
+	{name: "revoke token: id not a number", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/tokens/abc/revoke"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "revoke token: id 0", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/tokens/0/revoke"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "revoke token: unknown id", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/tokens/999999/revoke"),
+		status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "revoke token: another person's", role: db.RoleMember, method: http.MethodPost,
+		path:   func(f *authzFixture) string { return "/api/v1/tokens/" + itoa(f.newToken(f.bob)) + "/revoke" },
+		status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "revoke token: another person's, by an auditor", role: db.RoleAuditor, method: http.MethodPost,
+		path:   func(f *authzFixture) string { return "/api/v1/tokens/" + itoa(f.newToken(f.bob)) + "/revoke" },
+		status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "revoke token: already revoked", role: db.RoleMember, method: http.MethodPost,
+		path: func(f *authzFixture) string {
+			id := f.newToken(f.ann)
+			if _, err := f.a.store.RevokeAPIToken(context.Background(), f.ann.ID, id, db.CLIActor()); err != nil {
+				f.a.t.Fatal(err)
+			}
+			return "/api/v1/tokens/" + itoa(id) + "/revoke"
+		},
+		status: http.StatusConflict, code: "CONFLICT"},
+	{name: "revoke token: another person's, by a demoted admin", method: http.MethodPost,
+		bearer: func(f *authzFixture) string { return f.demotedAdmin() },
+		path:   func(f *authzFixture) string { return "/api/v1/tokens/" + itoa(f.newToken(f.bob)) + "/revoke" },
+		status: http.StatusNotFound, code: "NOT_FOUND"},
 }
 
 func TestMgmtBadInput(t *testing.T) {
