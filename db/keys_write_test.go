@@ -168,12 +168,19 @@ func TestRollKey(t *testing.T) {
 				}
 			})
 		}
-		t.Run("grace must be offered", func(t *testing.T) {
+		t.Run("grace at most a week", func(t *testing.T) {
 			env := newKeyTestEnv(t)
 			old, _ := env.key(t, env.alice, "x")
-			_, _, _, err := env.s.RollKey(context.Background(), env.alice.ID, old.ID, 2*time.Hour, CLIActor())
-			if FieldErrors(err)["grace"] == "" {
-				t.Errorf("err = %v, want a field error for grace", err)
+			for _, grace := range []time.Duration{-time.Second, MaxRollGrace + time.Second} {
+				_, _, _, err := env.s.RollKey(context.Background(), env.alice.ID, old.ID, grace, CLIActor())
+				if FieldErrors(err)["grace"] == "" {
+					t.Errorf("grace %v: err = %v, want a field error for grace", grace, err)
+				}
+			}
+			// Any span up to the week is taken (the API offers more than
+			// the dashboard's four).
+			if _, _, _, err := env.s.RollKey(context.Background(), env.alice.ID, old.ID, 2*time.Hour, CLIActor()); err != nil {
+				t.Errorf("grace 2h: %v", err)
 			}
 		})
 	})
