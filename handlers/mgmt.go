@@ -193,6 +193,10 @@ func (h *Handler) RegisterManagementAPI(api huma.API) {
 	api.UseMiddleware(h.apiAuth(api))
 	h.registerMe(api)
 	h.registerTokens(api)
+	h.registerUsers(api)
+	h.registerAudit(api)
+	h.registerScopes(api)
+	h.registerTeams(api)
 }
 
 // WriteProblem writes p as application/problem+json, for the error handler

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -88,15 +89,24 @@ func (h *Handler) teamFor(c echo.Context, manage bool) (db.Team, bool, error) {
 		return db.Team{}, false, errTeamNotFound
 	}
 	u := currentUser(c)
-	role, err := h.Store.TeamRoleOf(ctx(c), id, u.ID)
+	return h.teamAccess(ctx(c), id, u.ID, u.CanReadAdmin(), u.IsAdmin(), manage)
+}
+
+// teamAccess is the one rule of who sees and manages team id, for the
+// dashboard and the management API alike: its people see it and its
+// maintainers manage it; readAll (admins and auditors) sees every team and
+// manageAll (admins) manages every team. Whoever may not see it (or, with
+// manage, manage it) gets the outsider's 404.
+func (h *Handler) teamAccess(ctx context.Context, id, userID int64, readAll, manageAll, manage bool) (db.Team, bool, error) {
+	role, err := h.Store.TeamRoleOf(ctx, id, userID)
 	if err != nil {
 		return db.Team{}, false, err
 	}
-	canManage := u.IsAdmin() || role == db.TeamMaintainer
-	if (role == "" && !u.CanReadAdmin()) || (manage && !canManage) {
+	canManage := manageAll || role == db.TeamMaintainer
+	if (role == "" && !readAll) || (manage && !canManage) {
 		return db.Team{}, false, errTeamNotFound
 	}
-	t, err := h.Store.GetTeam(ctx(c), id)
+	t, err := h.Store.GetTeam(ctx, id)
 	if err != nil {
 		return db.Team{}, false, err
 	}
