@@ -33,6 +33,12 @@ Usage:
   keyward teams member remove TEAM --email E
                                   add or remove a person (maintainers manage the
                                   team's keys and people; members see them)
+  keyward tokens create --user E --name N [--permissions P,Q] [--expires 90d]
+                                  create a management token and print it alone
+                                  on stdout, once
+  keyward tokens list [--user E] [--json]
+                                  list management tokens
+  keyward tokens revoke ID        revoke a management token
   keyward backup FILE             write a consistent copy of the database to FILE
   keyward db copy --to postgres://… [--from FILE]
                                   move a SQLite database into an empty PostgreSQL one
@@ -159,6 +165,31 @@ scopes retire stops the scope being granted; keys carrying it keep it, and
 are listed on stderr.
 `
 
+const helpTokens = `Usage:
+  keyward tokens create --user E --name N [--permissions P,Q] [--expires WHEN]
+  keyward tokens list [--user E] [--json]
+  keyward tokens revoke ID
+
+Management tokens (kwt_…) authenticate scripts on the management API
+(/api/v1, see /api/v1/openapi.json) as the person they belong to. People
+create their own on the Account page; these commands are for the operator.
+The API itself never creates tokens: a stolen token cannot mint another.
+tokens create prints the new token alone on stdout; it is never shown again.
+  --permissions  comma-separated, from keys:read, keys:write, admin:read and
+                 admin:write (default keys:read,keys:write), within what the
+                 person's role holds; a token is cut to the role at every use
+  --expires      "never", a duration like 90d or 12h, a date (2027-01-31) or an
+                 RFC 3339 time; at most a year (default 90d)
+tokens list prints ID, USER, NAME, HINT, PERMISSIONS, STATUS (active,
+expired or revoked), EXPIRES and LAST USED, newest first per person.
+  --user    only E's tokens
+  --json    an array of objects with id, user, name, hint, permissions,
+            created_at, expires_at, last_used_at, last_used_ip, revoked_at
+            (RFC 3339 or null) and status
+tokens revoke ends a token for good; a running server refuses it from its
+next call.
+`
+
 const helpBackup = `Usage: keyward backup FILE
 
 Checks the database's integrity, then writes a consistent copy to FILE
@@ -204,6 +235,7 @@ var helpTopics = map[string]string{
 	"keys":    helpKeys,
 	"scopes":  helpScopes,
 	"teams":   helpTeams,
+	"tokens":  helpTokens,
 	"backup":  helpBackup,
 	"db":      helpDB,
 	"version": helpVersion,

@@ -102,6 +102,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.scopes(ctx, rest)
 	case "teams":
 		return a.teams(ctx, rest)
+	case "tokens":
+		return a.tokens(ctx, rest)
 	case "backup":
 		return a.backup(ctx, rest)
 	case "db":

@@ -167,11 +167,15 @@ const (
 const (
 	ActionTokenCreate = "token.create"
 	ActionTokenRevoke = "token.revoke"
+	// ActionAPIRead is a read through the management API (method, route,
+	// status), recorded with the token's id.
+	ActionAPIRead = "api.read"
 )
 
 func init() {
 	actionLabels[ActionTokenCreate] = "Management token created"
 	actionLabels[ActionTokenRevoke] = "Management token revoked"
+	actionLabels[ActionAPIRead] = "Read through the management API"
 }
 
 // validate checks in against role, adding problems by form field.

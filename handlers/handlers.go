@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/a-h/templ"
@@ -39,6 +40,9 @@ type Config struct {
 	// Logger receives what a handler cannot return as an error, such as
 	// an audit write that failed after the answer was decided.
 	Logger *slog.Logger
+	// APIRate is the calls a second each management token may make
+	// (0: DefaultAPIRate), with a burst of five seconds' worth.
+	APIRate float64
 }
 
 // Handler carries the dependencies every handler shares. Besides the
@@ -56,6 +60,10 @@ type Handler struct {
 	devices          *deviceCookies
 	verifyThrottle   *verifyThrottle
 	metrics          *metrics
+	// apiLimiter is the per-token rate of the management API, and
+	// apiAuthFailures its per-address back-off of failed authentications.
+	apiLimiter      *tokenLimiter
+	apiAuthFailures *backoff[netip.Addr]
 }
 
 // New builds the handlers from cfg.
@@ -77,6 +85,8 @@ func New(cfg Config) *Handler {
 		devices:          &deviceCookies{store: cfg.Store, now: cfg.Now},
 		verifyThrottle:   newVerifyThrottle(cfg.Now),
 		metrics:          newMetrics(cfg.Metrics, cfg.Verifier),
+		apiLimiter:       newTokenLimiter(cfg.Now, cfg.APIRate),
+		apiAuthFailures:  newAPIAuthFailures(cfg.Now),
 	}
 }
 

@@ -190,7 +190,13 @@ func bearerToken(h string) (string, bool) {
 // RegisterManagementAPI adds the management API's middleware and
 // operations to api. Each area registers its operations in its own file.
 func (h *Handler) RegisterManagementAPI(api huma.API) {
+	// Every operation added from here on declares the rate limit fields.
+	api.OpenAPI().OnAddOperation = append(api.OpenAPI().OnAddOperation, declareRateLimitFields)
+	// Order matters: the address throttle counts apiAuth's refusals, and
+	// the rate limit and read audit need the caller apiAuth found.
+	api.UseMiddleware(h.apiAuthThrottle(api))
 	api.UseMiddleware(h.apiAuth(api))
+	api.UseMiddleware(h.apiRateLimit(api), h.apiReadAudit)
 	h.registerMe(api)
 	h.registerTokens(api)
 	h.registerUsers(api)

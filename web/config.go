@@ -43,6 +43,9 @@ type Config struct {
 	// admin exists. Empty (the server's default): the token is a secret in
 	// the database, the same for every instance (see Server.SetupURL).
 	SetupToken string
+	// APIRate is the calls a second each management token may make, with
+	// a burst of five seconds' worth (0: handlers.DefaultAPIRate, 10).
+	APIRate float64
 }
 
 func (c *Config) setDefaults() {

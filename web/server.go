@@ -71,6 +71,7 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		SessionAbsolute: cfg.SessionAbsolute,
 		Metrics:         reg,
 		Logger:          cfg.Logger,
+		APIRate:         cfg.APIRate,
 	})
 	s.echo = s.newEcho(reg)
 	s.http = &http.Server{
