@@ -114,11 +114,14 @@ func (h *Handler) registerAudit(api huma.API) {
 
 	op = tokenOp("export-audit", http.MethodGet, "/api/v1/admin/audit.jsonl", "Export the audit log as JSON Lines", db.PermAdminRead, "Admin")
 	op.Description = "The whole filtered log, newest first, one APIAuditEvent object per line " +
-		"(application/x-ndjson), streamed: it starts at once and works for a log of any size."
+		"(JSON Lines, application/x-ndjson), streamed: it starts at once and works for a log of any size."
+	// OpenAPI 3.1 has no schema for a sequence of JSON texts (3.2 adds
+	// itemSchema): the stream is described as the array of its lines.
 	op.Responses = map[string]*huma.Response{"200": {
-		Description: "One event per line, newest first.",
+		Description: "JSON Lines: each element of this array is one line, newest event first.",
 		Content: map[string]*huma.MediaType{"application/x-ndjson": {
-			Schema: huma.SchemaFromType(api.OpenAPI().Components.Schemas, reflect.TypeFor[APIAuditEvent]()),
+			Schema: &huma.Schema{Type: huma.TypeArray,
+				Items: huma.SchemaFromType(api.OpenAPI().Components.Schemas, reflect.TypeFor[APIAuditEvent]())},
 		}},
 	}}
 	huma.Register(api, op, h.APIAuditExport)

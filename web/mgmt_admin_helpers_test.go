@@ -1,9 +1,14 @@
 package web
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"testing"
+
+	"github.com/pb33f/libopenapi-validator/content"
 
 	"github.com/keyward/keyward/db"
 )
@@ -83,4 +88,26 @@ func walk[T any](t *testing.T, c *mgmtClient, path string, q url.Values, limit i
 		}
 		cursor = *p.NextCursor
 	}
+}
+
+// jsonLinesDecoder reads a JSON Lines body (application/x-ndjson) as the
+// array of its lines, which is how the document describes such a stream,
+// so the validator holds every line to the item schema.
+func jsonLinesDecoder() content.Decoder {
+	return content.DecoderFunc(func(in *content.DecodeInput) (any, error) {
+		lines := []any{}
+		if in == nil || in.Body == nil {
+			return lines, nil
+		}
+		sc := bufio.NewScanner(in.Body)
+		sc.Buffer(nil, 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			var v any
+			if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			lines = append(lines, v)
+		}
+		return lines, sc.Err()
+	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/handlers"
@@ -48,7 +49,7 @@ func (a *testApp) openAPIValidator() validator.Validator {
 	if err != nil {
 		a.t.Fatalf("parse the served OpenAPI document: %v", err)
 	}
-	v, errs := validator.NewValidator(doc)
+	v, errs := validator.NewValidator(doc, config.WithBodyDecoder("application/x-ndjson", jsonLinesDecoder()))
 	if len(errs) > 0 {
 		a.t.Fatalf("validator of the served OpenAPI document: %v", errs)
 	}

@@ -251,6 +251,6 @@ func hasField(errs []handlers.ProblemField, location string) bool {
 // encodeTestCursor builds a cursor as the server does, for a test that
 // hands one list's cursor to another.
 func encodeTestCursor(kind, pos string) *string {
-	s := url.QueryEscape(base64.RawURLEncoding.EncodeToString([]byte(kind+":"+pos)))
+	s := url.QueryEscape(base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + pos)))
 	return &s
 }
