@@ -237,6 +237,12 @@ func (f *authzFixture) newScope() string {
 	return name
 }
 
+// name is a fresh lowercase name (a scope, a team).
+func (f *authzFixture) name() string { return fmt.Sprintf("made-%d", f.next()) }
+
+// email is a fresh address nobody has.
+func (f *authzFixture) email() string { return fmt.Sprintf("new-%d@example.com", f.next()) }
+
 // idem is a fresh Idempotency-Key header.
 func (f *authzFixture) idem() http.Header {
 	return http.Header{"Idempotency-Key": {fmt.Sprintf("authz-%d", f.next())}}

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,6 +85,34 @@ var authzOps = map[string]authzOp{
 	// revokes anyone's, as an admin can on the dashboard.
 	"list-tokens":  {ok: http.StatusOK, anyToken: true},
 	"revoke-token": {target: tokenTarget, ok: http.StatusOK, anyToken: true, reach: has(db.PermAdminWrite)},
+
+	// Admin: users, invites, the audit log, the catalog.
+	"list-users":    {ok: http.StatusOK},
+	"create-invite": {ok: http.StatusCreated, body: bodyOf(func(f *authzFixture) any { return map[string]any{"email": f.email(), "role": "member"} })},
+	"disable-user":  {target: userTarget, ok: http.StatusOK},
+	"enable-user":   {target: userTarget, ok: http.StatusOK, prepare: disableUser},
+	"set-user-role": {target: userTarget, ok: http.StatusOK, body: bodyOf(func(*authzFixture) any { return map[string]any{"role": "auditor"} })},
+	"list-audit":    {ok: http.StatusOK},
+	"export-audit":  {ok: http.StatusOK},
+	"list-catalog":  {ok: http.StatusOK},
+	"list-scopes":   {ok: http.StatusOK},
+	"create-scope":  {ok: http.StatusCreated, body: bodyOf(func(f *authzFixture) any { return map[string]any{"name": f.name()} })},
+	"update-scope":  {target: scopeTarget, ok: http.StatusOK, body: bodyOf(func(*authzFixture) any { return map[string]any{"description": "changed"} })},
+	"rename-scope":  {target: scopeTarget, ok: http.StatusOK, body: bodyOf(func(f *authzFixture) any { return map[string]any{"new_name": f.name()} })},
+	"retire-scope":  {target: scopeTarget, ok: http.StatusOK},
+	"restore-scope": {target: scopeTarget, ok: http.StatusOK, prepare: retireScope},
+
+	// Teams: a person sees the teams they are in and manages those they
+	// maintain ("own" is a team the caller maintains, "another person's"
+	// one bob maintains); admin:read sees every team, admin:write
+	// manages every team (handlers/mgmt_teams.go, the dashboard's
+	// teamAccess).
+	"list-teams":           {ok: http.StatusOK},
+	"create-team":          {ok: http.StatusCreated, body: bodyOf(func(f *authzFixture) any { return map[string]any{"name": f.name()} })},
+	"get-team":             {target: teamTarget, ok: http.StatusOK},
+	"add-team-member":      {target: teamTarget, ok: http.StatusOK, body: bodyOf(func(f *authzFixture) any { return map[string]any{"email": f.newMember().Email, "role": "member"} })},
+	"set-team-member-role": {target: teamMemberTarget, ok: http.StatusOK, body: bodyOf(func(*authzFixture) any { return map[string]any{"role": "maintainer"} })},
+	"remove-team-member":   {target: teamMemberTarget, ok: http.StatusOK},
 }
 
 // authzCaller is one column of callers.
@@ -220,6 +250,26 @@ func reachByPermission(p db.Permission) func([]db.Permission) bool {
 			return true
 		}
 		return false
+	}
+}
+
+// bodyOf is a body that does not depend on the target.
+func bodyOf(fn func(f *authzFixture) any) func(*authzFixture, map[string]string) any {
+	return func(f *authzFixture, _ map[string]string) any { return fn(f) }
+}
+
+// disableUser prepares a disabled account (for enable-user).
+func disableUser(f *authzFixture, ids map[string]string) {
+	id, _ := strconv.ParseInt(ids["id"], 10, 64)
+	if err := f.a.store.SetUserDisabled(context.Background(), id, true, db.CLIActor()); err != nil {
+		f.a.t.Fatal(err)
+	}
+}
+
+// retireScope prepares a retired scope (for restore-scope).
+func retireScope(f *authzFixture, ids map[string]string) {
+	if _, err := f.a.store.SetScopeRetired(context.Background(), ids["name"], true, db.CLIActor()); err != nil {
+		f.a.t.Fatal(err)
 	}
 }
 
