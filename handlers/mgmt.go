@@ -203,6 +203,7 @@ func (h *Handler) RegisterManagementAPI(api huma.API) {
 	h.registerAudit(api)
 	h.registerScopes(api)
 	h.registerTeams(api)
+	h.registerKeys(api)
 }
 
 // WriteProblem writes p as application/problem+json, for the error handler
