@@ -26,7 +26,7 @@ type APITeam struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Members     int       `json:"members" doc:"How many people are in it."`
 	Keys        int       `json:"keys" doc:"Its keys that are not revoked."`
-	MyRole      *string   `json:"my_role" nullable:"true" enum:"maintainer,member" doc:"The caller's role in the team; null when not in it."`
+	MyRole      *string   `json:"my_role" nullable:"true" doc:"The caller's role in the team (maintainer or member); null when not in it."`
 }
 
 func apiTeam(t db.Team) APITeam {
