@@ -174,7 +174,10 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func (c *mgmtClient) get(path string) mgmtResponse { c.t.Helper(); return c.call(http.MethodGet, path, nil, nil) }
+func (c *mgmtClient) get(path string) mgmtResponse {
+	c.t.Helper()
+	return c.call(http.MethodGet, path, nil, nil)
+}
 func (c *mgmtClient) post(path string, body any) mgmtResponse {
 	c.t.Helper()
 	return c.call(http.MethodPost, path, body, nil)
