@@ -78,6 +78,7 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		SessionIdle:     cfg.SessionIdle,
 		SessionAbsolute: cfg.SessionAbsolute,
+		APIRate:         cfg.APIRate,
 		MetricsToken:    cfg.MetricsToken,
 		Version:         versionString(),
 		Logger:          logger,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,7 +55,7 @@ func (s *setting) resolve(env func(string) string) (value, source string) {
 // name: `keyward --db x.db keys list` and `keyward keys list --db x.db`
 // mean the same.
 type globals struct {
-	addr, db, baseURL, trustedProxies, logFormat, sessionIdle, sessionAbsolute, metricsToken setting
+	addr, db, baseURL, trustedProxies, logFormat, sessionIdle, sessionAbsolute, metricsToken, apiRate setting
 }
 
 func newGlobals() *globals {
@@ -75,11 +76,13 @@ func newGlobals() *globals {
 			usage: "sign out this long after sign-in, active or not"},
 		metricsToken: setting{flag: "metrics-token", env: "KEYWARD_METRICS_TOKEN",
 			usage: "bearer token GET /metrics requires (at least 16 characters; prefer the variable: flags show in ps); none: /metrics is open"},
+		apiRate: setting{flag: "api-rate", env: "KEYWARD_API_RATE", def: "10",
+			usage: "management API calls a second per token, with a burst of five seconds' worth"},
 	}
 }
 
 func (g *globals) all() []*setting {
-	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken}
+	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate}
 }
 
 // register adds the global flags to fs, bound to g, so that a value given
@@ -115,6 +118,8 @@ type config struct {
 	SessionAbsolute time.Duration
 	// MetricsToken is never printed: errors about it name the setting only.
 	MetricsToken string
+	// APIRate is the management API's calls a second per token.
+	APIRate float64
 }
 
 // load resolves every global option and validates it, reporting the first
@@ -157,8 +162,18 @@ func (g *globals) load(env func(string) string) (config, error) {
 	if err := checkMetricsToken(c.MetricsToken); err != nil {
 		return config{}, fmt.Errorf("%s: %w", src, err)
 	}
+
+	raw, src = g.apiRate.resolve(env)
+	rate, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+	if err != nil || !(rate > 0 && rate <= maxAPIRate) {
+		return config{}, fmt.Errorf("%s: %q is not a number of calls a second between 0 and %d, like 10 or 0.5", src, raw, maxAPIRate)
+	}
+	c.APIRate = rate
 	return c, nil
 }
+
+// maxAPIRate bounds --api-rate: beyond it a limit limits nothing.
+const maxAPIRate = 10_000
 
 // checkMetricsToken refuses a token that is guessable or cannot travel in
 // an Authorization header. The message never repeats the token.

@@ -210,6 +210,13 @@ func (in APITokenInput) validate(role Role, now time.Time) error {
 	return ve.Err()
 }
 
+// CheckAPITokenInput returns, by field, the problems CreateAPIToken would
+// find in in for a person of role, so a form refused for another reason
+// can show them all at once.
+func CheckAPITokenInput(in APITokenInput, role Role, now time.Time) map[string]string {
+	return FieldErrors(in.validate(role, now))
+}
+
 const (
 	apiTokenColumns   = `id, user_id, name, hint, permissions, created_at, expires_at, last_used_at, last_used_ip, revoked_at`
 	insertAPITokenSQL = `INSERT INTO api_tokens (user_id, name, token_hash, hint, permissions, created_at, expires_at)

@@ -35,6 +35,9 @@ func (h *Handler) accountPage(c echo.Context) (views.AccountPage, error) {
 		Role:      string(u.Role),
 		CreatedAt: u.CreatedAt,
 	}
+	if m.Tokens, err = h.tokensCard(c, views.TokenForm{}); err != nil {
+		return views.AccountPage{}, err
+	}
 	for _, s := range rows {
 		m.Sessions = append(m.Sessions, views.SessionRow{
 			ID: s.ID, Device: describeUserAgent(s.UserAgent), UserAgent: s.UserAgent, IP: s.IP,

@@ -65,6 +65,7 @@ type AccountPage struct {
 	CreatedAt      time.Time
 	Sessions       []SessionRow
 	PasswordErrors FieldErrors // "current_password", "new_password", "new_password_confirm"
+	Tokens         TokensCard
 }
 
 // SessionRow is one active browser session of the signed-in user.

@@ -88,6 +88,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
 	u.POST("/account/sessions/:id/end", h.AccountSessionEnd)
+	u.POST("/account/tokens", h.AccountTokenCreate)
+	u.POST("/account/tokens/:id/revoke", h.AccountTokenRevoke)
 
 	// One-time links: invitations and password resets.
 	b.GET("/invite/:token", h.InviteShow)
