@@ -113,6 +113,22 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	return f
 }
 
+// shareValidator lets f's app use the validator of from's document,
+// after checking that the two apps serve the same document but for their
+// own address: building a validator costs seconds, and the table builds an
+// app per operation.
+func (f *authzFixture) shareValidator(t *testing.T, from *testApp) {
+	t.Helper()
+	v := from.openAPIValidator()
+	mine := strings.ReplaceAll(string(f.a.openAPIDoc()), f.a.http.URL, "BASE")
+	theirs := strings.ReplaceAll(string(from.openAPIDoc()), from.http.URL, "BASE")
+	if mine != theirs {
+		t.Fatalf("two apps of one test serve different OpenAPI documents")
+	}
+	openAPIValidators.Store(f.a, v)
+	t.Cleanup(func() { openAPIValidators.Delete(f.a) })
+}
+
 // user returns the fixture's person of role r (ann for members).
 func (f *authzFixture) user(r db.Role) db.User {
 	switch r {

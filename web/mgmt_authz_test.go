@@ -73,13 +73,45 @@ type authzOp struct {
 	reach func(perms []db.Permission) bool
 	// except overrides the derived answer of "caller/target" cells, with
 	// the reason in a comment.
-	except map[string]int
+	except map[string]cellWant
+}
+
+// cellWant is the answer a cell expects: a status and, for a refusal,
+// the problem's code.
+type cellWant struct {
+	status int
+	code   string
 }
 
 // authzOps is the table, by operation id. An operation the document
 // serves that is missing here fails TestMgmtAuthorization.
 var authzOps = map[string]authzOp{
 	"get-me": {ok: http.StatusOK, anyToken: true},
+
+	// Keys: the dashboard's key access (handlers/key_access.go).
+	"list-keys":     {ok: http.StatusOK},
+	"list-all-keys": {ok: http.StatusOK},
+	"create-key":    {ok: http.StatusCreated, idem: true, body: bodyOf(func(f *authzFixture) any { return map[string]any{"name": f.name()} })},
+	"get-key":       {target: keyTarget, ok: http.StatusOK},
+	"get-key-usage": {target: keyTarget, ok: http.StatusOK},
+	"update-key":    {target: keyTarget, ok: http.StatusOK, body: bodyOf(func(*authzFixture) any { return map[string]any{"description": "changed"} })},
+	"disable-key":   {target: keyTarget, ok: http.StatusOK, body: bodyOf(func(*authzFixture) any { return map[string]any{"reason": "authz table"} })},
+	"enable-key":    {target: keyTarget, ok: http.StatusOK, prepare: disableKey},
+	"revoke-key":    {target: keyTarget, ok: http.StatusOK, body: bodyOf(func(*authzFixture) any { return map[string]any{"reason": "authz table"} })},
+	// A roll hands the new secret to whoever asks, so only the key's
+	// owner rolls it, as on the dashboard (handlers.KeyRoll): a token
+	// that sees every key (admin:read) is told why (403 OWNER_ONLY),
+	// anyone else gets the outsider's 404.
+	"roll-key": {target: keyTarget, ok: http.StatusCreated, idem: true,
+		body:  bodyOf(func(*authzFixture) any { return map[string]any{"grace": "1h"} }),
+		reach: func([]db.Permission) bool { return false },
+		except: map[string]cellWant{
+			"admin/" + targetOther:   {http.StatusForbidden, "OWNER_ONLY"},
+			"auditor/" + targetOther: {http.StatusForbidden, "OWNER_ONLY"},
+		}},
+	// A key rolls itself with its own secret (scheme "key"): a
+	// management token is refused there as a key is everywhere else.
+	"roll-self": {ok: http.StatusCreated, idem: true, body: bodyOf(func(*authzFixture) any { return map[string]any{"grace": "1h"} })},
 	// Tokens: any live token lists and revokes its person's tokens (a
 	// script that finds its token leaked can end it); admin:write
 	// revokes anyone's, as an admin can on the dashboard.
@@ -211,15 +243,19 @@ func (f *authzFixture) pathFor(t *testing.T, op servedOp, kind, target string, c
 // want derives the expected status and problem code of one cell.
 func (spec authzOp) want(op servedOp, c authzCaller, perms []db.Permission, target string) (int, string) {
 	switch {
-	case c.cred == "none":
+	case c.cred == "none" && op.accepts(handlers.SchemeToken):
 		return http.StatusUnauthorized, "MISSING_TOKEN"
+	case c.cred == "none":
+		return http.StatusUnauthorized, "MISSING_KEY"
 	case c.cred == "key" && !op.accepts(handlers.SchemeKey):
 		return http.StatusUnauthorized, "KEY_NOT_ACCEPTED"
+	case c.cred == "token" && !op.accepts(handlers.SchemeToken):
+		return http.StatusUnauthorized, "TOKEN_NOT_ACCEPTED"
 	case op.Perm != "" && !slices.Contains(perms, op.Perm):
 		return http.StatusForbidden, "MISSING_PERMISSION"
 	}
-	if s, ok := spec.except[c.name+"/"+target]; ok {
-		return s, codeOf(s)
+	if w, ok := spec.except[c.name+"/"+target]; ok {
+		return w.status, w.code
 	}
 	switch target {
 	case targetMissing:
@@ -266,6 +302,21 @@ func disableUser(f *authzFixture, ids map[string]string) {
 	}
 }
 
+// disableKey prepares a key disabled by its owner (for enable-key; one
+// an admin disabled only an admin may enable).
+func disableKey(f *authzFixture, ids map[string]string) {
+	id, _ := strconv.ParseInt(ids["id"], 10, 64)
+	ctx := context.Background()
+	k := f.a.getKey(id)
+	owner, err := f.a.store.GetUser(ctx, k.UserID)
+	if err != nil {
+		f.a.t.Fatal(err)
+	}
+	if _, err := f.a.store.SetKeyDisabled(ctx, db.AnyOwner(), id, true, "paused", db.Actor{UserID: owner.ID, Label: owner.Email}); err != nil {
+		f.a.t.Fatal(err)
+	}
+}
+
 // retireScope prepares a retired scope (for restore-scope).
 func retireScope(f *authzFixture, ids map[string]string) {
 	if _, err := f.a.store.SetScopeRetired(context.Background(), ids["name"], true, db.CLIActor()); err != nil {
@@ -278,17 +329,9 @@ func has(p db.Permission) func([]db.Permission) bool {
 	return func(perms []db.Permission) bool { return slices.Contains(perms, p) }
 }
 
-// codeOf is the generic code of a refusal status ("" for success).
-func codeOf(status int) string {
-	if status < 400 {
-		return ""
-	}
-	code, _, _ := statusTextFor(status)
-	return code
-}
-
 func TestMgmtAuthorization(t *testing.T) {
-	ops := servedOperations(t, newTestApp(t))
+	first := newTestApp(t)
+	ops := servedOperations(t, first)
 	served := map[string]bool{}
 	for _, op := range ops {
 		served[op.ID] = true
@@ -311,13 +354,16 @@ func TestMgmtAuthorization(t *testing.T) {
 		if op.accepts(handlers.SchemeToken) && op.Perm == "" && !spec.anyToken {
 			t.Errorf("operation %s declares no permission: name one, or mark it anyToken in the table", op.ID)
 		}
-		t.Run(op.ID, func(t *testing.T) { runAuthzOp(t, op, spec) })
+		t.Run(op.ID, func(t *testing.T) { runAuthzOp(t, op, spec, first) })
 	}
 }
 
-// runAuthzOp runs every cell of one operation on one fresh app.
-func runAuthzOp(t *testing.T, op servedOp, spec authzOp) {
+// runAuthzOp runs every cell of one operation on one fresh app (its own
+// rate buckets and failure throttle, which the table's many refusals
+// would otherwise fill).
+func runAuthzOp(t *testing.T, op servedOp, spec authzOp, first *testApp) {
 	f := newAuthzFixture(t)
+	f.shareValidator(t, first)
 	for _, c := range authzCallers {
 		perms := db.RolePermissions(c.role)
 		if c.perms != nil {
