@@ -128,9 +128,8 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	_, f.apiToken, err = s.CreateAPIToken(ctx, f.ann.ID, APITokenInput{Name: "deploy script",
 		Permissions: []Permission{PermKeysRead, PermKeysWrite}}, adminActor)
 	must("create management token", err)
-	_, err = s.w.ExecContext(ctx, `INSERT INTO api_idempotency (user_id, idem_key, operation, request_hash, key_id, created_at)
-		VALUES (?, 'create-1', 'keys.create', ?, ?, ?)`, f.ann.ID, bytes.Repeat([]byte{9}, 32), limited.ID, toMillis(clock.Now()))
-	must("idempotency record", err)
+	must("idempotency record", s.RecordIdempotency(ctx, f.ann.ID,
+		Idempotency{Key: "create-1", Operation: "create-key", Request: bytes.Repeat([]byte{9}, 32)}, limited.ID))
 	f.lastSourceKey = limited.ID
 	return f
 }

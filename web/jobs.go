@@ -20,7 +20,8 @@ const (
 
 // RunJobs runs the background jobs until ctx is done: the auto-disable of
 // unused keys (when the policy turns it on), the removal of expired
-// session rows and of forgotten sign-in failures. Every instance ticks at
+// session rows, of forgotten sign-in failures and of Idempotency-Key
+// records past their 24 hours. Every instance ticks at
 // start, then hourly, but only the one holding the jobs' lease in the
 // database runs them (runJobsOnce), so N instances still act once per
 // tick: one audit event and one log line per disabled batch, not N. The
@@ -64,5 +65,10 @@ func (s *Server) runJobsOnce(ctx context.Context) {
 	}
 	if _, err := s.store.DeleteForgottenLoginFailures(ctx); err != nil && ctx.Err() == nil {
 		log.Error("sign-in failure cleanup failed", slog.String("error", err.Error()))
+	}
+	// Idempotency-Keys are honoured for 24 hours; older records only
+	// take room.
+	if _, err := s.store.PruneIdempotency(ctx); err != nil && ctx.Err() == nil {
+		log.Error("idempotency cleanup failed", slog.String("error", err.Error()))
 	}
 }

@@ -213,6 +213,6 @@ func TestMgmtKeysPagination(t *testing.T) {
 	// A cursor belongs to its order.
 	var l keyListJSON
 	api.get("/api/v1/keys?limit=1").decode(t, &l)
-	api.get("/api/v1/keys?limit=1&sort=expires&cursor=" + url.QueryEscape(*l.NextCursor)).
+	api.get("/api/v1/keys?limit=1&sort=expires&cursor="+url.QueryEscape(*l.NextCursor)).
 		wantProblem(t, http.StatusBadRequest, "INVALID_CURSOR")
 }

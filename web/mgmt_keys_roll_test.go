@@ -175,3 +175,19 @@ func TestMgmtKeySelfRoll(t *testing.T) {
 		})
 	}
 }
+
+// TestIdempotencyRecordsPruned: the hourly jobs remove Idempotency-Key
+// records once their 24 hours are over.
+func TestIdempotencyRecordsPruned(t *testing.T) {
+	a := newTestApp(t)
+	ann := a.createUser("ann@example.com", db.RoleMember)
+	api := a.mgmt(a.token(ann))
+	if r := api.call(http.MethodPost, "/api/v1/keys", map[string]string{"name": "x"}, idemHeader("once")); r.StatusCode != http.StatusCreated {
+		t.Fatalf("create: got %d: %s", r.StatusCode, r.body)
+	}
+	a.clock.Advance(db.IdempotencyWindow + time.Minute)
+	a.server.runJobsOnce(context.Background())
+	if n, err := a.store.PruneIdempotency(context.Background()); err != nil || n != 0 {
+		t.Errorf("records left after the jobs ran: %d (%v), want 0", n, err)
+	}
+}
