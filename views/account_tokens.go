@@ -10,7 +10,7 @@ type TokensCard struct {
 	// Reveal is set only in the answer to a successful create: the one
 	// response that carries the token.
 	Reveal *TokenReveal
-	Now time.Time
+	Now    time.Time
 }
 
 // TokenRow is one management token in the list.
@@ -34,8 +34,8 @@ type TokenForm struct {
 	Expiry        string // an ExpiryChoice value
 	ExpiryDate    string // YYYY-MM-DD for "custom"
 	ExpiryChoices []ExpiryChoice
-	MinDate       string // the custom date's earliest value
-	MaxDate       string // and its latest: tokens live at most a year
+	MinDate       string      // the custom date's earliest value
+	MaxDate       string      // and its latest: tokens live at most a year
 	Errors        FieldErrors // "name", "permissions", "expiry", "expiry_date"
 }
 

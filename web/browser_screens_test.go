@@ -83,6 +83,7 @@ func TestScreenshots(t *testing.T) {
 	}
 
 	billing := seedShowcase(t, a, seedTeam(t, a))
+	seedTokens(t, a, "ada@acme.dev")
 	for _, vp := range screenshotViewports {
 		setViewport(vp)
 		tb.clearCookies()
@@ -99,6 +100,12 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "keys-new")
 		tb.open("/account")
 		shoot(vp, "account")
+		tb.fill("Name", "Nightly key rotation")
+		tb.click(visibleXPath(`//input[@type='checkbox' and @value='keys:write']`))
+		tb.do("create token", chromedp.Click(button("Create token")))
+		tb.waitVisible(testID("token-reveal"))
+		shoot(vp, "account-token-created")
+		tb.navigates("Done", chromedp.Click(link("Done — I've saved my token")))
 		tb.open("/keys/999999")
 		shoot(vp, "error")
 
@@ -314,4 +321,24 @@ func seedShowcase(t *testing.T, a *testApp, tm team) int64 {
 	}
 	a.clock.Advance(20 * time.Minute)
 	return billing.key.ID
+}
+
+// seedTokens gives email's account page management tokens in each state:
+// one in use, one never used, one revoked.
+func seedTokens(t *testing.T, a *testApp, email string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := a.store.GetUserByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, used := a.namedToken(u, "CI deploy", db.PermKeysRead, db.PermKeysWrite)
+	if _, _, err := a.store.AuthenticateAPIToken(ctx, used, "203.0.113.24"); err != nil {
+		t.Fatal(err)
+	}
+	a.namedToken(u, "Grafana usage panel", db.PermKeysRead)
+	old, _ := a.namedToken(u, "Old laptop script", db.PermKeysWrite)
+	if _, err := a.store.RevokeAPIToken(ctx, u.ID, old, db.Actor{UserID: u.ID, Label: u.Email}); err != nil {
+		t.Fatal(err)
+	}
 }
