@@ -217,9 +217,10 @@ func CheckAPITokenInput(in APITokenInput, role Role, now time.Time) map[string]s
 	return FieldErrors(in.validate(role, now))
 }
 
+// #nosec G101 -- SQL naming the api_tokens columns, not credentials.
 const (
-	apiTokenColumns   = `id, user_id, name, hint, permissions, created_at, expires_at, last_used_at, last_used_ip, revoked_at`
-	insertAPITokenSQL = `INSERT INTO api_tokens (user_id, name, token_hash, hint, permissions, created_at, expires_at)
+	apiTokenColumns   = `id, user_id, name, hint, permissions, created_at, expires_at, last_used_at, last_used_ip, revoked_at` // #nosec G101 -- column names
+	insertAPITokenSQL = /* #nosec G101 -- SQL, not a credential */ `INSERT INTO api_tokens (user_id, name, token_hash, hint, permissions, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	listAPITokensSQL  = `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE user_id = ? ORDER BY id DESC`
 	getAPITokenSQL    = `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE id = ?`
