@@ -39,6 +39,9 @@ func (f *authzFixture) demotedAdmin() string {
 	return tok
 }
 
+// badIdem is an Idempotency-Key no row shares with a success.
+var badIdem = http.Header{"Idempotency-Key": {"bad-input"}}
+
 func fixed(p string) func(*authzFixture) string { return func(*authzFixture) string { return p } }
 
 // badCases is the table. Each row runs on one shared fixture, in order,
@@ -81,6 +84,63 @@ var badCases = []badCase{
 			return "/api/v1/tokens/" + itoa(id) + "/revoke"
 		},
 		status: http.StatusConflict, code: "CONFLICT"},
+	// Keys: the input rules are tested in mgmt_keys_test.go; here, the
+	// kinds of bad input across the routes, each writing nothing.
+	{name: "create key: unknown field", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/keys"),
+		body: `{"name":"x","user_id":1}`, hdr: badIdem, status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "create key: wrong type", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/keys"),
+		body: `{"name":["x"]}`, hdr: badIdem, status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "create key: name over 100 characters", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/keys"),
+		body: map[string]any{"name": strings.Repeat("n", 101)}, hdr: badIdem, status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "create key: blank name", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/keys"),
+		body: map[string]any{"name": "  "}, hdr: badIdem, status: http.StatusBadRequest, code: "INVALID"},
+	{name: "create key: a read-only token", role: db.RoleMember, perms: []db.Permission{db.PermKeysRead}, method: http.MethodPost,
+		path: fixed("/api/v1/keys"), body: map[string]any{"name": "x"}, hdr: badIdem, status: http.StatusForbidden, code: "MISSING_PERMISSION"},
+	{name: "create key: an API key", bearer: func(f *authzFixture) string { return f.annKey }, method: http.MethodPost,
+		path: fixed("/api/v1/keys"), body: map[string]any{"name": "x"}, hdr: badIdem, status: http.StatusUnauthorized, code: "KEY_NOT_ACCEPTED"},
+	{name: "list keys: limit 101", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/keys?limit=101"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "list keys: unknown filter", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/keys?owner=bob@example.com"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "list every key: a member", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/admin/keys"),
+		status: http.StatusForbidden, code: "MISSING_PERMISSION"},
+	{name: "get key: id not a number", role: db.RoleMember, method: http.MethodGet, path: fixed("/api/v1/keys/one"),
+		status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "update key: another person's", role: db.RoleMember, method: http.MethodPatch,
+		path: func(f *authzFixture) string { return "/api/v1/keys/" + itoa(f.newKey(f.bob).ID) },
+		body: map[string]any{"name": "mine now"}, status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "update key: another person's, by an auditor", role: db.RoleAuditor, method: http.MethodPatch,
+		path: func(f *authzFixture) string { return "/api/v1/keys/" + itoa(f.newKey(f.bob).ID) },
+		body: map[string]any{"name": "mine now"}, status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "revoke key: another person's, with a bad body", role: db.RoleMember, method: http.MethodPost,
+		path: func(f *authzFixture) string { return "/api/v1/keys/" + itoa(f.newKey(f.bob).ID) + "/revoke" },
+		body: map[string]any{"reason": "x"}, status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "revoke key: unknown id", role: db.RoleAdmin, method: http.MethodPost, path: fixed("/api/v1/keys/999999/revoke"),
+		body: map[string]any{"reason": "x"}, status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "roll key: another person's", role: db.RoleMember, method: http.MethodPost,
+		path: func(f *authzFixture) string { return "/api/v1/keys/" + itoa(f.newKey(f.bob).ID) + "/roll" },
+		body: map[string]any{"grace": "1h"}, hdr: badIdem, status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "roll self: a management token", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/keys/self/roll"),
+		body: map[string]any{"grace": "1h"}, hdr: badIdem, status: http.StatusUnauthorized, code: "TOKEN_NOT_ACCEPTED"},
+
+	// Admin operations.
+	{name: "disable user: an auditor", role: db.RoleAuditor, method: http.MethodPost,
+		path:   func(f *authzFixture) string { return "/api/v1/admin/users/" + itoa(f.bob.ID) + "/disable" },
+		status: http.StatusForbidden, code: "MISSING_PERMISSION"},
+	{name: "set role: unknown role", role: db.RoleAdmin, method: http.MethodPost,
+		path: func(f *authzFixture) string { return "/api/v1/admin/users/" + itoa(f.bob.ID) + "/role" },
+		body: map[string]any{"role": "owner"}, status: http.StatusUnprocessableEntity, code: "VALIDATION_FAILED"},
+	{name: "set role: unknown user", role: db.RoleAdmin, method: http.MethodPost, path: fixed("/api/v1/admin/users/999999/role"),
+		body: map[string]any{"role": "member"}, status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "invite: a member", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/admin/invites"),
+		body: map[string]any{"email": "x@example.com", "role": "admin"}, status: http.StatusForbidden, code: "MISSING_PERMISSION"},
+	{name: "add team member: a team the caller is not in", role: db.RoleMember, method: http.MethodPost,
+		path:   func(f *authzFixture) string { return "/api/v1/teams/" + itoa(f.newTeam(f.bob).ID) + "/members" },
+		body:   func() any { return map[string]any{"email": "ann@example.com", "role": "maintainer"} }(),
+		status: http.StatusNotFound, code: "NOT_FOUND"},
+	{name: "create scope: a member", role: db.RoleMember, method: http.MethodPost, path: fixed("/api/v1/admin/scopes"),
+		body: map[string]any{"name": "sneaky"}, status: http.StatusForbidden, code: "MISSING_PERMISSION"},
+
 	{name: "revoke token: another person's, by a demoted admin", method: http.MethodPost,
 		bearer: func(f *authzFixture) string { return f.demotedAdmin() },
 		path:   func(f *authzFixture) string { return "/api/v1/tokens/" + itoa(f.newToken(f.bob)) + "/revoke" },
