@@ -165,6 +165,7 @@ scopes retire stops the scope being granted; keys carrying it keep it, and
 are listed on stderr.
 `
 
+// #nosec G101 -- help text about management tokens, not a credential.
 const helpTokens = `Usage:
   keyward tokens create --user E --name N [--permissions P,Q] [--expires WHEN]
   keyward tokens list [--user E] [--json]

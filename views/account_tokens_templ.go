@@ -1875,7 +1875,7 @@ func TokenRevealPanel(r TokenReveal) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var86 = []any{InputClass + " " + tokenFieldText}
+			var templ_7745c5c3_Var86 = []any{InputClass + " " + revealFieldText}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var86...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -2243,9 +2243,9 @@ func TokenRevealPanel(r TokenReveal) templ.Component {
 	})
 }
 
-// tokenFieldText fits the 53 characters of a token in the field on a
+// revealFieldText fits the 53 characters of a token in the field on a
 // phone, as keyFieldText does for keys' 52.
-const tokenFieldText = "px-2 font-mono text-[length:min(0.875rem,calc((100vw_-_5.5rem)/32))] sm:px-3"
+const revealFieldText = "px-2 font-mono text-[length:min(0.875rem,calc((100vw_-_5.5rem)/32))] sm:px-3"
 
 // tokenExpiryText says until when a new token works.
 func tokenExpiryText(t *time.Time, now time.Time) string {
