@@ -111,6 +111,7 @@ is no flag for the token, so it stays out of shell history and ps. add runs
 locally only (a password belongs on the server's host; invite instead).
 `
 
+// #nosec G101 -- help text that names KEYWARD_TOKEN, not a credential.
 var helpKeys = `Usage:
   keyward keys create --user E --name N [--team T] [--expires WHEN] [--scopes a,b] [--description D]
   keyward keys list [--user E] [--status S] [--stale] [--json]

@@ -33,10 +33,10 @@ const (
 // Problem is every management API error: RFC 9457 problem details with a
 // stable code. huma writes it as application/problem+json.
 type Problem struct {
-	Title  string `json:"title" doc:"The HTTP status text." example:"Not Found"`
-	Status int    `json:"status" doc:"The HTTP status code." example:"404"`
-	Detail string `json:"detail" doc:"What went wrong, for a person to read." example:"No such key."`
-	Code   string `json:"code" doc:"A stable code for programs: the same codes the dashboard's forms and the verify API use." example:"NOT_FOUND"`
+	Title  string `json:"title" doc:"The HTTP status text."`
+	Status int    `json:"status" doc:"The HTTP status code."`
+	Detail string `json:"detail" doc:"What went wrong, for a person to read."`
+	Code   string `json:"code" doc:"A stable code for programs: the same codes the dashboard's forms and the verify API use."`
 	// Errors places problems with the input, one per field.
 	Errors []ProblemField `json:"errors,omitempty" doc:"Problems with the input, one per field."`
 	// KeyID names the key a repeated Idempotency-Key already created.

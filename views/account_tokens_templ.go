@@ -2243,6 +2243,7 @@ func TokenRevealPanel(r TokenReveal) templ.Component {
 	})
 }
 
+// #nosec G101 -- a class list sized for a token, not a credential.
 // revealFieldText fits the 53 characters of a token in the field on a
 // phone, as keyFieldText does for keys' 52.
 const revealFieldText = "px-2 font-mono text-[length:min(0.875rem,calc((100vw_-_5.5rem)/32))] sm:px-3"

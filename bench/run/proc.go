@@ -52,12 +52,17 @@ func cleanEnv() []string {
 // a trusted proxy at 127.0.0.1 (see bench/wrk/common.lua), at the default
 // log level (info). It returns once the process has started; call
 // waitHealthy to know it answers.
+//
+// --api-rate: the page timings walk the management API's key list as fast
+// as they can; the per-token limit (10 calls a second by default) would
+// answer 429 and measure the limiter, not the list. Variants (older
+// revisions) are started without it: they may not know the flag.
 func (h *harness) startKeyward(name, dbPath string) (*server, error) {
-	return h.startKeywardBinary(h.path("keyward"), name, dbPath)
+	return h.startKeywardBinary(h.path("keyward"), name, dbPath, "--api-rate", "10000")
 }
 
 // startKeywardBinary is startKeyward with another build (a variant).
-func (h *harness) startKeywardBinary(binary, name, dbPath string) (*server, error) {
+func (h *harness) startKeywardBinary(binary, name, dbPath string, extra ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -67,7 +72,8 @@ func (h *harness) startKeywardBinary(binary, name, dbPath string) (*server, erro
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "serve", "--db", dbPath, "--addr", addr, "--trusted-proxies", "127.0.0.1")
+	args := append([]string{"serve", "--db", dbPath, "--addr", addr, "--trusted-proxies", "127.0.0.1"}, extra...)
+	cmd := exec.Command(binary, args...) // #nosec G204 -- the harness's own binaries and arguments
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	s := &server{name: name, cmd: cmd, url: "http://" + addr, log: logf, done: make(chan error, 1)}

@@ -748,13 +748,9 @@ type MeOutputBody struct {
 // Problem defines model for Problem.
 type Problem struct {
 	// Code A stable code for programs: the same codes the dashboard's forms and the verify API use.
-	//
-	// Example: NOT_FOUND
 	Code string `json:"code"`
 
 	// Detail What went wrong, for a person to read.
-	//
-	// Example: No such key.
 	Detail string `json:"detail"`
 
 	// Errors Problems with the input, one per field.
@@ -764,13 +760,9 @@ type Problem struct {
 	KeyId *int64 `json:"key_id,omitempty"`
 
 	// Status The HTTP status code.
-	//
-	// Example: 404
 	Status int64 `json:"status"`
 
 	// Title The HTTP status text.
-	//
-	// Example: Not Found
 	Title string `json:"title"`
 }
 
