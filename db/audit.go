@@ -87,6 +87,14 @@ var actionLabels = map[string]string{
 	ActionKeyApprove:          "Key approved",
 	ActionKeyDeny:             "Approval denied",
 	ActionKeyApprovalWithdraw: "Approval request withdrawn",
+	// Notifications (notify_recipients.go).
+	ActionWebhookCreate:  "Webhook endpoint added",
+	ActionWebhookUpdate:  "Webhook endpoint changed",
+	ActionWebhookDelete:  "Webhook endpoint deleted",
+	ActionWebhookDisable: "Webhook endpoint disabled",
+	ActionWebhookEnable:  "Webhook endpoint enabled",
+	ActionWebhookResend:  "Webhook delivery resent",
+	ActionNotifyPrefs:    "Notification choices changed",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -110,7 +118,7 @@ func Actions() []string {
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLimits, ActionSettingChange,
 		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
 		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
-	}, slices.Concat(teamActions, tokenActions)...)
+	}, slices.Concat(teamActions, tokenActions, notifyActions)...)
 }
 
 // AuditEvent is one row of the audit log. Actor and Target are copied as
@@ -172,7 +180,7 @@ func insertAudit(ctx context.Context, tx *Tx, at time.Time, e AuditEvent) error 
 	if _, err := tx.ExecContext(ctx, insertAuditSQL, args...); err != nil {
 		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
 	}
-	return nil
+	return enqueueForAudit(ctx, tx, at, e)
 }
 
 // auditArgs gives insertAuditSQL's arguments for e; at is used when e.At is

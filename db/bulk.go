@@ -190,7 +190,7 @@ func (s *Store) bulk(ctx context.Context, act bulkAction, ids []int64, reason st
 		}
 		e := actor.event(act.audit, "key", id, k.Name)
 		e.Detail = map[string]string{"reason": reason, "bulk": "true"}
-		if err := execAudit(ctx, audit, now, e); err != nil {
+		if err := execAudit(ctx, tx, audit, now, e); err != nil {
 			return BulkResult{}, err
 		}
 		res.Changed = append(res.Changed, k)
@@ -207,7 +207,7 @@ func (s *Store) bulk(ctx context.Context, act bulkAction, ids []int64, reason st
 
 // execAudit writes e through a prepared insertAuditSQL statement: a bulk
 // action writes thousands of events in one transaction.
-func execAudit(ctx context.Context, stmt *Stmt, at time.Time, e AuditEvent) error {
+func execAudit(ctx context.Context, tx *Tx, stmt *Stmt, at time.Time, e AuditEvent) error {
 	args, err := auditArgs(at, e)
 	if err != nil {
 		return err
@@ -215,5 +215,5 @@ func execAudit(ctx context.Context, stmt *Stmt, at time.Time, e AuditEvent) erro
 	if _, err := stmt.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
 	}
-	return nil
+	return enqueueForAudit(ctx, tx, at, e)
 }

@@ -38,6 +38,12 @@ var copyTables = []string{
 	"server_secrets",
 	"login_failures",
 	"job_leases",
+	"webhook_endpoints",
+	"outbox_events",
+	"outbox_deliveries",
+	"delivery_attempts",
+	"notification_prefs",
+	"notices_sent",
 }
 
 // notCopied are the tables of the schema Copy leaves alone, and why.

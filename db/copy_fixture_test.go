@@ -21,6 +21,8 @@ type copyFixture struct {
 	failSubject     LoginSubject
 	lastSourceKey   int64
 	apiToken        string
+	webhookSecret   string
+	clock           *fakeClock
 }
 
 type fixtureKey struct {
@@ -37,7 +39,7 @@ type fixtureKey struct {
 func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &copyFixture{src: s, keys: map[string]fixtureKey{}}
+	f := &copyFixture{src: s, keys: map[string]fixtureKey{}, clock: clock}
 	f.admin = mustCreateUser(t, s, "admin@example.com", RoleAdmin)
 	f.ann = mustCreateUser(t, s, "ann@example.com", RoleMember)
 	f.bob = mustCreateUser(t, s, "bob@example.com", RoleMember)
@@ -131,6 +133,29 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	must("idempotency record", s.RecordIdempotency(ctx, f.ann.ID,
 		Idempotency{Key: "create-1", Operation: "create-key", Request: bytes.Repeat([]byte{9}, 32)}, limited.ID))
 	f.lastSourceKey = limited.ID
+	// Notifications (0011): an endpoint (its secret sealed under a copied
+	// server secret), the events the fixture's changes enqueued fanned out
+	// to it and to e-mail, one attempt that failed (a retry is pending),
+	// a choice of ann's and a reminder's once-marker.
+	_, f.webhookSecret, err = s.CreateWebhookEndpoint(ctx, WebhookInput{URL: "https://hooks.example.com/keyward",
+		EventTypes: []string{EventKeyRevoked}}, adminActor)
+	must("create webhook endpoint", err)
+	gone, _, err := s.CreateKey(ctx, f.ann.ID, KeyInput{Name: "leaked"}, adminActor)
+	must("create key to revoke", err)
+	_, err = s.RevokeKey(ctx, AnyOwner(), gone.ID, "fixture", adminActor)
+	must("revoke for the outbox", err)
+	f.lastSourceKey = gone.ID
+	_, err = s.FanOut(ctx, FanOutOptions{Email: true})
+	must("fan out", err)
+	claimed, err := s.ClaimDeliveries(ctx, "fixture", 100, time.Minute)
+	must("claim deliveries", err)
+	for _, d := range claimed {
+		must("complete delivery", s.CompleteDelivery(ctx, "fixture", d, AttemptResult{StatusCode: 503, Error: "busy"}))
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO notification_prefs (user_id, kind, enabled) VALUES (?, ?, 0)`, f.ann.ID, NotifyDigest)
+	must("notification choice", err)
+	_, err = s.EnqueueOnce(ctx, "fixture:reminder", &OutboxEvent{Type: EventKeyExpiring, KeyID: limited.ID})
+	must("once-marker", err)
 	return f
 }
 
@@ -202,4 +227,23 @@ func (f *copyFixture) checkOn(t *testing.T, dst *Store) {
 	if k.ID <= f.lastSourceKey {
 		t.Errorf("new key on the copy: got id %d, want past the copied %d", k.ID, f.lastSourceKey)
 	}
+	// The copied endpoint's pending retry is claimed on the copy with the
+	// secret the source sealed: the seal secret came along.
+	f.clock.Advance(time.Hour) // the retry falls due; nothing after this reads the clock
+	if ds, err := dst.ClaimDeliveries(ctx, "copy", 100, time.Minute); err != nil {
+		t.Errorf("claim on the copy: %v", err)
+	} else if got := webhookSecrets(ds); len(got) == 0 || got[0] != f.webhookSecret {
+		t.Errorf("webhook deliveries on the copy: got secrets %q, want the source's endpoint secret", got)
+	}
+}
+
+// webhookSecrets lists the endpoint secrets of the webhook deliveries ds.
+func webhookSecrets(ds []Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		if d.Endpoint != nil {
+			out = append(out, d.Endpoint.Secret)
+		}
+	}
+	return out
 }

@@ -42,6 +42,10 @@ type dialect struct {
 	// gathers only later; SQLite's indexes are chosen for a planner
 	// without statistics (migrations/0003_admin.sql), so it has none.
 	analyzeSQL string
+	// skipLocked ends a SELECT that picks rows to claim: PostgreSQL's
+	// " FOR UPDATE SKIP LOCKED", so instances claiming at once each take
+	// other rows; SQLite has one writer and no row locks.
+	skipLocked string
 	// classify marks connection-level failures as ErrUnavailable.
 	classify func(error) error
 	// uniqueViolation reports whether err is a unique or primary key
@@ -101,6 +105,7 @@ var postgresDialect = &dialect{
 	lockWrites:   "SELECT pg_advisory_xact_lock(" + strconv.Itoa(writeLockKey) + ")",
 	numbered:     true,
 	likeFold:     "ILIKE",
+	skipLocked:   " FOR UPDATE SKIP LOCKED",
 	strpos:       "strpos",
 	equalFoldFmt: "lower(%s) = lower(?)",
 	classify:     Unavailable,

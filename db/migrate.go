@@ -162,7 +162,7 @@ func readSchema(ctx context.Context, pool *sql.DB, d *dialect) (Schema, error) {
 	if err != nil {
 		return Schema{}, fmt.Errorf("db: read schema: %w", d.classify(err))
 	}
-	tx := &Tx{sqlTx, d}
+	tx := &Tx{tx: sqlTx, d: d}
 	defer tx.Rollback()
 	tables, err := queryNames(ctx, tx, d.tablesSQL)
 	if err != nil {

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 )
 
 // conn is a pool of one engine. Every query in this package is written
@@ -16,6 +17,10 @@ type conn struct {
 	// writer marks the pool every write goes through: its transactions
 	// are the ones serialised across processes (see BeginTx).
 	writer bool
+	// enqueued, when set, runs after the commit of a transaction that
+	// wrote to the outbox (Store.SetOutboxHook): it wakes the delivery
+	// worker, so no event waits for the worker's next poll.
+	enqueued atomic.Pointer[func()]
 }
 
 // Tx is a transaction on a conn. Begin it with conn.BeginTx; end it with
@@ -23,6 +28,9 @@ type conn struct {
 type Tx struct {
 	tx *sql.Tx
 	d  *dialect
+	c  *conn
+	// enqueued: the transaction wrote an outbox event (see enqueue).
+	enqueued bool
 }
 
 // Row is the result of QueryRowContext; its Scan classifies errors.
@@ -71,7 +79,7 @@ func (c *conn) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 			return nil, c.d.classify(err)
 		}
 	}
-	return &Tx{tx, c.d}, nil
+	return &Tx{tx: tx, d: c.d, c: c}, nil
 }
 
 func (c *conn) Close() error { return c.db.Close() }
@@ -93,7 +101,20 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *Ro
 	return &Row{t.tx.QueryRowContext(ctx, t.d.rebind(query), args...), t.d}
 }
 
-func (t *Tx) Commit() error   { return t.d.classify(t.tx.Commit()) }
+// Commit commits, then wakes the outbox worker if the transaction wrote an
+// event.
+func (t *Tx) Commit() error {
+	if err := t.tx.Commit(); err != nil {
+		return t.d.classify(err)
+	}
+	if t.enqueued && t.c != nil {
+		if fn := t.c.enqueued.Load(); fn != nil {
+			(*fn)()
+		}
+	}
+	return nil
+}
+
 func (t *Tx) Rollback() error { return t.tx.Rollback() }
 
 func (r *Row) Scan(dest ...any) error { return r.d.classify(r.row.Scan(dest...)) }

@@ -247,7 +247,7 @@ func (s *Store) AutoDisableStale(ctx context.Context) (int, error) {
 	for _, k := range keys {
 		e := SystemActor().event(ActionKeyDisable, "key", k.id, k.name)
 		e.Detail = map[string]string{"reason": reason}
-		if err := execAudit(ctx, audit, now, e); err != nil {
+		if err := execAudit(ctx, tx, audit, now, e); err != nil {
 			return 0, err
 		}
 	}

@@ -43,6 +43,23 @@ type Config struct {
 	// APIRate is the calls a second each management token may make
 	// (0: DefaultAPIRate), with a burst of five seconds' worth.
 	APIRate float64
+	// Notifier is the notification service (package web/notify): whether
+	// e-mail is configured, the test e-mail, the webhook URL check.
+	Notifier Notifier
+}
+
+// Notifier is what the handlers need of the notification service, which
+// package web builds (web/notify) and hands in: handlers do not import it.
+type Notifier interface {
+	// MailConfigured reports whether e-mail settings exist: without
+	// them nothing is mailed and the pages say so.
+	MailConfigured() bool
+	// SendTestEmail sends a test message to to now and returns the mail
+	// server's answer.
+	SendTestEmail(ctx context.Context, to string) (string, error)
+	// CheckWebhookURL refuses a URL whose host resolves to a loopback,
+	// link-local or private address, unless allowPrivate.
+	CheckWebhookURL(ctx context.Context, rawURL string, allowPrivate bool) error
 }
 
 // Handler carries the dependencies every handler shares. Besides the

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/keyward/keyward/web/notify"
+
 	"log/slog"
 	"net/netip"
 	"time"
@@ -46,6 +48,13 @@ type Config struct {
 	// APIRate is the calls a second each management token may make, with
 	// a burst of five seconds' worth (0: handlers.DefaultAPIRate, 10).
 	APIRate float64
+	// Mail sends e-mail (notify.NewMailer from the SMTP settings); nil
+	// without e-mail settings: nothing is mailed and the pages say so.
+	Mail notify.MailSender
+	// Webhooks sends webhooks; nil takes the default sender.
+	Webhooks notify.WebhookSender
+	// Notify tunes the delivery worker (tests shorten its poll and lease).
+	Notify notify.Options
 }
 
 func (c *Config) setDefaults() {

@@ -16,6 +16,9 @@ const (
 	jobLeaseTTL = jobInterval - 5*time.Minute
 	// jobLeaseName names the one lease the hourly jobs share.
 	jobLeaseName = "hourly jobs"
+	// outboxKeep is how long delivered events and their delivery logs
+	// are kept.
+	outboxKeep = 30 * 24 * time.Hour
 )
 
 // RunJobs runs the background jobs until ctx is done: the auto-disable of
@@ -27,7 +30,17 @@ const (
 // tick: one audit event and one log line per disabled batch, not N. The
 // others log (hourly, at info) that they skipped the tick, so an operator
 // and the multi-instance test can tell a held lease from a job that never ran.
+//
+// It also runs the notification worker (web/notify), which delivers the
+// outbox on every instance: deliveries are claimed row by row, so
+// instances share the work without a lease of their own.
 func (s *Server) RunJobs(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.notify.Run(ctx)
+	}()
+	defer func() { <-done }()
 	t := time.NewTicker(jobInterval)
 	defer t.Stop()
 	for {
@@ -70,5 +83,9 @@ func (s *Server) runJobsOnce(ctx context.Context) {
 	// take room.
 	if _, err := s.store.PruneIdempotency(ctx); err != nil && ctx.Err() == nil {
 		log.Error("idempotency cleanup failed", slog.String("error", err.Error()))
+	}
+	// Delivered events are kept 30 days for the delivery logs.
+	if _, err := s.store.PruneOutbox(ctx, outboxKeep); err != nil && ctx.Err() == nil {
+		log.Error("outbox cleanup failed", slog.String("error", err.Error()))
 	}
 }

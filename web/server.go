@@ -5,6 +5,8 @@
 package web
 
 import (
+	"github.com/keyward/keyward/web/notify"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -31,6 +33,8 @@ type Server struct {
 	http    *http.Server
 	metrics *metrics
 	h       *handlers.Handler
+	// notify delivers the outbox: e-mail and webhooks (RunJobs runs it).
+	notify *notify.Service
 	// holder names this server in the background jobs' lease: random, so
 	// no two processes share it.
 	holder string
@@ -59,7 +63,10 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 
 		unavailableLog: rate.Sometimes{Interval: 10 * time.Second},
 	}
+	s.notify = notify.New(store, cfg.Mail, cfg.Webhooks, s.holder, cfg.Notify, cfg.Logger)
+	store.SetOutboxHook(s.notify.Wake)
 	s.h = handlers.New(handlers.Config{
+		Notifier:   s.notify,
 		Store:      store,
 		Verifier:   verifier,
 		BaseURL:    cfg.BaseURL,

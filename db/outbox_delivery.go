@@ -1,0 +1,487 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Channels a delivery goes through.
+const (
+	ChannelEmail   = "email"
+	ChannelWebhook = "webhook"
+)
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed" // given up: 24 hours of failures, or refused for good
+)
+
+// RetryWindow is how long a failing delivery is retried, and how long an
+// endpoint may fail before it is disabled (Standard Webhooks' advice).
+const RetryWindow = 24 * time.Hour
+
+// retrySchedule is the wait before each retry (Svix's schedule, which the
+// Standard Webhooks specification follows): 5 s, 5 min, 30 min, 2 h, 5 h,
+// then every 10 h; the last try is made when RetryWindow runs out.
+var retrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour}
+
+// NextRetry is when a delivery made at created, failing for the attempts-th
+// time at now, is tried again; ok is false when it is to be given up.
+func NextRetry(created, now time.Time, attempts int) (time.Time, bool) {
+	end := created.Add(RetryWindow)
+	if !now.Before(end) {
+		return time.Time{}, false
+	}
+	wait := retrySchedule[len(retrySchedule)-1]
+	if attempts-1 < len(retrySchedule) && attempts >= 1 {
+		wait = retrySchedule[attempts-1]
+	}
+	next := now.Add(wait)
+	if next.After(end) {
+		next = end
+	}
+	return next, true
+}
+
+// Delivery is one message to one receiver, as the worker sends it: the
+// event (with its private part opened), and for a webhook the endpoint's
+// URL and signing secret.
+type Delivery struct {
+	ID         int64
+	Channel    string
+	Recipient  string // the e-mail address; "" for a webhook
+	UserID     int64  // the person e-mailed (0: an address without an account)
+	EndpointID int64
+	Attempts   int // attempts made before this one
+	CreatedAt  time.Time
+	Event      OutboxEvent
+	// Endpoint is set for a webhook delivery.
+	Endpoint *EndpointTarget
+}
+
+// EndpointTarget is what sending to a webhook endpoint needs.
+type EndpointTarget struct {
+	URL string
+	// Secret is the Standard Webhooks signing secret ("whsec_…").
+	Secret string
+}
+
+// AttemptResult is the outcome of one try of a delivery.
+type AttemptResult struct {
+	OK bool
+	// StatusCode is the receiver's answer: an HTTP status, an SMTP reply
+	// code, or 0 when none came (refused connection, timeout).
+	StatusCode int
+	Latency    time.Duration
+	// Error says why it failed, for the delivery log (never a secret).
+	Error string
+	// Permanent: retrying cannot help (a refused address, a receiver
+	// that no longer exists); the delivery is given up at once.
+	Permanent bool
+}
+
+// FanOutOptions says which channels exist: without e-mail settings no
+// e-mail delivery is made (nothing is sent, nothing errors).
+type FanOutOptions struct {
+	Email bool
+	// Limit caps the events handled in one call (default 100).
+	Limit int
+}
+
+const pendingEventsSQL = `SELECT id, event_id, type, at, actor_id, user_id, team_id, key_id, endpoint_id, payload
+	FROM outbox_events WHERE fanned_out_at IS NULL ORDER BY id LIMIT ?`
+
+const insertDeliverySQL = `INSERT INTO outbox_deliveries
+	(event_id, channel, recipient, user_id, endpoint_id, status, next_attempt_at, created_at)
+	VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`
+
+// FanOut turns pending outbox events into deliveries, one per receiver
+// (an e-mail per recipient who wants it, a POST per subscribed endpoint),
+// and marks the events done, all in one transaction: a crash leaves either
+// the event pending or its deliveries made. It returns the events handled.
+func (s *Store) FanOut(ctx context.Context, opt FanOutOptions) (int, error) {
+	if opt.Limit <= 0 {
+		opt.Limit = 100
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("db: fan out: %w", err)
+	}
+	defer tx.Rollback()
+	events, err := scanEvents(tx.QueryContext(ctx, pendingEventsSQL+s.d.skipLocked, opt.Limit))
+	if err != nil {
+		return 0, fmt.Errorf("db: fan out: %w", err)
+	}
+	now := s.Now()
+	for _, ev := range events {
+		var private map[string]string
+		if opt.Email {
+			if private, err = s.eventPrivate(ctx, tx, ev.ID); err != nil {
+				return 0, err
+			}
+		}
+		ev.Private = private
+		if opt.Email {
+			rcpts, err := emailRecipients(ctx, tx, ev)
+			if err != nil {
+				return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
+			}
+			for _, r := range rcpts {
+				if _, err := tx.ExecContext(ctx, insertDeliverySQL, ev.ID, ChannelEmail, r.Address, nullID(r.UserID),
+					nil, toMillis(now), toMillis(now)); err != nil {
+					return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
+				}
+			}
+		}
+		endpoints, err := subscribedEndpoints(ctx, tx, ev)
+		if err != nil {
+			return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
+		}
+		for _, id := range endpoints {
+			if _, err := tx.ExecContext(ctx, insertDeliverySQL, ev.ID, ChannelWebhook, "", nil, id,
+				toMillis(now), toMillis(now)); err != nil {
+				return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox_events SET fanned_out_at = ? WHERE id = ?`, toMillis(now), ev.ID); err != nil {
+			return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("db: fan out: %w", err)
+	}
+	return len(events), nil
+}
+
+// eventPrivate opens an event's sealed private part inside tx.
+func (s *Store) eventPrivate(ctx context.Context, tx *Tx, id int64) (map[string]string, error) {
+	var sealed []byte
+	if err := tx.QueryRowContext(ctx, `SELECT private FROM outbox_events WHERE id = ?`, id).Scan(&sealed); err != nil {
+		return nil, fmt.Errorf("db: outbox event %d: %w", id, err)
+	}
+	return openPrivate(ctx, tx, sealed)
+}
+
+func openPrivate(ctx context.Context, tx *Tx, sealed []byte) (map[string]string, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	var key []byte
+	if err := tx.QueryRowContext(ctx, serverSecretSQL, outboxSealSecret).Scan(&key); err != nil {
+		return nil, fmt.Errorf("db: outbox seal: %w", err)
+	}
+	plain, err := unsealWith(key, sealed)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]string
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return nil, fmt.Errorf("db: outbox private part: %w", err)
+	}
+	return m, nil
+}
+
+// Recipient is one address an event's e-mail goes to.
+type Recipient struct {
+	Address string
+	UserID  int64 // 0: an address without an account (an invite)
+}
+
+// subscribedEndpoints lists the enabled endpoints that want ev.
+func subscribedEndpoints(ctx context.Context, tx *Tx, ev OutboxEvent) ([]int64, error) {
+	switch ev.Type {
+	case EventWebhookTest:
+		return []int64{ev.EndpointID}, nil
+	case EventDigest, EventEndpointDisabled:
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, event_types FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var (
+			id    int64
+			types string
+		)
+		if err := rows.Scan(&id, &types); err != nil {
+			return nil, err
+		}
+		for _, t := range eventTypeList(types) {
+			if t == "*" || t == ev.Type {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	return ids, rows.Err()
+}
+
+const claimSQL = `UPDATE outbox_deliveries SET lease_holder = ?, lease_until = ?
+	WHERE id IN (SELECT id FROM outbox_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
+		ORDER BY next_attempt_at, id LIMIT ?%s)
+	AND status = 'pending' AND lease_until <= ?
+	RETURNING id`
+
+const deliverySQL = `SELECT d.id, d.channel, d.recipient, d.user_id, d.endpoint_id, d.attempts, d.created_at,
+	e.id, e.event_id, e.type, e.at, e.actor_id, e.user_id, e.team_id, e.key_id, e.endpoint_id, e.payload, e.private,
+	COALESCE(w.url, ''), w.secret
+	FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+	LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
+	WHERE d.id = ?`
+
+// ClaimDeliveries leases up to limit due deliveries to holder for lease:
+// no other worker (of this process or another instance) takes them until
+// the lease runs out, which is what lets a crashed worker's deliveries be
+// sent by the next. On PostgreSQL the rows are picked with FOR UPDATE SKIP
+// LOCKED. The worker sends each and reports it with CompleteDelivery.
+func (s *Store) ClaimDeliveries(ctx context.Context, holder string, limit int, lease time.Duration) ([]Delivery, error) {
+	if holder == "" || limit <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("db: claim deliveries: want a holder, a limit and a lease (got %q, %d, %v)", holder, limit, lease)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("db: claim deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	now := toMillis(s.Now())
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(claimSQL, s.d.skipLocked),
+		holder, now+lease.Milliseconds(), now, now, limit, now)
+	if err != nil {
+		return nil, fmt.Errorf("db: claim deliveries: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close() // the scan error is the one to report
+			return nil, fmt.Errorf("db: claim deliveries: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	err = rows.Err()
+	_ = rows.Close() // Err holds any failure of the iteration
+	if err != nil {
+		return nil, fmt.Errorf("db: claim deliveries: %w", err)
+	}
+	out := make([]Delivery, 0, len(ids))
+	for _, id := range ids {
+		d, err := loadDelivery(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("db: claim deliveries: %w", err)
+	}
+	return out, nil
+}
+
+func loadDelivery(ctx context.Context, tx *Tx, id int64) (Delivery, error) {
+	var (
+		d                                  Delivery
+		userID, endpointID                 sql.NullInt64
+		created, at                        int64
+		actor, user, team, key, evEndpoint sql.NullInt64
+		payload, url                       string
+		private, secret                    []byte
+	)
+	err := tx.QueryRowContext(ctx, deliverySQL, id).Scan(&d.ID, &d.Channel, &d.Recipient, &userID, &endpointID,
+		&d.Attempts, &created, &d.Event.ID, &d.Event.EventID, &d.Event.Type, &at, &actor, &user, &team, &key,
+		&evEndpoint, &payload, &private, &url, &secret)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("db: delivery %d: %w", id, err)
+	}
+	d.UserID, d.EndpointID, d.CreatedAt = userID.Int64, endpointID.Int64, fromMillis(created)
+	d.Event.At = fromMillis(at)
+	d.Event.ActorID, d.Event.UserID, d.Event.TeamID = actor.Int64, user.Int64, team.Int64
+	d.Event.KeyID, d.Event.EndpointID = key.Int64, evEndpoint.Int64
+	if err := json.Unmarshal([]byte(payload), &d.Event.Data); err != nil {
+		return Delivery{}, fmt.Errorf("db: delivery %d payload: %w", id, err)
+	}
+	if d.Channel == ChannelEmail {
+		if d.Event.Private, err = openPrivate(ctx, tx, private); err != nil {
+			return Delivery{}, err
+		}
+	}
+	if d.Channel == ChannelWebhook && len(secret) > 0 {
+		var key []byte
+		if err := tx.QueryRowContext(ctx, serverSecretSQL, outboxSealSecret).Scan(&key); err != nil {
+			return Delivery{}, fmt.Errorf("db: outbox seal: %w", err)
+		}
+		plain, err := unsealWith(key, secret)
+		if err != nil {
+			return Delivery{}, err
+		}
+		d.Endpoint = &EndpointTarget{URL: url, Secret: string(plain)}
+	}
+	return d, nil
+}
+
+const insertAttemptSQL = `INSERT INTO delivery_attempts (delivery_id, at, attempt, ok, status_code, latency_ms, error)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// CompleteDelivery records the outcome of one try of d, made by holder:
+// delivered; or failed and retried on the schedule (NextRetry) until
+// RetryWindow runs out; or given up. A webhook endpoint failing for
+// RetryWindow is disabled and its owner told (EventEndpointDisabled),
+// in the same transaction. Once an event has no pending delivery left its
+// private part is erased. A delivery whose lease another worker took over
+// meanwhile has its attempt logged but its state left to that worker.
+func (s *Store) CompleteDelivery(ctx context.Context, holder string, d Delivery, r AttemptResult) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)
+	}
+	defer tx.Rollback()
+	now := s.Now()
+	ms := toMillis(now)
+	attempt := d.Attempts + 1
+	if _, err := tx.ExecContext(ctx, insertAttemptSQL, d.ID, ms, attempt, boolInt(r.OK), r.StatusCode,
+		r.Latency.Milliseconds(), truncateText(r.Error, 500)); err != nil {
+		return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)
+	}
+	status, next := DeliveryDelivered, ms
+	if !r.OK {
+		status = DeliveryFailed
+		if t, ok := NextRetry(d.CreatedAt, now, attempt); ok && !r.Permanent {
+			status, next = DeliveryPending, toMillis(t)
+		}
+	}
+	var done sql.NullInt64
+	if status != DeliveryPending {
+		done = sql.NullInt64{Int64: ms, Valid: true}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE outbox_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+		lease_holder = '', lease_until = 0, done_at = ?, last_error = ?
+		WHERE id = ? AND lease_holder = ? AND status = 'pending'`,
+		status, attempt, next, done, truncateText(r.Error, 500), d.ID, holder)
+	if err != nil {
+		return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err := tx.Commit(); err != nil { // keep the attempt in the log
+			return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)
+		}
+		return nil
+	}
+	if d.Channel == ChannelWebhook && d.EndpointID != 0 && d.Event.Type != EventWebhookTest {
+		if err := s.noteEndpointHealth(ctx, tx, d.EndpointID, r.OK, now); err != nil {
+			return err
+		}
+	}
+	if status != DeliveryPending {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox_events SET private = NULL WHERE id = ? AND private IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM outbox_deliveries WHERE event_id = ? AND status = 'pending')`,
+			d.Event.ID, d.Event.ID); err != nil {
+			return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)
+	}
+	return nil
+}
+
+// noteEndpointHealth keeps an endpoint's failing_since and disables it,
+// telling its owner, once it has failed for RetryWindow.
+func (s *Store) noteEndpointHealth(ctx context.Context, tx *Tx, id int64, ok bool, now time.Time) error {
+	ms := toMillis(now)
+	if ok {
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?`, id)
+		return err
+	}
+	var (
+		since     int64
+		createdBy sql.NullInt64
+		url       string
+	)
+	err := tx.QueryRowContext(ctx, `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?)
+		WHERE id = ? AND disabled_at IS NULL RETURNING failing_since, created_by, url`, ms, id).Scan(&since, &createdBy, &url)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("db: endpoint %d health: %w", id, err)
+	}
+	if ms-since < RetryWindow.Milliseconds() {
+		return nil
+	}
+	reason := "failing for 24 hours"
+	if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE id = ?`,
+		ms, reason, id); err != nil {
+		return fmt.Errorf("db: disable endpoint %d: %w", id, err)
+	}
+	ev := &OutboxEvent{Type: EventEndpointDisabled, UserID: createdBy.Int64, EndpointID: id,
+		Data: map[string]any{"endpoint": map[string]any{"id": id, "url": url}, "reason": reason}}
+	if err := enqueue(ctx, tx, now, ev); err != nil {
+		return err
+	}
+	e := SystemActor().event(ActionWebhookDisable, "webhook", id, url)
+	e.Detail = map[string]string{"reason": reason}
+	return insertAudit(ctx, tx, now, e)
+}
+
+// PruneOutbox deletes events older than keep whose deliveries are all done
+// (with their deliveries and attempts), and reminder markers older than a
+// year. It returns the events deleted.
+func (s *Store) PruneOutbox(ctx context.Context, keep time.Duration) (int64, error) {
+	cutoff := toMillis(s.Now().Add(-keep))
+	res, err := s.w.ExecContext(ctx, `DELETE FROM outbox_events WHERE at < ? AND fanned_out_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = outbox_events.id AND d.status = 'pending')`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("db: prune outbox: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM notices_sent WHERE sent_at < ?`,
+		toMillis(s.Now().Add(-366*24*time.Hour))); err != nil {
+		return n, fmt.Errorf("db: prune notices: %w", err)
+	}
+	return n, nil
+}
+
+func scanEvents(rows *Rows, err error) ([]OutboxEvent, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OutboxEvent
+	for rows.Next() {
+		var (
+			ev                                 OutboxEvent
+			at                                 int64
+			actor, user, team, key, endpointID sql.NullInt64
+			payload                            string
+		)
+		if err := rows.Scan(&ev.ID, &ev.EventID, &ev.Type, &at, &actor, &user, &team, &key, &endpointID, &payload); err != nil {
+			return nil, err
+		}
+		ev.At = fromMillis(at)
+		ev.ActorID, ev.UserID, ev.TeamID, ev.KeyID, ev.EndpointID = actor.Int64, user.Int64, team.Int64, key.Int64, endpointID.Int64
+		if err := json.Unmarshal([]byte(payload), &ev.Data); err != nil {
+			return nil, fmt.Errorf("outbox event %d payload: %w", ev.ID, err)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// truncateText cuts s to at most n bytes, dropping a cut rune.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
