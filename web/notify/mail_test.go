@@ -63,7 +63,7 @@ func TestMailEveryKind(t *testing.T) {
 		link    string
 	}{
 		{"invite", db.OutboxEvent{Type: db.EventUserInvited,
-			Data: data(t, `{"invite":{"id":3,"email":"new@example.com","role":"member","expires_at":"2026-12-02T12:00:00Z"},"actor":"admin@example.com"}`),
+			Data:    data(t, `{"invite":{"id":3,"email":"new@example.com","role":"member","expires_at":"2026-12-02T12:00:00Z"},"actor":"admin@example.com"}`),
 			Private: map[string]string{"email": "new@example.com", "token": "tok_InviteToken-123"}},
 			"new@example.com", "You're invited to Keyward at keys.example.com",
 			[]string{"admin@example.com invited you", "Wed 2 Dec 2026 12:00 UTC", "member"}, testBase + "/invite/tok_InviteToken-123"},
@@ -309,6 +309,8 @@ func TestNewMailerRefusesBadConfig(t *testing.T) {
 		{"bad port", func(c *MailConfig) { c.Port = 70000 }, "port 70000"},
 		{"bad sender", func(c *MailConfig) { c.From = "keyward" }, `sender "keyward"`},
 		{"no base URL", func(c *MailConfig) { c.BaseURL = "" }, "base URL"},
+		{"password in clear text over a network", func(c *MailConfig) { c.TLS, c.User, c.Password = TLSNone, "u", "p" },
+			"would send the SMTP password in clear text to smtp.example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
