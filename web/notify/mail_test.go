@@ -258,8 +258,8 @@ func TestMailFailures(t *testing.T) {
 		})
 	}
 	t.Run("server never answers", func(t *testing.T) {
-		addr := smtptest.Stalling(t)
-		m, err := NewMailer(MailConfig{Host: addr.IP.String(), Port: addr.Port, From: "keys@example.com",
+		stall := smtptest.Stalling(t)
+		m, err := NewMailer(MailConfig{Host: stall.Addr.IP.String(), Port: stall.Addr.Port, From: "keys@example.com",
 			BaseURL: testBase, Timeout: 300 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

@@ -286,39 +286,50 @@ func testCA(t testing.TB) (*x509.CertPool, tls.Certificate) {
 	return pool, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// Stall is a server that hangs: it accepts connections and never greets.
+type Stall struct {
+	Addr *net.TCPAddr
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// Accepted is how many connections it has taken.
+func (s *Stall) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // Stalling listens on a loopback port and accepts connections without
-// ever greeting: a server that hangs, for timeout tests. It returns the
-// address.
-func Stalling(t testing.TB) *net.TCPAddr {
+// ever greeting, until t ends: for timeout tests.
+func Stalling(t testing.TB) *Stall {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("smtptest: listen: %v", err)
 	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
+	s := &Stall{Addr: l.Addr().(*net.TCPAddr)}
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() {
 		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, c := range s.conns {
 			_ = c.Close()
 		}
 	})
-	return l.Addr().(*net.TCPAddr)
+	return s
 }
 
 // Parsed is a message as a mail client shows it.
