@@ -157,7 +157,7 @@ func (c eventData) key() views.MailMessage {
 		}
 		m.Footer, m.FooterLink = c.optionalFooter("expiring keys")
 	case db.EventKeyDisabled:
-		if c.ev.ActorID == 0 {
+		if c.ev.ActorID == 0 && (actor == "" || actor == "system") {
 			m.Subject = whose + " was disabled for being unused"
 			m.Paragraphs = []string{whose + " was not used for a long time, so Keyward disabled it. Requests with it are refused. Enable it on its page if it is still needed."}
 			m.Footer, m.FooterLink = c.optionalFooter("unused keys")
@@ -280,9 +280,15 @@ func hostOf(rawURL string) string {
 	return u.Host
 }
 
+// orSomeone names who acted, as the audit log labels them.
 func orSomeone(actor string) string {
-	if actor == "" {
+	switch actor {
+	case "":
 		return "an admin"
+	case "cli":
+		return "an admin on the command line"
+	case "system":
+		return "Keyward"
 	}
 	return actor
 }
