@@ -10,11 +10,12 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// composeEvent writes the e-mail for ev as its recipient reads it. The
+// composeEvent writes the e-mail for ev as its recipient reads it (every
+// recipient of an event reads the same words). The
 // words come from ev.Data (ids and names) and, for an invite or reset,
 // the link's token from ev.Private. Every message about a key links to
 // the key's page.
-func composeEvent(ev db.OutboxEvent, recipient, base string) (views.MailMessage, error) {
+func composeEvent(ev db.OutboxEvent, base string) (views.MailMessage, error) {
 	c := eventData{ev: ev, base: base}
 	switch ev.Type {
 	case db.EventUserInvited:
