@@ -88,6 +88,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/teams/:id/members/:user/remove", h.TeamMemberRemove)
 	u.GET("/account", h.AccountShow)
 	u.POST("/account/password", h.AccountPassword)
+	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
 	u.POST("/account/sessions/:id/end", h.AccountSessionEnd)
 	u.POST("/account/tokens", h.AccountTokenCreate)

@@ -1,0 +1,196 @@
+package web
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/keyward/keyward/db"
+)
+
+// notifyChoices reads the card's checkboxes: kind → ticked.
+func notifyChoices(t *testing.T, r response) map[string]bool {
+	t.Helper()
+	got := map[string]bool{}
+	r.doc(t).Find("[data-testid=notifications-card] input[name=kinds]").Each(func(_ int, s *goquery.Selection) {
+		v, _ := s.Attr("value")
+		_, checked := s.Attr("checked")
+		got[v] = checked
+	})
+	return got
+}
+
+// TestAccountNotificationsCard: the card offers every kind a person can turn
+// off (the digest to admins only), lists what is always sent, says that
+// nothing is mailed while the server has no e-mail settings, and shows the
+// stored choices.
+func TestAccountNotificationsCard(t *testing.T) {
+	a := newTestApp(t)
+	for _, tt := range []struct {
+		email      string
+		role       db.Role
+		wantKinds  []string
+		wantAlways int
+	}{
+		{"member@example.com", db.RoleMember, []string{db.NotifyExpiry, db.NotifyNewAddress, db.NotifyUnused, db.NotifyApproval}, 2},
+		{"auditor@example.com", db.RoleAuditor, []string{db.NotifyExpiry, db.NotifyNewAddress, db.NotifyUnused, db.NotifyApproval}, 2},
+		{"admin@example.com", db.RoleAdmin, db.NotifyKinds(), 3},
+	} {
+		t.Run(string(tt.role), func(t *testing.T) {
+			b := a.signedIn(tt.email, tt.role)
+			r := b.get("/account")
+			if r.StatusCode != http.StatusOK {
+				t.Fatalf("GET /account: got %d, want 200", r.StatusCode)
+			}
+			want := map[string]bool{}
+			for _, k := range tt.wantKinds {
+				want[k] = true
+			}
+			if got := notifyChoices(t, r); !maps.Equal(got, want) {
+				t.Errorf("checkboxes: got %v, want %v (every offered kind on by default)", got, want)
+			}
+			doc := r.doc(t)
+			if got := doc.Find("[data-testid=notify-always] li").Length(); got != tt.wantAlways {
+				t.Errorf("always-sent items: got %d, want %d", got, tt.wantAlways)
+			}
+			note := doc.Find("[data-testid=notify-mail-off]").Text()
+			if !strings.Contains(note, "E-mail is not configured on this server — nothing will be sent until an admin sets it up") {
+				t.Errorf("no-mail note: got %q, want the not-configured sentence", strings.TrimSpace(note))
+			}
+		})
+	}
+}
+
+// TestAccountNotificationsSave: a plain form post saves the ticked kinds
+// and turns the others off (redirect back with a flash), htmx gets the card
+// with "Saved", a kind the card did not offer is a form error with nothing
+// saved, and without the CSRF token nothing is saved either.
+func TestAccountNotificationsSave(t *testing.T) {
+	a := newTestApp(t)
+	b := a.signedIn("ann@example.com", db.RoleMember)
+	ann, err := a.store.GetUserByEmail(context.Background(), "ann@example.com")
+	if err != nil {
+		t.Fatalf("GetUserByEmail: %v", err)
+	}
+	prefs := func() map[string]bool {
+		t.Helper()
+		p, err := a.store.GetNotifyPrefs(context.Background(), ann.ID)
+		if err != nil {
+			t.Fatalf("GetNotifyPrefs: %v", err)
+		}
+		return p
+	}
+	hx := http.Header{"HX-Request": {"true"}, "X-CSRF-Token": {b.csrf()}}
+
+	steps := []struct {
+		name       string
+		do         func() response
+		wantStatus int
+		want       map[string]bool // stored afterwards
+		check      func(t *testing.T, r response)
+	}{
+		{
+			name: "form post",
+			do: func() response {
+				return b.post("/account/notifications", url.Values{"kinds": {db.NotifyExpiry, db.NotifyApproval}})
+			},
+			wantStatus: http.StatusSeeOther,
+			want: map[string]bool{db.NotifyExpiry: true, db.NotifyNewAddress: false, db.NotifyUnused: false,
+				db.NotifyApproval: true, db.NotifyDigest: true},
+			check: func(t *testing.T, r response) {
+				if loc := r.Header.Get("Location"); loc != "/account#notifications" {
+					t.Errorf("Location: got %q, want /account#notifications", loc)
+				}
+				page := b.get("/account")
+				if got := page.doc(t).Find("[data-testid=flash]").Text(); !strings.Contains(got, "notification choices were saved") {
+					t.Errorf("flash: got %q, want the saved message", strings.TrimSpace(got))
+				}
+				want := map[string]bool{db.NotifyExpiry: true, db.NotifyNewAddress: false, db.NotifyUnused: false, db.NotifyApproval: true}
+				if got := notifyChoices(t, page); !maps.Equal(got, want) {
+					t.Errorf("checkboxes after save: got %v, want %v", got, want)
+				}
+			},
+		},
+		{
+			name: "htmx",
+			do: func() response {
+				return b.postWith("/account/notifications", url.Values{"kinds": {db.NotifyNewAddress}}, hx)
+			},
+			wantStatus: http.StatusOK,
+			want: map[string]bool{db.NotifyExpiry: false, db.NotifyNewAddress: true, db.NotifyUnused: false,
+				db.NotifyApproval: false, db.NotifyDigest: true},
+			check: func(t *testing.T, r response) {
+				doc := r.doc(t)
+				if strings.Contains(r.body, "<html") || doc.Find("[data-testid=notifications-card]").Length() != 1 {
+					t.Errorf("htmx answer is a whole page, want the card alone")
+				}
+				if got := strings.TrimSpace(doc.Find("[data-testid=notify-status]").Text()); got != "Saved" {
+					t.Errorf("status: got %q, want Saved", got)
+				}
+			},
+		},
+		{
+			name: "digest from a member",
+			do: func() response {
+				return b.post("/account/notifications", url.Values{"kinds": {db.NotifyExpiry, db.NotifyDigest}})
+			},
+			wantStatus: http.StatusUnprocessableEntity,
+			want: map[string]bool{db.NotifyExpiry: false, db.NotifyNewAddress: true, db.NotifyUnused: false,
+				db.NotifyApproval: false, db.NotifyDigest: true},
+			check: func(t *testing.T, r response) {
+				if got := r.doc(t).Find("[data-testid=kinds-error]").Text(); !strings.Contains(got, "Choose from the notifications listed") {
+					t.Errorf("form error: got %q, want it beside the choices", got)
+				}
+			},
+		},
+		{
+			name: "a security event",
+			do: func() response {
+				return b.postWith("/account/notifications", url.Values{"kinds": {"key.revoked"}}, hx)
+			},
+			wantStatus: http.StatusOK,
+			want: map[string]bool{db.NotifyExpiry: false, db.NotifyNewAddress: true, db.NotifyUnused: false,
+				db.NotifyApproval: false, db.NotifyDigest: true},
+			check: func(t *testing.T, r response) {
+				doc := r.doc(t)
+				if doc.Find("[data-testid=kinds-error]").Length() != 1 {
+					t.Errorf("htmx refusal: want the card with the error, got %s", r.body)
+				}
+				if got := strings.TrimSpace(doc.Find("[data-testid=notify-status]").Text()); got != "" {
+					t.Errorf("status after a refusal: got %q, want none", got)
+				}
+			},
+		},
+		{
+			name: "no CSRF token",
+			do: func() response {
+				return b.post("/account/notifications", url.Values{"_csrf": {"forged"}})
+			},
+			wantStatus: http.StatusForbidden,
+			want: map[string]bool{db.NotifyExpiry: false, db.NotifyNewAddress: true, db.NotifyUnused: false,
+				db.NotifyApproval: false, db.NotifyDigest: true},
+		},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			r := st.do()
+			if r.StatusCode != st.wantStatus {
+				t.Fatalf("got status %d, want %d; body: %.300s", r.StatusCode, st.wantStatus, r.body)
+			}
+			if got := prefs(); !maps.Equal(got, st.want) {
+				t.Errorf("stored: got %v, want %v", got, st.want)
+			}
+			if st.check != nil {
+				st.check(t, r)
+			}
+		})
+	}
+	if got := auditCount(t, a, db.ActionNotifyPrefs); got != 2 {
+		t.Errorf("notify.prefs audit events: got %d, want 2 (one per accepted save)", got)
+	}
+}
