@@ -69,7 +69,8 @@ func TestAccountNotificationsCard(t *testing.T) {
 // TestAccountNotificationsSave: a plain form post saves the ticked kinds
 // and turns the others off (redirect back with a flash), htmx gets the card
 // with "Saved", a kind the card did not offer is a form error with nothing
-// saved, and without the CSRF token nothing is saved either.
+// saved, and without the CSRF token nothing is saved either; a visitor is
+// sent to sign in.
 func TestAccountNotificationsSave(t *testing.T) {
 	a := newTestApp(t)
 	b := a.signedIn("ann@example.com", db.RoleMember)
@@ -86,6 +87,9 @@ func TestAccountNotificationsSave(t *testing.T) {
 		return p
 	}
 	hx := http.Header{"HX-Request": {"true"}, "X-CSRF-Token": {b.csrf()}}
+	t.Run("signed out", func(t *testing.T) {
+		wantSignedOutRefused(t, a.browser(), http.MethodPost, "/account/notifications", url.Values{"kinds": {db.NotifyExpiry}})
+	})
 
 	steps := []struct {
 		name       string

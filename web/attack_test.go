@@ -187,6 +187,7 @@ func TestAttackForgedPostsEveryRoute(t *testing.T) {
 		kp + "/roll": {"grace": {"0"}}, kp + "/revoke": {"reason": {"forged"}},
 		"/account/password":            {"current_password": {testPassword}, "new_password": {"forged forged forged 1"}, "new_password_confirm": {"forged forged forged 1"}},
 		"/account/sessions/end-others": {}, "/account/sessions/1/end": {},
+		"/account/notifications": {"kinds": {db.NotifyExpiry}},
 	}
 	token := b.csrf()
 	before := snapshot(t, d)
