@@ -126,6 +126,10 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 		{"key disabled by an admin", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Paused by an admin"))) }},
 		{"key revoked", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Retired key"))) }},
 		{"account", func() { tb.open("/account") }},
+		{"account notifications saved", func() {
+			tb.click(notifyLabel("A key of mine is used from a new address"))
+			tb.saveNotifyChoices()
+		}},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
 		{"admin overview", func() {

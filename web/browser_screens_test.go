@@ -58,6 +58,19 @@ func TestScreenshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// shootPart takes one element alone, for a card that a full page
+	// shows too small to judge.
+	shootPart := func(vp viewport, name string, sel chromedp.CSS) {
+		t.Helper()
+		time.Sleep(150 * time.Millisecond) // as shoot
+		png, err := chromedp.Run(tb.ctx, chromedp.Screenshot(sel))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+vp.name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	setViewport := func(vp viewport) {
 		t.Helper()
 		opts := []chromedp.EmulateViewportOption{}
@@ -100,6 +113,11 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "keys-new")
 		tb.open("/account")
 		shoot(vp, "account")
+		tb.click(notifyLabel("A key of mine is used from a new address"))
+		tb.saveNotifyChoices()
+		shootPart(vp, "account-notifications", testID("notifications-card"))
+		tb.click(notifyLabel("A key of mine is used from a new address")) // as it was, for the next screen
+		tb.saveNotifyChoices()
 		tb.fill("Name", "Nightly key rotation")
 		tb.click(visibleXPath(`//input[@type='checkbox' and @value='keys:write']`))
 		tb.do("create token", chromedp.Click(button("Create token")))
