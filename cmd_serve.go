@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/web"
+	"github.com/keyward/keyward/web/notify"
 )
 
 // shutdownGrace is how long requests in flight may run after a stop signal.
@@ -72,7 +74,13 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 				"assumed_url", baseURL)
 		}
 	}
+	mailer, err := newMailer(cfg.SMTP, baseURL, a.dbOptions.Now, logger)
+	if err != nil {
+		_ = ln.Close() // nothing was served; the error above is the news
+		return err
+	}
 	srv, err := web.New(web.Config{
+		Mail:            mailer,
 		Addr:            ln.Addr().String(),
 		BaseURL:         baseURL,
 		TrustedProxies:  cfg.TrustedProxies,
@@ -136,6 +144,23 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newMailer is the e-mail channel of the SMTP settings, or nil without
+// them. It logs where mail goes (never the password).
+func newMailer(c *smtpConfig, baseURL string, now func() time.Time, logger *slog.Logger) (notify.MailSender, error) {
+	if c == nil {
+		logger.Info("e-mail is off: no --smtp-host, nothing is mailed")
+		return nil, nil
+	}
+	mc := c.mailConfig(baseURL)
+	mc.Now = now
+	m, err := notify.NewMailer(mc)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("e-mail through SMTP", "host", c.Host, "port", c.Port, "tls", c.TLS, "user", c.User, "from", c.From)
+	return m, nil
 }
 
 // writeSetupBanner shows the one-time setup link where the operator who

@@ -64,10 +64,12 @@ type globals struct {
 	// server and insecureHTTP send the key and user commands to a
 	// Keyward's management API instead of the database (cmd_remote.go).
 	server, insecureHTTP setting
+	// The SMTP server that e-mail goes through (config_smtp.go).
+	smtpHost, smtpPort, smtpTLS, smtpUser, smtpPasswordFile, smtpFrom setting
 }
 
 func newGlobals() *globals {
-	return &globals{
+	g := &globals{
 		addr: setting{flag: "addr", env: "KEYWARD_ADDR", def: "localhost:8080",
 			usage: "address to listen on (port 0 picks a free port)"},
 		db: setting{flag: "db", env: "KEYWARD_DB", def: "./data/keyward.db",
@@ -91,11 +93,14 @@ func newGlobals() *globals {
 		insecureHTTP: setting{flag: "insecure-http", env: "KEYWARD_INSECURE_HTTP", def: "false", isBool: true,
 			usage: "allow an http:// --server that is not loopback (the token travels in clear text)"},
 	}
+	g.smtpHost, g.smtpPort, g.smtpTLS, g.smtpUser, g.smtpPasswordFile, g.smtpFrom = smtpSettings()
+	return g
 }
 
 func (g *globals) all() []*setting {
 	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate,
-		&g.server, &g.insecureHTTP}
+		&g.server, &g.insecureHTTP,
+		&g.smtpHost, &g.smtpPort, &g.smtpTLS, &g.smtpUser, &g.smtpPasswordFile, &g.smtpFrom}
 }
 
 // register adds the global flags to fs, bound to g, so that a value given
@@ -133,6 +138,8 @@ type config struct {
 	MetricsToken string
 	// APIRate is the management API's calls a second per token.
 	APIRate float64
+	// SMTP is the mail server; nil without --smtp-host (nothing is mailed).
+	SMTP *smtpConfig
 }
 
 // load resolves every global option and validates it, reporting the first
@@ -182,6 +189,9 @@ func (g *globals) load(env func(string) string) (config, error) {
 		return config{}, fmt.Errorf("%s: %q is not a number of calls a second between 0 and %d, like 10 or 0.5", src, raw, maxAPIRate)
 	}
 	c.APIRate = rate
+	if c.SMTP, err = g.loadSMTP(env); err != nil {
+		return config{}, err
+	}
 	return c, nil
 }
 

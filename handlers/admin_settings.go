@@ -20,7 +20,11 @@ func (h *Handler) AdminSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.AdminSettingsView(h.settingsPage(c, policyForm(p))))
+	page, err := h.withMail(c, h.settingsPage(c, policyForm(p)), views.MailTestForm{})
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.AdminSettingsView(page))
 }
 
 // AdminSettingsSave is POST /admin/settings. Each changed value is audited.
@@ -65,7 +69,11 @@ func (h *Handler) AdminSettingsSave(c echo.Context) error {
 	}
 	if fe := db.FieldErrors(err); fe != nil {
 		f.Errors = fe
-		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsView(h.settingsPage(c, f)))
+		page, err := h.withMail(c, h.settingsPage(c, f), views.MailTestForm{})
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsView(page))
 	}
 	if err != nil {
 		return err

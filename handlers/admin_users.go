@@ -64,7 +64,7 @@ func (h *Handler) AdminInviteCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Link = &views.TokenLink{Kind: "invite", Email: inv.Email, URL: h.absURL("/invite/" + token), ExpiresAt: inv.ExpiresAt}
+	m.Link = &views.TokenLink{Kind: "invite", Email: inv.Email, URL: h.absURL("/invite/" + token), ExpiresAt: inv.ExpiresAt, Mailed: h.mailConfigured()}
 	return render(c, http.StatusOK, views.AdminUsersView(m))
 }
 
@@ -109,7 +109,7 @@ func (h *Handler) AdminUserResetLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Link = &views.TokenLink{Kind: "reset", Email: t.Email, URL: h.absURL("/reset/" + token), ExpiresAt: t.ExpiresAt}
+	m.Link = &views.TokenLink{Kind: "reset", Email: t.Email, URL: h.absURL("/reset/" + token), ExpiresAt: t.ExpiresAt, Mailed: h.mailConfigured()}
 	return render(c, http.StatusOK, views.AdminUsersView(m))
 }
 
@@ -151,7 +151,7 @@ func (h *Handler) AdminInviteRenew(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Link = &views.TokenLink{Kind: "invite", Email: inv.Email, URL: h.absURL("/invite/" + token), ExpiresAt: inv.ExpiresAt, Renewed: true}
+	m.Link = &views.TokenLink{Kind: "invite", Email: inv.Email, URL: h.absURL("/invite/" + token), ExpiresAt: inv.ExpiresAt, Renewed: true, Mailed: h.mailConfigured()}
 	return render(c, http.StatusOK, views.AdminUsersView(m))
 }
 

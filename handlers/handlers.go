@@ -46,6 +46,9 @@ type Config struct {
 	// Notifier is the notification service (package web/notify): whether
 	// e-mail is configured, the test e-mail, the webhook URL check.
 	Notifier Notifier
+	// MailServer is the SMTP configuration the settings page shows (nil:
+	// none, or unknown).
+	MailServer *MailServer
 }
 
 // Notifier is what the handlers need of the notification service, which

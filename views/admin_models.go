@@ -52,6 +52,9 @@ type TokenLink struct {
 	URL       string
 	ExpiresAt time.Time
 	Renewed   bool // a new link for a pending invite: the old one stopped working
+	// Mailed: e-mail is configured, so the link is also on its way to
+	// Email (the outbox sends it; the page does not wait for it).
+	Mailed bool
 }
 
 // InviteRow is a pending invite: its link works until it is used, revoked,
@@ -152,6 +155,8 @@ type AdminSettingsPage struct {
 	// configured timeouts, which apply while the fields are empty; 0 when
 	// unknown (no hint is shown).
 	DefaultSessionIdle, DefaultSessionAbsolute time.Duration
+	// Mail is the E-mail card (admin_settings_mail.templ).
+	Mail MailSection
 }
 
 // AuditFilterForm is the audit log's filter, as typed.

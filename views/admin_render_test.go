@@ -1,6 +1,7 @@
 package views
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,12 +280,20 @@ func TestAdminUsers(t *testing.T) {
 }
 
 func TestAdminUsersTokenLink(t *testing.T) {
-	for _, tt := range []struct{ kind, heading string }{
-		{"invite", "Invite link for new@example.com"},
-		{"reset", "Password reset link for new@example.com"},
+	for _, tt := range []struct {
+		kind    string
+		mailed  bool
+		heading string
+		body    string
+	}{
+		{"invite", false, "Invite link created — copy it", "Shown once. Send it to new@example.com yourself."},
+		{"reset", false, "Password reset link created — copy it", "Shown once. Send it to new@example.com yourself."},
+		{"invite", true, "Invite sent to new@example.com — the link is below too", "Shown once. It was e-mailed to new@example.com"},
+		{"reset", true, "Reset link sent to new@example.com — the link is below too", "Shown once. It was e-mailed to new@example.com"},
 	} {
-		t.Run(tt.kind, func(t *testing.T) {
-			link := &TokenLink{Kind: tt.kind, Email: "new@example.com", URL: "https://keys.example.com/" + tt.kind + "/tok", ExpiresAt: testNow.Add(7 * 24 * time.Hour)}
+		t.Run(fmt.Sprintf("%s mailed %v", tt.kind, tt.mailed), func(t *testing.T) {
+			link := &TokenLink{Kind: tt.kind, Email: "new@example.com", URL: "https://keys.example.com/" + tt.kind + "/tok",
+				ExpiresAt: testNow.Add(7 * 24 * time.Hour), Mailed: tt.mailed}
 			doc := render(t, AdminUsersView(AdminUsersPage{Layout: adminLayoutFixture(), Link: link}))
 			panel := doc.Find("[data-testid=token-link-panel]")
 			if got := squishText(panel.Find("h2")); got != tt.heading {
@@ -294,7 +303,7 @@ func TestAdminUsersTokenLink(t *testing.T) {
 				t.Errorf("link: got %q, want %q", got, link.URL)
 			}
 			body := squishText(panel)
-			for _, want := range []string{"Shown once. Send it to new@example.com yourself.", "expires in 7 days"} {
+			for _, want := range []string{tt.body, "expires in 7 days"} {
 				if !strings.Contains(body, want) {
 					t.Errorf("panel: got %q, want it to contain %q", body, want)
 				}

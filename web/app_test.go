@@ -67,11 +67,12 @@ func serve(t *testing.T, clk *dbtest.Clock, store *db.Store, dbPath string, v *d
 		SetupToken: setupToken,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	a.http = httptest.NewUnstartedServer(nil)
+	// Before the options: a mailer's links need it.
+	cfg.BaseURL = "http://" + a.http.Listener.Addr().String()
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a.http = httptest.NewUnstartedServer(nil)
-	cfg.BaseURL = "http://" + a.http.Listener.Addr().String()
 	srv, err := New(cfg, store, a.verifier)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)

@@ -67,6 +67,7 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 	store.SetOutboxHook(s.notify.Wake)
 	s.h = handlers.New(handlers.Config{
 		Notifier:   s.notify,
+		MailServer: mailServer(cfg.Mail),
 		Store:      store,
 		Verifier:   verifier,
 		BaseURL:    cfg.BaseURL,
@@ -127,4 +128,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// mailServer is what the settings page shows of the mailer's configuration
+// (never the password); nil without e-mail or for a sender that does not
+// say (a test's).
+func mailServer(m notify.MailSender) *handlers.MailServer {
+	mm, ok := m.(*notify.Mailer)
+	if !ok || mm == nil {
+		return nil
+	}
+	s := mm.Summary()
+	return &handlers.MailServer{Host: s.Host, Port: s.Port, TLS: s.TLS, User: s.User, From: s.From}
 }
