@@ -218,3 +218,8 @@ func (s *Store) SendTestEvent(ctx context.Context, id int64, actor Actor) (Outbo
 	}
 	return ev, nil
 }
+
+// ValidateWebhookInput checks in as CreateWebhookEndpoint and
+// UpdateWebhookEndpoint will, writing nothing: the endpoint form runs it
+// before the slower check of the addresses the URL resolves to.
+func ValidateWebhookInput(in WebhookInput) error { return in.validate() }
