@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -346,6 +347,43 @@ func TestWebhooksAllowPrivateSetting(t *testing.T) {
 			if len(evs) != st.audits {
 				t.Errorf("step %d: %d audit records, want %d", i, len(evs), st.audits)
 			}
+		}
+	})
+}
+
+// TestWebhookSecretSealedAtRest: the signing secret is stored sealed, not
+// as typed into a receiver's configuration; it opens with the server's
+// seal secret, and a roll replaces it.
+func TestWebhookSecretSealedAtRest(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		f := newWebhookFixture(t)
+		stored := func() []byte {
+			var b []byte
+			if err := f.s.w.QueryRowContext(ctx, `SELECT secret FROM webhook_endpoints WHERE id = ?`, f.ep.ID).Scan(&b); err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		for i, want := range []string{f.secret, ""} {
+			if i == 1 {
+				rolled, err := f.s.RollWebhookSecret(ctx, f.ep.ID, f.actor)
+				if err != nil || rolled == f.secret || len(rolled) != len(f.secret) {
+					t.Fatalf("RollWebhookSecret: got %q, %v; want a new secret", rolled, err)
+				}
+				want = rolled
+			}
+			b := stored()
+			if strings.Contains(string(b), want) || strings.Contains(string(b), strings.TrimPrefix(want, "whsec_")) {
+				t.Errorf("secret %d stored in plain", i)
+			}
+			plain, err := f.s.unseal(ctx, b)
+			if err != nil || string(plain) != want {
+				t.Errorf("secret %d: unseal got %q, %v; want the secret", i, plain, err)
+			}
+		}
+		if _, err := f.s.RollWebhookSecret(ctx, 999, f.actor); !errors.Is(err, ErrNotFound) {
+			t.Errorf("roll of a missing endpoint: got %v, want ErrNotFound", err)
 		}
 	})
 }
