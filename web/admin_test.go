@@ -28,7 +28,8 @@ func longSessions(c *Config) {
 }
 
 // adminState renders everything an admin route can change: users, keys,
-// sessions, the policy, invite and reset links, and the audit log's size.
+// sessions, the policy, invite and reset links, the audit log's size, and
+// the notifications' endpoints, events and deliveries.
 func adminState(t *testing.T, d *sql.DB) string {
 	t.Helper()
 	var b strings.Builder
@@ -39,8 +40,12 @@ func adminState(t *testing.T, d *sql.DB) string {
 		`SELECT COUNT(*) FROM audit_events`,
 		`SELECT name, description, grant_role, needs_approval, COALESCE(retired_at, 0) FROM scopes ORDER BY id`,
 		`SELECT id, scopes, pending_scopes, pending_key, COALESCE(revoked_at, 0) FROM api_keys ORDER BY id`,
-		`SELECT id, url, event_types, COALESCE(disabled_at, 0) FROM webhook_endpoints ORDER BY id`,
-		`SELECT COUNT(*) FROM outbox_deliveries`,
+		// Notifications: an endpoint's secret (a roll), the events a test
+		// send makes, and the deliveries a resend puts back in the queue.
+		`SELECT id, url, event_types, hex(secret), COALESCE(disabled_at, 0), COALESCE(failing_since, 0)
+			FROM webhook_endpoints ORDER BY id`,
+		`SELECT COUNT(*) FROM outbox_events`,
+		`SELECT id, status, attempts, next_attempt_at FROM outbox_deliveries ORDER BY id`,
 	} {
 		rows, err := d.Query(q)
 		if err != nil {
