@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/web/notify/smtptest"
 )
 
 // notifyChoices reads the card's checkboxes: kind → ticked.
@@ -196,5 +198,60 @@ func TestAccountNotificationsSave(t *testing.T) {
 	}
 	if got := auditCount(t, a, db.ActionNotifyPrefs); got != 2 {
 		t.Errorf("notify.prefs audit events: got %d, want 2 (one per accepted save)", got)
+	}
+}
+
+// TestAccountNotificationsDecideMail: with a real mail server the card has
+// no not-configured note, and what ann turns off on it is not mailed to
+// her (a new address of her key) while bob, who left it on, gets his; a
+// revocation of her key by an admin reaches her whatever she chose.
+func TestAccountNotificationsDecideMail(t *testing.T) {
+	mail := smtptest.Start(t, smtptest.Options{})
+	a := newTestApp(t, withMail(t, mail))
+	runWorker(t, a)
+	ctx := context.Background()
+	admin := a.createUser("admin@example.com", db.RoleAdmin)
+	b, ann := a.userBrowser("ann@example.com", db.RoleMember)
+	bob := a.createUser("bob@example.com", db.RoleMember)
+
+	page := b.get("/account")
+	if n := page.doc(t).Find("[data-testid=notify-mail-off]").Length(); n != 0 {
+		t.Errorf("with e-mail configured: got %d not-configured notes, want none", n)
+	}
+	wantRedirect(t, b.post("/account/notifications", url.Values{
+		"kinds": {db.NotifyExpiry, db.NotifyUnused, db.NotifyApproval}}), "/account#notifications")
+
+	annKey, _ := a.storeKey(ann.ID, db.KeyInput{Name: "ann deploy"})
+	bobKey, _ := a.storeKey(bob.ID, db.KeyInput{Name: "bob deploy"})
+	for _, k := range []db.Key{annKey, bobKey} {
+		if err := a.store.Enqueue(ctx, &db.OutboxEvent{Type: db.EventKeyNewAddress, UserID: k.UserID, KeyID: k.ID,
+			Data: map[string]any{"ip": "198.51.100.4"}}); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+	}
+	if _, err := a.store.RevokeKey(ctx, db.AnyOwner(), annKey.ID, "rotated", db.Actor{UserID: admin.ID, Label: admin.Email}); err != nil {
+		t.Fatalf("RevokeKey: %v", err)
+	}
+	mail.Wait(t, 2, 10*time.Second)
+	// Every event was fanned out before the last one's mail went: the
+	// e-mail deliveries are all there is.
+	logs, err := a.store.ListDeliveries(ctx, db.DeliveryFilter{Channel: db.ChannelEmail})
+	if err != nil {
+		t.Fatalf("ListDeliveries: %v", err)
+	}
+	got := map[string]bool{}
+	for _, l := range logs {
+		got[l.Recipient+" "+l.EventType] = true
+	}
+	want := map[string]bool{"bob@example.com " + db.EventKeyNewAddress: true, "ann@example.com " + db.EventKeyRevoked: true}
+	if !maps.Equal(got, want) {
+		t.Errorf("e-mails: got %v, want %v", got, want)
+	}
+	var to []string
+	for _, m := range mail.Messages() {
+		to = append(to, m.To...)
+	}
+	if len(to) != 2 {
+		t.Errorf("mail server got messages to %v, want one to bob and one to ann", to)
 	}
 }
