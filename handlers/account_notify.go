@@ -56,7 +56,7 @@ func (h *Handler) notificationsCard(c echo.Context) (views.NotificationsCard, er
 	}
 	card := views.NotificationsCard{
 		Always:         notifyAlwaysFor(u.Role),
-		MailConfigured: h.Notifier != nil && h.Notifier.MailConfigured(),
+		MailConfigured: h.mailConfigured(),
 	}
 	for _, k := range notifyKindsFor(u.Role) {
 		card.Choices = append(card.Choices, views.NotifyChoice{Kind: k, Label: notifyLabels[k], Checked: prefs[k]})

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -82,4 +83,65 @@ func TestBrowserAccountNotifications(t *testing.T) {
 			t.Errorf("stored: got %v, want %v", got, want)
 		}
 	})
+}
+
+// seedNotifications gives the admin console what its notification pages
+// show: an endpoint whose delivery log has a row in each state (delivered,
+// failing and waiting to retry, given up), a second endpoint an admin
+// disabled, and every e-mail queued so far completed (alternately
+// accepted and refused), so the settings page's log has rows too. No
+// worker runs: the fake clock never reaches the retries, so the pages stay
+// as seeded. It returns the first endpoint's id.
+func seedNotifications(t *testing.T, a *testApp, admin db.User) int64 {
+	t.Helper()
+	ctx := context.Background()
+	by := db.Actor{UserID: admin.ID, Label: admin.Email, IP: "192.0.2.5"}
+	hook, _, err := a.store.CreateWebhookEndpoint(ctx, db.WebhookInput{URL: "https://hooks.example.com/keyward/events",
+		Description: "Deploy pipeline: rotates keys the day they are revoked",
+		EventTypes:  []string{db.EventKeyRevoked, db.EventKeyExpiring, db.EventKeyExpired}}, by)
+	if err != nil {
+		t.Fatalf("CreateWebhookEndpoint: %v", err)
+	}
+	other, _, err := a.store.CreateWebhookEndpoint(ctx, db.WebhookInput{URL: "https://alerts.example.net/in",
+		EventTypes: []string{"*"}}, by)
+	if err != nil {
+		t.Fatalf("CreateWebhookEndpoint: %v", err)
+	}
+	if _, err := a.store.SetWebhookEndpointDisabled(ctx, other.ID, true, by); err != nil {
+		t.Fatalf("SetWebhookEndpointDisabled: %v", err)
+	}
+	for range 3 {
+		if _, err := a.store.SendTestEvent(ctx, hook.ID, by); err != nil {
+			t.Fatalf("SendTestEvent: %v", err)
+		}
+	}
+	if _, err := a.store.FanOut(ctx, db.FanOutOptions{Email: true}); err != nil {
+		t.Fatalf("FanOut: %v", err)
+	}
+	ds, err := a.store.ClaimDeliveries(ctx, "seed", 100, time.Minute)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	hookResults := []db.AttemptResult{
+		{OK: true, StatusCode: 204, Latency: 87 * time.Millisecond},
+		{StatusCode: 503, Latency: 1240 * time.Millisecond, Error: "503 Service Unavailable"},
+		{Latency: 10 * time.Second, Error: "timeout after 10s: no answer from hooks.example.com", Permanent: true},
+	}
+	mailResults := []db.AttemptResult{
+		{OK: true, StatusCode: 250, Latency: 310 * time.Millisecond},
+		{StatusCode: 550, Latency: 180 * time.Millisecond, Error: "550 5.1.1 mailbox unavailable", Permanent: true},
+	}
+	var nh, nm int
+	for _, d := range ds {
+		var r db.AttemptResult
+		if d.Channel == db.ChannelWebhook {
+			r, nh = hookResults[nh%len(hookResults)], nh+1
+		} else {
+			r, nm = mailResults[nm%len(mailResults)], nm+1
+		}
+		if err := a.store.CompleteDelivery(ctx, "seed", d, r); err != nil {
+			t.Fatalf("CompleteDelivery: %v", err)
+		}
+	}
+	return hook.ID
 }
