@@ -145,6 +145,9 @@ func (a *app) usersInvite(ctx context.Context, args []string) error {
 	}
 	var link, invited string
 	var expires time.Time
+	// hand says who passes the link on: the admin, or, with e-mail
+	// settings, the server that sends the invite from the outbox.
+	hand := "send them the link on stdout"
 	if rc != nil {
 		var out struct {
 			Invite struct {
@@ -174,10 +177,13 @@ func (a *app) usersInvite(ctx context.Context, args []string) error {
 			fmt.Fprintf(a.stderr, "No --base-url (KEYWARD_BASE_URL): the link assumes %s.\n", base)
 		}
 		link, invited, expires = base+"/invite/"+token, inv.Email, inv.ExpiresAt
+		if cfg.SMTP != nil {
+			hand = "a server with these e-mail settings mails them the link, which is on stdout too"
+		}
 	}
 	fmt.Fprintln(a.stdout, link)
-	fmt.Fprintf(a.stderr, "Invited %s as %s: send them the link on stdout. It works once, until %s, and is not shown again.\n",
-		invited, role, expires.UTC().Format(time.RFC3339))
+	fmt.Fprintf(a.stderr, "Invited %s as %s: %s. It works once, until %s, and is not shown again.\n",
+		invited, role, hand, expires.UTC().Format(time.RFC3339))
 	return nil
 }
 

@@ -39,7 +39,13 @@ func TestServeMailsInvites(t *testing.T) {
 			tt.set(t, c)
 			s := c.startServe("--smtp-host", mail.Host(), "--smtp-port", strconv.Itoa(mail.Port()), "--smtp-tls", "none",
 				"--smtp-user", "keyward", "--smtp-from", "Keyward <keys@example.com>")
-			link := strings.TrimSpace(c.ok("", "users", "invite", "--email", "new@example.com").stdout)
+			c.env["KEYWARD_SMTP_HOST"], c.env["KEYWARD_SMTP_FROM"], c.env["KEYWARD_SMTP_USER"] = mail.Host(), "keys@example.com", "keyward"
+			c.env["KEYWARD_SMTP_TLS"] = "none"
+			inv := c.ok("", "users", "invite", "--email", "new@example.com")
+			if !strings.Contains(inv.stderr, "a server with these e-mail settings mails them the link") {
+				t.Errorf("invite stderr: got %q, want it to say the server mails the link", inv.stderr)
+			}
+			link := strings.TrimSpace(inv.stdout)
 			_, token, ok := strings.Cut(link, "/invite/")
 			if !ok {
 				t.Fatalf("invite printed %q, want a link", link)

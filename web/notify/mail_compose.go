@@ -10,11 +10,12 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// composeEvent writes the e-mail for ev as its recipient reads it. The
+// composeEvent writes the e-mail for ev as its recipient reads it (every
+// recipient of an event reads the same words). The
 // words come from ev.Data (ids and names) and, for an invite or reset,
 // the link's token from ev.Private. Every message about a key links to
 // the key's page.
-func composeEvent(ev db.OutboxEvent, recipient, base string) (views.MailMessage, error) {
+func composeEvent(ev db.OutboxEvent, base string) (views.MailMessage, error) {
 	c := eventData{ev: ev, base: base}
 	switch ev.Type {
 	case db.EventUserInvited:
@@ -157,7 +158,7 @@ func (c eventData) key() views.MailMessage {
 		}
 		m.Footer, m.FooterLink = c.optionalFooter("expiring keys")
 	case db.EventKeyDisabled:
-		if c.ev.ActorID == 0 {
+		if c.ev.ActorID == 0 && (actor == "" || actor == "system") {
 			m.Subject = whose + " was disabled for being unused"
 			m.Paragraphs = []string{whose + " was not used for a long time, so Keyward disabled it. Requests with it are refused. Enable it on its page if it is still needed."}
 			m.Footer, m.FooterLink = c.optionalFooter("unused keys")
@@ -280,9 +281,15 @@ func hostOf(rawURL string) string {
 	return u.Host
 }
 
+// orSomeone names who acted, as the audit log labels them.
 func orSomeone(actor string) string {
-	if actor == "" {
+	switch actor {
+	case "":
 		return "an admin"
+	case "cli":
+		return "an admin on the command line"
+	case "system":
+		return "Keyward"
 	}
 	return actor
 }
