@@ -168,6 +168,19 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.waitVisible(`#s-stale_days[aria-invalid="true"]`)
 		}},
 		{"admin audit", func() { tb.open("/admin/audit") }},
+		{"admin webhooks empty", func() { tb.open("/admin/webhooks") }},
+		{"admin webhook form error", func() {
+			tb.open("/admin/webhooks/new")
+			tb.fill("URL", "https://localhost/hook")
+			tb.navigates("add endpoint", chromedp.Click(button("Add endpoint")))
+			tb.waitVisible(`#webhook-url[aria-invalid="true"]`)
+		}},
+		{"admin webhook secret", func() {
+			tb.fill("URL", "https://93.184.216.34/hook")
+			tb.navigates("add endpoint", chromedp.Click(button("Add endpoint")))
+			tb.waitVisible(testID("webhook-secret"))
+		}},
+		{"admin webhooks", func() { tb.open("/admin/webhooks") }},
 		{"invite", func() {
 			tb.clearCookies()
 			tb.open(invite)
