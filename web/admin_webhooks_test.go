@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/keyward/keyward/db"
@@ -284,5 +285,43 @@ func TestAdminWebhookPages(t *testing.T) {
 		if !actions[want] {
 			t.Errorf("audit: no %s (got %v)", want, actions)
 		}
+	}
+}
+
+// TestAdminWebhookLogPages: the delivery log shows 25 deliveries a page,
+// newest first, and links to the older ones.
+func TestAdminWebhookLogPages(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+	ep, _, err := a.store.CreateWebhookEndpoint(ctx, db.WebhookInput{URL: "https://93.184.216.34/in",
+		EventTypes: []string{db.EventKeyExpired}}, db.CLIActor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 27 {
+		if _, err := a.store.SendTestEvent(ctx, ep.ID, db.CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.store.FanOut(ctx, db.FanOutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	path := "/admin/webhooks/" + itoa(ep.ID)
+	first := admin.get(path).doc(t)
+	rows := first.Find(`[data-testid="delivery-row"]`)
+	if rows.Length() != 25 {
+		t.Fatalf("first page: got %d rows, want 25", rows.Length())
+	}
+	newest, _ := rows.First().Attr("data-id")
+	older, ok := first.Find(`[data-testid="delivery-older"]`).Attr("href")
+	if !ok || newest != "27" {
+		t.Fatalf("first page: newest row %s, older link %q; want row 27 and a link", newest, older)
+	}
+	second := admin.get(older).doc(t)
+	var ids []string
+	second.Find(`[data-testid="delivery-row"]`).Each(func(_ int, s *goquery.Selection) { ids = append(ids, s.AttrOr("data-id", "")) })
+	if strings.Join(ids, ",") != "2,1" || second.Find(`[data-testid="delivery-older"]`).Length() != 0 {
+		t.Errorf("second page: got rows %v, want 2,1 and no older link", ids)
 	}
 }

@@ -226,7 +226,6 @@ func shootNotifications(tb *tab, vp viewport, hook int64, shoot func(viewport, s
 	const url = "https://93.184.216.34/keyward"
 	tb.fill("URL", url)
 	tb.fill("Description (optional)", "Security team's SIEM")
-	tb.click(visibleXPath("//label[contains(normalize-space(), 'All events')]"))
 	tb.navigates("add endpoint", chromedp.Click(button("Add endpoint")))
 	tb.waitVisible(testID("webhook-secret"))
 	shoot(vp, "admin-webhook-created")

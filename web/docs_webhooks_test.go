@@ -43,7 +43,9 @@ func realWebhookPayloads(t *testing.T) map[string]map[string]any {
 			t.Fatal(err)
 		}
 	}
-	key, plain, err := a.store.CreateKey(ctx, ann.ID, db.KeyInput{Name: "deploy", ExpiresAt: ptr(a.clock.Now().Add(6 * 24 * time.Hour))}, annActor)
+	key, plain, err := a.store.CreateKey(ctx, ann.ID, db.KeyInput{Name: "deploy"}, annActor)
+	must(err)
+	_, _, err = a.store.CreateKey(ctx, ann.ID, db.KeyInput{Name: "nightly", ExpiresAt: ptr(a.clock.Now().Add(10 * 24 * time.Hour))}, annActor)
 	must(err)
 	_, err = a.store.SetKeyDisabled(ctx, db.AnyOwner(), key.ID, true, "rotating the CI secret", adminActor)
 	must(err)
@@ -64,11 +66,11 @@ func realWebhookPayloads(t *testing.T) map[string]map[string]any {
 	must(err)
 	_, _, err = a.store.CreatePasswordReset(ctx, ann.ID, "", adminActor)
 	must(err)
-	// The hourly jobs: a reminder for the key expiring in 6 days, then,
-	// 8 days on, its expiry (the original key, which the roll left to
-	// expire within the hour, is past its expiry then too).
+	// The hourly jobs: the reminder of "nightly" 6 days before its
+	// expiry, then, a week on, its expiry.
+	a.clock.Advance(4 * 24 * time.Hour)
 	a.server.runJobsOnce(ctx)
-	a.clock.Advance(8 * 24 * time.Hour)
+	a.clock.Advance(7 * 24 * time.Hour)
 	a.server.runJobsOnce(ctx)
 
 	for {
