@@ -43,17 +43,7 @@ func seal(key, plain []byte) ([]byte, error) {
 // database was tampered with, or its server secrets were not copied).
 var errSealBroken = errors.New("db: sealed value does not open")
 
-// unseal opens what seal sealed under the store's seal secret.
-//
-//lint:ignore U1000 the foundation of issue 17 keeps it for the webhook endpoints' secret reads, which come next.
-func (s *Store) unseal(ctx context.Context, sealed []byte) ([]byte, error) {
-	key, err := s.ServerSecret(ctx, outboxSealSecret)
-	if err != nil {
-		return nil, err
-	}
-	return unsealWith(key, sealed)
-}
-
+// unsealWith opens what seal sealed under key.
 func unsealWith(key, sealed []byte) ([]byte, error) {
 	aead, err := newAEAD(key)
 	if err != nil {

@@ -377,7 +377,11 @@ func TestWebhookSecretSealedAtRest(t *testing.T) {
 			if strings.Contains(string(b), want) || strings.Contains(string(b), strings.TrimPrefix(want, "whsec_")) {
 				t.Errorf("secret %d stored in plain", i)
 			}
-			plain, err := f.s.unseal(ctx, b)
+			key, err := f.s.ServerSecret(ctx, outboxSealSecret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := unsealWith(key, b)
 			if err != nil || string(plain) != want {
 				t.Errorf("secret %d: unseal got %q, %v; want the secret", i, plain, err)
 			}
