@@ -43,7 +43,7 @@ func TestScreenshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newTourApp(t) // e-mail configured: the settings page's E-mail card in use
-	tb := newTabTimeout(t, a, 8*browserTimeout)
+	tb := newTabTimeout(t, a, 15*browserTimeout) // a deadline for the whole set, generous for a loaded machine
 	tb.allowHTTPError(404)
 
 	shoot := func(vp viewport, name string) {
