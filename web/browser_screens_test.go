@@ -42,8 +42,10 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := newTourApp(t) // e-mail configured: the settings page's E-mail card in use
-	tb := newTabTimeout(t, a, 15*browserTimeout) // a deadline for the whole set, generous for a loaded machine
+	// E-mail configured: the settings page's E-mail card in use. The
+	// deadline is for the whole set, generous for a loaded machine.
+	a := newTourApp(t)
+	tb := newTabTimeout(t, a, 15*browserTimeout)
 	tb.allowHTTPError(404)
 
 	shoot := func(vp viewport, name string) {
