@@ -248,9 +248,9 @@ func TestBrowserAccessibility(t *testing.T) {
 	axe := loadAxe(t)
 	a := newTourApp(t)
 	keyID := seedTour(t, a)
-	// Four budgets: the tour grew with the notification pages, and axe
-	// runs twice on each page.
-	tb := newTabTimeout(t, a, 4*browserTimeout)
+	// Eight budgets: the tour grew with the notification pages, and axe
+	// runs twice on each page; a loaded machine needs the room.
+	tb := newTabTimeout(t, a, 8*browserTimeout)
 	for _, p := range tour(a, tb, keyID) {
 		p.load()
 		for _, scheme := range []string{"light", "dark"} {
@@ -285,7 +285,7 @@ func waitNoAnimations(t *testing.T, tb *tab) {
 func TestBrowserPhoneLayout(t *testing.T) {
 	a := newTourApp(t)
 	keyID := seedTour(t, a)
-	tb := newTabTimeout(t, a, 2*browserTimeout)
+	tb := newTabTimeout(t, a, 4*browserTimeout) // a deadline, generous for a loaded machine
 	tb.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	for _, p := range tour(a, tb, keyID) {
 		p.load()
