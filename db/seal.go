@@ -52,6 +52,7 @@ func (s *Store) unseal(ctx context.Context, sealed []byte) ([]byte, error) {
 	return unsealWith(key, sealed)
 }
 
+// unsealWith opens what seal sealed under key.
 func unsealWith(key, sealed []byte) ([]byte, error) {
 	aead, err := newAEAD(key)
 	if err != nil {

@@ -14,7 +14,8 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// AccountShow is GET /account: profile, password change, active sessions.
+// AccountShow is GET /account: profile, password change, notification
+// choices, management tokens, active sessions.
 func (h *Handler) AccountShow(c echo.Context) error {
 	m, err := h.accountPage(c)
 	if err != nil {
@@ -36,6 +37,9 @@ func (h *Handler) accountPage(c echo.Context) (views.AccountPage, error) {
 		CreatedAt: u.CreatedAt,
 	}
 	if m.Tokens, err = h.tokensCard(c, views.TokenForm{}); err != nil {
+		return views.AccountPage{}, err
+	}
+	if m.Notifications, err = h.notificationsCard(c); err != nil {
 		return views.AccountPage{}, err
 	}
 	for _, s := range rows {

@@ -71,6 +71,7 @@ type AccountPage struct {
 	Sessions       []SessionRow
 	PasswordErrors FieldErrors // "current_password", "new_password", "new_password_confirm"
 	Tokens         TokensCard
+	Notifications  NotificationsCard
 }
 
 // SessionRow is one active browser session of the signed-in user.

@@ -59,6 +59,9 @@ func snapshot(t *testing.T, d *sql.DB) string {
 		`SELECT id, user_id, name, description, hex(key_hash), scopes, COALESCE(expires_at, 0),
 			COALESCE(disabled_at, 0), COALESCE(revoked_at, 0) FROM api_keys ORDER BY id`,
 		`SELECT COUNT(*) FROM sessions`,
+		`SELECT user_id, kind, enabled FROM notification_prefs ORDER BY user_id, kind`,
+		`SELECT id, url, description, event_types, COALESCE(disabled_at, 0) FROM webhook_endpoints ORDER BY id`,
+		`SELECT name, value FROM settings WHERE name = 'webhooks_allow_private'`,
 	} {
 		rows, err := d.Query(q)
 		if err != nil {

@@ -169,7 +169,8 @@ func TestAttackXSS(t *testing.T) {
 
 // TestAttackForgedPostsEveryRoute sends each state-changing browser route
 // without a CSRF token, with a wrong one, and with the right token from
-// another origin: all 403, and the database is unchanged.
+// another origin: all 403, and the database is unchanged (adminState:
+// the admin's settings, endpoints and outbox too, the victim being an admin).
 func TestAttackForgedPostsEveryRoute(t *testing.T) {
 	a := newTestApp(t)
 	d := attackDB(t, a)
@@ -181,15 +182,25 @@ func TestAttackForgedPostsEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	kp := fmt.Sprintf("/keys/%d", k.ID)
+	hook, delivery := webhookWithDelivery(t, a)
+	hp := fmt.Sprintf("/admin/webhooks/%d", hook)
 	routes := map[string]url.Values{
 		"/logout": {}, "/keys": {"name": {"forged"}, "expiry": {"30"}},
 		kp + "/edit": {"name": {"forged"}}, kp + "/disable": {}, kp + "/enable": {},
 		kp + "/roll": {"grace": {"0"}}, kp + "/revoke": {"reason": {"forged"}},
 		"/account/password":            {"current_password": {testPassword}, "new_password": {"forged forged forged 1"}, "new_password_confirm": {"forged forged forged 1"}},
 		"/account/sessions/end-others": {}, "/account/sessions/1/end": {},
+		"/account/notifications": {"kinds": {db.NotifyExpiry}},
+		// The victim is an admin: the notification settings of issue 17.
+		"/admin/webhooks":            {"url": {"https://93.184.216.34/forged"}, "event_types": {"*"}},
+		"/admin/webhook-settings":    {"allow_private": {"1"}},
+		"/admin/settings/test-email": {"to": {"attacker@example.com"}},
+		hp:                           {"url": {"https://93.184.216.34/forged"}, "event_types": {"*"}}, hp + "/disable": {}, hp + "/enable": {},
+		hp + "/delete": {}, hp + "/test": {}, hp + "/secret": {},
+		fmt.Sprintf("%s/deliveries/%d/resend", hp, delivery): {},
 	}
 	token := b.csrf()
-	before := snapshot(t, d)
+	before := adminState(t, d)
 	for path, form := range routes {
 		for _, c := range []struct {
 			name, token string
@@ -212,7 +223,7 @@ func TestAttackForgedPostsEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	if after := snapshot(t, d); after != before {
+	if after := adminState(t, d); after != before {
 		t.Fatalf("forged posts changed the database: %s", snapshotDiff(before, after))
 	}
 }

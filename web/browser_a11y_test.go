@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/keyward/keyward/db"
+	"github.com/keyward/keyward/web/notify/smtptest"
 )
 
 // axePath is axe-core, installed by npm as a dev dependency (package.json).
@@ -96,7 +97,16 @@ func seedTour(t *testing.T, a *testApp) int64 {
 	}
 	a.flush()
 	a.browser().login("ada@example.com", testPassword) // another session on /account
+	seedNotifications(t, a, root)
 	return k.ID
+}
+
+// newTourApp is the tour's server: with e-mail (a real SMTP server, so the
+// settings page shows the configured state and a test send's answer), no
+// delivery worker (the logs stay as seedNotifications leaves them).
+func newTourApp(t *testing.T) *testApp {
+	t.Helper()
+	return newTestApp(t, withMail(t, smtptest.Start(t, smtptest.Options{})))
 }
 
 // tour lists every kind of page in an order that needs one sign-in per
@@ -126,6 +136,10 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 		{"key disabled by an admin", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Paused by an admin"))) }},
 		{"key revoked", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Retired key"))) }},
 		{"account", func() { tb.open("/account") }},
+		{"account notifications saved", func() {
+			tb.click(notifyLabel("A key of mine is used from a new address"))
+			tb.saveNotifyChoices()
+		}},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
 		{"admin overview", func() {
@@ -168,6 +182,28 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.waitVisible(`#s-stale_days[aria-invalid="true"]`)
 		}},
 		{"admin audit", func() { tb.open("/admin/audit") }},
+		{"admin settings test e-mail", func() {
+			tb.open("/admin/settings")
+			tb.fill("Send a test message to", "root@example.com")
+			tb.click(button("Send test e-mail"))
+			tb.waitVisible(testID("mail-test-answer"))
+		}},
+		{"admin webhooks", func() { tb.open("/admin/webhooks") }},
+		{"admin webhook form error", func() {
+			tb.open("/admin/webhooks/new")
+			tb.fill("URL", "https://localhost/hook")
+			tb.navigates("add endpoint", chromedp.Click(button("Add endpoint")))
+			tb.waitVisible(`#webhook-url[aria-invalid="true"]`)
+		}},
+		{"admin webhook secret", func() {
+			tb.fill("URL", "https://93.184.216.34/hook")
+			tb.navigates("add endpoint", chromedp.Click(button("Add endpoint")))
+			tb.waitVisible(testID("webhook-secret"))
+		}},
+		{"admin webhook with delivery log", func() {
+			tb.open(fmt.Sprintf("/admin/webhooks/%d", tourWebhookID(a, "https://hooks.example.com/keyward/events")))
+			tb.waitVisible(testID("delivery-row"))
+		}},
 		{"invite", func() {
 			tb.clearCookies()
 			tb.open(invite)
@@ -178,6 +214,22 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.waitVisible(testID("accept-invalid"))
 		}},
 	}
+}
+
+// tourWebhookID is the id of the seeded endpoint with url.
+func tourWebhookID(a *testApp, url string) int64 {
+	a.t.Helper()
+	eps, err := a.store.ListWebhookEndpoints(context.Background())
+	if err != nil {
+		a.t.Fatalf("ListWebhookEndpoints: %v", err)
+	}
+	for _, ep := range eps {
+		if ep.URL == url {
+			return ep.ID
+		}
+	}
+	a.t.Fatalf("no endpoint %s", url)
+	return 0
 }
 
 // tourKeyID is the id of the seeded key named name.
@@ -194,9 +246,11 @@ func tourKeyID(a *testApp, name string) int64 {
 // and the dark colour scheme.
 func TestBrowserAccessibility(t *testing.T) {
 	axe := loadAxe(t)
-	a := newTestApp(t)
+	a := newTourApp(t)
 	keyID := seedTour(t, a)
-	tb := newTabTimeout(t, a, 2*browserTimeout)
+	// Eight budgets: the tour grew with the notification pages, and axe
+	// runs twice on each page; a loaded machine needs the room.
+	tb := newTabTimeout(t, a, 8*browserTimeout)
 	for _, p := range tour(a, tb, keyID) {
 		p.load()
 		for _, scheme := range []string{"light", "dark"} {
@@ -229,9 +283,9 @@ func waitNoAnimations(t *testing.T, tb *tab) {
 // TestBrowserPhoneLayout loads every kind of page on a 390 px wide phone
 // screen: none may scroll sideways (tables become a card per row).
 func TestBrowserPhoneLayout(t *testing.T) {
-	a := newTestApp(t)
+	a := newTourApp(t)
 	keyID := seedTour(t, a)
-	tb := newTab(t, a)
+	tb := newTabTimeout(t, a, 4*browserTimeout) // a deadline, generous for a loaded machine
 	tb.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	for _, p := range tour(a, tb, keyID) {
 		p.load()

@@ -42,8 +42,10 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := newTestApp(t)
-	tb := newTabTimeout(t, a, 5*browserTimeout)
+	// E-mail configured: the settings page's E-mail card in use. The
+	// deadline is for the whole set, generous for a loaded machine.
+	a := newTourApp(t)
+	tb := newTabTimeout(t, a, 15*browserTimeout)
 	tb.allowHTTPError(404)
 
 	shoot := func(vp viewport, name string) {
@@ -55,6 +57,19 @@ func TestScreenshots(t *testing.T) {
 		}
 		file := filepath.Join(dir, name+"-"+vp.name+".png")
 		if err := os.WriteFile(file, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// shootPart takes one element alone, for a card that a full page
+	// shows too small to judge.
+	shootPart := func(vp viewport, name string, sel chromedp.CSS) {
+		t.Helper()
+		time.Sleep(150 * time.Millisecond) // as shoot
+		png, err := chromedp.Run(tb.ctx, chromedp.Screenshot(sel))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+vp.name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,8 +97,10 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "login-failed")
 	}
 
-	billing := seedShowcase(t, a, seedTeam(t, a))
+	tm := seedTeam(t, a)
+	billing := seedShowcase(t, a, tm)
 	seedTokens(t, a, "ada@acme.dev")
+	hook := seedNotifications(t, a, tm.admin)
 	for _, vp := range screenshotViewports {
 		setViewport(vp)
 		tb.clearCookies()
@@ -100,6 +117,11 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "keys-new")
 		tb.open("/account")
 		shoot(vp, "account")
+		tb.click(notifyLabel("A key of mine is used from a new address"))
+		tb.saveNotifyChoices()
+		shootPart(vp, "account-notifications", testID("notifications-card"))
+		tb.click(notifyLabel("A key of mine is used from a new address")) // as it was, for the next screen
+		tb.saveNotifyChoices()
 		tb.fill("Name", "Nightly key rotation")
 		tb.click(visibleXPath(`//input[@type='checkbox' and @value='keys:write']`))
 		tb.do("create token", chromedp.Click(button("Create token")))
@@ -110,6 +132,7 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "error")
 
 		shootAdmin(t, tb, vp, shoot)
+		shootNotifications(tb, vp, hook, shoot, shootPart)
 	}
 	// Last, as each one adds a key to the list above.
 	for _, vp := range screenshotViewports {
@@ -183,6 +206,36 @@ func shootAdmin(t *testing.T, tb *tab, vp viewport, shoot func(viewport, string)
 	tb.clearCookies()
 	tb.open(strings.TrimPrefix(invite, tb.app.http.URL))
 	shoot(vp, "accept-invite")
+}
+
+// shootNotifications takes the admin's notification pages: the settings
+// page's E-mail card after a test send, the webhook endpoints, the add form
+// and its show-once secret (the endpoint is deleted again, so each viewport
+// shows the same list), and an endpoint with its delivery log.
+func shootNotifications(tb *tab, vp viewport, hook int64, shoot func(viewport, string), shootPart func(viewport, string, chromedp.CSS)) {
+	tb.t.Helper()
+	tb.clearCookies()
+	tb.login("grace@acme.dev", testPassword)
+	tb.open("/admin/settings")
+	tb.fill("Send a test message to", "grace@acme.dev")
+	tb.click(button("Send test e-mail"))
+	tb.waitVisible(testID("mail-test-answer"))
+	shootPart(vp, "admin-settings-email", testID("settings-email"))
+	tb.open("/admin/webhooks")
+	shoot(vp, "admin-webhooks")
+	tb.open("/admin/webhooks/new")
+	shoot(vp, "admin-webhook-new")
+	const url = "https://93.184.216.34/keyward"
+	tb.fill("URL", url)
+	tb.fill("Description (optional)", "Security team's SIEM")
+	tb.navigates("add endpoint", chromedp.Click(button("Add endpoint")))
+	tb.waitVisible(testID("webhook-secret"))
+	shoot(vp, "admin-webhook-created")
+	if err := tb.app.store.DeleteWebhookEndpoint(context.Background(), tourWebhookID(tb.app, url), db.CLIActor()); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.open(fmt.Sprintf("/admin/webhooks/%d", hook))
+	shoot(vp, "admin-webhook")
 }
 
 // team is the rest of the showcase's organisation: an admin, and people

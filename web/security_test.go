@@ -38,6 +38,7 @@ func TestCSRFRejectsForgedPosts(t *testing.T) {
 		"/keys":                        {"name": {"forged"}, "expiry": {"30"}},
 		"/account/password":            {"current_password": {testPassword}, "new_password": {"violet tractor humming seaweed"}, "new_password_confirm": {"violet tractor humming seaweed"}},
 		"/account/sessions/end-others": {},
+		"/account/notifications":       {"kinds": {db.NotifyExpiry}},
 	}
 	tests := []struct {
 		name   string
