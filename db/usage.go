@@ -135,6 +135,7 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 		return fmt.Errorf("db: flush usage: %w", err)
 	}
 	defer tx.Rollback()
+	batchEvents(tx) // the key.new_address events of new addresses
 
 	ids := slices.Sorted(maps.Keys(b.keys)) // index order: fewer pages touched
 	live := make(map[int64]string, len(ids))
@@ -182,6 +183,9 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 			added = append(added, pair)
 		}
 	}
+	if err := flushEvents(ctx, tx); err != nil {
+		return err
+	}
 	for h, n := range b.hours {
 		if _, err := tx.ExecContext(ctx, upsertHourlySQL, h, n); err != nil {
 			return fmt.Errorf("db: flush usage: hourly: %w", err)
@@ -227,7 +231,7 @@ func touchKeys(ctx context.Context, tx *Tx, chunk []int64, args []any, live map[
 // noteIP records that key id was used from x.ip and, the first time ever,
 // audits it: a key showing up from a new address is worth a look.
 func (v *Verifier) noteIP(ctx context.Context, tx *Tx, id int64, name string, x ipUse) error {
-	res, err := tx.ExecContext(ctx, insertKeyIPSQL, id, x.ip, x.at)
+	res, err := tx.execCached(ctx, insertKeyIPSQL, id, x.ip, x.at)
 	if err != nil {
 		return fmt.Errorf("db: flush usage: key %d ip: %w", id, err)
 	}
