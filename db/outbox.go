@@ -168,21 +168,30 @@ func (s *Store) EnqueueOnce(ctx context.Context, notice string, ev *OutboxEvent)
 		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
 	}
 	defer tx.Rollback()
-	now := s.Now()
-	res, err := tx.ExecContext(ctx, insertNoticeSQL, notice, toMillis(now))
-	if err != nil {
-		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	if err := enqueue(ctx, tx, now, ev); err != nil {
+	sent, err := enqueueOnceTx(ctx, tx, s.Now(), notice, ev)
+	if err != nil || !sent {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
 	}
 	return true, nil
+}
+
+// enqueueOnceTx is EnqueueOnce inside tx. A nil ev only writes the marker:
+// the notice was decided (an empty digest) and is not to be decided again.
+func enqueueOnceTx(ctx context.Context, tx *Tx, now time.Time, notice string, ev *OutboxEvent) (bool, error) {
+	res, err := tx.execCached(ctx, insertNoticeSQL, notice, toMillis(now))
+	if err != nil {
+		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if ev == nil {
+		return true, nil
+	}
+	return true, enqueue(ctx, tx, now, ev)
 }
 
 // SetOutboxHook registers fn to run after the commit of every transaction
