@@ -167,6 +167,7 @@ func TestExpiryRemindersOnce(t *testing.T) {
 			return s
 		}
 		s := open()
+		t.Cleanup(func() { s.Close() }) // the store open at the end
 		ann := mustCreateUser(t, s, "ann@example.com", RoleMember)
 		bob := mustCreateUser(t, s, "bob@example.com", RoleMember)
 		carl := mustCreateUser(t, s, "carl@example.com", RoleMember)
@@ -242,7 +243,6 @@ func TestExpiryRemindersOnce(t *testing.T) {
 			}
 			clock.Advance(time.Hour)
 		}
-		defer s.Close()
 		all = readOutbox(t, s, EventKeyExpiring, EventKeyExpired)
 		tests := []struct {
 			key  Key
