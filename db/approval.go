@@ -106,6 +106,7 @@ func (s *Store) ApproveKey(ctx context.Context, id int64, actor Actor) (Key, err
 		}
 		e := actor.event(ActionKeyApprove, "key", id, k.Name)
 		e.Detail = map[string]string{"scopes": joinScopes(k.PendingScopes), "whole_key": fmt.Sprint(k.PendingKey)}
+		e.requester = k.PendingBy
 		return true, insertAudit(ctx, tx, now, e)
 	})
 }
@@ -134,6 +135,7 @@ func (s *Store) DenyKey(ctx context.Context, id int64, reason string, actor Acto
 		}
 		e := actor.event(ActionKeyDeny, "key", id, k.Name)
 		e.Detail = map[string]string{"scopes": joinScopes(k.PendingScopes), "reason": reason, "outcome": "scopes dropped"}
+		e.requester = k.PendingBy
 		if k.PendingKey {
 			if _, err := tx.ExecContext(ctx, revokeKeySQL, toMillis(now), nullID(actor.UserID), reason, id); err != nil {
 				return false, fmt.Errorf("db: deny key %d: %w", id, err)

@@ -143,6 +143,13 @@ type AuditEvent struct {
 	// and after, so the log answers "what was it before?" without another
 	// source. Stored in the same JSON object as Detail, one key per field.
 	Changes map[string]Change
+
+	// Not stored: what the outbox event of the record needs (outbox_audit.go).
+	// key is the key the record is about, as the change left it, when the
+	// caller has it at hand; requester is who asked for the approval an
+	// approve or deny answers.
+	key       *Key
+	requester int64
 }
 
 // Change is one field's value before and after an edit, as text.
@@ -178,7 +185,7 @@ func insertAudit(ctx context.Context, tx *Tx, at time.Time, e AuditEvent) error 
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, insertAuditSQL, args...); err != nil {
+	if _, err := tx.execCached(ctx, insertAuditSQL, args...); err != nil {
 		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
 	}
 	return enqueueForAudit(ctx, tx, at, e)

@@ -172,6 +172,7 @@ func (s *Store) bulk(ctx context.Context, act bulkAction, ids []int64, reason st
 		return BulkResult{}, fmt.Errorf("db: bulk %s: %w", act.name, err)
 	}
 	defer audit.Close()
+	batchEvents(tx) // one event per key: written a chunk at a time
 
 	now := fromMillis(toMillis(s.Now()))
 	var res BulkResult
@@ -190,6 +191,7 @@ func (s *Store) bulk(ctx context.Context, act bulkAction, ids []int64, reason st
 		}
 		e := actor.event(act.audit, "key", id, k.Name)
 		e.Detail = map[string]string{"reason": reason, "bulk": "true"}
+		e.key = &k
 		if err := execAudit(ctx, tx, audit, now, e); err != nil {
 			return BulkResult{}, err
 		}
@@ -197,6 +199,9 @@ func (s *Store) bulk(ctx context.Context, act bulkAction, ids []int64, reason st
 	}
 	if len(res.Changed) == 0 {
 		return res, nil
+	}
+	if err := flushEvents(ctx, tx); err != nil {
+		return BulkResult{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return BulkResult{}, fmt.Errorf("db: bulk %s: %w", act.name, err)

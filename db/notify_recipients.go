@@ -44,7 +44,10 @@ func emailKind(ev OutboxEvent) (kind string, ok bool) {
 	case EventKeyRevoked, EventUserInvited, EventPasswordReset, EventEndpointDisabled:
 		return "", true
 	case EventKeyDisabled:
-		if ev.ActorID == 0 { // the system: unused for too long
+		// Disabled for being unused (the auto-disable policy) is the
+		// owner's to mute; disabled by someone (an admin, a teammate, the
+		// CLI) is a security event.
+		if ev.Data["cause"] == causeUnused {
 			return NotifyUnused, true
 		}
 		return "", true
@@ -61,8 +64,9 @@ func emailKind(ev OutboxEvent) (kind string, ok bool) {
 }
 
 // emailRecipients decides who is e-mailed about ev: the invited or reset
-// address; a key's owner (a team key: the team's members); every admin for
-// the digest; an endpoint's creator when it is disabled. Nobody is e-mailed
+// address; a key's owner (a team key: the team's members), but for an
+// approval's answer the person who asked; every admin for the digest; an
+// endpoint's creator when it is disabled. Nobody is e-mailed
 // about what they did themselves, disabled people get nothing, and a kind
 // someone turned off is skipped.
 func emailRecipients(ctx context.Context, tx *Tx, ev OutboxEvent) ([]Recipient, error) {
@@ -83,6 +87,9 @@ func emailRecipients(ctx context.Context, tx *Tx, ev OutboxEvent) ([]Recipient, 
 	switch {
 	case ev.Type == EventDigest:
 		q = `SELECT u.id, u.email FROM users u WHERE u.role = 'admin' AND u.disabled_at IS NULL`
+	case (ev.Type == EventKeyApproved || ev.Type == EventKeyDenied) && ev.UserID != 0:
+		q = `SELECT u.id, u.email FROM users u WHERE u.id = ? AND u.disabled_at IS NULL`
+		args = append(args, ev.UserID)
 	case ev.TeamID != 0:
 		q = `SELECT u.id, u.email FROM team_members m JOIN users u ON u.id = m.user_id
 			WHERE m.team_id = ? AND u.disabled_at IS NULL`

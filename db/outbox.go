@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base32"
 	"encoding/json"
 	"errors"
@@ -92,7 +91,8 @@ const insertOutboxSQL = `INSERT INTO outbox_events
 
 // enqueue writes ev to the outbox inside tx, so the event commits or rolls
 // back with the change that caused it, and marks tx so that its commit
-// wakes the delivery worker. It fills ev.EventID (and ev.At when zero).
+// wakes the delivery worker. It fills ev.EventID (and ev.At when zero),
+// and ev.ID unless tx batches its events (batchEvents).
 func enqueue(ctx context.Context, tx *Tx, at time.Time, ev *OutboxEvent) error {
 	if ev.Type == "" {
 		return errors.New("db: enqueue: an event needs a type")
@@ -123,13 +123,17 @@ func enqueue(ctx context.Context, tx *Tx, at time.Time, ev *OutboxEvent) error {
 			return fmt.Errorf("db: enqueue %s: %w", ev.Type, err)
 		}
 	}
-	err = tx.QueryRowContext(ctx, insertOutboxSQL+` RETURNING id`, ev.EventID, ev.Type, toMillis(ev.At),
+	args := []any{ev.EventID, ev.Type, toMillis(ev.At),
 		nullID(ev.ActorID), nullID(ev.UserID), nullID(ev.TeamID), nullID(ev.KeyID), nullID(ev.EndpointID),
-		string(payload), private).Scan(&ev.ID)
-	if err != nil {
+		string(payload), private}
+	tx.enqueued = true
+	if tx.events != nil {
+		tx.events.rows = append(tx.events.rows, args)
+		return nil
+	}
+	if err := tx.QueryRowContext(ctx, insertOutboxSQL+` RETURNING id`, args...).Scan(&ev.ID); err != nil {
 		return fmt.Errorf("db: enqueue %s: %w", ev.Type, err)
 	}
-	tx.enqueued = true
 	return nil
 }
 
@@ -164,21 +168,30 @@ func (s *Store) EnqueueOnce(ctx context.Context, notice string, ev *OutboxEvent)
 		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
 	}
 	defer tx.Rollback()
-	now := s.Now()
-	res, err := tx.ExecContext(ctx, insertNoticeSQL, notice, toMillis(now))
-	if err != nil {
-		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	if err := enqueue(ctx, tx, now, ev); err != nil {
+	sent, err := enqueueOnceTx(ctx, tx, s.Now(), notice, ev)
+	if err != nil || !sent {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
 	}
 	return true, nil
+}
+
+// enqueueOnceTx is EnqueueOnce inside tx. A nil ev only writes the marker:
+// the notice was decided (an empty digest) and is not to be decided again.
+func enqueueOnceTx(ctx context.Context, tx *Tx, now time.Time, notice string, ev *OutboxEvent) (bool, error) {
+	res, err := tx.execCached(ctx, insertNoticeSQL, notice, toMillis(now))
+	if err != nil {
+		return false, fmt.Errorf("db: enqueue %q: %w", notice, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if ev == nil {
+		return true, nil
+	}
+	return true, enqueue(ctx, tx, now, ev)
 }
 
 // SetOutboxHook registers fn to run after the commit of every transaction
@@ -190,63 +203,6 @@ func (s *Store) SetOutboxHook(fn func()) {
 		return
 	}
 	s.w.enqueued.Store(&fn)
-}
-
-// auditEvents maps the audit actions that are also notifiable events to
-// their event type: the change's own audit write enqueues the event, in
-// the same transaction, so no change path can forget to notify.
-var auditEvents = map[string]string{
-	ActionKeyCreate:  EventKeyCreated,
-	ActionKeyRoll:    EventKeyRolled,
-	ActionKeyRevoke:  EventKeyRevoked,
-	ActionKeyDisable: EventKeyDisabled,
-	ActionKeyEnable:  EventKeyEnabled,
-	ActionKeyNewIP:   EventKeyNewAddress,
-	ActionKeyApprove: EventKeyApproved,
-	ActionKeyDeny:    EventKeyDenied,
-}
-
-const outboxKeySQL = `SELECT k.name, k.hint, k.user_id, k.team_id, COALESCE(u.email, ''), COALESCE(t.name, '')
-	FROM api_keys k LEFT JOIN users u ON u.id = k.user_id LEFT JOIN teams t ON t.id = k.team_id
-	WHERE k.id = ?`
-
-// enqueueForAudit enqueues the event an audit record stands for, if any,
-// inside the audit record's transaction. The payload describes the key as
-// it is in that transaction (after the change): id, name, hint and owner.
-func enqueueForAudit(ctx context.Context, tx *Tx, at time.Time, e AuditEvent) error {
-	typ, ok := auditEvents[e.Action]
-	if !ok || e.TargetType != "key" || e.TargetID == 0 {
-		return nil
-	}
-	var (
-		name, hint, email, team string
-		userID, teamID          sql.NullInt64
-	)
-	err := tx.QueryRowContext(ctx, outboxKeySQL, e.TargetID).Scan(&name, &hint, &userID, &teamID, &email, &team)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // a key deleted in the same transaction: nobody to tell
-	}
-	if err != nil {
-		return fmt.Errorf("db: enqueue %s for key %d: %w", typ, e.TargetID, err)
-	}
-	key := map[string]any{"id": e.TargetID, "name": name, "hint": hint, "owner": email, "owner_type": "user"}
-	ev := &OutboxEvent{Type: typ, At: e.At, ActorID: e.ActorID, KeyID: e.TargetID,
-		Data: map[string]any{"key": key, "actor": e.Actor}}
-	if teamID.Valid {
-		key["owner"], key["owner_type"] = "team:"+team, "team"
-		ev.TeamID = teamID.Int64
-	} else if userID.Valid {
-		ev.UserID = userID.Int64
-	}
-	for k, v := range e.Detail {
-		if k == "reason" || k == "user_agent" || k == "grace" || k == "rolled_to" || k == "rolled_from" {
-			ev.Data[k] = v
-		}
-	}
-	if typ == EventKeyNewAddress {
-		ev.Data["ip"] = e.IP
-	}
-	return enqueue(ctx, tx, at, ev)
 }
 
 // deliveredPayload is an event as a webhook receives it (Standard

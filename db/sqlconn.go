@@ -31,6 +31,12 @@ type Tx struct {
 	c  *conn
 	// enqueued: the transaction wrote an outbox event (see enqueue).
 	enqueued bool
+	// events, when set, collects the transaction's outbox rows for
+	// flushEvents (see batchEvents).
+	events *eventBatch
+	// stmts, when set, keeps the statements run through execCached and
+	// queryRowCached prepared for the rest of the transaction.
+	stmts map[string]*Stmt
 }
 
 // Row is the result of QueryRowContext; its Scan classifies errors.
@@ -104,6 +110,9 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *Ro
 // Commit commits, then wakes the outbox worker if the transaction wrote an
 // event.
 func (t *Tx) Commit() error {
+	if t.events != nil && len(t.events.rows) > 0 {
+		return errUnflushedEvents
+	}
 	if err := t.tx.Commit(); err != nil {
 		return t.d.classify(err)
 	}
@@ -148,3 +157,54 @@ func (s *Stmt) QueryRowContext(ctx context.Context, args ...any) *Row {
 }
 
 func (s *Stmt) Close() error { return s.st.Close() }
+
+// reuseStatements makes execCached and queryRowCached prepare each query
+// once for the rest of the transaction: for transactions that run the
+// same few statements hundreds of times (a bulk action, a usage flush),
+// where SQLite would otherwise compile each one again every time. Others
+// run them as they come, which on PostgreSQL saves the round trip of an
+// explicit prepare.
+func (t *Tx) reuseStatements() {
+	if t.stmts == nil {
+		t.stmts = map[string]*Stmt{}
+	}
+}
+
+// cached returns query prepared in t, or nil when t does not reuse
+// statements. The statements close with the transaction.
+func (t *Tx) cached(ctx context.Context, query string) (*Stmt, error) {
+	if t.stmts == nil {
+		return nil, nil
+	}
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[query] = st
+	return st, nil
+}
+
+// execCached runs query, prepared once when t reuses statements.
+func (t *Tx) execCached(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.cached(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRowCached runs query for one row, prepared once when t reuses
+// statements. A failed prepare is reported by the row's Scan.
+func (t *Tx) queryRowCached(ctx context.Context, query string, args ...any) *Row {
+	st, err := t.cached(ctx, query)
+	if err != nil || st == nil {
+		return t.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}

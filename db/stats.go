@@ -244,12 +244,18 @@ func (s *Store) AutoDisableStale(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("db: auto-disable: %w", err)
 	}
 	defer audit.Close()
+	batchEvents(tx)
 	for _, k := range keys {
 		e := SystemActor().event(ActionKeyDisable, "key", k.id, k.name)
-		e.Detail = map[string]string{"reason": reason}
+		// The cause tells this disable from an admin's: its owner may
+		// choose not to be told (NotifyUnused).
+		e.Detail = map[string]string{"reason": reason, "cause": causeUnused}
 		if err := execAudit(ctx, tx, audit, now, e); err != nil {
 			return 0, err
 		}
+	}
+	if err := flushEvents(ctx, tx); err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("db: auto-disable: %w", err)

@@ -135,6 +135,7 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 		return fmt.Errorf("db: flush usage: %w", err)
 	}
 	defer tx.Rollback()
+	batchEvents(tx) // the key.new_address events of new addresses
 
 	ids := slices.Sorted(maps.Keys(b.keys)) // index order: fewer pages touched
 	live := make(map[int64]string, len(ids))
@@ -165,7 +166,10 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 		}
 	}
 
-	var added []keyIP
+	var (
+		added []keyIP
+		fresh []AuditEvent
+	)
 	for _, id := range ids {
 		name, ok := live[id]
 		if !ok {
@@ -176,11 +180,21 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 			if _, known := v.knownIPs[pair]; known {
 				continue
 			}
-			if err := v.noteIP(ctx, tx, id, name, x); err != nil {
+			e, isNew, err := v.noteIP(ctx, tx, id, name, x)
+			if err != nil {
 				return err
+			}
+			if isNew {
+				fresh = append(fresh, e)
 			}
 			added = append(added, pair)
 		}
+	}
+	if err := auditNewAddresses(ctx, tx, fresh); err != nil {
+		return err
+	}
+	if err := flushEvents(ctx, tx); err != nil {
+		return err
 	}
 	for h, n := range b.hours {
 		if _, err := tx.ExecContext(ctx, upsertHourlySQL, h, n); err != nil {
@@ -225,19 +239,47 @@ func touchKeys(ctx context.Context, tx *Tx, chunk []int64, args []any, live map[
 }
 
 // noteIP records that key id was used from x.ip and, the first time ever,
-// audits it: a key showing up from a new address is worth a look.
-func (v *Verifier) noteIP(ctx context.Context, tx *Tx, id int64, name string, x ipUse) error {
-	res, err := tx.ExecContext(ctx, insertKeyIPSQL, id, x.ip, x.at)
+// returns the audit event to write: a key showing up from a new address is
+// worth a look.
+func (v *Verifier) noteIP(ctx context.Context, tx *Tx, id int64, name string, x ipUse) (AuditEvent, bool, error) {
+	res, err := tx.execCached(ctx, insertKeyIPSQL, id, x.ip, x.at)
 	if err != nil {
-		return fmt.Errorf("db: flush usage: key %d ip: %w", id, err)
+		return AuditEvent{}, false, fmt.Errorf("db: flush usage: key %d ip: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return err
+		return AuditEvent{}, false, err
 	}
 	e := KeyActor(id, name).event(ActionKeyNewIP, "key", id, name)
+	e.At = fromMillis(x.at)
 	e.IP = x.ip
 	if x.ua != "" {
 		e.Detail = map[string]string{"user_agent": x.ua}
 	}
-	return insertAudit(ctx, tx, fromMillis(x.at), e)
+	return e, true, nil
+}
+
+// auditNewAddresses writes the audit events (and with them the
+// key.new_address events) of the addresses a flush saw first, reading
+// their keys in one query instead of one per event.
+func auditNewAddresses(ctx context.Context, tx *Tx, events []AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(events))
+	for _, e := range events {
+		ids = append(ids, e.TargetID)
+	}
+	keys, err := loadKeys(ctx, tx, uniqueIDs(ids))
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		if k, ok := keys[e.TargetID]; ok {
+			e.key = &k
+		}
+		if err := insertAudit(ctx, tx, e.At, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -22,9 +22,9 @@ const (
 )
 
 // RunJobs runs the background jobs until ctx is done: the auto-disable of
-// unused keys (when the policy turns it on), the removal of expired
-// session rows, of forgotten sign-in failures and of Idempotency-Key
-// records past their 24 hours. Every instance ticks at
+// unused keys (when the policy turns it on), the expiry reminders and the
+// weekly digest, the removal of expired session rows, of forgotten sign-in
+// failures and of Idempotency-Key records past their 24 hours. Every instance ticks at
 // start, then hourly, but only the one holding the jobs' lease in the
 // database runs them (runJobsOnce), so N instances still act once per
 // tick: one audit event and one log line per disabled batch, not N. The
@@ -83,6 +83,22 @@ func (s *Server) runJobsOnce(ctx context.Context) {
 	// take room.
 	if _, err := s.store.PruneIdempotency(ctx); err != nil && ctx.Err() == nil {
 		log.Error("idempotency cleanup failed", slog.String("error", err.Error()))
+	}
+	// Expiry reminders and the weekly digest go out once each (markers
+	// in notices_sent): a late tick sends what is still due, never twice.
+	if n, err := s.store.EnqueueExpiryReminders(ctx); err != nil {
+		if ctx.Err() == nil {
+			log.Error("expiry reminders failed", slog.String("error", err.Error()))
+		}
+	} else if n > 0 {
+		log.Info("expiry reminders enqueued", slog.Int("notices", n))
+	}
+	if sent, err := s.store.EnqueueWeeklyDigest(ctx); err != nil {
+		if ctx.Err() == nil {
+			log.Error("weekly digest failed", slog.String("error", err.Error()))
+		}
+	} else if sent {
+		log.Info("weekly digest decided")
 	}
 	// Delivered events are kept 30 days for the delivery logs.
 	if _, err := s.store.PruneOutbox(ctx, outboxKeep); err != nil && ctx.Err() == nil {
