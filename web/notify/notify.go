@@ -85,6 +85,8 @@ type Service struct {
 	// holder names this process's leases.
 	holder string
 	wake   chan struct{}
+	// stats counts recorded attempts for /metrics.
+	stats stats
 }
 
 // New builds the service. mail is nil when no e-mail settings exist; hooks
@@ -211,6 +213,7 @@ func (s *Service) deliver(ctx context.Context, d db.Delivery) {
 	if ctx.Err() != nil {
 		return
 	}
+	s.stats.add(d.Channel, r.OK)
 	if !r.OK {
 		s.log.Warn("notification delivery failed", slog.Int64("delivery", d.ID), slog.String("event", d.Event.EventID),
 			slog.String("type", d.Event.Type), slog.String("channel", d.Channel), slog.Int("attempt", d.Attempts+1),
