@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/web"
+	"github.com/keyward/keyward/web/notify"
 )
 
 // shutdownGrace is how long requests in flight may run after a stop signal.
@@ -79,6 +80,7 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 		SessionIdle:     cfg.SessionIdle,
 		SessionAbsolute: cfg.SessionAbsolute,
 		APIRate:         cfg.APIRate,
+		Notify:          notify.Options{Lease: cfg.NotifyLease},
 		MetricsToken:    cfg.MetricsToken,
 		Version:         versionString(),
 		Logger:          logger,
