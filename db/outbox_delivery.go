@@ -129,11 +129,13 @@ func (s *Store) FanOut(ctx context.Context, opt FanOutOptions) (int, error) {
 			}
 		}
 		ev.Private = private
+		mailed := false
 		if opt.Email {
 			rcpts, err := emailRecipients(ctx, tx, ev)
 			if err != nil {
 				return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
 			}
+			mailed = len(rcpts) > 0
 			for _, r := range rcpts {
 				if _, err := tx.ExecContext(ctx, insertDeliverySQL, ev.ID, ChannelEmail, r.Address, nullID(r.UserID),
 					nil, toMillis(now), toMillis(now)); err != nil {
@@ -151,7 +153,13 @@ func (s *Store) FanOut(ctx context.Context, opt FanOutOptions) (int, error) {
 				return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox_events SET fanned_out_at = ? WHERE id = ?`, toMillis(now), ev.ID); err != nil {
+		done := `UPDATE outbox_events SET fanned_out_at = ? WHERE id = ?`
+		if !mailed {
+			// Only an e-mail may carry the private part: with none to
+			// send, it is erased now rather than kept until pruned.
+			done = `UPDATE outbox_events SET fanned_out_at = ?, private = NULL WHERE id = ?`
+		}
+		if _, err := tx.ExecContext(ctx, done, toMillis(now), ev.ID); err != nil {
 			return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
 		}
 	}

@@ -86,6 +86,13 @@ func (s *Store) CreatePasswordReset(ctx context.Context, userID int64, actorPass
 	if err := insertAudit(ctx, tx, now, e); err != nil {
 		return "", UserToken{}, err
 	}
+	ev := &OutboxEvent{Type: EventPasswordReset, ActorID: actor.UserID, UserID: userID,
+		Data: map[string]any{"user": map[string]any{"id": userID, "email": email},
+			"expires_at": t.ExpiresAt.Format(time.RFC3339), "actor": actor.Label},
+		Private: linkPrivate(email, tok)}
+	if err := enqueue(ctx, tx, now, ev); err != nil {
+		return "", UserToken{}, err
+	}
 	if err := tx.Commit(); err != nil {
 		return "", UserToken{}, fmt.Errorf("db: create reset link: %w", err)
 	}

@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-// Invitations and password resets are links an admin sends by hand (Keyward
-// sends no mail). The link carries a random token; the database keeps only
+// Invitations and password resets are links an admin makes; Keyward mails
+// them when e-mail is configured (the user.invited and user.password_reset
+// events, written in the link's own transaction) and shows them to the
+// admin either way. The link carries a random token; the database keeps only
 // its SHA-256, like an API key, because the token is 256 random bits and
 // needs no slow hash. Each link works once and for a short time.
 
@@ -155,7 +157,21 @@ func (s *Store) createInvite(ctx context.Context, tx *Tx, email string, role Rol
 	if err := insertAudit(ctx, tx, now, e); err != nil {
 		return "", UserToken{}, err
 	}
+	ev := &OutboxEvent{Type: EventUserInvited, ActorID: actor.UserID,
+		Data: map[string]any{"invite": map[string]any{"id": t.ID, "email": email, "role": string(role),
+			"expires_at": t.ExpiresAt.Format(time.RFC3339)}, "actor": actor.Label},
+		Private: linkPrivate(email, tok)}
+	if err := enqueue(ctx, tx, now, ev); err != nil {
+		return "", UserToken{}, err
+	}
 	return tok, t, nil
+}
+
+// linkPrivate is the private part of a link's event: the address and the
+// token, which only the e-mail to that address may carry (sealed in the
+// outbox, erased once sent, never in the event's data).
+func linkPrivate(email, tok string) map[string]string {
+	return map[string]string{"email": email, "token": tok}
 }
 
 // findTokenSQL reads a link by hash and kind. For a reset, the user must

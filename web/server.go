@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,7 +64,11 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 
 		unavailableLog: rate.Sometimes{Interval: 10 * time.Second},
 	}
-	s.notify = notify.New(store, cfg.Mail, cfg.Webhooks, s.holder, cfg.Notify, cfg.Logger)
+	hooks := cfg.Webhooks
+	if hooks == nil {
+		hooks = notify.NewWebhookSender(notify.WebhookOptions{AllowPrivate: webhooksAllowPrivate(store, cfg.Logger)})
+	}
+	s.notify = notify.New(store, cfg.Mail, hooks, s.holder, cfg.Notify, cfg.Logger)
 	store.SetOutboxHook(s.notify.Wake)
 	reg.MustRegister(newOutboxCollector(store, s.notify, cfg.Logger))
 	s.h = handlers.New(handlers.Config{
@@ -128,4 +133,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// webhooksAllowPrivate reads the admin setting for the webhook sender at
+// every send. A failed read refuses private receivers: the guard stays on.
+func webhooksAllowPrivate(store *db.Store, log *slog.Logger) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		on, err := store.WebhooksAllowPrivate(ctx)
+		if err != nil {
+			log.Warn("webhooks: reading the private receivers setting failed", slog.String("error", err.Error()))
+			return false
+		}
+		return on
+	}
 }
