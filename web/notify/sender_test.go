@@ -1,25 +1,20 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
-	"net/http"
-	"strconv"
 	"sync"
-	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/keyward/keyward/db"
 	"github.com/keyward/keyward/web/notify"
 )
 
-// signingSender signs and POSTs like the webhook channel does, for the
-// worker's tests; it records each send's delivery and prior attempts.
-type signingSender struct {
-	client *http.Client
-	mu     sync.Mutex
-	sends  []sendCall
+// recordingSender is the real webhook sender (private receivers allowed:
+// the test's receiver listens on loopback over http), recording each
+// send's delivery and the attempts recorded before it.
+type recordingSender struct {
+	notify.WebhookSender
+	mu    sync.Mutex
+	sends []sendCall
 }
 
 type sendCall struct {
@@ -28,52 +23,20 @@ type sendCall struct {
 	event    string
 }
 
-var _ notify.WebhookSender = (*signingSender)(nil)
-
-func newSigningSender() *signingSender {
-	return &signingSender{client: &http.Client{Timeout: 10 * time.Second}}
+func newSigningSender() *recordingSender {
+	return &recordingSender{WebhookSender: notify.NewWebhookSender(notify.WebhookOptions{
+		AllowPrivate: func(context.Context) bool { return true }})}
 }
 
-func (s *signingSender) Send(ctx context.Context, d db.Delivery) db.AttemptResult {
+func (s *recordingSender) Send(ctx context.Context, d db.Delivery) db.AttemptResult {
 	s.mu.Lock()
 	s.sends = append(s.sends, sendCall{d.ID, d.Attempts, d.Event.EventID})
 	s.mu.Unlock()
-	body, err := d.Event.WebhookBody()
-	if err != nil {
-		return db.AttemptResult{Error: err.Error(), Permanent: true}
-	}
-	wh, err := standardwebhooks.NewWebhook(d.Endpoint.Secret)
-	if err != nil {
-		return db.AttemptResult{Error: err.Error(), Permanent: true}
-	}
-	now := time.Now()
-	sig, err := wh.Sign(d.Event.EventID, now, body)
-	if err != nil {
-		return db.AttemptResult{Error: err.Error(), Permanent: true}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Endpoint.URL, bytes.NewReader(body))
-	if err != nil {
-		return db.AttemptResult{Error: err.Error(), Permanent: true}
-	}
-	req.Header.Set(standardwebhooks.HeaderWebhookID, d.Event.EventID)
-	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return db.AttemptResult{Error: err.Error()}
-	}
-	_ = resp.Body.Close()
-	r := db.AttemptResult{StatusCode: resp.StatusCode, OK: resp.StatusCode/100 == 2}
-	if !r.OK {
-		r.Error = resp.Status
-	}
-	return r
+	return s.WebhookSender.Send(ctx, d)
 }
 
-func (s *signingSender) CheckURL(context.Context, string, bool) error { return nil }
-
 // calls returns the sends made so far.
-func (s *signingSender) calls() []sendCall {
+func (s *recordingSender) calls() []sendCall {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]sendCall(nil), s.sends...)
