@@ -95,8 +95,8 @@ func TestOutboxCrashDelivery(t *testing.T) {
 		t.Errorf("got %d requests whose signature did not verify, want 0", bad)
 	}
 	tests := []struct {
-		name                        string
-		id                          string
+		name                       string
+		id                         string
 		wantArrived, wantDelivered int
 	}{
 		{"committed while down", first, 1, 1},
