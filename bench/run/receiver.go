@@ -18,12 +18,12 @@ type hookReceiver struct {
 	srv *http.Server
 	url string
 
-	mu      sync.Mutex
-	secret  string
-	first   map[string]time.Time // webhook-id -> first arrival
-	dupes   int                  // requests for an id already received
-	bad     int                  // requests whose signature did not verify
-	last    time.Time
+	mu     sync.Mutex
+	secret string
+	first  map[string]time.Time // webhook-id -> first arrival
+	dupes  int                  // requests for an id already received
+	bad    int                  // requests whose signature did not verify
+	last   time.Time
 }
 
 func startReceiver() (*hookReceiver, error) {
