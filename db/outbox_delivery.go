@@ -286,6 +286,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, holder string, limit int, l
 	out := make([]Delivery, 0, len(ids))
 	for _, id := range ids {
 		d, err := loadDelivery(ctx, tx, id)
+		if errors.Is(err, errDeliveryUnreadable) {
+			// A row that can never be sent must not stop the ones behind
+			// it: it is given up now, with the reason in its log.
+			if err := giveUpUnreadable(ctx, tx, id, now, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -317,11 +325,11 @@ func loadDelivery(ctx context.Context, tx *Tx, id int64) (Delivery, error) {
 	d.Event.ActorID, d.Event.UserID, d.Event.TeamID = actor.Int64, user.Int64, team.Int64
 	d.Event.KeyID, d.Event.EndpointID = key.Int64, evEndpoint.Int64
 	if err := json.Unmarshal([]byte(payload), &d.Event.Data); err != nil {
-		return Delivery{}, fmt.Errorf("db: delivery %d payload: %w", id, err)
+		return Delivery{}, fmt.Errorf("db: delivery %d: %w: the event's payload is not JSON (%v)", id, errDeliveryUnreadable, err)
 	}
 	if d.Channel == ChannelEmail {
 		if d.Event.Private, err = openPrivate(ctx, tx, private); err != nil {
-			return Delivery{}, err
+			return Delivery{}, unreadable(id, err)
 		}
 	}
 	if d.Channel == ChannelWebhook && len(secret) > 0 {
@@ -331,7 +339,7 @@ func loadDelivery(ctx context.Context, tx *Tx, id int64) (Delivery, error) {
 		}
 		plain, err := unsealWith(key, secret)
 		if err != nil {
-			return Delivery{}, err
+			return Delivery{}, unreadable(id, err)
 		}
 		d.Endpoint = &EndpointTarget{URL: url, Secret: string(plain)}
 	}
