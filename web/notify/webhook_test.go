@@ -68,7 +68,7 @@ func testSecret(t *testing.T) string {
 func testDelivery(url, secret string) db.Delivery {
 	return db.Delivery{ID: 1, Channel: db.ChannelWebhook, EndpointID: 1,
 		Event: db.OutboxEvent{EventID: "msg_test1", Type: db.EventKeyRevoked,
-			At: time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC),
+			At:   time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC),
 			Data: map[string]any{"key": map[string]any{"id": 7, "name": "deploy"}, "reason": "left"}},
 		Endpoint: &db.EndpointTarget{URL: url, Secret: secret}}
 }
