@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,17 @@ func TestClaimGivesUpUnreadableDeliveries(t *testing.T) {
 		}
 		if _, err := s.w.ExecContext(ctx, `UPDATE outbox_events SET payload = '{"key":' WHERE id = ?`, garbled.ID); err != nil {
 			t.Fatal(err)
+		}
+
+		for i, want := range []error{nil, errSealBroken} {
+			var sealed []byte
+			if err := s.r.QueryRowContext(ctx, `SELECT secret FROM webhook_endpoints WHERE id = ?`, eps[i].ID).Scan(&sealed); err != nil {
+				t.Fatal(err)
+			}
+			plain, err := s.unseal(ctx, sealed)
+			if !errors.Is(err, want) || (want == nil && !strings.HasPrefix(string(plain), "whsec_")) {
+				t.Fatalf("endpoint %d's secret: got %v, want %v", eps[i].ID, err, want)
+			}
 		}
 
 		ds, err := s.ClaimDeliveries(ctx, "w", 10, time.Minute)
