@@ -69,6 +69,9 @@ func TestClaimDeliveriesConcurrentClaimers(t *testing.T) {
 					if err != nil {
 						errs = append(errs, fmt.Errorf("%s: %w", holder, err))
 					}
+					if len(ds) > batch {
+						errs = append(errs, fmt.Errorf("%s: claimed %d deliveries at once, want at most %d", holder, len(ds), batch))
+					}
 					for _, d := range ds {
 						if prev, ok := claimed[d.ID]; ok {
 							dupes = append(dupes, fmt.Sprintf("delivery %d by %s and %s", d.ID, prev, holder))
@@ -167,6 +170,47 @@ func TestClaimDeliveriesAfterLease(t *testing.T) {
 		}
 		if status != DeliveryDelivered {
 			t.Errorf("got status %s, want %s", status, DeliveryDelivered)
+		}
+	})
+}
+
+// TestClaimDeliveriesLimit: a claim leases at most limit deliveries, the
+// earliest due first. (On PostgreSQL, UPDATE … WHERE id IN (SELECT … LIMIT
+// n FOR UPDATE SKIP LOCKED) leased more than n: the subquery was rescanned
+// as rows were updated.)
+func TestClaimDeliveriesLimit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		if _, _, err := s.CreateWebhookEndpoint(ctx, WebhookInput{URL: "https://hooks.example.com/in",
+			EventTypes: []string{EventKeyRevoked}}, Actor{UserID: admin.ID}); err != nil {
+			t.Fatal(err)
+		}
+		for range 12 {
+			if err := s.Enqueue(ctx, &OutboxEvent{Type: EventKeyRevoked}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.FanOut(ctx, FanOutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var last int64
+		for i, tt := range []struct{ limit, want int }{{1, 1}, {3, 3}, {5, 5}, {10, 3}, {10, 0}} {
+			ds, err := s.ClaimDeliveries(ctx, fmt.Sprintf("w%d", i), tt.limit, time.Hour)
+			if err != nil || len(ds) != tt.want {
+				t.Fatalf("claim %d with limit %d: got %d, %v; want %d", i+1, tt.limit, len(ds), err, tt.want)
+			}
+			// Every delivery of a claim comes after those of the claims
+			// before it (the order within one claim is the engine's).
+			var high int64
+			for _, d := range ds {
+				if d.ID <= last {
+					t.Errorf("claim %d: got delivery %d, claimed before %d; want the earliest due first", i+1, d.ID, last)
+				}
+				high = max(high, d.ID)
+			}
+			last = max(last, high)
 		}
 	})
 }

@@ -235,11 +235,16 @@ func subscribedEndpoints(ctx context.Context, tx *Tx, ev OutboxEvent) ([]int64, 
 	return ids, rows.Err()
 }
 
-const claimSQL = `UPDATE outbox_deliveries SET lease_holder = ?, lease_until = ?
-	WHERE id IN (SELECT id FROM outbox_deliveries
+// claimSQL picks the due rows once, in a MATERIALIZED common table
+// expression, then leases them. As "UPDATE … WHERE id IN (SELECT … LIMIT n
+// FOR UPDATE SKIP LOCKED)" PostgreSQL may rescan the subquery for each row
+// it updates, and a rescan, seeing the rows just leased fail its
+// condition, takes the next ones: more than n rows were claimed.
+const claimSQL = `WITH picked AS MATERIALIZED (SELECT id FROM outbox_deliveries
 		WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
 		ORDER BY next_attempt_at, id LIMIT ?%s)
-	AND status = 'pending' AND lease_until <= ?
+	UPDATE outbox_deliveries SET lease_holder = ?, lease_until = ?
+	WHERE id IN (SELECT id FROM picked) AND status = 'pending' AND lease_until <= ?
 	RETURNING id`
 
 const deliverySQL = `SELECT d.id, d.channel, d.recipient, d.user_id, d.endpoint_id, d.attempts, d.created_at,
@@ -265,7 +270,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, holder string, limit int, l
 	defer tx.Rollback()
 	now := toMillis(s.Now())
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(claimSQL, s.d.skipLocked),
-		holder, now+lease.Milliseconds(), now, now, limit, now)
+		now, now, limit, holder, now+lease.Milliseconds(), now)
 	if err != nil {
 		return nil, fmt.Errorf("db: claim deliveries: %w", err)
 	}
