@@ -131,8 +131,9 @@ func TestWorkerConcurrencyBounded(t *testing.T) {
 	}
 }
 
-// TestWorkerShutdownMidSendRetriedAfterLease: a worker stopped while its
-// request is on the wire records nothing; the delivery stays leased to it
+// TestWorkerShutdownMidSendRetriedAfterLease: a worker cut off while its
+// request is on the wire, with no chance to hand its claim back (as in a
+// crash: RunOnce alone), records nothing; the delivery stays leased to it
 // until the lease runs out, then another worker sends it again, as its
 // first recorded attempt, and the receiver counts the event once.
 func TestWorkerShutdownMidSendRetriedAfterLease(t *testing.T) {
@@ -246,6 +247,56 @@ func TestWorkerRetriesOnSchedule(t *testing.T) {
 			}
 			if st := svc.Stats(); st.Delivered[db.ChannelWebhook] != 1 || st.Failed[db.ChannelWebhook] != 2 {
 				t.Errorf("stats: got %+v, want 1 delivered and 2 failed", st)
+			}
+		})
+	}
+}
+
+// TestWorkerStopHandsBackClaims: a worker stopped on purpose (Run's
+// context done) while a request is on the wire and more deliveries wait in
+// its claimed batch hands them all back: the next worker sends every one
+// at once, on a clock that never reaches the lease, each event reaching
+// the receiver exactly once.
+func TestWorkerStopHandsBackClaims(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			const events = 5
+			ctx := context.Background()
+			clock := dbtest.NewClock(time.Now())
+			store := openStore(t, engine, clock.Now)
+			recv := newReceiver(t)
+			addEndpoint(t, store, recv, db.EventKeyRevoked)
+			for range events {
+				if err := store.Enqueue(ctx, &db.OutboxEvent{Type: db.EventKeyRevoked}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recv.setHold(make(chan struct{})) // never released: only the stop ends it
+			opt := notify.Options{Lease: time.Hour, Concurrency: 1, Poll: time.Hour}
+			first := notify.New(store, nil, newSigningSender(), "worker-1", opt, quietLog())
+			stop, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); first.Run(stop) }()
+			waitFor(t, 10*time.Second, "the first request to arrive", func() bool {
+				arrived, _, _, _, _ := recv.snapshot()
+				return len(arrived) == 1
+			})
+			cancel()
+			<-done
+			recv.setHold(nil)
+
+			second := notify.New(store, nil, newSigningSender(), "worker-2", opt, quietLog())
+			if n, err := second.RunOnce(ctx); err != nil || n != events {
+				t.Fatalf("next worker, lease not run out: got %d, %v; want all %d sent", n, err, events)
+			}
+			arrived, delivered, _, _, _ := recv.snapshot()
+			if len(delivered) != events {
+				t.Errorf("got %d events delivered, want %d", len(delivered), events)
+			}
+			for id, n := range delivered {
+				if n != 1 {
+					t.Errorf("event %s: delivered %d times, want 1 (requests: %d)", id, n, arrived[id])
+				}
 			}
 		})
 	}
