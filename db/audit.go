@@ -94,6 +94,7 @@ var actionLabels = map[string]string{
 	ActionWebhookDisable: "Webhook endpoint disabled",
 	ActionWebhookEnable:  "Webhook endpoint enabled",
 	ActionWebhookResend:  "Webhook delivery resent",
+	ActionWebhookTest:    "Webhook test event sent",
 	ActionNotifyPrefs:    "Notification choices changed",
 }
 

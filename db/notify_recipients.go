@@ -35,7 +35,7 @@ const (
 
 // notifyActions are the audit actions of the notifications, for Actions.
 var notifyActions = []string{ActionWebhookCreate, ActionWebhookUpdate, ActionWebhookDelete,
-	ActionWebhookDisable, ActionWebhookEnable, ActionWebhookResend, ActionNotifyPrefs}
+	ActionWebhookDisable, ActionWebhookEnable, ActionWebhookResend, ActionWebhookTest, ActionNotifyPrefs}
 
 // emailKind is the notification kind of ev's e-mail: "" for a security
 // event nobody can turn off; ok is false when ev sends no e-mail at all.

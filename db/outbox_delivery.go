@@ -207,7 +207,16 @@ type Recipient struct {
 func subscribedEndpoints(ctx context.Context, tx *Tx, ev OutboxEvent) ([]int64, error) {
 	switch ev.Type {
 	case EventWebhookTest:
-		return []int64{ev.EndpointID}, nil
+		// The one endpoint it tests, unless deleted since.
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM webhook_endpoints WHERE id = ?`, ev.EndpointID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []int64{id}, nil
 	case EventDigest, EventEndpointDisabled:
 		return nil, nil
 	}
@@ -444,6 +453,9 @@ func (s *Store) noteEndpointHealth(ctx context.Context, tx *Tx, id int64, ok boo
 	if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE id = ?`,
 		ms, reason, id); err != nil {
 		return fmt.Errorf("db: disable endpoint %d: %w", id, err)
+	}
+	if err := failEndpointDeliveries(ctx, tx, id, now, "the endpoint was disabled after failing for 24 hours"); err != nil {
+		return err
 	}
 	ev := &OutboxEvent{Type: EventEndpointDisabled, UserID: createdBy.Int64, EndpointID: id,
 		Data: map[string]any{"endpoint": map[string]any{"id": id, "url": url}, "reason": reason}}

@@ -39,6 +39,8 @@ func adminState(t *testing.T, d *sql.DB) string {
 		`SELECT COUNT(*) FROM audit_events`,
 		`SELECT name, description, grant_role, needs_approval, COALESCE(retired_at, 0) FROM scopes ORDER BY id`,
 		`SELECT id, scopes, pending_scopes, pending_key, COALESCE(revoked_at, 0) FROM api_keys ORDER BY id`,
+		`SELECT id, url, event_types, COALESCE(disabled_at, 0) FROM webhook_endpoints ORDER BY id`,
+		`SELECT COUNT(*) FROM outbox_deliveries`,
 	} {
 		rows, err := d.Query(q)
 		if err != nil {
@@ -106,6 +108,8 @@ func TestAdminAuthorization(t *testing.T) {
 	settings := url.Values{"max_key_lifetime_days": {"365"}, "stale_days": {"60"}, "never_used_days": {"20"},
 		"auto_disable_days": {""}, "session_idle_minutes": {""}, "session_absolute_hours": {""}}
 
+	hook, delivery := webhookWithDelivery(t, a)
+
 	// In the order the admin runs them, so each action has something to do.
 	routes := []adminRoute{
 		{"GET", "/admin", "/admin", nil, 200},
@@ -138,6 +142,22 @@ func TestAdminAuthorization(t *testing.T) {
 		{"GET", "/admin/requests", "/admin/requests", nil, 200},
 		{"POST", "/admin/requests/:id/approve", "/admin/requests/" + itoa(approved.ID) + "/approve", nil, 303},
 		{"POST", "/admin/requests/:id/deny", "/admin/requests/" + itoa(denied.ID) + "/deny", url.Values{"reason": {"no"}}, 303},
+		// Webhook endpoints (admin_webhooks_test.go). The add makes
+		// endpoint hook+1, which the last route deletes.
+		{"GET", "/admin/webhooks", "/admin/webhooks", nil, 200},
+		{"GET", "/admin/webhooks/new", "/admin/webhooks/new", nil, 200},
+		{"GET", "/admin/webhooks/:id", "/admin/webhooks/" + itoa(hook), nil, 200},
+		{"POST", "/admin/webhooks", "/admin/webhooks", url.Values{"url": {"https://93.184.216.34/in"}, "event_types": {"*"}}, 201},
+		{"POST", "/admin/webhook-settings", "/admin/webhook-settings", url.Values{"allow_private": {"1"}}, 303},
+		{"POST", "/admin/webhooks/:id", "/admin/webhooks/" + itoa(hook), url.Values{"url": {"https://93.184.216.34/new"},
+			"event_types": {db.EventKeyExpired}}, 303},
+		{"POST", "/admin/webhooks/:id/test", "/admin/webhooks/" + itoa(hook) + "/test", nil, 303},
+		{"POST", "/admin/webhooks/:id/deliveries/:delivery/resend", "/admin/webhooks/" + itoa(hook) + "/deliveries/" +
+			itoa(delivery) + "/resend", nil, 303},
+		{"POST", "/admin/webhooks/:id/secret", "/admin/webhooks/" + itoa(hook) + "/secret", nil, 200},
+		{"POST", "/admin/webhooks/:id/disable", "/admin/webhooks/" + itoa(hook) + "/disable", nil, 303},
+		{"POST", "/admin/webhooks/:id/enable", "/admin/webhooks/" + itoa(hook) + "/enable", nil, 303},
+		{"POST", "/admin/webhooks/:id/delete", "/admin/webhooks/" + itoa(hook+1) + "/delete", nil, 303},
 	}
 
 	t.Run("table covers every admin route", func(t *testing.T) {

@@ -119,6 +119,16 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/scopes/:name/restore", h.AdminScopeRestore)
 	adw.POST("/requests/:id/approve", h.AdminRequestApprove)
 	adw.POST("/requests/:id/deny", h.AdminRequestDeny)
+	// Webhook endpoints: their settings, sends and the SSRF switch.
+	adw.POST("/webhooks", h.AdminWebhookCreate)
+	adw.POST("/webhook-settings", h.AdminWebhookSettings)
+	adw.POST("/webhooks/:id", h.AdminWebhookUpdate)
+	adw.POST("/webhooks/:id/disable", h.AdminWebhookDisable)
+	adw.POST("/webhooks/:id/enable", h.AdminWebhookEnable)
+	adw.POST("/webhooks/:id/delete", h.AdminWebhookDelete)
+	adw.POST("/webhooks/:id/test", h.AdminWebhookTest)
+	adw.POST("/webhooks/:id/secret", h.AdminWebhookRollSecret)
+	adw.POST("/webhooks/:id/deliveries/:delivery/resend", h.AdminWebhookResend)
 
 	// Admin console, reading: admins and auditors. Declared after the
 	// change group so that its catch-all answers unknown admin paths (404
@@ -134,6 +144,10 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	ad.GET("/scopes", h.AdminScopes)
 	ad.GET("/scopes/:name", h.AdminScopeShow)
 	ad.GET("/requests", h.AdminRequests)
+	// Webhook endpoints and their delivery logs.
+	ad.GET("/webhooks", h.AdminWebhooks)
+	ad.GET("/webhooks/new", h.AdminWebhookNew)
+	ad.GET("/webhooks/:id", h.AdminWebhookShow)
 
 	// u's catch-all (see the API's above) would send visitors asking for an
 	// unknown path to the sign-in page; an unknown path is a 404 for everyone.
