@@ -87,6 +87,7 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 		SessionIdle:     cfg.SessionIdle,
 		SessionAbsolute: cfg.SessionAbsolute,
 		APIRate:         cfg.APIRate,
+		Notify:          notify.Options{Lease: cfg.NotifyLease},
 		MetricsToken:    cfg.MetricsToken,
 		Version:         versionString(),
 		Logger:          logger,

@@ -61,6 +61,9 @@ func (s *setting) resolve(env func(string) string) (value, source string) {
 // mean the same.
 type globals struct {
 	addr, db, baseURL, trustedProxies, logFormat, sessionIdle, sessionAbsolute, metricsToken, apiRate setting
+	// notifyLease is how long a notification delivery stays claimed by
+	// the worker sending it (web/notify Options.Lease).
+	notifyLease setting
 	// server and insecureHTTP send the key and user commands to a
 	// Keyward's management API instead of the database (cmd_remote.go).
 	server, insecureHTTP setting
@@ -88,6 +91,8 @@ func newGlobals() *globals {
 			usage: "bearer token GET /metrics requires (at least 16 characters; prefer the variable: flags show in ps); none: /metrics is open"},
 		apiRate: setting{flag: "api-rate", env: "KEYWARD_API_RATE", def: "10",
 			usage: "management API calls a second per token, with a burst of five seconds' worth"},
+		notifyLease: setting{flag: "notify-lease", env: "KEYWARD_NOTIFY_LEASE", def: "2m",
+			usage: "how long a notification being sent stays claimed: after a crash it is sent again once this runs out; at least 1s, and longer than the send timeout (10s)"},
 		server: setting{flag: "server", env: "KEYWARD_SERVER",
 			usage: "URL of a Keyward: keys and users commands call its management API with the token in KEYWARD_TOKEN instead of opening --db"},
 		insecureHTTP: setting{flag: "insecure-http", env: "KEYWARD_INSECURE_HTTP", def: "false", isBool: true,
@@ -98,7 +103,7 @@ func newGlobals() *globals {
 }
 
 func (g *globals) all() []*setting {
-	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate,
+	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate, &g.notifyLease,
 		&g.server, &g.insecureHTTP,
 		&g.smtpHost, &g.smtpPort, &g.smtpTLS, &g.smtpUser, &g.smtpPasswordFile, &g.smtpFrom}
 }
@@ -140,6 +145,9 @@ type config struct {
 	APIRate float64
 	// SMTP is the mail server; nil without --smtp-host (nothing is mailed).
 	SMTP *smtpConfig
+	// NotifyLease is how long the notification worker holds a delivery
+	// it is sending.
+	NotifyLease time.Duration
 }
 
 // load resolves every global option and validates it, reporting the first
@@ -192,8 +200,21 @@ func (g *globals) load(env func(string) string) (config, error) {
 	if c.SMTP, err = g.loadSMTP(env); err != nil {
 		return config{}, err
 	}
+
+	raw, src = g.notifyLease.resolve(env)
+	lease, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil || lease < minNotifyLease {
+		return config{}, fmt.Errorf("%s: %q is not a duration of at least %v, like 2m: a delivery must stay claimed longer than a send can take", src, raw, minNotifyLease)
+	}
+	c.NotifyLease = lease
 	return c, nil
 }
+
+// minNotifyLease bounds --notify-lease from below. A lease shorter than a
+// send lets a second worker (or instance) take a delivery that is still on
+// the wire, and the receiver gets it twice; the default (2m) is far over
+// the webhook timeout (10 s). Tests of crash recovery use a few seconds.
+const minNotifyLease = time.Second
 
 // maxAPIRate bounds --api-rate: beyond it a limit limits nothing.
 const maxAPIRate = 10_000

@@ -23,32 +23,32 @@ func TestConfigPrecedence(t *testing.T) {
 		{
 			name: "defaults",
 			want: config{Addr: "localhost:8080", DBPath: "./data/keyward.db", LogFormat: "text",
-				SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour, APIRate: 10},
+				SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour, APIRate: 10, NotifyLease: 2 * time.Minute},
 		},
 		{
 			name: "environment beats default",
 			env: map[string]string{"KEYWARD_ADDR": ":9000", "KEYWARD_DB": "/var/lib/k.db",
 				"KEYWARD_BASE_URL": "https://keys.example.com/", "KEYWARD_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7",
 				"KEYWARD_LOG_FORMAT": "json", "KEYWARD_SESSION_IDLE": "10m", "KEYWARD_SESSION_ABSOLUTE": "8h",
-				"KEYWARD_METRICS_TOKEN": "0123456789abcdef", "KEYWARD_API_RATE": "0.5"},
+				"KEYWARD_METRICS_TOKEN": "0123456789abcdef", "KEYWARD_API_RATE": "0.5", "KEYWARD_NOTIFY_LEASE": "5s"},
 			want: config{Addr: ":9000", DBPath: "/var/lib/k.db", BaseURL: "https://keys.example.com",
 				TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")},
 				LogFormat:      "json", SessionIdle: 10 * time.Minute, SessionAbsolute: 8 * time.Hour,
-				MetricsToken: "0123456789abcdef", APIRate: 0.5},
+				MetricsToken: "0123456789abcdef", APIRate: 0.5, NotifyLease: 5 * time.Second},
 		},
 		{
 			name: "flag beats environment",
 			env:  map[string]string{"KEYWARD_ADDR": ":9000", "KEYWARD_LOG_FORMAT": "json", "KEYWARD_SESSION_IDLE": "garbage"},
 			args: []string{"--addr", "127.0.0.1:7000", "--log-format=text", "--session-idle", "5m"},
 			want: config{Addr: "127.0.0.1:7000", DBPath: "./data/keyward.db", LogFormat: "text",
-				SessionIdle: 5 * time.Minute, SessionAbsolute: 12 * time.Hour, APIRate: 10},
+				SessionIdle: 5 * time.Minute, SessionAbsolute: 12 * time.Hour, APIRate: 10, NotifyLease: 2 * time.Minute},
 		},
 		{
 			name: "flag given the default value still wins",
 			env:  map[string]string{"KEYWARD_ADDR": ":9000"},
 			args: []string{"--addr", "localhost:8080"},
 			want: config{Addr: "localhost:8080", DBPath: "./data/keyward.db", LogFormat: "text",
-				SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour, APIRate: 10},
+				SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour, APIRate: 10, NotifyLease: 2 * time.Minute},
 		},
 	}
 	for _, tt := range tests {
@@ -89,6 +89,8 @@ func TestConfigErrors(t *testing.T) {
 		{"metrics token with a space", nil, []string{"--metrics-token", "0123456789 abcdef"}, "--metrics-token: use visible ASCII"},
 		{"api rate zero", map[string]string{"KEYWARD_API_RATE": "0"}, nil, `KEYWARD_API_RATE: "0" is not a number of calls a second`},
 		{"api rate word", nil, []string{"--api-rate", "fast"}, `--api-rate: "fast" is not a number`},
+		{"notify lease under a second", nil, []string{"--notify-lease", "500ms"}, `--notify-lease: "500ms" is not a duration of at least 1s`},
+		{"notify lease word", map[string]string{"KEYWARD_NOTIFY_LEASE": "long"}, nil, `KEYWARD_NOTIFY_LEASE: "long" is not a duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

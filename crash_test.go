@@ -103,19 +103,20 @@ func (l *lockedBuffer) String() string {
 var listeningURL = regexp.MustCompile(`msg=listening url=(http://127\.0\.0\.1:\d+)`)
 
 // startKeyward starts `keyward serve` on a free loopback port over dbPath
-// (a SQLite file or a postgres:// URL) and waits until it listens.
-func startKeyward(t *testing.T, bin, dbPath string) *procServer {
+// (a SQLite file or a postgres:// URL), with extra flags if any, and waits
+// until it listens.
+func startKeyward(t *testing.T, bin, dbPath string, extra ...string) *procServer {
 	t.Helper()
-	s := spawnKeyward(t, bin, dbPath)
+	s := spawnKeyward(t, bin, dbPath, extra...)
 	s.waitListening(t)
 	return s
 }
 
 // spawnKeyward starts `keyward serve` without waiting for it, so that
 // several can start at once; waitListening then waits for each.
-func spawnKeyward(t *testing.T, bin, dbPath string) *procServer {
+func spawnKeyward(t *testing.T, bin, dbPath string, extra ...string) *procServer {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", dbPath)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath}, extra...)...)
 	cmd.Env = procEnv()
 	s := &procServer{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr

@@ -35,6 +35,7 @@ func TestMultiInstance(t *testing.T) {
 	t.Run("a session made on A works on B and ends on A when signed out on B", func(t *testing.T) { multiSession(t, bin) })
 	t.Run("the auto-disable job acts once", func(t *testing.T) { multiAutoDisable(t, bin) })
 	t.Run("the setup link A prints works on B", func(t *testing.T) { multiSetupLink(t, bin) })
+	t.Run("two instances deliver each outbox event once", func(t *testing.T) { multiOutbox(t, bin) })
 }
 
 // startPair starts A and B on target at once and waits until both listen.

@@ -244,11 +244,16 @@ func subscribedEndpoints(ctx context.Context, tx *Tx, ev OutboxEvent) ([]int64, 
 	return ids, rows.Err()
 }
 
-const claimSQL = `UPDATE outbox_deliveries SET lease_holder = ?, lease_until = ?
-	WHERE id IN (SELECT id FROM outbox_deliveries
+// claimSQL picks the due rows once, in a MATERIALIZED common table
+// expression, then leases them. As "UPDATE … WHERE id IN (SELECT … LIMIT n
+// FOR UPDATE SKIP LOCKED)" PostgreSQL may rescan the subquery for each row
+// it updates, and a rescan, seeing the rows just leased fail its
+// condition, takes the next ones: more than n rows were claimed.
+const claimSQL = `WITH picked AS MATERIALIZED (SELECT id FROM outbox_deliveries
 		WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
 		ORDER BY next_attempt_at, id LIMIT ?%s)
-	AND status = 'pending' AND lease_until <= ?
+	UPDATE outbox_deliveries SET lease_holder = ?, lease_until = ?
+	WHERE id IN (SELECT id FROM picked) AND status = 'pending' AND lease_until <= ?
 	RETURNING id`
 
 const deliverySQL = `SELECT d.id, d.channel, d.recipient, d.user_id, d.endpoint_id, d.attempts, d.created_at,
@@ -274,7 +279,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, holder string, limit int, l
 	defer tx.Rollback()
 	now := toMillis(s.Now())
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(claimSQL, s.d.skipLocked),
-		holder, now+lease.Milliseconds(), now, now, limit, now)
+		now, now, limit, holder, now+lease.Milliseconds(), now)
 	if err != nil {
 		return nil, fmt.Errorf("db: claim deliveries: %w", err)
 	}
@@ -295,6 +300,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, holder string, limit int, l
 	out := make([]Delivery, 0, len(ids))
 	for _, id := range ids {
 		d, err := loadDelivery(ctx, tx, id)
+		if errors.Is(err, errDeliveryUnreadable) {
+			// A row that can never be sent must not stop the ones behind
+			// it: it is given up now, with the reason in its log.
+			if err := giveUpUnreadable(ctx, tx, id, now, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -326,11 +339,11 @@ func loadDelivery(ctx context.Context, tx *Tx, id int64) (Delivery, error) {
 	d.Event.ActorID, d.Event.UserID, d.Event.TeamID = actor.Int64, user.Int64, team.Int64
 	d.Event.KeyID, d.Event.EndpointID = key.Int64, evEndpoint.Int64
 	if err := json.Unmarshal([]byte(payload), &d.Event.Data); err != nil {
-		return Delivery{}, fmt.Errorf("db: delivery %d payload: %w", id, err)
+		return Delivery{}, fmt.Errorf("db: delivery %d: %w: the event's payload is not JSON (%v)", id, errDeliveryUnreadable, err)
 	}
 	if d.Channel == ChannelEmail {
 		if d.Event.Private, err = openPrivate(ctx, tx, private); err != nil {
-			return Delivery{}, err
+			return Delivery{}, unreadable(id, err)
 		}
 	}
 	if d.Channel == ChannelWebhook && len(secret) > 0 {
@@ -340,7 +353,7 @@ func loadDelivery(ctx context.Context, tx *Tx, id int64) (Delivery, error) {
 		}
 		plain, err := unsealWith(key, secret)
 		if err != nil {
-			return Delivery{}, err
+			return Delivery{}, unreadable(id, err)
 		}
 		d.Endpoint = &EndpointTarget{URL: url, Secret: string(plain)}
 	}

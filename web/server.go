@@ -70,6 +70,7 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 	}
 	s.notify = notify.New(store, cfg.Mail, hooks, s.holder, cfg.Notify, cfg.Logger)
 	store.SetOutboxHook(s.notify.Wake)
+	reg.MustRegister(newOutboxCollector(store, s.notify, cfg.Logger))
 	s.h = handlers.New(handlers.Config{
 		Notifier:   s.notify,
 		MailServer: mailServer(cfg.Mail),

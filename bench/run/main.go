@@ -3,7 +3,8 @@
 // everything docs/benchmarks.md reports (verify throughput against a bare
 // Echo server, usage freshness, revocation, pages at scale, sign-in under
 // pressure, footprint, the same on PostgreSQL with two instances when a
-// server is given, Go microbenchmarks) and writes that file. Everything
+// server is given, the notification outbox's throughput and its cost to
+// the verify path, Go microbenchmarks) and writes that file. Everything
 // runs on loopback and every load is bounded in time and count.
 //
 //	go run ./bench/run                 # what make bench runs
@@ -45,7 +46,7 @@ type options struct {
 }
 
 // allPhases are the measurement steps, in the order they run.
-var allPhases = []string{"footprint", "load", "pages", "postgres", "micro"}
+var allPhases = []string{"footprint", "load", "pages", "postgres", "outbox", "micro"}
 
 // harness carries the run's options, paths and results.
 type harness struct {
@@ -72,7 +73,7 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&o.conns, "conns", 64, "wrk connections")
 	flag.BoolVar(&o.profile, "profile", false, "profile the verify path under load instead of benchmarking")
-	phases := flag.String("phases", strings.Join(allPhases, ","), "steps to run: footprint (with sign-in), load (throughput, freshness, revocation), pages, postgres (needs -postgres), micro")
+	phases := flag.String("phases", strings.Join(allPhases, ","), "steps to run: footprint (with sign-in), load (throughput, freshness, revocation), pages, postgres (needs -postgres), outbox (notification throughput and the verify ratio with new-address webhooks), micro")
 	flag.StringVar(&o.postgres, "postgres", firstSet(os.Getenv("KEYWARD_BENCH_POSTGRES"), os.Getenv("KEYWARD_TEST_POSTGRES")),
 		"PostgreSQL server for the postgres phase: a postgres:// URL of a role that may create databases (default $KEYWARD_BENCH_POSTGRES, else $KEYWARD_TEST_POSTGRES; none skips the phase)")
 	flag.StringVar(&o.binary, "binary", "", "measure this keyward binary instead of building one (for before/after comparisons)")
@@ -144,6 +145,7 @@ func run(ctx context.Context, o options) error {
 		{"load", "verify load, freshness and revocation", h.verifyLoad},
 		{"pages", "pages at scale", h.pages},
 		{"postgres", "PostgreSQL", h.postgres},
+		{"outbox", "notifications", h.outbox},
 		{"micro", "microbenchmarks", h.micro},
 	}
 	for _, s := range steps {

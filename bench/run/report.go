@@ -121,6 +121,10 @@ func (h *harness) writeReport() error {
 		w("\n")
 		h.writePostgres(w)
 	}
+	if ran["outbox"] {
+		w("\n")
+		h.writeOutbox(w)
+	}
 	h.writeComparison(w, summary.String())
 	w("\n## Reproducing\n\n")
 	w("`make bench` (needs `wrk`: `apt-get install wrk`). `go run ./bench/run -profile` writes CPU and\n")
@@ -196,6 +200,9 @@ func (h *harness) writeSummary(w func(string, ...any)) {
 	}
 	if ran["postgres"] {
 		h.writePGSummary(w)
+	}
+	if ran["outbox"] {
+		h.writeOutboxSummary(w)
 	}
 	if ran["micro"] {
 		w("| 7 | Go microbenchmarks | see below | (reported) | |\n")

@@ -158,7 +158,7 @@ func (h *harness) writeComparison(w func(string, ...any), summary string) {
 	if len(prev) == 0 {
 		return
 	}
-	w("## 10. Against the previous report\n\n")
+	w("## 11. Against the previous report\n\n")
 	w("The summary's results beside those of the report this run replaced (same figure names). Read them\n")
 	w("with the machine load of both runs: on a shared 2-core machine a busier run is slower.\n\n")
 	w("| Figure | Previous | This run |\n|---|---|---|\n")

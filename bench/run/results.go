@@ -36,6 +36,7 @@ type results struct {
 	SignIn    signInResult
 	Footprint footprintResult
 	PG        pgResult
+	Outbox    outboxResult
 	Micro     []microResult
 	// VariantMicro are the Stack microbenchmarks per build (Pkg holds the
 	// build's name: "current" or a variant's).

@@ -36,7 +36,13 @@ end
 -- init builds every valid request once, so the load generator spends its
 -- CPU on the network (it shares the 2 cores with the server), not in Lua.
 -- build(key, xff) returns a formatted request.
-function M.init(args, build)
+--
+-- fresh_every (optional, newaddr.lua): one valid request in fresh_every
+-- comes from an address its key was never seen from (another of
+-- 10.1.0.0/16, inside the load keys' allowlist), so Keyward records a new
+-- address for the key, which is a key.new_address event in the outbox.
+-- The addresses start at a random point, so each run's are new again.
+function M.init(args, build, fresh_every)
   local valid = lines(args[1])
   local invalid = lines(args[2])
   local requests = {}
@@ -46,11 +52,20 @@ function M.init(args, build)
   local id = thread_id or 0
   local counter = id * 7919
   local refused = id * 32768
+  local fresh = 0
+  if fresh_every then
+    math.randomseed(os.time() * 7 + id)
+    fresh = math.random(0, 65535)
+  end
   return function()
     counter = counter + 1
     if counter % 20 == 0 then
       refused = refused + 1
       return build(invalid[refused % #invalid + 1], ip("10.2.", refused % 65536))
+    end
+    if fresh_every and counter % fresh_every == 1 then
+      fresh = fresh + 1
+      return build(valid[counter % #valid + 1], ip("10.1.", fresh % 65536))
     end
     return requests[counter % #requests + 1]
   end

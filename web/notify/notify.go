@@ -85,6 +85,8 @@ type Service struct {
 	// holder names this process's leases.
 	holder string
 	wake   chan struct{}
+	// stats counts recorded attempts for /metrics.
+	stats stats
 }
 
 // New builds the service. mail is nil when no e-mail settings exist; hooks
@@ -129,10 +131,14 @@ func (s *Service) Wake() {
 }
 
 // Run drives the worker until ctx is done: it drains what is due, then
-// waits for a wake-up or the poll interval.
+// waits for a wake-up or the poll interval. When it stops, the deliveries
+// it claimed and did not finish (cut short, or not yet begun) are handed
+// back, so a restart or another instance sends them at once rather than
+// after the lease; only a crash leaves them to the lease.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.opt.Poll)
 	defer t.Stop()
+	defer s.release(ctx)
 	for {
 		for {
 			n, err := s.RunOnce(ctx)
@@ -149,6 +155,25 @@ func (s *Service) Run(ctx context.Context) {
 		case <-s.wake:
 		case <-t.C:
 		}
+	}
+}
+
+// releaseTimeout bounds the hand-back of unfinished deliveries at stop.
+const releaseTimeout = 5 * time.Second
+
+// release hands back this worker's unfinished claims. It runs after ctx
+// is done, so it takes a context of its own.
+func (s *Service) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	n, err := s.store.ReleaseDeliveries(ctx, s.holder)
+	if err != nil {
+		s.log.Warn("notifications: handing back unfinished deliveries failed; they are sent again when their lease runs out",
+			slog.String("error", err.Error()))
+		return
+	}
+	if n > 0 {
+		s.log.Info("notifications: handed back unfinished deliveries", slog.Int64("deliveries", n))
 	}
 }
 
@@ -211,6 +236,7 @@ func (s *Service) deliver(ctx context.Context, d db.Delivery) {
 	if ctx.Err() != nil {
 		return
 	}
+	s.stats.add(d.Channel, r.OK)
 	if !r.OK {
 		s.log.Warn("notification delivery failed", slog.Int64("delivery", d.ID), slog.String("event", d.Event.EventID),
 			slog.String("type", d.Event.Type), slog.String("channel", d.Channel), slog.Int("attempt", d.Attempts+1),
