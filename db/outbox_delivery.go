@@ -379,6 +379,14 @@ func (s *Store) CompleteDelivery(ctx context.Context, holder string, d Delivery,
 	now := s.Now()
 	ms := toMillis(now)
 	attempt := d.Attempts + 1
+	// The delivery is gone when its endpoint was deleted during the send:
+	// there is nothing left to record the attempt against.
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM outbox_deliveries WHERE id = ?`, d.ID).Scan(&exists); errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)
+	}
 	if _, err := tx.ExecContext(ctx, insertAttemptSQL, d.ID, ms, attempt, boolInt(r.OK), r.StatusCode,
 		r.Latency.Milliseconds(), truncateText(r.Error, 500)); err != nil {
 		return fmt.Errorf("db: complete delivery %d: %w", d.ID, err)

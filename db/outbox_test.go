@@ -129,3 +129,36 @@ func TestNextRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestCompleteDeliveryOfDeletedEndpoint: an endpoint deleted while one of
+// its deliveries is on the wire takes the delivery with it; recording the
+// attempt afterwards is not an error (it used to fail on the foreign key).
+func TestCompleteDeliveryOfDeletedEndpoint(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		actor := Actor{UserID: admin.ID, Label: admin.Email}
+		hook, _, err := s.CreateWebhookEndpoint(ctx, WebhookInput{URL: "https://hooks.example.com/in",
+			EventTypes: []string{EventKeyCreated}}, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.CreateKey(ctx, admin.ID, KeyInput{Name: "deploy"}, actor); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FanOut(ctx, FanOutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := s.ClaimDeliveries(ctx, "w", 10, time.Minute)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("claim: got %d deliveries, %v; want 1", len(ds), err)
+		}
+		if err := s.DeleteWebhookEndpoint(ctx, hook.ID, actor); err != nil {
+			t.Fatalf("DeleteWebhookEndpoint: %v", err)
+		}
+		if err := s.CompleteDelivery(ctx, "w", ds[0], AttemptResult{OK: true, StatusCode: 204}); err != nil {
+			t.Errorf("CompleteDelivery after the endpoint was deleted: got %v, want nil", err)
+		}
+	})
+}
