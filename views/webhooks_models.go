@@ -121,6 +121,19 @@ func deliveryStatusClass(status string) string {
 	return badges["expiring"].Class
 }
 
+// deliveryStatusLabel is a delivery's status as the e-mail log words it.
+func deliveryStatusLabel(status string) string {
+	switch status {
+	case "delivered":
+		return "Delivered"
+	case "failed":
+		return "Failed"
+	case "pending":
+		return "Pending"
+	}
+	return status
+}
+
 // latencyText is an attempt's duration for the log.
 func latencyText(d time.Duration) string {
 	if d < time.Second {

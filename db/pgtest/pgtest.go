@@ -134,8 +134,20 @@ func packageDatabase(server string) (*sql.DB, string, error) {
 	return db, u, nil
 }
 
+// dropDatabase drops a test database and whoever is still connected.
+// FORCE cannot end a backend of another role that happens to be in the
+// database at that moment (an autovacuum worker, an operator's psql); such
+// a visitor is gone a moment later, so the drop is tried again a few times
+// before it counts as a failure.
 func dropDatabase(server, name string) error {
-	return exec(server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = exec(server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+	return err
 }
 
 func exec(server, stmt string) error {
