@@ -66,6 +66,8 @@ type OutboxEvent struct {
 	Data                                       map[string]any
 	Private                                    map[string]string
 	FannedOutAt                                *time.Time
+	// sealed is the stored, sealed form of Private (fan-out opens it).
+	sealed []byte
 }
 
 // eventIDEncoding writes event ids in lower-case base32 without padding.

@@ -96,7 +96,7 @@ type FanOutOptions struct {
 	Limit int
 }
 
-const pendingEventsSQL = `SELECT id, event_id, type, at, actor_id, user_id, team_id, key_id, endpoint_id, payload
+const pendingEventsSQL = `SELECT id, event_id, type, at, actor_id, user_id, team_id, key_id, endpoint_id, payload, private
 	FROM outbox_events WHERE fanned_out_at IS NULL ORDER BY id LIMIT ?`
 
 const insertDeliverySQL = `INSERT INTO outbox_deliveries
@@ -120,17 +120,23 @@ func (s *Store) FanOut(ctx context.Context, opt FanOutOptions) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("db: fan out: %w", err)
 	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	// The endpoints are read once for the whole batch: a backlog of
+	// thousands of events (a bulk revoke) must not cost a query each.
+	subs, err := loadSubscriptions(ctx, tx)
+	if err != nil {
+		return 0, fmt.Errorf("db: fan out: %w", err)
+	}
 	now := s.Now()
+	var kept, erased []int64 // events done, keeping / erasing their private part
 	for _, ev := range events {
-		var private map[string]string
-		if opt.Email {
-			if private, err = s.eventPrivate(ctx, tx, ev.ID); err != nil {
-				return 0, err
-			}
-		}
-		ev.Private = private
 		mailed := false
 		if opt.Email {
+			if ev.Private, err = openPrivate(ctx, tx, ev.sealed); err != nil {
+				return 0, err
+			}
 			rcpts, err := emailRecipients(ctx, tx, ev)
 			if err != nil {
 				return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
@@ -143,39 +149,30 @@ func (s *Store) FanOut(ctx context.Context, opt FanOutOptions) (int, error) {
 				}
 			}
 		}
-		endpoints, err := subscribedEndpoints(ctx, tx, ev)
-		if err != nil {
-			return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
-		}
-		for _, id := range endpoints {
+		for _, id := range subs.endpointsFor(ev) {
 			if _, err := tx.ExecContext(ctx, insertDeliverySQL, ev.ID, ChannelWebhook, "", nil, id,
 				toMillis(now), toMillis(now)); err != nil {
 				return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
 			}
 		}
-		done := `UPDATE outbox_events SET fanned_out_at = ? WHERE id = ?`
-		if !mailed {
-			// Only an e-mail may carry the private part: with none to
-			// send, it is erased now rather than kept until pruned.
-			done = `UPDATE outbox_events SET fanned_out_at = ?, private = NULL WHERE id = ?`
+		// Only an e-mail may carry the private part: with none to send,
+		// it is erased now rather than kept until pruned.
+		if mailed {
+			kept = append(kept, ev.ID)
+		} else {
+			erased = append(erased, ev.ID)
 		}
-		if _, err := tx.ExecContext(ctx, done, toMillis(now), ev.ID); err != nil {
-			return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
-		}
+	}
+	if err := markFannedOut(ctx, tx, kept, false, now); err != nil {
+		return 0, err
+	}
+	if err := markFannedOut(ctx, tx, erased, true, now); err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("db: fan out: %w", err)
 	}
 	return len(events), nil
-}
-
-// eventPrivate opens an event's sealed private part inside tx.
-func (s *Store) eventPrivate(ctx context.Context, tx *Tx, id int64) (map[string]string, error) {
-	var sealed []byte
-	if err := tx.QueryRowContext(ctx, `SELECT private FROM outbox_events WHERE id = ?`, id).Scan(&sealed); err != nil {
-		return nil, fmt.Errorf("db: outbox event %d: %w", id, err)
-	}
-	return openPrivate(ctx, tx, sealed)
 }
 
 func openPrivate(ctx context.Context, tx *Tx, sealed []byte) (map[string]string, error) {
@@ -203,45 +200,89 @@ type Recipient struct {
 	UserID  int64 // 0: an address without an account (an invite)
 }
 
-// subscribedEndpoints lists the enabled endpoints that want ev.
-func subscribedEndpoints(ctx context.Context, tx *Tx, ev OutboxEvent) ([]int64, error) {
-	switch ev.Type {
-	case EventWebhookTest:
-		// The one endpoint it tests, unless deleted since.
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM webhook_endpoints WHERE id = ?`, ev.EndpointID).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return []int64{id}, nil
-	case EventDigest, EventEndpointDisabled:
-		return nil, nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, event_types FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id`)
+// subscriptions are the webhook endpoints as fan-out sees them.
+type subscriptions struct {
+	// enabled lists the enabled endpoints with their event types, by id.
+	enabled []subscription
+	// exists holds every endpoint id, enabled or not: a test event goes
+	// to the one endpoint it tests unless that was deleted.
+	exists map[int64]bool
+}
+
+type subscription struct {
+	id    int64
+	types []string
+}
+
+func loadSubscriptions(ctx context.Context, tx *Tx) (subscriptions, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, event_types, disabled_at FROM webhook_endpoints ORDER BY id`)
 	if err != nil {
-		return nil, err
+		return subscriptions{}, err
 	}
 	defer rows.Close()
-	var ids []int64
+	subs := subscriptions{exists: map[int64]bool{}}
 	for rows.Next() {
 		var (
-			id    int64
-			types string
+			id       int64
+			types    string
+			disabled sql.NullInt64
 		)
-		if err := rows.Scan(&id, &types); err != nil {
-			return nil, err
+		if err := rows.Scan(&id, &types, &disabled); err != nil {
+			return subscriptions{}, err
 		}
-		for _, t := range eventTypeList(types) {
+		subs.exists[id] = true
+		if !disabled.Valid {
+			subs.enabled = append(subs.enabled, subscription{id: id, types: eventTypeList(types)})
+		}
+	}
+	return subs, rows.Err()
+}
+
+// endpointsFor lists the endpoints that get ev: the tested one for a test
+// event, none for the e-mail-only types, else every enabled endpoint
+// subscribed to ev's type or to all ("*").
+func (s subscriptions) endpointsFor(ev OutboxEvent) []int64 {
+	switch ev.Type {
+	case EventWebhookTest:
+		if s.exists[ev.EndpointID] {
+			return []int64{ev.EndpointID}
+		}
+		return nil
+	case EventDigest, EventEndpointDisabled:
+		return nil
+	}
+	var ids []int64
+	for _, sub := range s.enabled {
+		for _, t := range sub.types {
 			if t == "*" || t == ev.Type {
-				ids = append(ids, id)
+				ids = append(ids, sub.id)
 				break
 			}
 		}
 	}
-	return ids, rows.Err()
+	return ids
+}
+
+// markFannedOut marks events done in statements of outboxChunk ids,
+// erasing their private part when erase is set.
+func markFannedOut(ctx context.Context, tx *Tx, ids []int64, erase bool, now time.Time) error {
+	set := `UPDATE outbox_events SET fanned_out_at = ?`
+	if erase {
+		set += `, private = NULL`
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), outboxChunk)
+		args := make([]any, 0, n+1)
+		args = append(args, toMillis(now))
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if _, err := tx.ExecContext(ctx, set+` WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...); err != nil {
+			return fmt.Errorf("db: fan out: mark %d events: %w", n, err)
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // claimSQL picks the due rows once, in a MATERIALIZED common table
@@ -506,7 +547,7 @@ func scanEvents(rows *Rows, err error) ([]OutboxEvent, error) {
 			actor, user, team, key, endpointID sql.NullInt64
 			payload                            string
 		)
-		if err := rows.Scan(&ev.ID, &ev.EventID, &ev.Type, &at, &actor, &user, &team, &key, &endpointID, &payload); err != nil {
+		if err := rows.Scan(&ev.ID, &ev.EventID, &ev.Type, &at, &actor, &user, &team, &key, &endpointID, &payload, &ev.sealed); err != nil {
 			return nil, err
 		}
 		ev.At = fromMillis(at)

@@ -162,3 +162,54 @@ func TestCompleteDeliveryOfDeletedEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// TestFanOutBatch: one fan-out over more events than a marking chunk
+// reads the endpoints once and still gives each event exactly the
+// endpoints it should: the subscribed enabled one, not the disabled one,
+// and a test event its own endpoint even when disabled.
+func TestFanOutBatch(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		actor := Actor{UserID: admin.ID, Label: admin.Email}
+		on, _, err := s.CreateWebhookEndpoint(ctx, WebhookInput{URL: "https://on.example.com/in",
+			EventTypes: []string{EventKeyRevoked}}, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, _, err := s.CreateWebhookEndpoint(ctx, WebhookInput{URL: "https://off.example.com/in",
+			EventTypes: []string{"*"}}, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.w.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled_at = 1 WHERE id = ?`, off.ID); err != nil {
+			t.Fatal(err)
+		}
+		const n = outboxChunk + 50
+		for i := 0; i < n; i++ {
+			if err := s.Enqueue(ctx, &OutboxEvent{Type: EventKeyRevoked, KeyID: int64(i + 1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Enqueue(ctx, &OutboxEvent{Type: EventWebhookTest, EndpointID: off.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.FanOut(ctx, FanOutOptions{Limit: n + 1}); err != nil || got != n+1 {
+			t.Fatalf("FanOut: got %d, %v; want %d events", got, err, n+1)
+		}
+		var pending, toOn, toOff int
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_events WHERE fanned_out_at IS NULL`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		for id, dst := range map[int64]*int{on.ID: &toOn, off.ID: &toOff} {
+			if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_deliveries WHERE endpoint_id = ?`, id).Scan(dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if pending != 0 || toOn != n || toOff != 1 {
+			t.Errorf("got %d events left, %d deliveries to the enabled endpoint, %d to the disabled one; want 0, %d, 1 (its test event)",
+				pending, toOn, toOff, n)
+		}
+	})
+}
