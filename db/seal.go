@@ -80,7 +80,10 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return aead, nil
 }
 
-// serverSecretInTx is ServerSecret inside a write transaction.
+// serverSecretInTx reads the secret called name inside a write
+// transaction, creating it from crypto/rand if it is missing: the one
+// place a secret is made, for ServerSecret and for transactions that
+// enqueue (which must not wait for a second writer).
 func serverSecretInTx(ctx context.Context, tx *Tx, at time.Time, name string) ([]byte, error) {
 	var v []byte
 	err := tx.QueryRowContext(ctx, serverSecretSQL, name).Scan(&v)

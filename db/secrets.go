@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
 	"errors"
@@ -40,20 +39,13 @@ func (s *Store) ServerSecret(ctx context.Context, name string) ([]byte, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("db: server secret %q: %w", name, err)
 	}
-	fresh := make([]byte, serverSecretSize)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, fmt.Errorf("db: server secret %q: %w", name, err)
-	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("db: server secret %q: %w", name, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, insertServerSecretSQL, name, fresh, toMillis(s.Now())); err != nil {
-		return nil, fmt.Errorf("db: server secret %q: %w", name, err)
-	}
-	if err := tx.QueryRowContext(ctx, serverSecretSQL, name).Scan(&v); err != nil {
-		return nil, fmt.Errorf("db: server secret %q: %w", name, err)
+	if v, err = serverSecretInTx(ctx, tx, s.Now(), name); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("db: server secret %q: %w", name, err)
