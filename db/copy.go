@@ -44,6 +44,11 @@ var copyTables = []string{
 	"delivery_attempts",
 	"notification_prefs",
 	"notices_sent",
+	"key_refusals_daily",
+	"key_usage_hourly",
+	"key_hour_ips",
+	"key_sightings",
+	"alerts",
 }
 
 // notCopied are the tables of the schema Copy leaves alone, and why.

@@ -20,6 +20,7 @@ type copyFixture struct {
 	deviceSecret    []byte
 	failSubject     LoginSubject
 	lastSourceKey   int64
+	revokedID       int64
 	apiToken        string
 	webhookSecret   string
 	clock           *fakeClock
@@ -156,6 +157,36 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 	must("notification choice", err)
 	_, err = s.EnqueueOnce(ctx, "fixture:reminder", &OutboxEvent{Type: EventKeyExpiring, KeyID: limited.ID})
 	must("once-marker", err)
+	// Unusual activity (0012): refusals of the revoked key, an hour of
+	// uses with its addresses, a network and a client family seen, and an
+	// open alert on the revoked key (copied open: the copy de-duplicates
+	// against it).
+	at := toMillis(clock.Now())
+	hour, day := at/msPerHour, at/msPerDay
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE api_keys SET last_refused_at = ?, last_refused_ip = '198.51.100.9', last_refused_user_agent = 'curl/8',
+			last_refused_code = 'REVOKED' WHERE id = ?`, []any{at, revoked.ID}},
+		{`INSERT INTO key_refusals_daily (key_id, day, code, count) VALUES (?, ?, 'REVOKED', 12)`, []any{revoked.ID, day}},
+		{`INSERT INTO key_usage_hourly (key_id, hour, uses, refusals) VALUES (?, ?, 3, 0), (?, ?, 0, 12)`,
+			[]any{active.ID, hour, revoked.ID, hour}},
+		{`INSERT INTO key_hour_ips (key_id, hour, ip, uses, refusals) VALUES (?, ?, '203.0.113.7', 2, 0), (?, ?, '198.51.100.9', 0, 12)`,
+			[]any{active.ID, hour, revoked.ID, hour}},
+		{`INSERT INTO key_sightings (key_id, kind, value, first_seen_at) VALUES (?, 'network', '203.0.113.0/24', ?), (?, 'agent', 'curl', ?)`,
+			[]any{active.ID, at, active.ID, at}},
+	} {
+		_, err = s.w.ExecContext(ctx, q.sql, q.args...)
+		must("activity rows", err)
+	}
+	f.revokedID = revoked.ID
+	_, opened, err := s.RaiseAlert(ctx, AlertFinding{Rule: RuleDeadKey, KeyID: revoked.ID,
+		Summary: "A revoked key is still being used", Evidence: map[string]any{"attempts": 12}})
+	must("raise alert", err)
+	if !opened {
+		t.Fatal("fixture: the first dead-key alert was not opened")
+	}
 	return f
 }
 
@@ -226,6 +257,11 @@ func (f *copyFixture) checkOn(t *testing.T, dst *Store) {
 	}
 	if k.ID <= f.lastSourceKey {
 		t.Errorf("new key on the copy: got id %d, want past the copied %d", k.ID, f.lastSourceKey)
+	}
+	// The copied open alert de-duplicates the same finding on the copy.
+	if _, opened, err := dst.RaiseAlert(ctx, AlertFinding{Rule: RuleDeadKey, KeyID: f.revokedID,
+		Summary: "A revoked key is still being used"}); err != nil || opened {
+		t.Errorf("dead-key alert raised again on the copy: got opened=%v, %v; want the copied open alert updated", opened, err)
 	}
 	// The copied endpoint's pending retry is claimed on the copy with the
 	// secret the source sealed: the seal secret came along.
