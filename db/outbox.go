@@ -68,6 +68,8 @@ type OutboxEvent struct {
 	FannedOutAt                                *time.Time
 	// sealed is the stored, sealed form of Private (fan-out opens it).
 	sealed []byte
+	// broken says why the stored event cannot be read (fan-out skips it).
+	broken error
 }
 
 // eventIDEncoding writes event ids in lower-case base32 without padding.

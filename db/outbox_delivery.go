@@ -94,6 +94,11 @@ type FanOutOptions struct {
 	Email bool
 	// Limit caps the events handled in one call (default 100).
 	Limit int
+	// Unreadable is told about each event that cannot be read (its payload
+	// does not parse, its private part does not open with this database's
+	// server secret): such an event is marked done without deliveries, so
+	// it cannot stop every event behind it, and the caller logs it.
+	Unreadable func(eventID string, err error)
 }
 
 const pendingEventsSQL = `SELECT id, event_id, type, at, actor_id, user_id, team_id, key_id, endpoint_id, payload, private
@@ -133,10 +138,21 @@ func (s *Store) FanOut(ctx context.Context, opt FanOutOptions) (int, error) {
 	var kept, erased []int64 // events done, keeping / erasing their private part
 	for _, ev := range events {
 		mailed := false
-		if opt.Email {
-			if ev.Private, err = openPrivate(ctx, tx, ev.sealed); err != nil {
+		if ev.broken == nil && opt.Email {
+			if ev.Private, err = openPrivate(ctx, tx, ev.sealed); errors.Is(err, errSealBroken) {
+				ev.broken = fmt.Errorf("its sealed part does not open with this database's server secret: %w", err)
+			} else if err != nil {
 				return 0, err
 			}
+		}
+		if ev.broken != nil {
+			erased = append(erased, ev.ID)
+			if opt.Unreadable != nil {
+				opt.Unreadable(ev.EventID, ev.broken)
+			}
+			continue
+		}
+		if opt.Email {
 			rcpts, err := emailRecipients(ctx, tx, ev)
 			if err != nil {
 				return 0, fmt.Errorf("db: fan out %s: %w", ev.EventID, err)
@@ -553,7 +569,7 @@ func scanEvents(rows *Rows, err error) ([]OutboxEvent, error) {
 		ev.At = fromMillis(at)
 		ev.ActorID, ev.UserID, ev.TeamID, ev.KeyID, ev.EndpointID = actor.Int64, user.Int64, team.Int64, key.Int64, endpointID.Int64
 		if err := json.Unmarshal([]byte(payload), &ev.Data); err != nil {
-			return nil, fmt.Errorf("outbox event %d payload: %w", ev.ID, err)
+			ev.broken = fmt.Errorf("its payload is not JSON: %w", err)
 		}
 		out = append(out, ev)
 	}

@@ -93,3 +93,56 @@ func TestClaimGivesUpUnreadableDeliveries(t *testing.T) {
 		}
 	})
 }
+
+// TestFanOutSkipsUnreadableEvents: an event whose payload does not parse,
+// or whose sealed part does not open, is marked done without deliveries
+// and reported, and the events behind it are fanned out as usual: before,
+// one such row failed every fan-out and stopped every notification.
+func TestFanOutSkipsUnreadableEvents(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := newTestStore(t)
+		admin := mustCreateUser(t, s, "admin@example.com", RoleAdmin)
+		if _, _, err := s.CreateWebhookEndpoint(ctx, WebhookInput{URL: "https://hooks.example.com/in",
+			EventTypes: []string{EventUserInvited}}, Actor{UserID: admin.ID}); err != nil {
+			t.Fatal(err)
+		}
+		evs := []*OutboxEvent{
+			{Type: EventUserInvited}, // payload garbled below
+			{Type: EventUserInvited, Private: map[string]string{"token": "t"}}, // seal garbled below
+			{Type: EventUserInvited}, // fine
+		}
+		for _, ev := range evs {
+			if err := s.Enqueue(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.w.ExecContext(ctx, `UPDATE outbox_events SET payload = '{"key":' WHERE event_id = ?`, evs[0].EventID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.w.ExecContext(ctx, `UPDATE outbox_events SET private = ? WHERE event_id = ?`,
+			[]byte(strings.Repeat("x", 60)), evs[1].EventID); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		n, err := s.FanOut(ctx, FanOutOptions{Email: true, Unreadable: func(id string, err error) { got[id] = err.Error() }})
+		if err != nil || n != 3 {
+			t.Fatalf("FanOut: got %d, %v; want 3 events handled", n, err)
+		}
+		if !strings.Contains(got[evs[0].EventID], "payload is not JSON") || !strings.Contains(got[evs[1].EventID], "does not open") || len(got) != 2 {
+			t.Errorf("reported unreadable: got %q, want the garbled payload and the garbled seal", got)
+		}
+		for i, ev := range evs {
+			var deliveries, pending int
+			if err := s.r.QueryRowContext(ctx, `SELECT
+				(SELECT COUNT(*) FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id WHERE e.event_id = ?),
+				(SELECT COUNT(*) FROM outbox_events WHERE event_id = ? AND (fanned_out_at IS NULL OR private IS NOT NULL))`,
+				ev.EventID, ev.EventID).Scan(&deliveries, &pending); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1, false: 0}[i == 2]; deliveries != want || pending != 0 {
+				t.Errorf("event %d: got %d deliveries, %d not done or keeping a private part; want %d and 0", i, deliveries, pending, want)
+			}
+		}
+	})
+}

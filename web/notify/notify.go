@@ -177,11 +177,17 @@ func (s *Service) release(ctx context.Context) {
 	}
 }
 
+// skipped logs an event fan-out had to skip because it cannot be read.
+func (s *Service) skipped(eventID string, err error) {
+	s.log.Error("outbox event skipped: it cannot be read, so nothing is sent for it",
+		slog.String("event_id", eventID), slog.String("error", err.Error()))
+}
+
 // RunOnce fans out pending events, claims the due deliveries and sends
 // them, and returns how many deliveries it attempted.
 func (s *Service) RunOnce(ctx context.Context) (int, error) {
 	for {
-		n, err := s.store.FanOut(ctx, db.FanOutOptions{Email: s.mail != nil})
+		n, err := s.store.FanOut(ctx, db.FanOutOptions{Email: s.mail != nil, Unreadable: s.skipped})
 		if err != nil {
 			return 0, err
 		}
