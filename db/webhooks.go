@@ -91,12 +91,16 @@ func newWebhookSecret() (string, error) {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b), nil
 }
 
-const insertWebhookSQL = `INSERT INTO webhook_endpoints (url, description, event_types, secret, created_by, created_at)
-	VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
+const insertWebhookSQL = `INSERT INTO webhook_endpoints (url, description, event_types, secret, created_by, created_at, create_token_hash)
+	VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 // CreateWebhookEndpoint adds an endpoint and returns it with its signing
 // secret, which is shown this once.
 func (s *Store) CreateWebhookEndpoint(ctx context.Context, in WebhookInput, actor Actor) (WebhookEndpoint, string, error) {
+	return s.createWebhookEndpoint(ctx, in, nil, actor)
+}
+
+func (s *Store) createWebhookEndpoint(ctx context.Context, in WebhookInput, tokHash []byte, actor Actor) (WebhookEndpoint, string, error) {
 	if err := in.validate(); err != nil {
 		return WebhookEndpoint{}, "", err
 	}
@@ -110,6 +114,11 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, in WebhookInput, acto
 	}
 	defer tx.Rollback()
 	now := s.Now()
+	if tokHash != nil {
+		if err := checkEndpointTokenUnused(ctx, tx, tokHash); err != nil {
+			return WebhookEndpoint{}, "", err
+		}
+	}
 	sealed, err := sealInTx(ctx, tx, now, []byte(secret))
 	if err != nil {
 		return WebhookEndpoint{}, "", err
@@ -117,7 +126,7 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, in WebhookInput, acto
 	ep := WebhookEndpoint{URL: in.URL, Description: in.Description, EventTypes: in.EventTypes,
 		CreatedBy: actor.UserID, CreatedAt: now}
 	if err := tx.QueryRowContext(ctx, insertWebhookSQL, in.URL, in.Description, strings.Join(in.EventTypes, " "),
-		sealed, nullID(actor.UserID), toMillis(now)).Scan(&ep.ID); err != nil {
+		sealed, nullID(actor.UserID), toMillis(now), nullBytes(tokHash)).Scan(&ep.ID); err != nil {
 		return WebhookEndpoint{}, "", fmt.Errorf("db: create webhook: %w", err)
 	}
 	e := actor.event(ActionWebhookCreate, "webhook", ep.ID, ep.URL)

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/rand"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -94,7 +96,7 @@ func (h *Handler) checkWebhookForm(c echo.Context, f views.WebhookForm, allow bo
 // AdminWebhookNew is GET /admin/webhooks/new: the add form, "all events"
 // ticked.
 func (h *Handler) AdminWebhookNew(c echo.Context) error {
-	return h.renderWebhookNew(c, http.StatusOK, views.WebhookForm{EventTypes: []string{"*"}})
+	return h.renderWebhookNew(c, http.StatusOK, views.WebhookForm{EventTypes: []string{"*"}, FormToken: rand.Text()})
 }
 
 func (h *Handler) renderWebhookNew(c echo.Context, status int, f views.WebhookForm) error {
@@ -108,8 +110,13 @@ func (h *Handler) renderWebhookNew(c echo.Context, status int, f views.WebhookFo
 
 // AdminWebhookCreate is POST /admin/webhooks: add an endpoint. The answer
 // is the endpoint's page with its signing secret, shown this once.
+//
+// The form carries a one-time token: submitted again (a reload of that
+// page, Back and resubmit) it adds nothing and leads to the endpoint it
+// added, whose secret is not shown again.
 func (h *Handler) AdminWebhookCreate(c echo.Context) error {
 	f := webhookForm(c)
+	f.FormToken = c.FormValue("form_token")
 	allow, err := h.Store.WebhooksAllowPrivate(ctx(c))
 	if err != nil {
 		return err
@@ -119,15 +126,22 @@ func (h *Handler) AdminWebhookCreate(c echo.Context) error {
 		return err
 	}
 	if fe == nil {
-		ep, secret, cerr := h.Store.CreateWebhookEndpoint(ctx(c), in, actor(c))
+		ep, secret, cerr := h.Store.CreateWebhookEndpointOnce(ctx(c), in, f.FormToken, actor(c))
 		if cerr == nil {
 			return h.renderWebhook(c, http.StatusCreated, ep, secret, nil)
+		}
+		if ac, ok := errors.AsType[*db.EndpointAlreadyCreatedError](cerr); ok {
+			h.flash(c, "info", "This endpoint was already added and its signing secret shown once. If you did not copy it, roll a new secret.")
+			return redirect(c, "/admin/webhooks/"+strconv.FormatInt(ac.EndpointID, 10))
 		}
 		if fe = views.FieldErrors(db.FieldErrors(cerr)); fe == nil {
 			return cerr
 		}
 	}
 	f.Errors = fe
+	if fe["form_token"] != "" {
+		f.FormToken = rand.Text() // nothing was added with it
+	}
 	return h.renderWebhookNew(c, http.StatusUnprocessableEntity, f)
 }
 

@@ -33,7 +33,10 @@ type WebhookForm struct {
 	URL         string
 	Description string
 	EventTypes  []string
-	Errors      FieldErrors // "url", "description", "event_types"
+	// FormToken names one submission of the add form, so that reloading
+	// the page showing the new secret cannot add a second endpoint.
+	FormToken string
+	Errors    FieldErrors // "url", "description", "event_types", "form_token"
 }
 
 // has reports whether the form picks event type t.

@@ -154,7 +154,7 @@ func TestAdminAuthorization(t *testing.T) {
 		{"GET", "/admin/webhooks", "/admin/webhooks", nil, 200},
 		{"GET", "/admin/webhooks/new", "/admin/webhooks/new", nil, 200},
 		{"GET", "/admin/webhooks/:id", "/admin/webhooks/" + itoa(hook), nil, 200},
-		{"POST", "/admin/webhooks", "/admin/webhooks", url.Values{"url": {"https://93.184.216.34/in"}, "event_types": {"*"}}, 201},
+		{"POST", "/admin/webhooks", "/admin/webhooks", url.Values{"url": {"https://93.184.216.34/in"}, "event_types": {"*"}, "form_token": {"authz-table-add-endpoint"}}, 201},
 		{"POST", "/admin/webhook-settings", "/admin/webhook-settings", url.Values{"allow_private": {"1"}}, 303},
 		{"POST", "/admin/webhooks/:id", "/admin/webhooks/" + itoa(hook), url.Values{"url": {"https://93.184.216.34/new"},
 			"event_types": {db.EventKeyExpired}}, 303},

@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,7 +115,8 @@ func runNotify(t *testing.T, a *testApp) {
 // the secret it shows once.
 func addEndpoint(t *testing.T, admin *browser, hookURL string, types ...string) (response, string) {
 	t.Helper()
-	r := admin.post("/admin/webhooks", url.Values{"url": {hookURL}, "description": {"test receiver"}, "event_types": types})
+	r := admin.post("/admin/webhooks", url.Values{"url": {hookURL}, "description": {"test receiver"}, "event_types": types,
+		"form_token": {rand.Text()}})
 	if r.StatusCode != http.StatusCreated {
 		t.Fatalf("add endpoint: got %d, want 201; body %.500s", r.StatusCode, r.body)
 	}
@@ -323,5 +326,43 @@ func TestAdminWebhookLogPages(t *testing.T) {
 	second.Find(`[data-testid="delivery-row"]`).Each(func(_ int, s *goquery.Selection) { ids = append(ids, s.AttrOr("data-id", "")) })
 	if strings.Join(ids, ",") != "2,1" || second.Find(`[data-testid="delivery-older"]`).Length() != 0 {
 		t.Errorf("second page: got rows %v, want 2,1 and no older link", ids)
+	}
+}
+
+// TestWebhookAddFormSubmittedTwice: reloading the page that shows a new
+// endpoint's secret posts the add form again; it must lead to the endpoint
+// already added, not add a second one with a second secret. A form without
+// its token (a hand-made request) is refused next to the form.
+func TestWebhookAddFormSubmittedTwice(t *testing.T) {
+	a := newTestApp(t)
+	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+	form := url.Values{"url": {"https://93.184.216.34/in"}, "event_types": {"*"}, "form_token": {rand.Text()}}
+	first := admin.post("/admin/webhooks", form)
+	if first.StatusCode != http.StatusCreated {
+		t.Fatalf("first submission: got %d, want 201", first.StatusCode)
+	}
+	eps, err := a.store.ListWebhookEndpoints(context.Background())
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("endpoints after the first submission: got %d, %v; want 1", len(eps), err)
+	}
+	path := "/admin/webhooks/" + strconv.FormatInt(eps[0].ID, 10)
+	wantRedirect(t, admin.post("/admin/webhooks", form), path)
+	page := admin.get(path)
+	if got := page.doc(t).Find(`[data-testid="flash"]`).Text(); !strings.Contains(got, "already added") {
+		t.Errorf("flash after the second submission: got %q, want it to say the endpoint was already added", got)
+	}
+	if n := page.doc(t).Find(`[data-testid="webhook-secret"]`).Length(); n != 0 {
+		t.Errorf("endpoint page after the second submission: got %d secret panels, want none (shown once)", n)
+	}
+	delete(form, "form_token")
+	r := admin.post("/admin/webhooks", form)
+	if r.StatusCode != http.StatusUnprocessableEntity || r.doc(t).Find(`[data-testid="form_token-error"]`).Length() != 1 {
+		t.Errorf("submission without a token: got %d, want 422 with the form's error", r.StatusCode)
+	}
+	if tok := r.doc(t).Find(`input[name="form_token"]`).AttrOr("value", ""); len(tok) < 16 {
+		t.Errorf("form after a refused token: got token %q, want a fresh one", tok)
+	}
+	if eps, _ := a.store.ListWebhookEndpoints(context.Background()); len(eps) != 1 {
+		t.Errorf("endpoints at the end: got %d, want still 1", len(eps))
 	}
 }

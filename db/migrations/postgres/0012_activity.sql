@@ -89,3 +89,9 @@ CREATE INDEX alerts_key_id ON alerts (key_id);
 CREATE INDEX alerts_last_seen_at ON alerts (last_seen_at);
 CREATE INDEX alerts_acknowledged_by ON alerts (acknowledged_by);
 CREATE INDEX alerts_resolved_by ON alerts (resolved_by);
+
+-- A webhook endpoint's create form carries a one-time token like a key's
+-- (0006): reloading the page that shows the new endpoint's secret posts
+-- the form again, which made a second endpoint with a second secret.
+ALTER TABLE webhook_endpoints ADD COLUMN create_token_hash BYTEA;
+CREATE UNIQUE INDEX webhook_endpoints_create_token ON webhook_endpoints (create_token_hash) WHERE create_token_hash IS NOT NULL;
