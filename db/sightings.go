@@ -74,7 +74,7 @@ type sighting struct {
 const (
 	insertSightingSQL = `INSERT INTO key_sightings (key_id, kind, value, first_seen_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key_id, kind, value) DO NOTHING`
-	hasSightingSQL  = `SELECT 1 FROM key_sightings WHERE key_id = ? AND kind = ? LIMIT 1`
+	hasSightingSQL  = `SELECT 1 FROM key_sightings WHERE key_id = ? AND kind = ? AND value <> ? LIMIT 1`
 	keyAddressesSQL = `SELECT ip, first_seen_at FROM key_ips WHERE key_id = ?`
 )
 
@@ -109,58 +109,67 @@ func (v *Verifier) noteSightings(ctx context.Context, tx *Tx, id int64, newAddrs
 	for _, x := range agents {
 		add(sightingAgent, uaFamily(x.ua), x)
 	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
 	var stored []sightingKey
-	for _, kind := range []string{sightingNetwork, sightingAgent} {
-		var (
-			had     bool
-			checked bool
-		)
-		for _, c := range cands {
-			if c.kind != kind {
-				continue
-			}
-			if !checked {
-				var err error
-				if had, err = v.hadSightings(ctx, tx, id, kind, newAddrs); err != nil {
-					return nil, err
-				}
-				checked = true
-			}
-			res, err := tx.execCached(ctx, insertSightingSQL, id, kind, c.value, c.at)
-			if err != nil {
-				return nil, fmt.Errorf("db: flush usage: key %d %s sighting: %w", id, kind, err)
-			}
-			stored = append(stored, c.sightingKey)
-			if n, err := res.RowsAffected(); err != nil || n == 0 || !had {
-				continue
-			}
-			if err := v.raiseSighting(ctx, tx, c); err != nil {
+	// had: whether the key had sightings of the kind before this flush,
+	// asked only once a row turns out new (after a restart, every busy
+	// key's family costs one INSERT that finds its row, nothing more).
+	had := map[string]bool{}
+	for _, c := range cands {
+		res, err := tx.execCached(ctx, insertSightingSQL, id, c.kind, c.value, c.at)
+		if err != nil {
+			return nil, fmt.Errorf("db: flush usage: key %d %s sighting: %w", id, c.kind, err)
+		}
+		stored = append(stored, c.sightingKey)
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			continue
+		}
+		h, checked := had[c.kind]
+		if !checked {
+			var old bool
+			if h, old, err = v.hadSightings(ctx, tx, c, newAddrs); err != nil {
 				return nil, err
 			}
+			had[c.kind] = h
+			if old {
+				continue
+			}
+		}
+		if !h {
+			continue
+		}
+		if err := v.raiseSighting(ctx, tx, c); err != nil {
+			return nil, err
 		}
 	}
 	return stored, nil
 }
 
-// hadSightings reports whether key id already has sightings of kind. A
-// key used before sightings existed has none, but its addresses are in
-// key_ips: the first time, its networks are seeded from there (except the
-// addresses this flush wrote), so an upgrade does not alert on every key.
-func (v *Verifier) hadSightings(ctx context.Context, tx *Tx, id int64, kind string, newAddrs []ipUse) (bool, error) {
+// hadSightings reports whether c's key had sightings of c's kind other
+// than c (just written, the first new one of this flush). A key used
+// before sightings existed has none, but its addresses are in key_ips: the
+// first time, its networks are seeded from there (except the addresses
+// this flush wrote), so an upgrade does not alert on every key, nor on a
+// new address in a network the key always used: old reports that c
+// itself is such a network.
+func (v *Verifier) hadSightings(ctx context.Context, tx *Tx, c sighting, newAddrs []ipUse) (had, old bool, err error) {
+	id, kind := c.id, c.kind
 	var one int
-	err := tx.queryRowCached(ctx, hasSightingSQL, id, kind).Scan(&one)
+	err = tx.queryRowCached(ctx, hasSightingSQL, id, kind, c.value).Scan(&one)
 	if err == nil {
-		return true, nil
+		return true, false, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("db: flush usage: key %d sightings: %w", id, err)
+		return false, false, fmt.Errorf("db: flush usage: key %d sightings: %w", id, err)
 	}
 	if kind != sightingNetwork {
-		return false, nil
+		return false, false, nil
 	}
 	rows, err := tx.QueryContext(ctx, keyAddressesSQL, id)
 	if err != nil {
-		return false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
+		return false, false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
 	}
 	seed := map[string]int64{}
 	for rows.Next() {
@@ -170,7 +179,7 @@ func (v *Verifier) hadSightings(ctx context.Context, tx *Tx, id int64, kind stri
 		)
 		if err := rows.Scan(&ip, &at); err != nil {
 			rows.Close()
-			return false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
+			return false, false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
 		}
 		if slices.ContainsFunc(newAddrs, func(x ipUse) bool { return x.ip == ip }) {
 			continue
@@ -183,14 +192,16 @@ func (v *Verifier) hadSightings(ctx context.Context, tx *Tx, id int64, kind stri
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
+		return false, false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
 	}
+	_, old = seed[c.value] // the key had it all along: not new after all
+	delete(seed, c.value)
 	for n, at := range seed {
 		if _, err := tx.execCached(ctx, insertSightingSQL, id, sightingNetwork, n, at); err != nil {
-			return false, fmt.Errorf("db: flush usage: key %d seed networks: %w", id, err)
+			return false, false, fmt.Errorf("db: flush usage: key %d seed networks: %w", id, err)
 		}
 	}
-	return len(seed) > 0, nil
+	return len(seed) > 0 || old, old, nil
 }
 
 // raiseSighting raises new_network or new_agent for c, when the rule is on

@@ -206,6 +206,22 @@ func TestNewNetworkSeededFromKeyIPs(t *testing.T) {
 		if got := alertsOf(t, env.s, k.ID); got[RuleNewNetwork].occurrences != 1 {
 			t.Errorf("after a new network: alerts %v, want new_network", got)
 		}
+
+		// Another old key whose first flush holds an address in its old
+		// network and one in a new network: the new one alerts.
+		k2, secret2 := env.key(t, env.alice, "old2")
+		if _, err := env.s.w.ExecContext(ctx, `INSERT INTO key_ips (key_id, ip, first_seen_at) VALUES (?, ?, ?)`, k2.ID, "198.51.100.1", toMillis(env.clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		for _, ip := range []string{"198.51.100.3", "203.0.113.3"} {
+			if res, err := v.Verify(ctx, VerifyRequest{Key: secret2, IP: ip, UserAgent: "svc/1"}); err != nil || !res.Valid {
+				t.Fatalf("Verify = %+v, %v", res, err)
+			}
+		}
+		flush(t, v)
+		if got := alertsOf(t, env.s, k2.ID); got[RuleNewNetwork].evidence["network"] != "203.0.113.0/24" {
+			t.Errorf("old key, old and new network in one flush: alerts %v, want new_network for 203.0.113.0/24", got)
+		}
 	})
 }
 
