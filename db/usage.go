@@ -172,7 +172,7 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 	}
 	for rows := range slices.Chunk(days, 3*flushChunk) {
 		q := fmt.Sprintf(upsertDailySQL, valuesList(len(rows)/3, 3)) // #nosec G201 -- only "(?, ?, ?)" groups are formatted in; values stay bound parameters
-		if _, err := tx.ExecContext(ctx, q, rows...); err != nil {
+		if _, err := tx.execCached(ctx, q, rows...); err != nil {
 			return fmt.Errorf("db: flush usage: daily: %w", err)
 		}
 	}

@@ -57,8 +57,10 @@ func touchRefused(ctx context.Context, tx *Tx, b usageBatch, ids []int64, live m
 }
 
 // scanLive runs an UPDATE … RETURNING id, name and adds its rows to live.
+// The statement is prepared once per flush (queryCached): every full
+// chunk has the same text.
 func scanLive(ctx context.Context, tx *Tx, q string, args []any, live map[int64]string) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := tx.queryCached(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,10 @@ func scanLive(ctx context.Context, tx *Tx, q string, args []any, live map[int64]
 // and refusals per hour and per (hour, address), of the live keys among
 // ids.
 func writeActivityCounts(ctx context.Context, tx *Tx, b usageBatch, ids []int64, live map[int64]string) error {
-	var refusals, hours, hourIPs []any
+	// Almost every key has one hour and one address: sized for that, the
+	// argument lists never grow by copying.
+	var refusals []any
+	hours, hourIPs := make([]any, 0, 4*len(ids)), make([]any, 0, 5*len(ids))
 	for _, id := range ids {
 		if _, ok := live[id]; !ok {
 			continue
@@ -107,7 +112,7 @@ func writeActivityCounts(ctx context.Context, tx *Tx, b usageBatch, ids []int64,
 	} {
 		for rows := range slices.Chunk(w.args, w.width*flushChunk) {
 			q := fmt.Sprintf(w.sql, valuesList(len(rows)/w.width, w.width)) // #nosec G201 -- only "(?, …)" groups are formatted in; values stay bound parameters
-			if _, err := tx.ExecContext(ctx, q, rows...); err != nil {
+			if _, err := tx.execCached(ctx, q, rows...); err != nil {
 				return fmt.Errorf("db: flush usage: %s: %w", w.what, err)
 			}
 		}
