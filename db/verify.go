@@ -227,7 +227,8 @@ func (v *Verifier) invalidate() {
 func (v *Verifier) Lookups() int64 { return v.lookups.Load() }
 
 // Verify answers req. The error is only for a database failure; every
-// refusal is a result with a Code.
+// refusal is a result with a Code. A use is recorded in memory for the
+// next flush, and so is a refusal of a key that exists (see refuse).
 func (v *Verifier) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error) {
 	if ParseKey(req.Key) != nil {
 		return VerifyResult{Code: CodeMalformed}, nil
