@@ -36,7 +36,10 @@ type refusalsResult struct {
 	Counted               map[string]int64 // refusals written for the dead keys during the rounds, per code
 	Outcomes              map[string]int64 // the server's refusals of the same codes during the rounds
 	Fresh                 freshResult
-	Background            wrkResult
+	// FreshUse is section 2's freshness of a successful use, sampled
+	// under the same load right after Fresh, for comparison.
+	FreshUse   freshResult
+	Background wrkResult
 }
 
 type refusalRound struct {
@@ -207,6 +210,9 @@ func (h *harness) refusals(ctx context.Context) error {
 		return err
 	}
 	ferr := refusalFreshness(ctx, kw.url, store, probes, probeSecrets, &r.Fresh)
+	if ferr == nil {
+		ferr = freshnessOn(ctx, kw.url, store, h.res.verifySeed.Probe[:min(refusalProbes, len(h.res.verifySeed.Probe))], &r.FreshUse)
+	}
 	r.Background, err = bg.stop()
 	if ferr != nil {
 		return ferr

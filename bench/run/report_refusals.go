@@ -33,6 +33,9 @@ func (h *harness) writeRefusals(w func(string, ...any)) {
 	w("**Freshness.** Under the dead-key load (%.0f req/s in the background), %d workers each present one of %d revoked\n", r.Background.RPS, f.Workers, f.Lat.N+f.Timeouts)
 	w("keys used by nothing else and poll the database every %s until its last refusal and its day's count show it:\n", ms(f.Poll))
 	w("p50 %s, p95 %s, p99 %s, max %s; %d not seen within 5 s.\n", ms(f.Lat.P50), ms(f.Lat.P95), ms(f.Lat.P99), ms(f.Lat.Max), f.Timeouts)
+	u := r.FreshUse
+	w("Section 2's freshness of a successful use, sampled right after under the same load (%d probe keys): p50 %s, p99 %s,\n", u.Lat.N+u.Timeouts, ms(u.Lat.P50), ms(u.Lat.P99))
+	w("max %s; %d not seen within 5 s. Refusals and uses are written by the same flush.\n", ms(u.Lat.Max), u.Timeouts)
 	if d, x := r.Counted["DISABLED"], r.Outcomes["DISABLED"]; d != x {
 		w("\n**Counts differ**: %s\n", fmt.Sprintf("DISABLED written %d, refused %d", d, x))
 	}
