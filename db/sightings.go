@@ -167,32 +167,9 @@ func (v *Verifier) hadSightings(ctx context.Context, tx *Tx, c sighting, newAddr
 	if kind != sightingNetwork {
 		return false, false, nil
 	}
-	rows, err := tx.QueryContext(ctx, keyAddressesSQL, id)
+	seed, err := networksOf(ctx, tx, id, newAddrs)
 	if err != nil {
-		return false, false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
-	}
-	seed := map[string]int64{}
-	for rows.Next() {
-		var (
-			ip string
-			at int64
-		)
-		if err := rows.Scan(&ip, &at); err != nil {
-			rows.Close()
-			return false, false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
-		}
-		if slices.ContainsFunc(newAddrs, func(x ipUse) bool { return x.ip == ip }) {
-			continue
-		}
-		if n := networkOf(ip); n != "" {
-			if first, ok := seed[n]; !ok || at < first {
-				seed[n] = at
-			}
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return false, false, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
+		return false, false, err
 	}
 	_, old = seed[c.value] // the key had it all along: not new after all
 	delete(seed, c.value)
@@ -231,4 +208,36 @@ func (v *Verifier) raiseSighting(ctx context.Context, tx *Tx, c sighting) error 
 	}
 	_, _, err := raiseAlert(ctx, tx, v.s.Now(), f)
 	return err
+}
+
+// networksOf reads key id's addresses in key_ips, except those in skip, as
+// networks with the first time each was seen.
+func networksOf(ctx context.Context, tx *Tx, id int64, skip []ipUse) (map[string]int64, error) {
+	rows, err := tx.QueryContext(ctx, keyAddressesSQL, id)
+	if err != nil {
+		return nil, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
+	}
+	defer rows.Close()
+	seed := map[string]int64{}
+	for rows.Next() {
+		var (
+			ip string
+			at int64
+		)
+		if err := rows.Scan(&ip, &at); err != nil {
+			return nil, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
+		}
+		if slices.ContainsFunc(skip, func(x ipUse) bool { return x.ip == ip }) {
+			continue
+		}
+		if n := networkOf(ip); n != "" {
+			if first, ok := seed[n]; !ok || at < first {
+				seed[n] = at
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: flush usage: key %d addresses: %w", id, err)
+	}
+	return seed, nil
 }
