@@ -14,7 +14,7 @@ import (
 	"github.com/keyward/keyward/db"
 )
 
-// The refusals phase (section 11): section 1's verify load, except that its
+// The refusals phase (section 12): section 1's verify load, except that its
 // 5% of refused requests carry keys that exist and are dead (revoked,
 // disabled, expired), so every one of them is counted on its key through
 // the usage recorder (per day and code, per hour and address, the last

@@ -5,17 +5,17 @@ import "fmt"
 // writeRefusalsSummary adds the refusals phase's rows to the summary.
 func (h *harness) writeRefusalsSummary(w func(string, ...any)) {
 	r := h.res.Refusals
-	w("| 11 | Keyward/bare verify throughput with 5%% dead keys (revoked, disabled, expired: each refusal counted on its key), median of %d rounds; section 1's mix in the same rounds %.2f | %.2f | ≥ 0.70 | %s |\n",
+	w("| 12 | Keyward/bare verify throughput with 5%% dead keys (revoked, disabled, expired: each refusal counted on its key), median of %d rounds; section 1's mix in the same rounds %.2f | %.2f | ≥ 0.70 | %s |\n",
 		len(r.Rounds), r.MedianStd, r.MedianDead, verdictMin(r.MedianDead, 0.70, ""))
 	f := r.Fresh
-	w("| 11 | Freshness of a refusal (last refused and the day's count) under the dead-key load, p99 (p50 %s; %d of %d not seen in 5 s) | %s | ≤ 1 s | %s |\n",
+	w("| 12 | Freshness of a refusal (last refused and the day's count) under the dead-key load, p99 (p50 %s; %d of %d not seen in 5 s) | %s | ≤ 1 s | %s |\n",
 		ms(f.Lat.P50), f.Timeouts, f.Lat.N+f.Timeouts, ms(f.Lat.P99), freshVerdict(f))
 }
 
 // writeRefusals is the refusals section.
 func (h *harness) writeRefusals(w func(string, ...any)) {
 	r := h.res.Refusals
-	w("## 11. Refusals counted per key\n\n")
+	w("## 12. Refusals counted per key\n\n")
 	w("Section 1's verify load on the seeded database, with its 5%% of refused requests carrying keys that exist\n")
 	w("and are dead (%s) instead of section 1's unknown, malformed and revoked keys. Every such refusal is counted\n", sortedCounts(r.Mix))
 	w("on its key in memory and written by the usage flush (per day and code, per hour and address, the last refusal),\n")
