@@ -199,6 +199,24 @@ func (t *Tx) execCached(ctx context.Context, query string, args ...any) (sql.Res
 	return st.ExecContext(ctx, args...)
 }
 
+// queryCached runs query for rows, prepared once when t reuses statements:
+// a usage flush runs the same 200-row statement for every chunk, and
+// compiling it is most of its cost on SQLite.
+func (t *Tx) queryCached(ctx context.Context, query string, args ...any) (*Rows, error) {
+	st, err := t.cached(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.QueryContext(ctx, query, args...)
+	}
+	rows, err := st.st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, t.d.classify(err)
+	}
+	return &Rows{rows, t.d}, nil
+}
+
 // queryRowCached runs query for one row, prepared once when t reuses
 // statements. A failed prepare is reported by the row's Scan.
 func (t *Tx) queryRowCached(ctx context.Context, query string, args ...any) *Row {

@@ -128,7 +128,8 @@ func typedValuesList(n int, types ...string) string {
 
 // writeUsage writes batch b in one transaction. Keys deleted since their use
 // are skipped; their uses still count in the hourly totals. Addresses this
-// Verifier has already written for a key are not written again.
+// Verifier has already written for a key are not written again, nor are
+// networks and client families it has already recorded (noteSightings).
 func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 	tx, err := v.s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -136,10 +137,17 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 	}
 	defer tx.Rollback()
 	batchEvents(tx) // the key.new_address events of new addresses
+	v.sightings.rules = nil
 
 	ids := slices.Sorted(maps.Keys(b.keys)) // index order: fewer pages touched
 	live := make(map[int64]string, len(ids))
-	for chunk := range slices.Chunk(ids, flushChunk) {
+	used := make([]int64, 0, len(ids)) // keys with successful uses (others were only refused)
+	for _, id := range ids {
+		if len(b.keys[id].days) != 0 {
+			used = append(used, id)
+		}
+	}
+	for chunk := range slices.Chunk(used, flushChunk) {
 		args := make([]any, 0, 4*len(chunk))
 		for _, id := range chunk {
 			u := b.keys[id]
@@ -148,6 +156,9 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 		if err := touchKeys(ctx, tx, chunk, args, live); err != nil {
 			return err
 		}
+	}
+	if err := touchRefused(ctx, tx, b, ids, live); err != nil {
+		return err
 	}
 
 	var days []any
@@ -161,20 +172,27 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 	}
 	for rows := range slices.Chunk(days, 3*flushChunk) {
 		q := fmt.Sprintf(upsertDailySQL, valuesList(len(rows)/3, 3)) // #nosec G201 -- only "(?, ?, ?)" groups are formatted in; values stay bound parameters
-		if _, err := tx.ExecContext(ctx, q, rows...); err != nil {
+		if _, err := tx.execCached(ctx, q, rows...); err != nil {
 			return fmt.Errorf("db: flush usage: daily: %w", err)
 		}
 	}
 
+	if err := writeActivityCounts(ctx, tx, b, ids, live); err != nil {
+		return err
+	}
+
 	var (
-		added []keyIP
-		fresh []AuditEvent
+		added    []keyIP
+		fresh    []AuditEvent
+		newAddrs []ipUse // the key's addresses written first by this flush
+		seen     []sightingKey
 	)
-	for _, id := range ids {
+	for _, id := range used {
 		name, ok := live[id]
 		if !ok {
 			continue
 		}
+		newAddrs = newAddrs[:0]
 		for _, x := range b.keys[id].ips {
 			pair := keyIP{id, x.ip}
 			if _, known := v.knownIPs[pair]; known {
@@ -186,9 +204,15 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 			}
 			if isNew {
 				fresh = append(fresh, e)
+				newAddrs = append(newAddrs, x)
 			}
 			added = append(added, pair)
 		}
+		s, err := v.noteSightings(ctx, tx, id, newAddrs, b.keys[id].agents)
+		if err != nil {
+			return err
+		}
+		seen = append(seen, s...)
 	}
 	if err := auditNewAddresses(ctx, tx, fresh); err != nil {
 		return err
@@ -210,6 +234,7 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 	for _, p := range added {
 		v.knownIPs[p] = struct{}{}
 	}
+	v.sightings.remember(seen)
 	return nil
 }
 
@@ -217,22 +242,7 @@ func (v *Verifier) writeUsage(ctx context.Context, b usageBatch) error {
 // user agent for each) and adds the ones that still exist to live.
 func touchKeys(ctx context.Context, tx *Tx, chunk []int64, args []any, live map[int64]string) error {
 	q := fmt.Sprintf(touchKeysSQL, typedValuesList(len(chunk), "BIGINT", "BIGINT", "TEXT", "TEXT")) // #nosec G201 -- only groups of CAST(? AS type) are formatted in; values stay bound parameters
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("db: flush usage: touch keys: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id   int64
-			name string
-		)
-		if err := rows.Scan(&id, &name); err != nil {
-			return fmt.Errorf("db: flush usage: touch keys: %w", err)
-		}
-		live[id] = name
-	}
-	if err := rows.Err(); err != nil {
+	if err := scanLive(ctx, tx, q, args, live); err != nil {
 		return fmt.Errorf("db: flush usage: touch keys: %w", err)
 	}
 	return nil

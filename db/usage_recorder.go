@@ -24,14 +24,15 @@ const (
 	maxUsageUserAgent = 256
 )
 
-// usageRecorder collects successful verifications between flushes.
+// usageRecorder collects verifications between flushes: successful uses,
+// and refusals of keys that exist (see refuse).
 //
 // While the database is away every flush fails and puts its batch back, so
 // what is pending grows with each distinct key verified. maxKeys bounds it:
 // a use of a key that is already pending still counts (no memory grows),
-// a use of any other key is dropped and counted in dropped, the figure
-// behind keyward_usage_dropped_total. The hourly totals (one entry an hour)
-// still count dropped uses.
+// a use or refusal of any other key is dropped and counted in dropped, the
+// figure behind keyward_usage_dropped_total. The hourly totals (one entry
+// an hour, successful uses only) still count dropped uses.
 type usageRecorder struct {
 	mu      sync.Mutex
 	batch   usageBatch
@@ -44,12 +45,26 @@ type usageBatch struct {
 	hours map[int64]int64 // hours since the epoch -> verifications of any key
 }
 
-// keyUse is one key's use since the last flush.
+// keyUse is one key's use since the last flush. Every list is almost
+// always one entry long, so a linear scan beats a map and allocates
+// nothing once the entry exists.
 type keyUse struct {
 	last   int64 // unix ms of the latest use; ip and ua belong to it
 	ip, ua string
 	days   []dayUse // almost always one day
 	ips    []ipUse  // distinct addresses, first use of each
+
+	// refused is the latest refusal (at 0: none since the last flush).
+	refused refusal
+	refDays []refusalDay // refusals per (day, code)
+	// hours are the uses and refusals per hour, hourIPs the same per
+	// (hour, address) for up to maxIPsPerFlush pairs: what the anomaly
+	// rules read.
+	hours   []hourCount
+	hourIPs []hourIP
+	// agents are the distinct user agents of successful uses, first use of
+	// each, up to maxAgentsPerFlush: the client families a key is used by.
+	agents []ipUse
 }
 
 type dayUse struct{ day, count int64 }
@@ -75,20 +90,29 @@ func (r *usageRecorder) record(keyID int64, now time.Time, ip, ua string) {
 	ms := now.UnixMilli()
 	ip, ua = truncateUTF8(ip, maxUsageIP), truncateUTF8(ua, maxUsageUserAgent)
 	r.mu.Lock()
+	r.batch.hours[ms/msPerHour]++
+	u := r.pendingKey(keyID)
+	if u == nil {
+		r.mu.Unlock()
+		r.dropped.Add(1)
+		return
+	}
+	u.add(ms, ms/msPerDay, 1, ip, ua)
+	r.mu.Unlock()
+}
+
+// pendingKey returns keyID's entry in the batch, made if there is room
+// (nil when MaxPendingKeys keys are already pending). Called with r.mu held.
+func (r *usageRecorder) pendingKey(keyID int64) *keyUse {
 	u := r.batch.keys[keyID]
 	if u == nil {
 		if len(r.batch.keys) >= r.maxKeys {
-			r.batch.hours[ms/msPerHour]++
-			r.mu.Unlock()
-			r.dropped.Add(1)
-			return
+			return nil
 		}
 		u = &keyUse{}
 		r.batch.keys[keyID] = u
 	}
-	u.add(ms, ms/msPerDay, 1, ip, ua)
-	r.batch.hours[ms/msPerHour]++
-	r.mu.Unlock()
+	return u
 }
 
 // add counts n uses on day, the latest at ms from ip with ua.
@@ -98,6 +122,10 @@ func (u *keyUse) add(ms, day, n int64, ip, ua string) {
 	}
 	u.addDay(day, n)
 	u.addIP(ipUse{ip: ip, ua: ua, at: ms})
+	hour := ms / msPerHour
+	u.addHour(hourCount{hour: hour, uses: n})
+	u.addHourIP(hourIP{hour: hour, ip: ip, uses: n})
+	u.addAgent(ipUse{ip: ip, ua: ua, at: ms})
 }
 
 func (u *keyUse) addDay(day, n int64) {
@@ -139,6 +167,7 @@ func (u *keyUse) merge(o *keyUse) {
 	for _, x := range o.ips {
 		u.addIP(x)
 	}
+	u.mergeActivity(o)
 }
 
 // take hands over everything recorded so far and starts a new batch.
@@ -166,7 +195,7 @@ func (r *usageRecorder) putBack(b usageBatch) {
 		case len(b.keys) < r.maxKeys:
 			b.keys[id] = u
 		default:
-			r.dropped.Add(u.uses())
+			r.dropped.Add(u.uses() + u.refusals())
 		}
 	}
 	for h, n := range r.batch.hours {

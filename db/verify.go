@@ -132,6 +132,9 @@ type Verifier struct {
 	// so a busy key's address costs no statement per flush. Guarded by
 	// flushMu.
 	knownIPs map[keyIP]struct{}
+	// sightings are the networks and client families Flush has recorded
+	// (see noteSightings). Guarded by flushMu.
+	sightings sightingMemory
 }
 
 // cacheShards splits the cache so concurrent verifications rarely share a
@@ -224,7 +227,8 @@ func (v *Verifier) invalidate() {
 func (v *Verifier) Lookups() int64 { return v.lookups.Load() }
 
 // Verify answers req. The error is only for a database failure; every
-// refusal is a result with a Code.
+// refusal is a result with a Code. A use is recorded in memory for the
+// next flush, and so is a refusal of a key that exists (see refuse).
 func (v *Verifier) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error) {
 	if ParseKey(req.Key) != nil {
 		return VerifyResult{Code: CodeMalformed}, nil
@@ -237,6 +241,8 @@ func (v *Verifier) Verify(ctx context.Context, req VerifyRequest) (VerifyResult,
 	res := check(snap, req.Scope, req.ClientIP, now)
 	if res.Valid {
 		v.usage.record(snap.id, now, req.IP, req.UserAgent)
+	} else if res.KeyID != 0 {
+		v.usage.refuse(res.KeyID, now, req.IP, req.UserAgent, res.Code)
 	}
 	return res, nil
 }

@@ -100,6 +100,11 @@ func (s *Server) runJobsOnce(ctx context.Context) {
 	} else if sent {
 		log.Info("weekly digest decided")
 	}
+	// Hourly counts are kept 30 days, per-address ones 7 (the anomaly
+	// rules' windows).
+	if _, err := s.store.PruneActivity(ctx); err != nil && ctx.Err() == nil {
+		log.Error("activity cleanup failed", slog.String("error", err.Error()))
+	}
 	// Delivered events are kept 30 days for the delivery logs.
 	if _, err := s.store.PruneOutbox(ctx, outboxKeep); err != nil && ctx.Err() == nil {
 		log.Error("outbox cleanup failed", slog.String("error", err.Error()))
