@@ -86,7 +86,7 @@ func (s *Store) EvaluateActivity(ctx context.Context) (ActivityReport, error) {
 		}
 		rep.Hours++
 		if now.Before(hourTime(h + 1).Add(activitySettle)) {
-			break // still filling: evaluated again on the next run
+			continue // still filling (and so is every later hour): evaluated again on the next run
 		}
 		if err := s.setActivityPosition(ctx, h+1, now); err != nil {
 			return rep, err

@@ -16,8 +16,27 @@ type anomalyFixture struct {
 	s     *Store
 	clock *fakeClock
 	user  User
+	// target is the database, for a second store on it (a restart,
+	// another instance).
+	target string
 	// h is the current hour (hours since the epoch).
 	h int64
+}
+
+// openAnomalyStore opens a store on target with the fake clock, closed
+// when the test ends.
+func openAnomalyStore(t *testing.T, target string, clock *fakeClock) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), target, Options{Argon2: testArgon2, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
 }
 
 func newAnomalyFixture(t *testing.T) *anomalyFixture {
@@ -25,8 +44,9 @@ func newAnomalyFixture(t *testing.T) *anomalyFixture {
 	clock := newFakeClock()
 	now := clock.Now()
 	clock.Advance(now.Truncate(time.Hour).Add(10 * time.Minute).Sub(now))
-	s := newTestStore(t, withClock(clock))
-	f := &anomalyFixture{t: t, s: s, clock: clock, h: hourNumber(clock.Now())}
+	target := engineOf(t)(t)
+	s := openAnomalyStore(t, target, clock)
+	f := &anomalyFixture{t: t, s: s, clock: clock, target: target, h: hourNumber(clock.Now())}
 	f.user = mustCreateUser(t, s, "owner@example.com", RoleMember)
 	return f
 }
