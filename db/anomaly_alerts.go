@@ -185,19 +185,14 @@ func deadKeyAlert(ctx context.Context, tx *Tx, f finding, prior priorAlert, same
 		}
 	}
 	rows, err := tx.QueryContext(ctx, refusedSinceSQL, f.keyID, first, f.hour, maxCountedAddresses)
-	if err != nil {
-		return AlertFinding{}, false, fmt.Errorf("db: anomaly rules: addresses of key %d: %w", f.keyID, err)
-	}
-	for rows.Next() {
+	err = eachRow(rows, err, func() error {
 		var ip string
 		if err := rows.Scan(&ip); err != nil {
-			rows.Close()
-			return AlertFinding{}, false, fmt.Errorf("db: anomaly rules: addresses of key %d: %w", f.keyID, err)
+			return err
 		}
 		all[ip] = true
-	}
-	err = rows.Err()
-	rows.Close()
+		return nil
+	})
 	if err != nil {
 		return AlertFinding{}, false, fmt.Errorf("db: anomaly rules: addresses of key %d: %w", f.keyID, err)
 	}

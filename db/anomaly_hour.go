@@ -81,19 +81,15 @@ func (s *Store) evaluateHour(ctx context.Context, h int64, now time.Time, rules 
 	}
 	var found, spikes []finding
 	rows, err := s.r.QueryContext(ctx, hourRowsSQL, boolInt(rules.DormantOn), boolInt(rules.DormantOn), h/24, h)
-	if err != nil {
-		return fmt.Errorf("db: anomaly rules: read hour %d: %w", h, err)
-	}
 	start := h * msPerHour
-	for rows.Next() {
+	err = eachRow(rows, err, func() error {
 		var (
 			id, uses, refusals int64
 			revoked, expires   sql.NullInt64
 			lastHour, lastDay  sql.NullInt64
 		)
 		if err := rows.Scan(&id, &uses, &refusals, &revoked, &expires, &lastHour, &lastDay); err != nil {
-			rows.Close()
-			return fmt.Errorf("db: anomaly rules: read hour %d: %w", h, err)
+			return err
 		}
 		if rules.SpikeOn && uses >= rules.SpikeMinUses {
 			spikes = append(spikes, finding{rule: RuleSpike, keyID: id, hour: h, n: uses})
@@ -115,12 +111,11 @@ func (s *Store) evaluateHour(ctx context.Context, h int64, now time.Time, rules 
 				found = append(found, f)
 			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("db: anomaly rules: read hour %d: %w", h, err)
 	}
-	rows.Close()
 	spikes, err = s.spikes(ctx, h, rules, spikes)
 	if err != nil {
 		return err
@@ -172,20 +167,15 @@ func (s *Store) spikes(ctx context.Context, h int64, rules ActivityRules, cands 
 		args = append(args, h-spikeWindow, h)
 		q := fmt.Sprintf(trailingSQL, strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")) // #nosec G201 -- only placeholders are formatted in
 		rows, err := s.r.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, fmt.Errorf("db: anomaly rules: trailing week of hour %d: %w", h, err)
-		}
 		week := make(map[int64][]int64, len(chunk))
-		for rows.Next() {
+		err = eachRow(rows, err, func() error {
 			var id, uses int64
 			if err := rows.Scan(&id, &uses); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("db: anomaly rules: trailing week of hour %d: %w", h, err)
+				return err
 			}
 			week[id] = append(week[id], uses)
-		}
-		err = rows.Err()
-		rows.Close()
+			return nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("db: anomaly rules: trailing week of hour %d: %w", h, err)
 		}
@@ -218,20 +208,15 @@ func typicalHour(busy []int64) int64 {
 // addresses in hour h, with their busiest addresses.
 func (s *Store) manyAddresses(ctx context.Context, h, limit int64) ([]finding, error) {
 	rows, err := s.r.QueryContext(ctx, manyAddressesSQL, h, limit)
-	if err != nil {
-		return nil, fmt.Errorf("db: anomaly rules: addresses of hour %d: %w", h, err)
-	}
 	var out []finding
-	for rows.Next() {
+	err = eachRow(rows, err, func() error {
 		f := finding{rule: RuleManyAddresses, hour: h}
 		if err := rows.Scan(&f.keyID, &f.n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("db: anomaly rules: addresses of hour %d: %w", h, err)
+			return err
 		}
 		out = append(out, f)
-	}
-	err = rows.Err()
-	rows.Close()
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("db: anomaly rules: addresses of hour %d: %w", h, err)
 	}
@@ -267,4 +252,19 @@ func hourAddresses(ctx context.Context, q querier, keyID, h int64, refusedOnly b
 		return nil, fmt.Errorf("db: anomaly rules: addresses of key %d: %w", keyID, err)
 	}
 	return ips, nil
+}
+
+// eachRow calls fn for each row of a query (rows and err as QueryContext
+// returned them), then closes the rows: the first error stops it.
+func eachRow(rows *Rows, err error, fn func() error) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
