@@ -69,6 +69,11 @@ const (
 	// spikeWindow is the hours the typical hour is taken over: a week,
 	// so the quiet nights and weekends count.
 	spikeWindow = 7 * 24
+	// spikeTop: the 95th percentile (nearest rank) of 168 hours is the
+	// 160th smallest, the 9th largest.
+	spikeTop = spikeWindow - (95*spikeWindow+99)/100 + 1
+	// spikeRecent is the hours spikes reads first.
+	spikeRecent = 12
 	// maxListedAddresses bounds the addresses an alert's evidence lists.
 	maxListedAddresses = 20
 )
@@ -155,31 +160,36 @@ func lastUseBefore(lastHour, lastDay sql.NullInt64) (int64, bool) {
 }
 
 // spikes keeps the candidates (keys with at least the minimum volume in the
-// hour) whose uses exceed the factor times their typical hour, reading the
-// trailing week of those keys only.
+// hour) whose uses exceed the factor times their typical hour. It reads
+// the candidates' last spikeRecent hours first: a key busy in enough of
+// them to hold its typical hour up cannot be spiking (most busy services),
+// and only the others have their whole week read.
 func (s *Store) spikes(ctx context.Context, h int64, rules ActivityRules, cands []finding) ([]finding, error) {
 	var out []finding
 	for chunk := range slices.Chunk(cands, activityChunk) {
-		args := make([]any, 0, len(chunk)+2)
-		for _, c := range chunk {
-			args = append(args, c.keyID)
-		}
-		args = append(args, h-spikeWindow, h)
-		q := fmt.Sprintf(trailingSQL, strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")) // #nosec G201 -- only placeholders are formatted in
-		rows, err := s.r.QueryContext(ctx, q, args...)
-		week := make(map[int64][]int64, len(chunk))
-		err = eachRow(rows, err, func() error {
-			var id, uses int64
-			if err := rows.Scan(&id, &uses); err != nil {
-				return err
-			}
-			week[id] = append(week[id], uses)
-			return nil
-		})
+		recent, err := s.trailing(ctx, chunk, h-spikeRecent, h)
 		if err != nil {
-			return nil, fmt.Errorf("db: anomaly rules: trailing week of hour %d: %w", h, err)
+			return nil, err
 		}
+		var rest []finding
 		for _, c := range chunk {
+			// The spike fires iff the typical hour (the spikeTop-th largest)
+			// is at most limit, iff fewer than spikeTop hours exceed it.
+			limit, above := (c.n-1)/rules.SpikeFactor, 0
+			for _, n := range recent[c.keyID] {
+				if n > limit {
+					above++
+				}
+			}
+			if above < spikeTop {
+				rest = append(rest, c)
+			}
+		}
+		week, err := s.trailing(ctx, rest, h-spikeWindow, h)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range rest {
 			c.typical = typicalHour(week[c.keyID])
 			if c.n > rules.SpikeFactor*c.typical {
 				out = append(out, c)
@@ -189,19 +199,45 @@ func (s *Store) spikes(ctx context.Context, h int64, rules ActivityRules, cands 
 	return out, nil
 }
 
+// trailing reads the uses of the keys of fs in hours [from, to), by key;
+// hours without uses are left out.
+func (s *Store) trailing(ctx context.Context, fs []finding, from, to int64) (map[int64][]int64, error) {
+	hours := make(map[int64][]int64, len(fs))
+	if len(fs) == 0 {
+		return hours, nil
+	}
+	args := make([]any, 0, len(fs)+2)
+	for _, c := range fs {
+		args = append(args, c.keyID)
+	}
+	args = append(args, from, to)
+	q := fmt.Sprintf(trailingSQL, strings.TrimSuffix(strings.Repeat("?, ", len(fs)), ", ")) // #nosec G201 -- only placeholders are formatted in
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	err = eachRow(rows, err, func() error {
+		var id, uses int64
+		if err := rows.Scan(&id, &uses); err != nil {
+			return err
+		}
+		hours[id] = append(hours[id], uses)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("db: anomaly rules: hours %d to %d: %w", from, to, err)
+	}
+	return hours, nil
+}
+
 // typicalHour is the 95th percentile (nearest rank) of a key's uses over
 // the spikeWindow hours before the hour, given its hours with uses: the
 // hours without any count as 0. A percentile rather than the mean, so one
 // busy hour last week does not hide this one, and a few quiet days do not
 // make an ordinary hour look like a spike.
 func typicalHour(busy []int64) int64 {
-	rank := (95*spikeWindow + 99) / 100 // the 160th smallest of 168
-	k := spikeWindow - rank + 1         // …is the 9th largest
-	if len(busy) < k {
+	if len(busy) < spikeTop {
 		return 0
 	}
 	slices.SortFunc(busy, func(a, b int64) int { return cmp.Compare(b, a) })
-	return busy[k-1]
+	return busy[spikeTop-1]
 }
 
 // manyAddresses finds the keys used or refused from more than limit

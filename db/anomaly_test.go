@@ -17,13 +17,17 @@ func TestAnomalySpikeThreshold(t *testing.T) {
 		history, busy, uses int64
 		want                bool
 		typical             int64
+		// busyAgo moves the busy hours this many hours further back.
+		busyAgo int64
 	}{
-		{"factor times the typical hour", 100, 0, 500, false, 100},
-		{"one more", 100, 0, 501, true, 100},
-		{"eight busy hours stay above the 95th percentile", 100, 8, 501, true, 100},
-		{"nine busy hours make the typical hour", 100, 9, 501, false, 10_000},
-		{"no history, under the minimum volume", 0, 0, 99, false, 0},
-		{"no history, at the minimum volume", 0, 0, 100, true, 0},
+		{"factor times the typical hour", 100, 0, 500, false, 100, 0},
+		{"one more", 100, 0, 501, true, 100, 0},
+		{"eight busy hours stay above the 95th percentile", 100, 8, 501, true, 100, 0},
+		{"nine busy hours make the typical hour", 100, 9, 501, false, 10_000, 0},
+		{"nine busy hours four days ago", 100, 9, 501, false, 10_000, 96},
+		{"eight busy hours four days ago", 100, 8, 501, true, 100, 96},
+		{"no history, under the minimum volume", 0, 0, 99, false, 0, 0},
+		{"no history, at the minimum volume", 0, 0, 100, true, 0, 0},
 	}
 	forEachEngine(t, func(t *testing.T) {
 		for _, c := range cases {
@@ -33,7 +37,7 @@ func TestAnomalySpikeThreshold(t *testing.T) {
 				if c.history > 0 {
 					f.hours(k, c.history, span(f.h-spikeWindow, f.h)...)
 				}
-				f.hours(k, 10_000, span(f.h-c.busy, f.h)...)
+				f.hours(k, 10_000, span(f.h-c.busyAgo-c.busy, f.h-c.busyAgo)...)
 				f.hours(k, 1_000_000, f.h-spikeWindow-1) // a week and an hour ago: outside the window
 				f.hours(k, c.uses, f.h)
 				f.evaluate(f.h)
