@@ -55,6 +55,9 @@ type Config struct {
 	Webhooks notify.WebhookSender
 	// Notify tunes the delivery worker (tests shorten its poll and lease).
 	Notify notify.Options
+	// ActivityInterval is how often the anomaly rules run (default 5
+	// minutes: a dead key still in use is flagged within minutes).
+	ActivityInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -93,5 +96,8 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ActivityInterval <= 0 {
+		c.ActivityInterval = defaultActivityInterval
 	}
 }

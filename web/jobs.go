@@ -31,9 +31,10 @@ const (
 // others log (hourly, at info) that they skipped the tick, so an operator
 // and the multi-instance test can tell a held lease from a job that never ran.
 //
-// It also runs the notification worker (web/notify), which delivers the
-// outbox on every instance: deliveries are claimed row by row, so
-// instances share the work without a lease of their own.
+// It also runs the anomaly rules every few minutes under a lease of their
+// own (runActivity), and the notification worker (web/notify), which
+// delivers the outbox on every instance: deliveries are claimed row by
+// row, so instances share the work without a lease of their own.
 func (s *Server) RunJobs(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
@@ -41,6 +42,12 @@ func (s *Server) RunJobs(ctx context.Context) {
 		s.notify.Run(ctx)
 	}()
 	defer func() { <-done }()
+	activityDone := make(chan struct{})
+	go func() {
+		defer close(activityDone)
+		s.runActivity(ctx)
+	}()
+	defer func() { <-activityDone }()
 	t := time.NewTicker(jobInterval)
 	defer t.Stop()
 	for {

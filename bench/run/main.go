@@ -46,7 +46,7 @@ type options struct {
 }
 
 // allPhases are the measurement steps, in the order they run.
-var allPhases = []string{"footprint", "load", "pages", "postgres", "outbox", "refusals", "micro"}
+var allPhases = []string{"footprint", "load", "pages", "postgres", "outbox", "refusals", "activity", "micro"}
 
 // harness carries the run's options, paths and results.
 type harness struct {
@@ -73,7 +73,7 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&o.conns, "conns", 64, "wrk connections")
 	flag.BoolVar(&o.profile, "profile", false, "profile the verify path under load instead of benchmarking")
-	phases := flag.String("phases", strings.Join(allPhases, ","), "steps to run: footprint (with sign-in), load (throughput, freshness, revocation), pages, postgres (needs -postgres), outbox (notification throughput and the verify ratio with new-address webhooks), refusals (the verify ratio with 5% dead keys and refusal freshness), micro")
+	phases := flag.String("phases", strings.Join(allPhases, ","), "steps to run: footprint (with sign-in), load (throughput, freshness, revocation), pages, postgres (needs -postgres), outbox (notification throughput and the verify ratio with new-address webhooks), refusals (the verify ratio with 5% dead keys and refusal freshness), activity (the anomaly job over 100,000 keys), micro")
 	flag.StringVar(&o.postgres, "postgres", firstSet(os.Getenv("KEYWARD_BENCH_POSTGRES"), os.Getenv("KEYWARD_TEST_POSTGRES")),
 		"PostgreSQL server for the postgres phase: a postgres:// URL of a role that may create databases (default $KEYWARD_BENCH_POSTGRES, else $KEYWARD_TEST_POSTGRES; none skips the phase)")
 	flag.StringVar(&o.binary, "binary", "", "measure this keyward binary instead of building one (for before/after comparisons)")
@@ -147,6 +147,7 @@ func run(ctx context.Context, o options) error {
 		{"postgres", "PostgreSQL", h.postgres},
 		{"outbox", "notifications", h.outbox},
 		{"refusals", "refusals counted per key", h.refusals},
+		{"activity", "anomaly job", h.activity},
 		{"micro", "microbenchmarks", h.micro},
 	}
 	for _, s := range steps {

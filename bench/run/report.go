@@ -129,6 +129,10 @@ func (h *harness) writeReport() error {
 		w("\n")
 		h.writeRefusals(w)
 	}
+	if ran["activity"] {
+		w("\n")
+		h.writeActivity(w)
+	}
 	h.writeComparison(w, summary.String())
 	w("\n## Reproducing\n\n")
 	w("`make bench` (needs `wrk`: `apt-get install wrk`). `go run ./bench/run -profile` writes CPU and\n")
@@ -210,6 +214,9 @@ func (h *harness) writeSummary(w func(string, ...any)) {
 	}
 	if ran["refusals"] {
 		h.writeRefusalsSummary(w)
+	}
+	if ran["activity"] {
+		h.writeActivitySummary(w)
 	}
 	if ran["micro"] {
 		w("| 7 | Go microbenchmarks | see below | (reported) | |\n")

@@ -38,6 +38,7 @@ type results struct {
 	PG        pgResult
 	Outbox    outboxResult
 	Refusals  refusalsResult
+	Activity  activityResult
 	Micro     []microResult
 	// VariantMicro are the Stack microbenchmarks per build (Pkg holds the
 	// build's name: "current" or a variant's).
