@@ -55,6 +55,11 @@ type Config struct {
 	Webhooks notify.WebhookSender
 	// Notify tunes the delivery worker (tests shorten its poll and lease).
 	Notify notify.Options
+	// LeakAnswerFloor is the least time POST /api/v1/keys/report-leak
+	// takes to answer (0: handlers.DefaultLeakAnswerFloor, 250 ms;
+	// negative: none, for tests), so that timing does not tell a real key
+	// from a guess.
+	LeakAnswerFloor time.Duration
 }
 
 func (c *Config) setDefaults() {

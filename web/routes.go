@@ -41,6 +41,10 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// The API: authenticated by keys only, never by the browser session.
 	api := e.Group("/api/v1")
 	api.POST("/keys/verify", h.APIVerify)
+	// Leaked keys: anyone reports a key (the answer never says whether it
+	// existed); GitHub's secret scanning reports, signed.
+	api.POST("/keys/report-leak", h.APIReportLeak)
+	api.POST("/secret-scanning/github", h.APIGitHubSecretScanning)
 	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions}, "/keys/verify", onlyPost)
 	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
