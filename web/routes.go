@@ -117,6 +117,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/keys/bulk", h.AdminKeysBulk)
 	adw.POST("/settings", h.AdminSettingsSave)
 	adw.POST("/settings/test-email", h.AdminSettingsTestEmail)
+	adw.POST("/secret-scanning", h.AdminSecretScanningSave)
 	adw.POST("/scopes", h.AdminScopeCreate)
 	adw.POST("/scope-settings", h.AdminScopesOutside)
 	adw.POST("/scopes/:name", h.AdminScopeUpdate)
