@@ -157,3 +157,21 @@ func TestReportLeakFlood(t *testing.T) {
 	}
 	a.wantCode(other, "REVOKED")
 }
+
+// TestReportLeakMatchesDocument holds the 202 and the 429 to what the
+// OpenAPI document says of report-leak (the validating client fails on
+// any answer the document does not describe).
+func TestReportLeakMatchesDocument(t *testing.T) {
+	a := newTestApp(t, noLeakFloor)
+	c := a.mgmt("")
+	for i := range 11 {
+		want := http.StatusAccepted
+		if i == 10 {
+			want = http.StatusTooManyRequests
+		}
+		r := c.call(http.MethodPost, "/api/v1/keys/report-leak", map[string]string{"key": mustGenerate(t), "url": "https://example.com/x"}, nil)
+		if r.StatusCode != want {
+			t.Fatalf("report %d: got %d, want %d", i+1, r.StatusCode, want)
+		}
+	}
+}
