@@ -46,7 +46,7 @@ type options struct {
 }
 
 // allPhases are the measurement steps, in the order they run.
-var allPhases = []string{"footprint", "load", "pages", "postgres", "outbox", "micro"}
+var allPhases = []string{"footprint", "load", "pages", "postgres", "outbox", "leaks", "micro"}
 
 // harness carries the run's options, paths and results.
 type harness struct {
@@ -146,6 +146,7 @@ func run(ctx context.Context, o options) error {
 		{"pages", "pages at scale", h.pages},
 		{"postgres", "PostgreSQL", h.postgres},
 		{"outbox", "notifications", h.outbox},
+		{"leaks", "leak reports", h.leakReports},
 		{"micro", "microbenchmarks", h.micro},
 	}
 	for _, s := range steps {

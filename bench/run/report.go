@@ -125,6 +125,10 @@ func (h *harness) writeReport() error {
 		w("\n")
 		h.writeOutbox(w)
 	}
+	if ran["leaks"] {
+		w("\n")
+		h.writeLeaks(w)
+	}
 	h.writeComparison(w, summary.String())
 	w("\n## Reproducing\n\n")
 	w("`make bench` (needs `wrk`: `apt-get install wrk`). `go run ./bench/run -profile` writes CPU and\n")
@@ -203,6 +207,9 @@ func (h *harness) writeSummary(w func(string, ...any)) {
 	}
 	if ran["outbox"] {
 		h.writeOutboxSummary(w)
+	}
+	if ran["leaks"] {
+		h.writeLeaksSummary(w)
 	}
 	if ran["micro"] {
 		w("| 7 | Go microbenchmarks | see below | (reported) | |\n")

@@ -37,6 +37,7 @@ type results struct {
 	Footprint footprintResult
 	PG        pgResult
 	Outbox    outboxResult
+	Leaks     leakResult
 	Micro     []microResult
 	// VariantMicro are the Stack microbenchmarks per build (Pkg holds the
 	// build's name: "current" or a variant's).
