@@ -86,7 +86,7 @@ func ParseGitHubScanningKeys(doc string) ([]GitHubScanningKey, error) {
 		seen[id] = true
 		pub, err := parseP256PEM(pk.Key)
 		if err != nil {
-			return fail(fmt.Sprintf("Key %s: %v", shortID(id), err))
+			return fail(fmt.Sprintf("Key %s: %v.", shortID(id), err))
 		}
 		keys = append(keys, GitHubScanningKey{ID: id, Current: pk.IsCurrent, Key: pub})
 	}
@@ -98,15 +98,15 @@ func ParseGitHubScanningKeys(doc string) ([]GitHubScanningKey, error) {
 func parseP256PEM(s string) (*ecdsa.PublicKey, error) {
 	block, _ := pem.Decode([]byte(strings.TrimSpace(s)))
 	if block == nil || block.Type != "PUBLIC KEY" {
-		return nil, errors.New(`"key" is not a PEM public key (-----BEGIN PUBLIC KEY-----).`)
+		return nil, errors.New(`"key" is not a PEM public key (-----BEGIN PUBLIC KEY-----)`)
 	}
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
-		return nil, errors.New(`"key" could not be read as a public key.`)
+		return nil, errors.New(`"key" could not be read as a public key`)
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok || ec.Curve != elliptic.P256() {
-		return nil, errors.New(`"key" is not an ECDSA P-256 key.`)
+		return nil, errors.New(`"key" is not an ECDSA P-256 key`)
 	}
 	return ec, nil
 }
