@@ -65,6 +65,7 @@ var actionLabels = map[string]string{
 	ActionKeyEnable:             "Key enabled",
 	ActionKeyRevoke:             "Key revoked",
 	ActionKeyNewIP:              "Used from a new IP",
+	ActionKeyLeakReported:       "Reported as leaked",
 	ActionKeyLimits:             "Key limits changed",
 	ActionSettingChange:         "Setting changed",
 	ActionInviteCreate:          "Invite link created",
@@ -116,7 +117,7 @@ func Actions() []string {
 		ActionPasswordReset, ActionSessionEnd,
 		ActionUserDisable, ActionUserEnable, ActionUserPromote, ActionUserDemote,
 		ActionKeyCreate, ActionKeyRoll, ActionKeyUpdate, ActionKeyDisable,
-		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLimits, ActionSettingChange,
+		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLeakReported, ActionKeyLimits, ActionSettingChange,
 		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
 		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
 	}, slices.Concat(teamActions, tokenActions, notifyActions)...)

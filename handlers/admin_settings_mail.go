@@ -118,5 +118,8 @@ func (h *Handler) AdminSettingsTestEmail(c echo.Context) error {
 func (h *Handler) withMail(c echo.Context, page views.AdminSettingsPage, f views.MailTestForm) (views.AdminSettingsPage, error) {
 	var err error
 	page.Mail, err = h.mailSection(c, f)
+	if err == nil {
+		page.Leaks, err = h.leakCard(c)
+	}
 	return page, err
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// MailServer is the SMTP configuration the settings page shows (nil:
 	// none, or unknown).
 	MailServer *MailServer
+	// LeakAnswerFloor is the least time a leak report's answer takes from
+	// its receipt (0: DefaultLeakAnswerFloor; negative: none, for tests).
+	LeakAnswerFloor time.Duration
 }
 
 // Notifier is what the handlers need of the notification service, which
@@ -79,7 +82,10 @@ type Handler struct {
 	passwordThrottle *backoff[int64]
 	devices          *deviceCookies
 	verifyThrottle   *verifyThrottle
-	metrics          *metrics
+	// leakThrottle is the per-address allowance of leak reports (and of
+	// refused secret scanning requests).
+	leakThrottle *verifyThrottle
+	metrics      *metrics
 	// apiLimiter is the per-token rate of the management API, and
 	// apiAuthFailures its per-address back-off of failed authentications.
 	apiLimiter      *tokenLimiter
@@ -104,6 +110,7 @@ func New(cfg Config) *Handler {
 		passwordThrottle: newPasswordChangeThrottle(cfg.Now),
 		devices:          &deviceCookies{store: cfg.Store, now: cfg.Now},
 		verifyThrottle:   newVerifyThrottle(cfg.Now),
+		leakThrottle:     newAddrThrottle(cfg.Now, leakReportRate, leakReportBurst),
 		metrics:          newMetrics(cfg.Metrics, cfg.Verifier),
 		apiLimiter:       newTokenLimiter(cfg.Now, cfg.APIRate),
 		apiAuthFailures:  newAPIAuthFailures(cfg.Now),

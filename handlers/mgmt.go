@@ -204,6 +204,7 @@ func (h *Handler) RegisterManagementAPI(api huma.API) {
 	h.registerScopes(api)
 	h.registerTeams(api)
 	h.registerTokens(api)
+	documentReportLeak(api)
 }
 
 // WriteProblem writes p as application/problem+json, for the error handler

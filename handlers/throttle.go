@@ -179,6 +179,10 @@ type verifyThrottle struct {
 	items      map[netip.Addr]*rate.Limiter
 	capacity   int
 	entryBytes int
+	// limit and burst are each address's allowance: verification's
+	// failures (verifyFailRate) or leak reports (leakReportRate).
+	limit rate.Limit
+	burst int
 }
 
 const (
@@ -190,11 +194,18 @@ const (
 var verifyThrottleLimits = backoffLimits{entries: 100_000, bytes: 16 << 20}
 
 func newVerifyThrottle(now func() time.Time) *verifyThrottle {
+	return newAddrThrottle(now, verifyFailRate, verifyFailBurst)
+}
+
+// newAddrThrottle is a token bucket per client address with the given
+// allowance, for whatever must be limited per address (verification
+// failures, leak reports).
+func newAddrThrottle(now func() time.Time, limit rate.Limit, burst int) *verifyThrottle {
 	// A key and a pointer in the map, and the limiter it points to.
 	size := int(reflect.TypeFor[netip.Addr]().Size() + reflect.TypeFor[*rate.Limiter]().Size() +
 		reflect.TypeFor[rate.Limiter]().Size())
 	return &verifyThrottle{
-		now: now, items: map[netip.Addr]*rate.Limiter{}, entryBytes: size,
+		now: now, items: map[netip.Addr]*rate.Limiter{}, entryBytes: size, limit: limit, burst: burst,
 		capacity: min(verifyThrottleLimits.entries, verifyThrottleLimits.bytes/size),
 	}
 }
@@ -224,7 +235,7 @@ func (t *verifyThrottle) Failure(ip string) {
 		if len(t.items) >= t.capacity {
 			t.prune()
 		}
-		l = rate.NewLimiter(verifyFailRate, verifyFailBurst)
+		l = rate.NewLimiter(t.limit, t.burst)
 		t.items[key] = l
 	}
 	t.mu.Unlock()
@@ -244,7 +255,7 @@ func (t *verifyThrottle) bytes() int {
 func (t *verifyThrottle) prune() {
 	now := t.now()
 	for k, l := range t.items {
-		if l.TokensAt(now) >= verifyFailBurst {
+		if l.TokensAt(now) >= float64(t.burst) {
 			delete(t.items, k)
 		}
 	}

@@ -157,6 +157,8 @@ type AdminSettingsPage struct {
 	DefaultSessionIdle, DefaultSessionAbsolute time.Duration
 	// Mail is the E-mail card (admin_settings_mail.templ).
 	Mail MailSection
+	// Leaks is the "Leaked keys" card (admin_leaks.templ).
+	Leaks LeakSettingsCard
 }
 
 // AuditFilterForm is the audit log's filter, as typed.

@@ -137,6 +137,8 @@ func TestAdminAuthorization(t *testing.T) {
 		{"POST", "/admin/settings", "/admin/settings", settings, 303},
 		// Without e-mail settings the answer says so (mail_test.go sends).
 		{"POST", "/admin/settings/test-email", "/admin/settings/test-email", url.Values{"to": {"admin@example.com"}}, 200},
+		// The "Leaked keys" card (leaks_admin_test.go).
+		{"POST", "/admin/secret-scanning", "/admin/secret-scanning", url.Values{"leak_action": {"disable"}}, 303},
 		// The scope catalog (catalog_test.go) and approval requests.
 		{"GET", "/admin/scopes", "/admin/scopes", nil, 200},
 		{"POST", "/admin/scopes", "/admin/scopes", url.Values{"name": {"authz:test"}, "grant": {"member"}}, 303},

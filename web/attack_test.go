@@ -195,6 +195,7 @@ func TestAttackForgedPostsEveryRoute(t *testing.T) {
 		"/admin/webhooks":            {"url": {"https://93.184.216.34/forged"}, "event_types": {"*"}},
 		"/admin/webhook-settings":    {"allow_private": {"1"}},
 		"/admin/settings/test-email": {"to": {"attacker@example.com"}},
+		"/admin/secret-scanning":     {"leak_action": {"disable"}},
 		hp:                           {"url": {"https://93.184.216.34/forged"}, "event_types": {"*"}}, hp + "/disable": {}, hp + "/enable": {},
 		hp + "/delete": {}, hp + "/test": {}, hp + "/secret": {},
 		fmt.Sprintf("%s/deliveries/%d/resend", hp, delivery): {},

@@ -58,6 +58,11 @@ type Config struct {
 	// ActivityInterval is how often the anomaly rules run (default 5
 	// minutes: a dead key still in use is flagged within minutes).
 	ActivityInterval time.Duration
+	// LeakAnswerFloor is the least time POST /api/v1/keys/report-leak
+	// takes to answer (0: handlers.DefaultLeakAnswerFloor, 250 ms;
+	// negative: none, for tests), so that timing does not tell a real key
+	// from a guess.
+	LeakAnswerFloor time.Duration
 }
 
 func (c *Config) setDefaults() {

@@ -74,6 +74,10 @@ type authzOp struct {
 	// except overrides the derived answer of "caller/target" cells, with
 	// the reason in a comment.
 	except map[string]cellWant
+	// public: the operation takes no credential at all (its security
+	// requirement is the empty one); it has no cells to run, and its
+	// answers are tested where it is (report-leak: leaks_test.go).
+	public bool
 }
 
 // cellWant is the answer a cell expects: a status and, for a refusal,
@@ -112,6 +116,9 @@ var authzOps = map[string]authzOp{
 	// A key rolls itself with its own secret (scheme "key"): a
 	// management token is refused there as a key is everywhere else.
 	"roll-self": {ok: http.StatusCreated, idem: true, body: bodyOf(func(*authzFixture) any { return map[string]any{"grace": "1h"} })},
+	// Anyone reports a leaked key, with no credential: whatever the
+	// caller holds, the answer is the same 202.
+	"report-leak": {public: true},
 	// Tokens: any live token lists and revokes its person's tokens (a
 	// script that finds its token leaked can end it); admin:write
 	// revokes anyone's, as an admin can on the dashboard.
@@ -346,6 +353,12 @@ func TestMgmtAuthorization(t *testing.T) {
 		if !ok {
 			t.Errorf("operation %s (%s %s, permission %q) is not in the authorization table: add it to the table (authzOps)",
 				op.ID, op.Method, op.Path, op.Perm)
+			continue
+		}
+		if spec.public {
+			if len(op.Schemes) != 0 {
+				t.Errorf("operation %s is public in the table but declares %v", op.ID, op.Schemes)
+			}
 			continue
 		}
 		if len(op.Schemes) == 0 {

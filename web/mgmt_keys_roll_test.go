@@ -15,10 +15,10 @@ import (
 
 // newEngineApp is newTestApp on engine: "sqlite", or "postgres" (skipped
 // unless KEYWARD_TEST_POSTGRES names a server).
-func newEngineApp(t *testing.T, engine string) *testApp {
+func newEngineApp(t *testing.T, engine string, opts ...appOption) *testApp {
 	t.Helper()
 	if engine == "sqlite" {
-		return newTestApp(t)
+		return newTestApp(t, opts...)
 	}
 	target := pgtest.Database(t)
 	clk := newClock()
@@ -28,7 +28,7 @@ func newEngineApp(t *testing.T, engine string) *testApp {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	dbtest.Catalog(t, store, testCatalog...)
-	return serve(t, clk, store, "", nil, "test-setup-token")
+	return serve(t, clk, store, "", nil, "test-setup-token", opts...)
 }
 
 // TestMgmtKeysIdempotentCreateConcurrent: ten concurrent retries of one

@@ -41,6 +41,10 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// The API: authenticated by keys only, never by the browser session.
 	api := e.Group("/api/v1")
 	api.POST("/keys/verify", h.APIVerify)
+	// Leaked keys: anyone reports a key (the answer never says whether it
+	// existed); GitHub's secret scanning reports, signed.
+	api.POST("/keys/report-leak", h.APIReportLeak)
+	api.POST("/secret-scanning/github", h.APIGitHubSecretScanning)
 	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions}, "/keys/verify", onlyPost)
 	api.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
@@ -113,6 +117,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/keys/bulk", h.AdminKeysBulk)
 	adw.POST("/settings", h.AdminSettingsSave)
 	adw.POST("/settings/test-email", h.AdminSettingsTestEmail)
+	adw.POST("/secret-scanning", h.AdminSecretScanningSave)
 	adw.POST("/scopes", h.AdminScopeCreate)
 	adw.POST("/scope-settings", h.AdminScopesOutside)
 	adw.POST("/scopes/:name", h.AdminScopeUpdate)

@@ -86,6 +86,7 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		Metrics:         reg,
 		Logger:          cfg.Logger,
 		APIRate:         cfg.APIRate,
+		LeakAnswerFloor: cfg.LeakAnswerFloor,
 	})
 	s.echo = s.newEcho(reg)
 	s.http = &http.Server{

@@ -46,7 +46,7 @@ type options struct {
 }
 
 // allPhases are the measurement steps, in the order they run.
-var allPhases = []string{"footprint", "load", "pages", "postgres", "outbox", "refusals", "activity", "micro"}
+var allPhases = []string{"footprint", "load", "pages", "postgres", "outbox", "refusals", "activity", "leaks", "micro"}
 
 // harness carries the run's options, paths and results.
 type harness struct {
@@ -148,6 +148,7 @@ func run(ctx context.Context, o options) error {
 		{"outbox", "notifications", h.outbox},
 		{"refusals", "refusals counted per key", h.refusals},
 		{"activity", "anomaly job", h.activity},
+		{"leaks", "leak reports", h.leakReports},
 		{"micro", "microbenchmarks", h.micro},
 	}
 	for _, s := range steps {

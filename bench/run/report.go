@@ -133,6 +133,10 @@ func (h *harness) writeReport() error {
 		w("\n")
 		h.writeActivity(w)
 	}
+	if ran["leaks"] {
+		w("\n")
+		h.writeLeaks(w)
+	}
 	h.writeComparison(w, summary.String())
 	w("\n## Reproducing\n\n")
 	w("`make bench` (needs `wrk`: `apt-get install wrk`). `go run ./bench/run -profile` writes CPU and\n")
@@ -217,6 +221,9 @@ func (h *harness) writeSummary(w func(string, ...any)) {
 	}
 	if ran["activity"] {
 		h.writeActivitySummary(w)
+	}
+	if ran["leaks"] {
+		h.writeLeaksSummary(w)
 	}
 	if ran["micro"] {
 		w("| 7 | Go microbenchmarks | see below | (reported) | |\n")

@@ -39,6 +39,7 @@ type results struct {
 	Outbox    outboxResult
 	Refusals  refusalsResult
 	Activity  activityResult
+	Leaks     leakResult
 	Micro     []microResult
 	// VariantMicro are the Stack microbenchmarks per build (Pkg holds the
 	// build's name: "current" or a variant's).

@@ -785,6 +785,25 @@ type ReasonBody struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
+// ReportLeakAnswer defines model for ReportLeakAnswer.
+type ReportLeakAnswer struct {
+	// Received Always true: the answer never says whether the key existed.
+	Received bool `json:"received"`
+}
+
+// ReportLeakBody defines model for ReportLeakBody.
+type ReportLeakBody struct {
+	// Key The leaked key (kw_…). Whatever is sent, the answer is the same.
+	//
+	// Example: kw_…
+	Key string `json:"key"`
+
+	// Url Where the key was found (optional): kept with the report and shown to the key's owner, never followed.
+	//
+	// Example: https://gist.github.com/someone/abc123
+	Url *string `json:"url,omitempty"`
+}
+
 // RollBody defines model for RollBody.
 type RollBody struct {
 	// Grace How long the old key keeps working: 0s (it stops now), 1h, 24h, 7d, or any span up to 7d (and within the policy's maximum key lifetime).
@@ -1149,6 +1168,9 @@ type SetUserRoleJSONRequestBody = UserRoleInputBody
 // CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
 type CreateKeyJSONRequestBody = CreateKeyBody
 
+// ReportLeakJSONRequestBody defines body for ReportLeak for application/json ContentType.
+type ReportLeakJSONRequestBody = ReportLeakBody
+
 // RollSelfJSONRequestBody defines body for RollSelf for application/json ContentType.
 type RollSelfJSONRequestBody = RollBody
 
@@ -1416,6 +1438,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
 	CreateKey(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportLeakWithBody Report a leaked key
+	//
+	// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+	ReportLeakWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportLeak Report a leaked key
+	//
+	// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+	ReportLeak(ctx context.Context, body ReportLeakJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RollSelfWithBody A key rolls itself
 	//
@@ -2000,6 +2040,44 @@ func (c *Client) CreateKeyWithBody(ctx context.Context, params *CreateKeyParams,
 // Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
 func (c *Client) CreateKey(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateKeyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportLeakWithBody Report a leaked key
+//
+// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+func (c *Client) ReportLeakWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportLeakRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportLeak Report a leaked key
+//
+// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+func (c *Client) ReportLeak(ctx context.Context, body ReportLeakJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportLeakRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3628,6 +3706,46 @@ func NewCreateKeyRequestWithBody(server string, params *CreateKeyParams, content
 	return req, nil
 }
 
+// NewReportLeakRequest calls the generic ReportLeak builder with application/json body
+func NewReportLeakRequest(server string, body ReportLeakJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReportLeakRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewReportLeakRequestWithBody constructs an http.Request for the ReportLeak method, with any body, and a specified content type
+func NewReportLeakRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/report-leak")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRollSelfRequest calls the generic RollSelf builder with application/json body
 func NewRollSelfRequest(server string, params *RollSelfParams, body RollSelfJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4723,6 +4841,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
 	CreateKeyWithResponse(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
+
+	// ReportLeakWithBodyWithResponse Report a leaked key
+	//
+	// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+	ReportLeakWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportLeakResponse, error)
+
+	// ReportLeakWithResponse Report a leaked key
+	//
+	// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+	ReportLeakWithResponse(ctx context.Context, body ReportLeakJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportLeakResponse, error)
 
 	// RollSelfWithBodyWithResponse A key rolls itself
 	//
@@ -7568,6 +7704,61 @@ func (r CreateKeyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReportLeakResponse429Headers the declared response headers of an HTTP 429 response for ReportLeak
+type ReportLeakResponse429Headers struct {
+	RetryAfter int
+}
+
+type ReportLeakResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ReportLeakAnswer
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReportLeakResponse429Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ReportLeakResponse) GetJSON202() *ReportLeakAnswer {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ReportLeakResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ReportLeakResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReportLeakResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReportLeakResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReportLeakResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10908,6 +11099,36 @@ func (c *ClientWithResponses) CreateKeyWithResponse(ctx context.Context, params 
 		return nil, err
 	}
 	return ParseCreateKeyResponse(rsp)
+}
+
+// ReportLeakWithBodyWithResponse Report a leaked key
+//
+// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+func (c *ClientWithResponses) ReportLeakWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportLeakResponse, error) {
+	rsp, err := c.ReportLeakWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportLeakResponse(rsp)
+}
+
+// ReportLeakWithResponse Report a leaked key
+//
+// For anyone who finds a Keyward key where it should not be (a public repository, a paste, a log): no credential needed. A key that exists is revoked at once (or disabled, if an admin chose so), its owner alerted and the report audited. The answer is always 202 {"received": true}, for a real key, an unknown or malformed one, or a body that is not JSON, and takes at least a fixed time (250 ms by default), so it never tells whether a string is a live key. Each address may report 10 keys at once and one every 6 seconds after that.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys/report-leak (the `ReportLeak` operationId).
+func (c *ClientWithResponses) ReportLeakWithResponse(ctx context.Context, body ReportLeakJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportLeakResponse, error) {
+	rsp, err := c.ReportLeak(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportLeakResponse(rsp)
 }
 
 // RollSelfWithBodyWithResponse A key rolls itself
@@ -16376,6 +16597,52 @@ func ParseCreateKeyResponse(rsp *http.Response) (*CreateKeyResponse, error) {
 			headers.RateLimitReset = &value
 		}
 		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReportLeakResponse parses an HTTP response from a ReportLeakWithResponse call
+func ParseReportLeakResponse(rsp *http.Response) (*ReportLeakResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReportLeakResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ReportLeakAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ReportLeakResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
