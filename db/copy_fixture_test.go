@@ -170,11 +170,13 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 		{`UPDATE api_keys SET last_refused_at = ?, last_refused_ip = '198.51.100.9', last_refused_user_agent = 'curl/8',
 			last_refused_code = 'REVOKED' WHERE id = ?`, []any{at, revoked.ID}},
 		{`INSERT INTO key_refusals_daily (key_id, day, code, count) VALUES (?, ?, 'REVOKED', 12)`, []any{revoked.ID, day}},
+		// The flush above wrote the active key's current hour and its
+		// sightings; these are an hour earlier, and other ones.
 		{`INSERT INTO key_usage_hourly (key_id, hour, uses, refusals) VALUES (?, ?, 3, 0), (?, ?, 0, 12)`,
-			[]any{active.ID, hour, revoked.ID, hour}},
+			[]any{active.ID, hour - 1, revoked.ID, hour}},
 		{`INSERT INTO key_hour_ips (key_id, hour, ip, uses, refusals) VALUES (?, ?, '203.0.113.7', 2, 0), (?, ?, '198.51.100.9', 0, 12)`,
-			[]any{active.ID, hour, revoked.ID, hour}},
-		{`INSERT INTO key_sightings (key_id, kind, value, first_seen_at) VALUES (?, 'network', '203.0.113.0/24', ?), (?, 'agent', 'curl', ?)`,
+			[]any{active.ID, hour - 1, revoked.ID, hour}},
+		{`INSERT INTO key_sightings (key_id, kind, value, first_seen_at) VALUES (?, 'network', '192.0.2.0/24', ?), (?, 'agent', 'python-requests', ?)`,
 			[]any{active.ID, at, active.ID, at}},
 	} {
 		_, err = s.w.ExecContext(ctx, q.sql, q.args...)
