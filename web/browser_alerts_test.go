@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -56,5 +58,49 @@ func TestBrowserAlertFromBadge(t *testing.T) {
 	}
 	if n := tb.count(`[data-testid="nav-alerts-badge"]`); n != 0 {
 		t.Errorf("badge after resolving: got %d, want none", n)
+	}
+}
+
+// seedAlerts gives owner's keys alerts of several rules, as the tour and
+// the screenshots show them: a dead key still tried from three addresses,
+// a spike, a new network (acknowledged by the owner), a leak report, and a
+// resolved use after dormancy. Keys are taken in list order, round robin.
+func seedAlerts(t *testing.T, a *testApp, owner string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := a.store.GetUserByEmail(ctx, owner)
+	if err != nil {
+		t.Fatalf("seed alerts: %v", err)
+	}
+	keys, err := a.store.ListKeys(ctx, db.VisibleTo(u.ID), db.KeyFilter{})
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("seed alerts: %d keys of %s, %v", len(keys), owner, err)
+	}
+	hour := a.clock.Now().Add(-2*time.Hour).Unix() / 3600
+	findings := []struct {
+		rule, summary string
+		evidence      map[string]any
+		then          string // "", "acknowledge" or "resolve"
+	}{
+		{db.RuleDormantUse, "Used again after 94 days without use", map[string]any{"dormant_days": 94, "addresses": []string{"192.0.2.44"}}, "resolve"},
+		{db.RuleNewNetwork, "First use from the network 198.51.100.0/24", map[string]any{"network": "198.51.100.0/24", "addresses": []string{"198.51.100.23"}}, "acknowledge"},
+		{db.RuleLeakReported, "Reported as leaked: found in a public repository", map[string]any{"source": "GitHub secret scanning", "url": "https://github.com/acme/shop/blob/main/.env"}, ""},
+		{db.RuleSpike, "Traffic spike: 5,210 uses in an hour, typically 140", map[string]any{"uses": 5210, "typical_hour": 140, "hour": hour}, ""},
+		{db.RuleDeadKey, "A revoked key is still being used — 1,204 attempts from 3 addresses",
+			map[string]any{"attempts": 1204, "addresses": []string{"203.0.113.7", "198.51.100.23", "2001:db8:4f2a::17"}}, ""},
+	}
+	by := db.Actor{UserID: u.ID, Label: u.Email}
+	for i, f := range findings {
+		a.clock.Advance(7 * time.Minute)
+		id := a.raiseAlert(f.rule, keys[i%len(keys)], f.summary, f.evidence)
+		switch f.then {
+		case "acknowledge":
+			_, _, err = a.store.AcknowledgeAlert(ctx, db.AnyOwner(), id, by)
+		case "resolve":
+			_, _, err = a.store.ResolveAlert(ctx, db.AnyOwner(), id, by)
+		}
+		if err != nil {
+			t.Fatalf("seed alert %s: %v", f.rule, err)
+		}
 	}
 }

@@ -101,6 +101,7 @@ func TestScreenshots(t *testing.T) {
 	billing := seedShowcase(t, a, tm)
 	seedTokens(t, a, "ada@acme.dev")
 	hook := seedNotifications(t, a, tm.admin)
+	seedAlerts(t, a, "ada@acme.dev")
 	for _, vp := range screenshotViewports {
 		setViewport(vp)
 		tb.clearCookies()
@@ -113,6 +114,10 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "keys-quick-create")
 		tb.open(fmt.Sprintf("/keys/%d", billing))
 		shoot(vp, "key")
+		tb.open("/alerts")
+		shoot(vp, "alerts")
+		tb.open("/alerts?status=all")
+		shoot(vp, "alerts-all")
 		tb.open("/keys/new")
 		shoot(vp, "keys-new")
 		tb.open("/account")
