@@ -1289,7 +1289,7 @@ func AlertTableRow(a AlertRow, now time.Time, csrf string, back string) templ.Co
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var63 = []any{TdClass + " xl:w-1/2"}
+			var templ_7745c5c3_Var63 = []any{TdClass}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var63...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -1303,7 +1303,7 @@ func AlertTableRow(a AlertRow, now time.Time, csrf string, back string) templ.Co
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 96, "\" data-label=\"Alert\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 96, "\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1452,7 +1452,7 @@ func AlertTableRow(a AlertRow, now time.Time, csrf string, back string) templ.Co
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var71 = []any{TdClass + " text-sm"}
+			var templ_7745c5c3_Var71 = []any{TdClass + " text-sm xl:min-w-44"}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var71...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -1559,14 +1559,14 @@ func AlertTableRow(a AlertRow, now time.Time, csrf string, back string) templ.Co
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 121, "</p><p class=\"mt-0.5 break-all text-xs text-slate-600 dark:text-slate-400\" data-testid=\"alert-owner\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 121, "</p><p class=\"mt-0.5 text-xs text-slate-600 [overflow-wrap:anywhere] dark:text-slate-400\" data-testid=\"alert-owner\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var78 string
 		templ_7745c5c3_Var78, templ_7745c5c3_Err = templ.JoinStringErrs(a.Owner)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/alerts.templ`, Line: 157, Col: 109}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/alerts.templ`, Line: 157, Col: 124}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var78))
 		if templ_7745c5c3_Err != nil {
@@ -1787,7 +1787,7 @@ func AlertTableRow(a AlertRow, now time.Time, csrf string, back string) templ.Co
 			return templ_7745c5c3_Err
 		}
 		if a.CanAct && a.Status != "resolved" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 142, "<div class=\"flex flex-wrap gap-2 pt-1 xl:justify-end xl:pt-0\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 142, "<div class=\"flex flex-wrap gap-2 pt-1 xl:flex-col xl:items-stretch xl:pt-0\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -2100,9 +2100,9 @@ func alertBadgeClass(status string) string {
 
 func occurrencesText(n int64) string {
 	if n == 1 {
-		return "Once"
+		return "Seen once"
 	}
-	return FormatCount(n) + " times"
+	return "Seen " + FormatCount(n) + " times"
 }
 
 func byText(what, who string) string {

@@ -206,7 +206,7 @@ func TestAlertsPage(t *testing.T) {
 		"evidence-attempts":  "1,204",
 		"evidence-addresses": "203.0.113.7198.51.100.232001:db8::1",
 		"alert-status":       "Open",
-		"alert-occurrences":  "Once",
+		"alert-occurrences":  "Seen once",
 	} {
 		if got := strings.TrimSpace(row.Find(`[data-testid="` + name + `"]`).Text()); got != want {
 			t.Errorf("%s: got %q, want %q", name, got, want)

@@ -118,6 +118,8 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "alerts")
 		tb.open("/alerts?status=all")
 		shoot(vp, "alerts-all")
+		tb.navigates("open the first alert's key", chromedp.Click(visibleXPath("//a[@data-testid='alert-key-link']")))
+		shoot(vp, "key-with-alerts")
 		tb.open("/keys/new")
 		shoot(vp, "keys-new")
 		tb.open("/account")
