@@ -97,6 +97,9 @@ var actionLabels = map[string]string{
 	ActionWebhookResend:  "Webhook delivery resent",
 	ActionWebhookTest:    "Webhook test event sent",
 	ActionNotifyPrefs:    "Notification choices changed",
+	// Alerts (alerts_list.go).
+	ActionAlertAcknowledge: "Alert acknowledged",
+	ActionAlertResolve:     "Alert resolved",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -120,7 +123,7 @@ func Actions() []string {
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLeakReported, ActionKeyLimits, ActionSettingChange,
 		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
 		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
-	}, slices.Concat(teamActions, tokenActions, notifyActions)...)
+	}, slices.Concat(teamActions, tokenActions, notifyActions, alertActions)...)
 }
 
 // AuditEvent is one row of the audit log. Actor and Target are copied as

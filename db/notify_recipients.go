@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Notification kinds: the e-mails a person can turn off on the Account
@@ -41,7 +42,7 @@ var notifyActions = []string{ActionWebhookCreate, ActionWebhookUpdate, ActionWeb
 // event nobody can turn off; ok is false when ev sends no e-mail at all.
 func emailKind(ev OutboxEvent) (kind string, ok bool) {
 	switch ev.Type {
-	case EventKeyRevoked, EventUserInvited, EventPasswordReset, EventEndpointDisabled:
+	case EventKeyRevoked, EventUserInvited, EventPasswordReset, EventEndpointDisabled, EventAlertOpened:
 		return "", true
 	case EventKeyDisabled:
 		// Disabled for being unused (the auto-disable policy) is the
@@ -66,7 +67,9 @@ func emailKind(ev OutboxEvent) (kind string, ok bool) {
 // emailRecipients decides who is e-mailed about ev: the invited or reset
 // address; a key's owner (a team key: the team's members), but for an
 // approval's answer the person who asked; every admin for the digest; an
-// endpoint's creator when it is disabled. Nobody is e-mailed
+// endpoint's creator when it is disabled; an alert's key owner and, for
+// the alerts that mean a key is in someone else's hands (alertsForAdmins),
+// every admin as well. Nobody is e-mailed
 // about what they did themselves, disabled people get nothing, and a kind
 // someone turned off is skipped.
 func emailRecipients(ctx context.Context, tx *Tx, ev OutboxEvent) ([]Recipient, error) {
@@ -106,6 +109,11 @@ func emailRecipients(ctx context.Context, tx *Tx, ev OutboxEvent) ([]Recipient, 
 		q += ` AND NOT EXISTS (SELECT 1 FROM notification_prefs p WHERE p.user_id = u.id AND p.kind = ? AND p.enabled = 0)`
 		args = append(args, kind)
 	}
+	if ev.Type == EventAlertOpened && alertForAdmins(ev) {
+		// The owner (or team) and the admins, each once.
+		q = `SELECT u.id, u.email FROM users u WHERE u.disabled_at IS NULL AND (u.role = 'admin' OR u.id IN (` +
+			strings.Replace(q, `u.id, u.email`, `u.id`, 1) + `))`
+	}
 	rows, err := tx.QueryContext(ctx, q+` ORDER BY u.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("recipients of %s: %w", ev.Type, err)
@@ -123,4 +131,13 @@ func emailRecipients(ctx context.Context, tx *Tx, ev OutboxEvent) ([]Recipient, 
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// alertForAdmins reports whether an alert.opened event also goes to every
+// admin: a leak report or a dead key still in use means someone other than
+// the owner may hold the key, which admins answer for too.
+func alertForAdmins(ev OutboxEvent) bool {
+	a, _ := ev.Data["alert"].(map[string]any)
+	rule, _ := a["rule"].(string)
+	return rule == RuleLeakReported || rule == RuleDeadKey
 }

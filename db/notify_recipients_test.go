@@ -71,6 +71,11 @@ func TestEmailRecipients(t *testing.T) {
 			{"digest: every admin", OutboxEvent{Type: EventDigest}, "admin admin2"},
 			{"endpoint disabled: its creator", OutboxEvent{Type: EventEndpointDisabled, UserID: admin2.ID}, "admin2"},
 			{"webhook test: no e-mail", OutboxEvent{Type: EventWebhookTest, ActorID: admin.ID}, ""},
+			{"alert: the owner, even muted", OutboxEvent{Type: EventAlertOpened, UserID: quiet.ID, Data: alertData(RuleSpike)}, "quiet"},
+			{"alert on a team key: its members", OutboxEvent{Type: EventAlertOpened, TeamID: team.ID, Data: alertData(RuleNewNetwork)}, "ann carl quiet"},
+			{"dead key: the owner and every admin", OutboxEvent{Type: EventAlertOpened, UserID: carl.ID, Data: alertData(RuleDeadKey)}, "admin admin2 carl"},
+			{"leak on a team key: members and admins, each once", OutboxEvent{Type: EventAlertOpened, TeamID: team.ID, Data: alertData(RuleLeakReported)}, "admin admin2 ann carl quiet"},
+			{"dead key of a disabled owner: the admins", OutboxEvent{Type: EventAlertOpened, UserID: dora.ID, Data: alertData(RuleDeadKey)}, "admin admin2"},
 			{"invite: the address invited", OutboxEvent{Type: EventUserInvited, ActorID: admin.ID, Private: map[string]string{"email": "new@example.com"}}, "new"},
 		}
 		for _, tt := range tests {
@@ -94,4 +99,9 @@ func TestEmailRecipients(t *testing.T) {
 			})
 		}
 	})
+}
+
+// alertData is an alert.opened event's data as far as recipients read it.
+func alertData(rule string) map[string]any {
+	return map[string]any{"alert": map[string]any{"rule": rule}}
 }

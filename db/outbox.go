@@ -42,7 +42,7 @@ const (
 func WebhookEventTypes() []string {
 	return []string{EventKeyCreated, EventKeyRolled, EventKeyRevoked, EventKeyDisabled,
 		EventKeyEnabled, EventKeyExpiring, EventKeyExpired, EventKeyNewAddress,
-		EventKeyApproved, EventKeyDenied, EventUserInvited, EventPasswordReset}
+		EventKeyApproved, EventKeyDenied, EventUserInvited, EventPasswordReset, EventAlertOpened}
 }
 
 // OutboxEvent is one notifiable event. Data is what a webhook receives as

@@ -136,6 +136,7 @@ func (h *Handler) layout(c echo.Context, title, nav string) views.Layout {
 	if u := currentUser(c); u != nil {
 		l.User = &views.CurrentUser{Email: u.Email, IsAdmin: u.IsAdmin(), CanReadAdmin: u.CanReadAdmin()}
 		l.Flashes = h.popFlashes(c)
+		l.ActiveAlerts = h.activeAlerts(c)
 	}
 	return l
 }

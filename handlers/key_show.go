@@ -67,6 +67,10 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 	if err != nil {
 		return views.KeyPage{}, err
 	}
+	openAlerts, err := h.Store.CountKeyAlerts(ctx(c), id)
+	if err != nil {
+		return views.KeyPage{}, err
+	}
 	now := h.now()
 	viewer := currentUser(c)
 	m := views.KeyPage{
@@ -83,6 +87,7 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 		ReadOnly:     readOnly,
 		ReadOnlyNote: readOnlyNote,
 		Limits:       keyLimitsView(k, readOnly),
+		OpenAlerts:   openAlerts,
 	}
 	if k.ExpiresAt != nil {
 		m.EditExpires = k.ExpiresAt.UTC().Format(time.DateOnly)

@@ -20,6 +20,9 @@ type Layout struct {
 	// such as the API reference's renderer.
 	Stylesheets []string
 	Scripts     []string
+	// ActiveAlerts is the count of open and acknowledged alerts the person
+	// can see (db.CountActiveAlerts, capped): the navigation's badge.
+	ActiveAlerts int
 }
 
 // CurrentUser is the signed-in person as the layout shows them.
@@ -284,4 +287,7 @@ type KeyPage struct {
 	// Scopes is the Scopes section: approval state and the picker.
 	Scopes   KeyScopes
 	Transfer TransferForm
+	// OpenAlerts counts the key's unresolved alerts: a notice at the top
+	// links to them.
+	OpenAlerts int
 }

@@ -120,7 +120,9 @@ func flashClass(kind string) string {
 
 // navClass styles a header link, highlighting the current section.
 func navClass(active bool) string {
-	const base = "rounded-md px-3 py-2 text-sm font-medium focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 "
+	// Narrower on phones: five items (an admin's, with the Alerts count)
+	// must fit 390 px.
+	const base = "rounded-md px-2.5 py-2 text-sm font-medium focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 sm:px-3 "
 	if active {
 		return base + "bg-slate-100 text-slate-900 dark:bg-slate-800 dark:text-white"
 	}

@@ -98,6 +98,7 @@ func seedTour(t *testing.T, a *testApp) int64 {
 	a.flush()
 	a.browser().login("ada@example.com", testPassword) // another session on /account
 	seedNotifications(t, a, root)
+	seedAlerts(t, a, "ada@example.com")
 	return k.ID
 }
 
@@ -122,10 +123,13 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 		{"setup", func() { tb.open("/setup?token=" + url.QueryEscape(a.setupToken)) }},
 		{"setup 403", func() { tb.open("/setup?token=wrong") }},
 		{"keys empty", func() { tb.login("new@example.com", testPassword) }},
+		{"alerts empty", func() { tb.open("/alerts") }},
 		{"keys", func() {
 			tb.clearCookies()
 			tb.login("ada@example.com", testPassword)
 		}},
+		{"alerts", func() { tb.open("/alerts") }},
+		{"alerts all", func() { tb.open("/alerts?status=all") }},
 		{"keys new", func() { tb.open("/keys/new") }},
 		{"key created", func() {
 			tb.fill("Name", "Tour key")

@@ -219,8 +219,8 @@ func TestBrowserAdminForbidden(t *testing.T) {
 	a := newTestApp(t)
 	tb, _ := signedInTab(t, a, "ada@example.com")
 	tb.allowHTTPError(403)
-	if n := tb.count(`[data-testid="main-nav"] a`); n != 3 {
-		t.Errorf("member nav: got %d links, want 3 (Keys, Teams, Account)", n)
+	if n := tb.count(`[data-testid="main-nav"] a`); n != 4 {
+		t.Errorf("member nav: got %d links, want 4 (Keys, Teams, Alerts, Account)", n)
 	}
 	if n := tb.count(`a[href^="/admin"]`); n != 0 {
 		t.Errorf("member page: got %d links to /admin, want 0", n)

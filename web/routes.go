@@ -90,6 +90,11 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/teams/:id/members", h.TeamMemberAdd)
 	u.POST("/teams/:id/members/:user/role", h.TeamMemberRole)
 	u.POST("/teams/:id/members/:user/remove", h.TeamMemberRemove)
+	// Alerts: everyone sees those of the keys they can see and handles
+	// those of the keys they manage (checked per alert by the handlers).
+	u.GET("/alerts", h.Alerts)
+	u.POST("/alerts/:id/acknowledge", h.AlertAcknowledge)
+	u.POST("/alerts/:id/resolve", h.AlertResolve)
 	u.GET("/account", h.AccountShow)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
