@@ -96,6 +96,7 @@ var actionLabels = map[string]string{
 	ActionWebhookResend:  "Webhook delivery resent",
 	ActionWebhookTest:    "Webhook test event sent",
 	ActionNotifyPrefs:    "Notification choices changed",
+	ActionAuditExport:    "Audit log exported",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -119,6 +120,7 @@ func Actions() []string {
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLimits, ActionSettingChange,
 		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
 		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
+		ActionAuditExport,
 	}, slices.Concat(teamActions, tokenActions, notifyActions)...)
 }
 
@@ -184,6 +186,9 @@ func insertAudit(ctx context.Context, tx *Tx, at time.Time, e AuditEvent) error 
 	args, err := auditArgs(at, e)
 	if err != nil {
 		return err
+	}
+	if tx.mirrored() {
+		return mirrorAudit(ctx, tx, at, e, args)
 	}
 	if _, err := tx.execCached(ctx, insertAuditSQL, args...); err != nil {
 		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
