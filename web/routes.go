@@ -142,6 +142,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	ad.GET("/keys.csv", h.AdminKeysCSV)
 	ad.GET("/settings", h.AdminSettings)
 	ad.GET("/audit", h.AdminAudit)
+	ad.GET("/audit.csv", h.AdminAuditCSV)
+	ad.GET("/audit.jsonl", h.AdminAuditJSONL)
 	// The scope catalog and approval requests.
 	ad.GET("/scopes", h.AdminScopes)
 	ad.GET("/scopes/:name", h.AdminScopeShow)
