@@ -135,7 +135,7 @@ func TestAdminAuditExport(t *testing.T) {
 		doc := admin.get("/admin/audit?action=key.update&from=2026-11-25").doc(t)
 		for id, want := range map[string]string{"audit-csv": "/admin/audit.csv?action=key.update&from=2026-11-25",
 			"audit-jsonl": "/admin/audit.jsonl?action=key.update&from=2026-11-25"} {
-			if got := doc.Find(`[data-testid="` + id + `"]`).AttrOr("href", ""); got != want {
+			if got := doc.Find(`[data-testid="`+id+`"]`).AttrOr("href", ""); got != want {
 				t.Errorf("%s: got %q, want %q", id, got, want)
 			}
 		}
