@@ -157,6 +157,8 @@ type AdminSettingsPage struct {
 	DefaultSessionIdle, DefaultSessionAbsolute time.Duration
 	// Mail is the E-mail card (admin_settings_mail.templ).
 	Mail MailSection
+	// Activity is the Unusual activity card (admin_activity.templ).
+	Activity ActivitySection
 }
 
 // AuditFilterForm is the audit log's filter, as typed.

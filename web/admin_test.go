@@ -138,6 +138,9 @@ func TestAdminAuthorization(t *testing.T) {
 		{"POST", "/admin/keys/bulk", "/admin/keys/bulk", url.Values{"action": {"revoke"}, "id": {itoa(key.ID)},
 			"confirm": {"1"}, "reason": {"authorization test"}}, 303},
 		{"POST", "/admin/settings", "/admin/settings", settings, 303},
+		{"POST", "/admin/activity-settings", "/admin/activity-settings", url.Values{"alert_spike_factor": {"6"},
+			"alert_spike_min_uses": {"100"}, "alert_dormant_days": {"30"}, "alert_dead_key_min_refusals": {"10"},
+			"alert_many_addresses_count": {"20"}}, 303},
 		// Without e-mail settings the answer says so (mail_test.go sends).
 		{"POST", "/admin/settings/test-email", "/admin/settings/test-email", url.Values{"to": {"admin@example.com"}}, 200},
 		// The scope catalog (catalog_test.go) and approval requests.

@@ -124,6 +124,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// Webhook endpoints: their settings, sends and the SSRF switch.
 	adw.POST("/webhooks", h.AdminWebhookCreate)
 	adw.POST("/webhook-settings", h.AdminWebhookSettings)
+	adw.POST("/activity-settings", h.AdminActivitySettings)
 	adw.POST("/webhooks/:id", h.AdminWebhookUpdate)
 	adw.POST("/webhooks/:id/disable", h.AdminWebhookDisable)
 	adw.POST("/webhooks/:id/enable", h.AdminWebhookEnable)
