@@ -107,7 +107,7 @@ func TestAdminActivitySettings(t *testing.T) {
 			if got := doc.Find(`[data-testid="` + tt.field + `-error"]`).Text(); !strings.Contains(got, tt.want) {
 				t.Errorf("error next to %s: got %q, want %q", tt.field, got, tt.want)
 			}
-			if got := doc.Find(`input[name="` + tt.field + `"]`).AttrOr("value", "?"); got != tt.value {
+			if got := doc.Find(`input[name="`+tt.field+`"]`).AttrOr("value", "?"); got != tt.value {
 				t.Errorf("value: got %q, want %q as typed", got, tt.value)
 			}
 			if _, checked := doc.Find(`input[name="alert_dormant"]`).Attr("checked"); checked {
