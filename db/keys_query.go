@@ -45,9 +45,9 @@ type KeyFilter struct {
 	Owner string
 	// TeamID: the keys of this team.
 	TeamID int64
-	// RefusedSince: keys with a refused verification at or after this
-	// time (api_keys.last_refused_at, indexed).
-	RefusedSince *time.Time
+	// RefusedWithin: keys with a refused verification in this last
+	// stretch of time (api_keys.last_refused_at, indexed); 0: no filter.
+	RefusedWithin time.Duration
 	// Sort orders ListKeys, KeyIDs and EachKey; "" is KeySortCreated.
 	Sort   KeySort
 	Limit  int // default DefaultKeyLimit, at most MaxKeyLimit
@@ -170,8 +170,8 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 	if f.NeverUsed {
 		add(keyNeverUsedCond)
 	}
-	if f.RefusedSince != nil {
-		add(keyRefusedSinceCond, toMillis(*f.RefusedSince))
+	if f.RefusedWithin > 0 {
+		add(keyRefusedSinceCond, now-f.RefusedWithin.Milliseconds())
 	}
 	if f.ExpiringWithin > 0 {
 		add(keyExpiringCond, now, now+f.ExpiringWithin.Milliseconds())

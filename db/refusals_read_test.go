@@ -95,7 +95,7 @@ func TestKeyFilterRefusedSince(t *testing.T) {
 		refuse(t, env.s, edge.ID, now.Add(-7*24*time.Hour), "192.0.2.2", "", "EXPIRED", nil)
 		refuse(t, env.s, old.ID, now.Add(-7*24*time.Hour-time.Millisecond), "192.0.2.3", "", "DISABLED", nil)
 
-		since := now.Add(-7 * 24 * time.Hour)
+		week := 7 * 24 * time.Hour
 		tests := []struct {
 			name   string
 			access KeyAccess
@@ -106,7 +106,7 @@ func TestKeyFilterRefusedSince(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				keys, err := env.s.ListKeys(ctx, tt.access, KeyFilter{RefusedSince: &since})
+				keys, err := env.s.ListKeys(ctx, tt.access, KeyFilter{RefusedWithin: week})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -115,7 +115,7 @@ func TestKeyFilterRefusedSince(t *testing.T) {
 				}
 			})
 		}
-		n, err := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{RefusedSince: &since})
+		n, err := env.s.CountKeys(ctx, AnyOwner(), KeyFilter{RefusedWithin: week})
 		if err != nil || n != 2 {
 			t.Errorf("CountKeys: got %d (%v), want 2", n, err)
 		}

@@ -106,3 +106,68 @@ func TestKeyPageRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminKeysRefusedFilter: refused=7d lists the keys refused in the
+// last 7 days (and no others), marks them, and is kept by the filter form,
+// the paging links and the CSV export.
+func TestAdminKeysRefusedFilter(t *testing.T) {
+	a := newTestApp(t, longSessions)
+	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+	bob := a.createUser("bob@example.com", db.RoleMember)
+	now := a.clock.Now()
+	recent, _ := a.storeKey(bob.ID, db.KeyInput{Name: "recent"})
+	old, _ := a.storeKey(bob.ID, db.KeyInput{Name: "old"})
+	a.storeKey(bob.ID, db.KeyInput{Name: "never"})
+	writeRefusals(t, a, recent.ID, now.Add(-2*time.Hour), "192.0.2.4", "", "REVOKED", nil)
+	writeRefusals(t, a, old.ID, now.Add(-8*24*time.Hour), "192.0.2.5", "", "EXPIRED", nil)
+	// More than a page of refused keys, for the paging links.
+	for i := range 55 {
+		k, _ := a.storeKey(bob.ID, db.KeyInput{Name: fmt.Sprintf("bulk %02d", i)})
+		writeRefusals(t, a, k.ID, now.Add(-time.Duration(i+1)*time.Minute), "192.0.2.6", "", "INSUFFICIENT_SCOPE", nil)
+	}
+
+	r := admin.get("/admin/keys?refused=7d")
+	doc := r.doc(t)
+	ids := map[string]bool{}
+	doc.Find(`[data-testid="admin-key-row"]`).Each(func(_ int, s *goquery.Selection) {
+		ids[s.AttrOr("data-key-id", "")] = true
+		if s.Find(`[data-testid="key-last-refused"]`).Length() != 1 {
+			t.Errorf("key %s: got no last-refused mark", s.AttrOr("data-key-id", ""))
+		}
+	})
+	if len(ids) != 50 || ids[itoa(old.ID)] {
+		t.Errorf("page 1: got %d keys (old one listed: %v), want 50 refused this week", len(ids), ids[itoa(old.ID)])
+	}
+	if _, on := doc.Find(`[data-testid="filter-refused"]`).Attr("checked"); !on {
+		t.Errorf("filter checkbox: got unchecked, want checked")
+	}
+	next := doc.Find(`[data-testid="page-next"]`).AttrOr("href", "")
+	if !strings.Contains(next, "refused=7d") {
+		t.Errorf("next page link %q: want it to keep refused=7d", next)
+	}
+	page2 := admin.get(next).doc(t)
+	var names []string
+	page2.Find(`[data-testid="admin-key-row"]`).Each(func(_ int, s *goquery.Selection) { names = append(names, s.AttrOr("data-key-id", "")) })
+	if len(names) != 6 {
+		t.Errorf("page 2: got %d keys, want the other 6 of 56", len(names))
+	}
+	if m := page2.Find(`[data-testid="key-last-refused"]`).First().Text(); !strings.Contains(m, "Refused") {
+		t.Errorf("mark: got %q", m)
+	}
+
+	recs := readCSV(t, admin.get("/admin/keys.csv?refused=7d"))
+	if len(recs) != 57 {
+		t.Fatalf("CSV: got %d rows, want header + 56", len(recs))
+	}
+	for _, rec := range recs[1:] {
+		if rec[2] == "old" || rec[2] == "never" || rec[18] == "" || rec[19] == "" {
+			t.Errorf("CSV row %q: want only keys refused this week, with when and why", rec)
+		}
+	}
+	// Unfiltered, the key refused 8 days ago is listed (created second: on
+	// the last page) with its mark.
+	p2 := admin.get("/admin/keys?page=2").doc(t)
+	if p2.Find(`[data-testid="admin-key-row"][data-key-id="`+itoa(old.ID)+`"] [data-testid="key-last-refused"]`).Length() != 1 {
+		t.Errorf("unfiltered list: the key refused 8 days ago carries no mark")
+	}
+}
