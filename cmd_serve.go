@@ -47,6 +47,9 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 			err = fmt.Errorf("close database: %w", cerr)
 		}
 	}()
+	if err := a.attachAuditMirror(store, cfg, true, logger); err != nil {
+		return err
+	}
 
 	verifier := db.NewVerifier(store, db.VerifierOptions{Logger: logger})
 	// The verifier's context is not the signal context: it must outlive the

@@ -69,6 +69,9 @@ type globals struct {
 	server, insecureHTTP setting
 	// The SMTP server that e-mail goes through (config_smtp.go).
 	smtpHost, smtpPort, smtpTLS, smtpUser, smtpPasswordFile, smtpFrom setting
+	// auditMirror copies every committed audit event to stdout or a file
+	// as JSON lines, for a SIEM (db.AuditMirror).
+	auditMirror setting
 }
 
 func newGlobals() *globals {
@@ -99,13 +102,16 @@ func newGlobals() *globals {
 			usage: "allow an http:// --server that is not loopback (the token travels in clear text)"},
 	}
 	g.smtpHost, g.smtpPort, g.smtpTLS, g.smtpUser, g.smtpPasswordFile, g.smtpFrom = smtpSettings()
+	g.auditMirror = setting{flag: "audit-mirror", env: "KEYWARD_AUDIT_MIRROR",
+		usage: "copy every audit event, once committed, as a JSON line to stdout or to this file (appended, created 0600); none: off"}
 	return g
 }
 
 func (g *globals) all() []*setting {
 	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate, &g.notifyLease,
 		&g.server, &g.insecureHTTP,
-		&g.smtpHost, &g.smtpPort, &g.smtpTLS, &g.smtpUser, &g.smtpPasswordFile, &g.smtpFrom}
+		&g.smtpHost, &g.smtpPort, &g.smtpTLS, &g.smtpUser, &g.smtpPasswordFile, &g.smtpFrom,
+		&g.auditMirror}
 }
 
 // register adds the global flags to fs, bound to g, so that a value given
@@ -148,6 +154,9 @@ type config struct {
 	// NotifyLease is how long the notification worker holds a delivery
 	// it is sending.
 	NotifyLease time.Duration
+	// AuditMirror is "" (off), "stdout" or the path of the file the
+	// audit log is mirrored to.
+	AuditMirror string
 }
 
 // load resolves every global option and validates it, reporting the first
@@ -207,6 +216,9 @@ func (g *globals) load(env func(string) string) (config, error) {
 		return config{}, fmt.Errorf("%s: %q is not a duration of at least %v, like 2m: a delivery must stay claimed longer than a send can take", src, raw, minNotifyLease)
 	}
 	c.NotifyLease = lease
+
+	c.AuditMirror, _ = g.auditMirror.resolve(env)
+	c.AuditMirror = strings.TrimSpace(c.AuditMirror)
 	return c, nil
 }
 

@@ -293,6 +293,10 @@ func (a *app) openStore(ctx context.Context, create bool) (*db.Store, config, er
 	if err != nil {
 		return nil, config{}, err
 	}
+	if err := a.attachAuditMirror(store, cfg, false, newLogger(a.stderr, cfg.LogFormat)); err != nil {
+		_ = store.Close() // the mirror's error is the one to report
+		return nil, config{}, err
+	}
 	return store, cfg, nil
 }
 

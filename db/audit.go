@@ -100,6 +100,7 @@ var actionLabels = map[string]string{
 	// Alerts (alerts_list.go).
 	ActionAlertAcknowledge: "Alert acknowledged",
 	ActionAlertResolve:     "Alert resolved",
+	ActionAuditExport:      "Audit log exported",
 }
 
 // ActionLabel gives the human label of an audit action. An action recorded
@@ -123,6 +124,7 @@ func Actions() []string {
 		ActionKeyEnable, ActionKeyRevoke, ActionKeyNewIP, ActionKeyLeakReported, ActionKeyLimits, ActionSettingChange,
 		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
 		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
+		ActionAuditExport,
 	}, slices.Concat(teamActions, tokenActions, notifyActions, alertActions)...)
 }
 
@@ -188,6 +190,9 @@ func insertAudit(ctx context.Context, tx *Tx, at time.Time, e AuditEvent) error 
 	args, err := auditArgs(at, e)
 	if err != nil {
 		return err
+	}
+	if tx.mirrored() {
+		return mirrorAudit(ctx, tx, at, e, args)
 	}
 	if _, err := tx.execCached(ctx, insertAuditSQL, args...); err != nil {
 		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)

@@ -217,6 +217,9 @@ func execAudit(ctx context.Context, tx *Tx, stmt *Stmt, at time.Time, e AuditEve
 	if err != nil {
 		return err
 	}
+	if tx.mirrored() {
+		return mirrorAudit(ctx, tx, at, e, args)
+	}
 	if _, err := stmt.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("db: insert audit %s: %w", e.Action, err)
 	}

@@ -164,14 +164,19 @@ func dsn(path string, writer bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Close closes both pools.
+// Close closes both pools, then the audit mirror (draining its queue).
 func (s *Store) Close() error {
 	errW := s.w.Close()
 	errR := s.r.Close()
+	// The mirror last: every transaction has ended, so nothing more comes.
+	errM := s.AuditMirror().Close()
 	if errW != nil {
 		return errW
 	}
-	return errR
+	if errR != nil {
+		return errR
+	}
+	return errM
 }
 
 // Now is the Store's clock, in UTC.

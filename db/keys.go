@@ -83,6 +83,13 @@ type Key struct {
 	LastUsedAt        *time.Time
 	LastUsedIP        string
 	LastUsedUserAgent string
+	// LastRefusedAt is the last verification refused for this key
+	// (revoked, disabled, expired, a missing scope…), with its address,
+	// user agent and code: a dead key still being tried shows here.
+	LastRefusedAt        *time.Time
+	LastRefusedIP        string
+	LastRefusedUserAgent string
+	LastRefusedCode      string
 	// OwnerDisabled: the owner's account is disabled, so the key fails
 	// verification (DISABLED) whatever its own state. Never set for a team
 	// key: a team's keys outlive the person who made them.
@@ -306,7 +313,8 @@ type querier interface {
 const selectKeySQL = `SELECT k.id, k.user_id, u.email, k.name, k.description, k.hint, k.scopes,
 	k.created_at, k.expires_at, k.disabled_at, k.disabled_by, k.disabled_reason, k.revoked_at, k.revoked_by, k.revoke_reason,
 	k.rolled_from, k.last_used_at, k.last_used_ip, k.last_used_user_agent, u.disabled_at,
-	k.team_id, COALESCE(t.name, ''), k.allowed_ips, k.meta, k.pending_scopes, k.pending_key, k.pending_since, k.pending_by
+	k.team_id, COALESCE(t.name, ''), k.allowed_ips, k.meta, k.pending_scopes, k.pending_key, k.pending_since, k.pending_by,
+	k.last_refused_at, k.last_refused_ip, k.last_refused_user_agent, k.last_refused_code
 	FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN teams t ON t.id = k.team_id`
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -322,11 +330,13 @@ func scanKey(r rowScanner) (Key, error) {
 		teamID, pendingSince, pendingBy   sql.NullInt64
 		allowed, pending                  string
 		pendingKey                        int64
+		refused                           sql.NullInt64
 	)
 	if err := r.Scan(&k.ID, &k.UserID, &k.OwnerEmail, &k.Name, &k.Description, &k.Hint, &scopes,
 		&created, &expires, &disabled, &disabledBy, &k.DisabledReason, &revoked, &revokedBy, &k.RevokeReason,
 		&rolledFrom, &used, &k.LastUsedIP, &k.LastUsedUserAgent, &ownerDisabled,
-		&teamID, &k.TeamName, &allowed, &k.Meta, &pending, &pendingKey, &pendingSince, &pendingBy); err != nil {
+		&teamID, &k.TeamName, &allowed, &k.Meta, &pending, &pendingKey, &pendingSince, &pendingBy,
+		&refused, &k.LastRefusedIP, &k.LastRefusedUserAgent, &k.LastRefusedCode); err != nil {
 		return Key{}, err
 	}
 	k.TeamID = teamID.Int64
@@ -344,6 +354,7 @@ func scanKey(r rowScanner) (Key, error) {
 	k.RevokedBy = revokedBy.Int64
 	k.RolledFrom = rolledFrom.Int64
 	k.LastUsedAt = timePtr(used)
+	k.LastRefusedAt = timePtr(refused)
 	k.OwnerDisabled = ownerDisabled.Valid && k.TeamID == 0
 	return k, nil
 }

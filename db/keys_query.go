@@ -45,6 +45,9 @@ type KeyFilter struct {
 	Owner string
 	// TeamID: the keys of this team.
 	TeamID int64
+	// RefusedWithin: keys with a refused verification in this last
+	// stretch of time (api_keys.last_refused_at, indexed); 0: no filter.
+	RefusedWithin time.Duration
 	// Sort orders ListKeys, KeyIDs and EachKey; "" is KeySortCreated.
 	Sort   KeySort
 	Limit  int // default DefaultKeyLimit, at most MaxKeyLimit
@@ -104,6 +107,8 @@ const (
 	// or not, and unused for too long.
 	keyStaleCond     = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?) AND ((k.last_used_at IS NOT NULL AND k.last_used_at < ?) OR (k.last_used_at IS NULL AND k.created_at < ?))`
 	keyNeverUsedCond = `k.last_used_at IS NULL`
+	// A key refused since a time: a range on api_keys_last_refused_at.
+	keyRefusedSinceCond = `k.last_refused_at >= ?`
 	// The owner is found through the unique email index, then the user's
 	// keys through api_keys_user_id; a subquery works in CountKeys too,
 	// which does not join users.
@@ -164,6 +169,9 @@ func (s *Store) keyWhere(ctx context.Context, access KeyAccess, f KeyFilter) (st
 	}
 	if f.NeverUsed {
 		add(keyNeverUsedCond)
+	}
+	if f.RefusedWithin > 0 {
+		add(keyRefusedSinceCond, now-f.RefusedWithin.Milliseconds())
 	}
 	if f.ExpiringWithin > 0 {
 		add(keyExpiringCond, now, now+f.ExpiringWithin.Milliseconds())

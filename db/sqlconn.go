@@ -21,6 +21,9 @@ type conn struct {
 	// wrote to the outbox (Store.SetOutboxHook): it wakes the delivery
 	// worker, so no event waits for the worker's next poll.
 	enqueued atomic.Pointer[func()]
+	// mirror, when set, receives the audit events of every committed
+	// transaction (Store.SetAuditMirror).
+	mirror atomic.Pointer[AuditMirror]
 }
 
 // Tx is a transaction on a conn. Begin it with conn.BeginTx; end it with
@@ -37,6 +40,9 @@ type Tx struct {
 	// stmts, when set, keeps the statements run through execCached and
 	// queryRowCached prepared for the rest of the transaction.
 	stmts map[string]*Stmt
+	// audits are the audit events the transaction wrote, kept for the
+	// mirror while one is set; handed over only once Commit succeeds.
+	audits []AuditEvent
 }
 
 // Row is the result of QueryRowContext; its Scan classifies errors.
@@ -120,6 +126,12 @@ func (t *Tx) Commit() error {
 		if fn := t.c.enqueued.Load(); fn != nil {
 			(*fn)()
 		}
+	}
+	if len(t.audits) > 0 {
+		if m := t.c.mirror.Load(); m != nil {
+			m.add(t.audits)
+		}
+		t.audits = nil
 	}
 	return nil
 }

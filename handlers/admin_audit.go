@@ -21,6 +21,36 @@ const auditPerPage = 50
 // filtered by actor, action, key, user and date range; "Older events" pages
 // by id, which stays fast however long the log grows.
 func (h *Handler) AdminAudit(c echo.Context) error {
+	m, f, err := h.auditQuery(c)
+	if err != nil {
+		return err
+	}
+	if len(m.Errors) > 0 {
+		return render(c, http.StatusUnprocessableEntity, views.AdminAuditView(m))
+	}
+	f.Limit = auditPerPage + 1
+	if before, err := strconv.ParseInt(c.QueryParam("before"), 10, 64); err == nil && before > 0 {
+		f.BeforeID = before
+	}
+	events, err := h.Store.ListAudit(ctx(c), f)
+	if err != nil {
+		return err
+	}
+	if len(events) > auditPerPage {
+		events = events[:auditPerPage]
+		m.NextBefore = events[len(events)-1].ID
+	}
+	m.PastEnd = len(events) == 0 && f.BeforeID > 0
+	for _, e := range events {
+		m.Events = append(m.Events, eventRow(e))
+	}
+	return render(c, http.StatusOK, views.AdminAuditView(m))
+}
+
+// auditQuery reads the audit page's filters (shared by the page and its
+// downloads): the page model with the form and any field errors, and the
+// filter for db.
+func (h *Handler) auditQuery(c echo.Context) (views.AdminAuditPage, db.AuditFilter, error) {
 	q := c.QueryParams()
 	form := views.AuditFilterForm{
 		Actor:  truncate(strings.TrimSpace(q.Get("actor")), 254),
@@ -34,7 +64,7 @@ func (h *Handler) AdminAudit(c echo.Context) error {
 	for _, a := range db.Actions() {
 		m.Actions = append(m.Actions, views.ActionOption{Value: a, Label: db.ActionLabel(a)})
 	}
-	f := db.AuditFilter{Actor: form.Actor, Limit: auditPerPage + 1}
+	f := db.AuditFilter{Actor: form.Actor}
 	if form.Action != "" {
 		if !slices.Contains(db.Actions(), form.Action) {
 			m.Errors["action"] = "Unknown action."
@@ -55,7 +85,7 @@ func (h *Handler) AdminAudit(c echo.Context) error {
 		if errors.Is(err, db.ErrNotFound) {
 			m.Errors["user"] = "No user has this email."
 		} else if err != nil {
-			return err
+			return views.AdminAuditPage{}, db.AuditFilter{}, err
 		}
 		f.TargetType, f.TargetID = "user", u.ID
 	}
@@ -74,26 +104,8 @@ func (h *Handler) AdminAudit(c echo.Context) error {
 		t = t.Add(24 * time.Hour) // the whole "to" day
 		f.Until = &t
 	}
-	if before, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && before > 0 {
-		f.BeforeID = before
-	}
 	m.Query = encodeAuditFilter(form)
-	if len(m.Errors) > 0 {
-		return render(c, http.StatusUnprocessableEntity, views.AdminAuditView(m))
-	}
-	events, err := h.Store.ListAudit(ctx(c), f)
-	if err != nil {
-		return err
-	}
-	if len(events) > auditPerPage {
-		events = events[:auditPerPage]
-		m.NextBefore = events[len(events)-1].ID
-	}
-	m.PastEnd = len(events) == 0 && f.BeforeID > 0
-	for _, e := range events {
-		m.Events = append(m.Events, eventRow(e))
-	}
-	return render(c, http.StatusOK, views.AdminAuditView(m))
+	return m, f, nil
 }
 
 func encodeAuditFilter(f views.AuditFilterForm) string {

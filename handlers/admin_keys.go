@@ -38,6 +38,9 @@ func parseAdminFilter(q url.Values) views.AdminKeyFilter {
 	if d, err := strconv.Atoi(q.Get("expiring_days")); err == nil && d > 0 && d <= 3650 {
 		f.ExpiringDays = d
 	}
+	if q.Get("refused") == views.RefusedFilter7d {
+		f.Refused = views.RefusedFilter7d
+	}
 	if _, ok := keySorts[q.Get("sort")]; ok {
 		f.Sort = q.Get("sort")
 	}
@@ -67,16 +70,21 @@ func encodeAdminFilter(f views.AdminKeyFilter) string {
 	}
 	set("scope", f.Scope)
 	set("q", f.Q)
+	set("refused", f.Refused)
 	set("sort", f.Sort)
 	return q.Encode()
 }
 
 func dbKeyFilter(f views.AdminKeyFilter) db.KeyFilter {
-	return db.KeyFilter{
+	df := db.KeyFilter{
 		Status: db.KeyStatus(f.Status), Stale: f.Stale, NeverUsed: f.NeverUsed,
 		ExpiringWithin: time.Duration(f.ExpiringDays) * 24 * time.Hour,
 		OwnerEmail:     f.Owner, Scope: f.Scope, Search: f.Q, Sort: keySorts[f.Sort],
 	}
+	if f.Refused == views.RefusedFilter7d {
+		df.RefusedWithin = 7 * 24 * time.Hour
+	}
+	return df
 }
 
 // AdminKeys is GET /admin/keys: every key across users, filtered; with
@@ -132,7 +140,8 @@ func (h *Handler) adminRows(c echo.Context, keys []db.Key) ([]views.AdminKeyRow,
 	now := h.now()
 	rows := make([]views.AdminKeyRow, 0, len(keys))
 	for _, k := range keys {
-		rows = append(rows, views.AdminKeyRow{KeyRow: keyRow(k, now), LastUsedIP: k.LastUsedIP, Stale: k.Stale(now, unused, never)})
+		rows = append(rows, views.AdminKeyRow{KeyRow: keyRow(k, now), LastUsedIP: k.LastUsedIP, Stale: k.Stale(now, unused, never),
+			LastRefusedAt: k.LastRefusedAt, LastRefusedCode: k.LastRefusedCode})
 	}
 	return rows, nil
 }
@@ -141,7 +150,7 @@ func (h *Handler) adminRows(c echo.Context, keys []db.Key) ([]views.AdminKeyRow,
 // end, so that scripts reading the first ones keep working.
 var csvColumns = []string{"owner", "key_id", "name", "hint", "scopes", "created_at", "last_used_at", "last_used_ip", "expires_at", "status",
 	"description", "disabled_at", "disabled_by", "disabled_reason", "revoked_at", "revoked_by", "revoke_reason",
-	"owner_type"}
+	"owner_type", "last_refused_at", "last_refused_code"}
 
 // AdminKeysCSV is GET /admin/keys.csv: the current filter as a credential
 // report (like AWS IAM's), streamed so 100,000 keys need no big buffer.
@@ -189,7 +198,7 @@ func (h *Handler) AdminKeysCSV(c echo.Context) error {
 			csvTime(&k.CreatedAt), csvTime(k.LastUsedAt), k.LastUsedIP, csvTime(k.ExpiresAt), string(k.Status(now)),
 			k.Description, csvTime(k.DisabledAt), disabledBy, k.DisabledReason,
 			csvTime(k.RevokedAt), revokedBy, k.RevokeReason,
-			k.OwnerType(),
+			k.OwnerType(), csvTime(k.LastRefusedAt), k.LastRefusedCode,
 		})
 	})
 	if err != nil {

@@ -117,9 +117,11 @@ func (h *Handler) AdminSettingsTestEmail(c echo.Context) error {
 // withMail adds the E-mail card, with test form f, to the settings page.
 func (h *Handler) withMail(c echo.Context, page views.AdminSettingsPage, f views.MailTestForm) (views.AdminSettingsPage, error) {
 	var err error
-	page.Mail, err = h.mailSection(c, f)
-	if err == nil {
-		page.Leaks, err = h.leakCard(c)
+	if page.Mail, err = h.mailSection(c, f); err != nil {
+		return page, err
 	}
-	return page, err
+	if page.Leaks, err = h.leakCard(c); err != nil {
+		return page, err
+	}
+	return h.withActivity(c, page) // the Unusual activity card (admin_activity.go)
 }

@@ -117,11 +117,13 @@ func (h *Handler) keyPage(c echo.Context, id int64) (views.KeyPage, error) {
 			m.Key.RevokedBy = "by " + who
 		}
 	}
-	for _, d := range usage {
-		m.Usage.Days = append(m.Usage.Days, views.UsageDay{Day: d.Day, Count: d.Count})
-		m.Usage.Total += d.Count
-		m.Usage.Max = max(m.Usage.Max, d.Count)
+	refusals, err := h.Store.KeyRefusals(ctx(c), access, id, 30)
+	if err != nil {
+		return views.KeyPage{}, err
 	}
+	m.Usage = usageChart(usage, refusals)
+	m.Key.LastRefusedAt, m.Key.LastRefusedIP = k.LastRefusedAt, k.LastRefusedIP
+	m.Key.LastRefusedUserAgent, m.Key.LastRefusedCode = k.LastRefusedUserAgent, k.LastRefusedCode
 	for _, e := range events {
 		m.Events = append(m.Events, eventRow(e))
 	}

@@ -157,10 +157,16 @@ type UsageInput struct {
 	Days int `query:"days" minimum:"1" maximum:"366" default:"30" doc:"How many days, ending today (UTC)."`
 }
 
-// UsageDay is one day's count of successful verifications.
+// UsageDay is one day of a key: its successful verifications, and the
+// refused ones with their codes.
 type UsageDay struct {
 	Day   string `json:"day" format:"date" example:"2026-11-25"`
 	Count int64  `json:"count" example:"3"`
+	// Refusals are the day's refused verifications of the key (revoked,
+	// disabled, expired, a missing scope…), RefusalsByCode the same by
+	// verify code.
+	Refusals       int64            `json:"refusals" example:"2" doc:"Verifications of this key refused that day."`
+	RefusalsByCode map[string]int64 `json:"refusals_by_code" doc:"The day's refusals by verify code (REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPE, IP_NOT_ALLOWED, PENDING_APPROVAL); empty when none."`
 }
 
 // UsageOutput is a key's daily usage, oldest first.
@@ -304,14 +310,25 @@ func (h *Handler) APIKeyGet(ctx context.Context, in *KeyIDPath) (*KeyOutput, err
 
 // APIKeyUsage is GET /api/v1/keys/{id}/usage.
 func (h *Handler) APIKeyUsage(ctx context.Context, in *UsageInput) (*UsageOutput, error) {
-	days, err := h.Store.KeyUsage(ctx, callerFrom(ctx).viewAccess(), in.ID, in.Days)
+	access := callerFrom(ctx).viewAccess()
+	days, err := h.Store.KeyUsage(ctx, access, in.ID, in.Days)
+	if err != nil {
+		return nil, err
+	}
+	refusals, err := h.Store.KeyRefusals(ctx, access, in.ID, in.Days)
 	if err != nil {
 		return nil, err
 	}
 	out := &UsageOutput{}
 	out.Body.Days = make([]UsageDay, len(days))
 	for i, d := range days {
-		out.Body.Days[i] = UsageDay{Day: d.Day.Format(time.DateOnly), Count: d.Count}
+		out.Body.Days[i] = UsageDay{Day: d.Day.Format(time.DateOnly), Count: d.Count, RefusalsByCode: map[string]int64{}}
+		if i < len(refusals) && refusals[i].Day.Equal(d.Day) {
+			out.Body.Days[i].Refusals = refusals[i].Total
+			for code, n := range refusals[i].ByCode {
+				out.Body.Days[i].RefusalsByCode[code] = n
+			}
+		}
 	}
 	return out, nil
 }

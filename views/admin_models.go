@@ -90,6 +90,10 @@ type AdminKeyRow struct {
 	KeyRow
 	LastUsedIP string
 	Stale      bool
+	// LastRefusedAt and LastRefusedCode: the key's last refused
+	// verification, nil when never refused.
+	LastRefusedAt   *time.Time
+	LastRefusedCode string
 }
 
 // AdminKeyFilter is the admin key list's filter, as submitted in the query.
@@ -101,8 +105,10 @@ type AdminKeyFilter struct {
 	ExpiringDays int // 0 = no filter
 	Scope        string
 	Q            string // name search
-	Sort         string // "created" (default), "last_used", "expires"
-	Page         int
+	// Refused is "7d" for the keys refused in the last 7 days, or "".
+	Refused string
+	Sort    string // "created" (default), "last_used", "expires"
+	Page    int
 }
 
 // AdminKeysPage is /admin/keys (and the stale review with Filter.Stale).
@@ -159,6 +165,8 @@ type AdminSettingsPage struct {
 	Mail MailSection
 	// Leaks is the "Leaked keys" card (admin_leaks.templ).
 	Leaks LeakSettingsCard
+	// Activity is the Unusual activity card (admin_activity.templ).
+	Activity ActivitySection
 }
 
 // AuditFilterForm is the audit log's filter, as typed.

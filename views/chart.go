@@ -3,6 +3,7 @@ package views
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,10 @@ const (
 const (
 	usedBarClass  = "fill-indigo-500 dark:fill-indigo-400"
 	emptyBarClass = "fill-slate-300 dark:fill-slate-600"
+	// Refusals sit on top of the day's verifications in red: red-600 on
+	// white and red-400 on slate-900 both clear 3:1 (WCAG 1.4.11), and
+	// differ from the indigo below them in lightness too.
+	refusedBarClass = "fill-red-600 dark:fill-red-400"
 )
 
 // chartFrame is the part of the SVG both charts (days on the key page,
@@ -90,12 +95,20 @@ func layoutBars(counts []int64, peak int64) (chartFrame, []chartBar) {
 	return f, bars
 }
 
-// usageBar is one day's bar.
+// usageBar is one day's column: the verifications (chartBar) with the
+// refusals stacked on top (Refused, when HasRefused).
 type usageBar struct {
 	chartBar
-	Title string // "25 Nov 2026: 12 verifications"
-	Day   string // "25 Nov 2026", for the data table
-	Count string // "12", for the data table
+	// HasUses: the verifications' part is drawn; false on a day with
+	// refusals only (its column is all red).
+	HasUses    bool
+	Refused    chartBar
+	HasRefused bool
+	Title      string // "25 Nov 2026: 12 verifications, 3 refused (REVOKED 3)"
+	Day        string // "25 Nov 2026", for the data table
+	Count      string // "12", for the data table
+	Refusals   string // "3"
+	Codes      string // "REVOKED 3 · EXPIRED 1"; "" without refusals
 }
 
 // usageGeometry is everything chart.templ draws.
@@ -104,13 +117,18 @@ type usageGeometry struct {
 	FirstLabel string // date under the first bar
 	LastLabel  string // date under the last bar
 	Bars       []usageBar
+	// Refusals: some day has refusals, so the legend and the table's
+	// refusal columns are shown.
+	Refusals bool
 }
 
-// usageGeometryFor lays out c's days as bars (see layoutBars).
+// usageGeometryFor lays out c's days as columns of verifications and
+// refusals stacked (see layoutBars): a column's height is the day's
+// attempts, split between the two in proportion.
 func usageGeometryFor(c UsageChart) usageGeometry {
 	counts := make([]int64, len(c.Days))
 	for i, d := range c.Days {
-		counts[i] = d.Count
+		counts[i] = d.Count + d.Refusals
 	}
 	frame, bars := layoutBars(counts, c.Max)
 	g := usageGeometry{chartFrame: frame}
@@ -121,14 +139,49 @@ func usageGeometryFor(c UsageChart) usageGeometry {
 	g.LastLabel = shortDay(c.Days[len(c.Days)-1].Day)
 	g.Bars = make([]usageBar, len(c.Days))
 	for i, d := range c.Days {
-		g.Bars[i] = usageBar{
-			chartBar: bars[i],
+		b := usageBar{
+			chartBar: bars[i], HasUses: true,
 			Title:    DateOnly(d.Day) + ": " + verifications(d.Count),
 			Day:      DateOnly(d.Day),
 			Count:    formatCount(d.Count),
+			Refusals: formatCount(d.Refusals),
+			Codes:    refusalCodes(d.Codes),
 		}
+		if d.Refusals > 0 {
+			g.Refusals = true
+			b.Title += ", " + formatCount(d.Refusals) + " refused (" + b.Codes + ")"
+			h := attrNum(b.Height)
+			refH := max(h*float64(d.Refusals)/float64(counts[i]), chartMinBar)
+			if d.Count > 0 {
+				// Both parts stay visible, however small the day.
+				h = max(h, 2*chartMinBar)
+				refH = min(max(h*float64(d.Refusals)/float64(counts[i]), chartMinBar), h-chartMinBar)
+			}
+			top := chartBaseline - h
+			usesH := h - refH
+			b.Refused = chartBar{X: b.X, Width: b.Width, Y: chartNum(top), Height: chartNum(refH), Class: refusedBarClass}
+			b.HasRefused = true
+			b.HasUses = d.Count > 0 && usesH > 0
+			b.Y, b.Height = chartNum(top+refH), chartNum(usesH)
+		}
+		g.Bars[i] = b
 	}
 	return g
+}
+
+// refusalCodes writes a day's refusals by code, most first.
+func refusalCodes(codes []CodeCount) string {
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = c.Code + " " + formatCount(c.Count)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// attrNum reads back a coordinate chartNum wrote.
+func attrNum(s string) float64 {
+	v, _ := strconv.ParseFloat(s, 64)
+	return v
 }
 
 // chartNum formats an SVG coordinate with at most two decimals: enough

@@ -215,13 +215,25 @@ type KeyCreatedPage struct {
 type UsageDay struct {
 	Day   time.Time // midnight UTC
 	Count int64
+	// Refusals are the day's refused verifications, Codes the same by
+	// code, most first.
+	Refusals int64
+	Codes    []CodeCount
 }
 
-// UsageChart is a 30-day usage bar chart, oldest day first.
+// CodeCount is a number of refusals with one code (REVOKED, EXPIRED…).
+type CodeCount struct {
+	Code  string
+	Count int64
+}
+
+// UsageChart is a 30-day usage bar chart, oldest day first: verifications
+// with the refusals stacked on them.
 type UsageChart struct {
-	Days  []UsageDay
-	Total int64
-	Max   int64
+	Days     []UsageDay
+	Total    int64
+	Refusals int64 // refusals over all the days
+	Max      int64 // the busiest day's verifications and refusals together
 }
 
 // EventRow is one audit event as shown on a page.
@@ -246,7 +258,13 @@ type KeyDetail struct {
 	Description       string
 	LastUsedIP        string
 	LastUsedUserAgent string
-	DisabledAt        *time.Time
+	// LastRefused* are the key's last refused verification; LastRefusedAt
+	// nil when it was never refused.
+	LastRefusedAt        *time.Time
+	LastRefusedIP        string
+	LastRefusedUserAgent string
+	LastRefusedCode      string
+	DisabledAt           *time.Time
 	// DisabledBy says who disabled the key, as the viewer reads it: "you",
 	// an email, or "Keyward" (the auto-disable policy). DisabledReason is
 	// the reason they gave.

@@ -34,7 +34,7 @@ func readCSV(t *testing.T, r response) [][]string {
 // csvHeader is the report's header: the first ten columns as they always
 // were, the ones a reviewer needs after them.
 const csvHeader = "owner,key_id,name,hint,scopes,created_at,last_used_at,last_used_ip,expires_at,status," +
-	"description,disabled_at,disabled_by,disabled_reason,revoked_at,revoked_by,revoke_reason,owner_type"
+	"description,disabled_at,disabled_by,disabled_reason,revoked_at,revoked_by,revoke_reason,owner_type,last_refused_at,last_refused_code"
 
 func TestAdminKeysCSV(t *testing.T) {
 	a := newTestApp(t)
@@ -68,10 +68,10 @@ func TestAdminKeysCSV(t *testing.T) {
 	for i := len(formulas) - 1; i >= 0; i-- { // newest first
 		k := formulas[i]
 		want = append(want, []string{"bob@example.com", itoa(k.ID), "'" + k.Name, k.Hint, "", rfc(created), "", "", "", "active",
-			"", "", "", "", "", "", "", "user"})
+			"", "", "", "", "", "", "", "user", "", ""})
 	}
 	want = append(want, []string{"ann@example.com", itoa(used.ID), "deploy", used.Hint, "read write", rfc(created),
-		rfc(usedAt), "127.0.0.1", rfc(exp), "active", "CI, main branch", "", "", "", "", "", "", "user"})
+		rfc(usedAt), "127.0.0.1", rfc(exp), "active", "CI, main branch", "", "", "", "", "", "", "user", "", ""})
 	if got := records[1:]; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("rows:\ngot  %q\nwant %q", got, want)
 	}

@@ -99,6 +99,7 @@ func TestScreenshots(t *testing.T) {
 
 	tm := seedTeam(t, a)
 	billing := seedShowcase(t, a, tm)
+	seedRefusals(t, a, billing)
 	seedTokens(t, a, "ada@acme.dev")
 	hook := seedNotifications(t, a, tm.admin)
 	seedAlerts(t, a, "ada@acme.dev")
@@ -140,6 +141,7 @@ func TestScreenshots(t *testing.T) {
 
 		shootAdmin(t, tb, vp, shoot)
 		shootNotifications(tb, vp, hook, shoot, shootPart)
+		shootActivity(tb, vp, shootPart)
 	}
 	// Last, as each one adds a key to the list above.
 	for _, vp := range screenshotViewports {

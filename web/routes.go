@@ -134,6 +134,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// Webhook endpoints: their settings, sends and the SSRF switch.
 	adw.POST("/webhooks", h.AdminWebhookCreate)
 	adw.POST("/webhook-settings", h.AdminWebhookSettings)
+	adw.POST("/activity-settings", h.AdminActivitySettings)
 	adw.POST("/webhooks/:id", h.AdminWebhookUpdate)
 	adw.POST("/webhooks/:id/disable", h.AdminWebhookDisable)
 	adw.POST("/webhooks/:id/enable", h.AdminWebhookEnable)
@@ -152,6 +153,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	ad.GET("/keys.csv", h.AdminKeysCSV)
 	ad.GET("/settings", h.AdminSettings)
 	ad.GET("/audit", h.AdminAudit)
+	ad.GET("/audit.csv", h.AdminAuditCSV)
+	ad.GET("/audit.jsonl", h.AdminAuditJSONL)
 	// The scope catalog and approval requests.
 	ad.GET("/scopes", h.AdminScopes)
 	ad.GET("/scopes/:name", h.AdminScopeShow)

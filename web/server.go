@@ -71,6 +71,12 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 	s.notify = notify.New(store, cfg.Mail, hooks, s.holder, cfg.Notify, cfg.Logger)
 	store.SetOutboxHook(s.notify.Wake)
 	reg.MustRegister(newOutboxCollector(store, s.notify, cfg.Logger))
+	// Read at scrape time from the Store's mirror (main sets it from
+	// --audit-mirror): 0 without one.
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "keyward_audit_mirror_dropped_total",
+		Help: "Audit events the SIEM mirror (--audit-mirror) did not write because its queue was full; they stay in the audit log.",
+	}, func() float64 { return float64(store.AuditMirror().Dropped()) }))
 	s.h = handlers.New(handlers.Config{
 		Notifier:   s.notify,
 		MailServer: mailServer(cfg.Mail),

@@ -926,6 +926,14 @@ type UsageDay struct {
 
 	// Day Example: 2026-11-25
 	Day openapi_types.Date `json:"day"`
+
+	// Refusals Verifications of this key refused that day.
+	//
+	// Example: 2
+	Refusals int64 `json:"refusals"`
+
+	// RefusalsByCode The day's refusals by verify code (REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPE, IP_NOT_ALLOWED, PENDING_APPROVAL); empty when none.
+	RefusalsByCode map[string]int64 `json:"refusals_by_code"`
 }
 
 // UsageOutputBody defines model for UsageOutputBody.
