@@ -132,7 +132,7 @@ func activitySettingsSection(m ActivitySection, csrf string, readOnly bool) temp
 			}
 			templ.ReleaseBuffer(templ_7745c5c3_Buffer)
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "><div class=\"border-b border-slate-200 px-6 py-4 dark:border-slate-800\"><h2 id=\"settings-activity-title\" class=\"text-base font-semibold text-slate-900 dark:text-white\">Unusual activity</h2><p class=\"mt-1 text-sm text-slate-600 dark:text-slate-400\">Rules that raise an alert to a key’s owner and to admins. Checked every hour over each key’s hourly counts.</p></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "><div class=\"border-b border-slate-200 px-6 py-4 dark:border-slate-800\"><h2 id=\"settings-activity-title\" class=\"text-base font-semibold text-slate-900 dark:text-white\">Unusual activity</h2><p class=\"mt-1 text-sm text-slate-600 dark:text-slate-400\">Rules that raise an alert on a key, for its owner and for admins to review. Checked every 5 minutes against each key’s hourly counts; a new network or client is caught as soon as the use is recorded.</p></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
