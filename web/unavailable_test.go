@@ -24,17 +24,29 @@ func wantUnavailableJSON(t *testing.T, r response) {
 	if r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("got status %d, want 503; body %.300s", r.StatusCode, r.body)
 	}
+	// The verify and forward-auth endpoints keep their stable
+	// {"error":{…}} shape; the rest of /api/v1 (the management API, leak
+	// reports) answers RFC 9457 problem details with the same code.
 	var body struct {
 		Error struct{ Code, Message string } `json:"error"`
+		Code  string                         `json:"code"`
 	}
-	if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error.Code != "UNAVAILABLE" {
-		t.Errorf("body: got %q, want {\"error\":{\"code\":\"UNAVAILABLE\",…}}", r.body)
+	err := json.Unmarshal([]byte(r.body), &body)
+	ct := r.Header.Get("Content-Type")
+	switch ct {
+	case "application/problem+json":
+		if err != nil || body.Code != "UNAVAILABLE" {
+			t.Errorf("body: got %q, want a problem with \"code\":\"UNAVAILABLE\"", r.body)
+		}
+	case "application/json; charset=UTF-8":
+		if err != nil || body.Error.Code != "UNAVAILABLE" {
+			t.Errorf("body: got %q, want {\"error\":{\"code\":\"UNAVAILABLE\",…}}", r.body)
+		}
+	default:
+		t.Errorf("Content-Type: got %q, want application/json; charset=UTF-8 or application/problem+json", ct)
 	}
 	if got := r.Header.Get("Retry-After"); got != "30" {
 		t.Errorf("Retry-After: got %q, want 30", got)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
-		t.Errorf("Content-Type: got %q, want application/json; charset=UTF-8", ct)
 	}
 	wantNoInternals(t, r)
 }
@@ -247,6 +259,9 @@ func TestDatabaseUnavailableNo500(t *testing.T) {
 						wantUnavailablePage(t, r)
 					} else {
 						wantUnavailableJSON(t, r)
+						if stable := path == "/api/v1/keys/verify" || path == "/api/v1/auth"; stable && r.Header.Get("Content-Type") == "application/problem+json" {
+							t.Errorf("%s answered problem+json, want its stable {\"error\":{…}} shape", path)
+						}
 					}
 				}
 			})
