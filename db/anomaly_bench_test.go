@@ -6,8 +6,10 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 // The data (about 7.5 million hourly buckets, 3 million daily counts, 1.7
 // million address rows) is seeded once and kept: a SQLite file under
 // $KEYWARD_BENCH_DATA (default bench/out/data), and a database named
-// activityBenchDB on the server $KEYWARD_TEST_POSTGRES names. Each run
+// activityBenchDB plus the role ("_keyward") on the server $KEYWARD_TEST_POSTGRES names. Each run
 // first clears the alerts the previous one raised.
 //
 // Density, chosen to look like a busy installation rather than a worst
@@ -119,8 +121,12 @@ func openActivityBench(b *testing.B, engine string) *Store {
 		}
 	default:
 		server := pgtest.Server(b)
+		// The kept database belongs to the role that seeded it; another
+		// role on the same server (CI's keyward_ci beside a developer's)
+		// may not create in its schema, so each role keeps its own.
+		benchDB := activityBenchDB + "_" + roleSuffix(server)
 		var err error
-		if target, err = pgtest.WithDatabase(server, activityBenchDB); err != nil {
+		if target, err = pgtest.WithDatabase(server, benchDB); err != nil {
 			b.Fatal(err)
 		}
 		admin, err := sql.Open("pgx", server)
@@ -130,11 +136,11 @@ func openActivityBench(b *testing.B, engine string) *Store {
 		defer admin.Close()
 		var exists bool
 		if err := admin.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`,
-			activityBenchDB).Scan(&exists); err != nil {
+			benchDB).Scan(&exists); err != nil {
 			b.Fatal(err)
 		}
 		if !exists {
-			name := activityBenchDB + "_seeding"
+			name := benchDB + "_seeding"
 			if _, err := admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name); err != nil {
 				b.Fatal(err)
 			}
@@ -145,7 +151,7 @@ func openActivityBench(b *testing.B, engine string) *Store {
 				b.Fatal(err)
 			}
 			done = func() error {
-				_, err := admin.ExecContext(ctx, `ALTER DATABASE `+name+` RENAME TO `+activityBenchDB)
+				_, err := admin.ExecContext(ctx, `ALTER DATABASE `+name+` RENAME TO `+benchDB)
 				return err
 			}
 		}
@@ -348,4 +354,23 @@ func seedActivityRows(ctx context.Context, s *Store, tx *Tx) error {
 		}
 	}
 	return nil
+}
+
+// roleSuffix is the role of the PostgreSQL URL server, reduced to the
+// characters an unquoted database name may hold.
+func roleSuffix(server string) string {
+	u, err := url.Parse(server)
+	if err != nil || u.User == nil {
+		return "default"
+	}
+	var out []rune
+	for _, r := range strings.ToLower(u.User.Username()) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return "default"
+	}
+	return string(out)
 }
