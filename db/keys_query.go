@@ -357,15 +357,10 @@ const keyUsageSQL = `SELECT day, count FROM key_usage_daily WHERE key_id = ? AND
 // without use; the last entry is today (UTC). Usage still in memory is not
 // included until the next flush, at most a second later.
 func (s *Store) KeyUsage(ctx context.Context, access KeyAccess, id int64, days int) ([]DayCount, error) {
-	if days <= 0 {
-		days = 30
-	}
-	days = min(days, MaxUsageDays)
+	days, first, today := s.usageWindow(days)
 	if err := s.checkKeyVisible(ctx, access, id); err != nil {
 		return nil, err
 	}
-	today := dayNumber(s.Now())
-	first := today - int64(days) + 1
 	out := make([]DayCount, days)
 	for i := range out {
 		out[i].Day = fromMillis((first + int64(i)) * msPerDay)
@@ -395,4 +390,17 @@ func (s *Store) KeyEvents(ctx context.Context, access KeyAccess, id int64, limit
 		return nil, err
 	}
 	return s.ListAudit(ctx, AuditFilter{TargetType: "key", TargetID: id, Limit: limit})
+}
+
+// usageWindow clamps days to a chart's window (default 30, at most
+// MaxUsageDays) and returns it with its first and last day numbers, the
+// last being today (UTC): KeyUsage and KeyRefusals share it so their days
+// stack into one chart.
+func (s *Store) usageWindow(days int) (n int, first, today int64) {
+	if days <= 0 {
+		days = 30
+	}
+	n = min(days, MaxUsageDays)
+	today = dayNumber(s.Now())
+	return n, today - int64(n) + 1, today
 }

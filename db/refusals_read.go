@@ -23,15 +23,10 @@ const keyRefusalsSQL = `SELECT day, code, count FROM key_refusals_daily WHERE ke
 // two stack into one chart. Scoped by access like KeyUsage. Refusals still
 // in memory appear after the next flush.
 func (s *Store) KeyRefusals(ctx context.Context, access KeyAccess, id int64, days int) ([]DayRefusals, error) {
-	if days <= 0 {
-		days = 30
-	}
-	days = min(days, MaxUsageDays)
+	days, first, today := s.usageWindow(days)
 	if err := s.checkKeyVisible(ctx, access, id); err != nil {
 		return nil, err
 	}
-	today := dayNumber(s.Now())
-	first := today - int64(days) + 1
 	out := make([]DayRefusals, days)
 	for i := range out {
 		out[i].Day = fromMillis((first + int64(i)) * msPerDay)
