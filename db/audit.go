@@ -125,7 +125,7 @@ func Actions() []string {
 		ActionScopeCreate, ActionScopeUpdate, ActionScopeRename, ActionScopeRetire, ActionScopeRestore,
 		ActionKeyScopes, ActionKeyApprovalRequest, ActionKeyApprove, ActionKeyDeny, ActionKeyApprovalWithdraw,
 		ActionAuditExport,
-	}, slices.Concat(teamActions, tokenActions, notifyActions, alertActions)...)
+	}, slices.Concat(teamActions, tokenActions, notifyActions, alertActions, signinActions)...)
 }
 
 // AuditEvent is one row of the audit log. Actor and Target are copied as

@@ -49,11 +49,16 @@ var copyTables = []string{
 	"key_hour_ips",
 	"key_sightings",
 	"alerts",
+	"totp_factors",
+	"passkeys",
+	"recovery_codes",
+	"oidc_identities",
 }
 
 // notCopied are the tables of the schema Copy leaves alone, and why.
 var notCopied = map[string]string{
 	"schema_migrations": "the target records the migrations that gave it its schema",
+	"auth_challenges":   "sign-in ceremonies in flight live for minutes: a copied one could only be replayed",
 	"key_changes": "on SQLite a counter the servers poll, on PostgreSQL a row nothing moves " +
 		"(changes are NOTIFYed): the target keeps its own",
 }

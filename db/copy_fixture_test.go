@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // copyFixture is a database with every kind of row the copy must carry,
@@ -24,6 +27,7 @@ type copyFixture struct {
 	apiToken        string
 	webhookSecret   string
 	clock           *fakeClock
+	totpSecret      string
 }
 
 type fixtureKey struct {
@@ -183,6 +187,27 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 		must("activity rows", err)
 	}
 	f.revokedID = revoked.ID
+	// Sign-in (0013): ann's authenticator app (its sealed secret must open
+	// on the copy), a passkey, a recovery code and an SSO identity.
+	setup, err := s.BeginTOTP(ctx, f.ann.ID, "Keyward", f.ann.Email)
+	must("begin totp", err)
+	f.totpSecret = setup.Secret
+	code, err := totp.GenerateCodeCustom(setup.Secret, clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	must("totp code", err)
+	must("confirm totp", s.ConfirmTOTP(ctx, f.ann.ID, code, Actor{UserID: f.ann.ID, Label: f.ann.Email}))
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO passkeys (user_id, credential_id, name, credential, sign_count, created_at) VALUES (?, ?, 'laptop', '{}', 3, ?)`,
+			[]any{f.ann.ID, []byte{1, 2, 3}, at}},
+		{`INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, 'argon2id-hash', ?)`, []any{f.ann.ID, at}},
+		{`INSERT INTO oidc_identities (user_id, issuer, subject, email, created_at) VALUES (?, 'https://idp.example', 'sub-1', ?, ?)`,
+			[]any{f.bob.ID, f.bob.Email, at}},
+	} {
+		_, err = s.w.ExecContext(ctx, q.sql, q.args...)
+		must("sign-in rows", err)
+	}
 	_, opened, err := s.RaiseAlert(ctx, AlertFinding{Rule: RuleDeadKey, KeyID: revoked.ID,
 		Summary: "A revoked key is still being used", Evidence: map[string]any{"attempts": 12}})
 	must("raise alert", err)
@@ -198,6 +223,20 @@ func fillEveryKind(t *testing.T, s *Store, clock *fakeClock) *copyFixture {
 // server secret and the sign-in back-off hold, usage continues from the
 // copied counts, and new rows take ids past the copied ones.
 func (f *copyFixture) checkOn(t *testing.T, dst *Store) {
+	t.Run("second factors", func(t *testing.T) {
+		ctx := context.Background()
+		got, err := dst.SecondFactors(ctx, f.ann.ID)
+		if want := (SecondFactors{TOTP: true, Passkeys: 1, RecoveryLeft: 1}); err != nil || got != want {
+			t.Errorf("factors on the copy: got %+v, %v, want %+v", got, err, want)
+		}
+		// The next step's code: the sealed secret opens with the copied
+		// server secret.
+		code, _ := totp.GenerateCodeCustom(f.totpSecret, f.clock.Now().Add(30*time.Second),
+			totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err := dst.CheckTOTP(ctx, f.ann.ID, code); err != nil {
+			t.Errorf("authenticator code on the copy: %v", err)
+		}
+	})
 	t.Helper()
 	ctx := context.Background()
 	v := quietVerifier(dst)

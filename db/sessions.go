@@ -23,18 +23,29 @@ type Session struct {
 	IP         string
 	UserAgent  string
 	Data       []byte
+	// How the session signed in (signin.go): the first factor, what
+	// completed it, the sign-in stage, and when the person last proved who
+	// they are (CreatedAt until a re-authentication).
+	AuthMethod   string
+	SecondFactor string
+	Stage        string
+	ReauthAt     time.Time
 }
 
-const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data`
+const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data,
+	auth_method, second_factor, stage, COALESCE(reauth_at, created_at)`
 
 func scanSession(row scanner) (Session, error) {
 	var (
 		ss                     Session
 		created, seen, expires int64
+		reauth                 int64
 	)
-	if err := row.Scan(&ss.ID, &ss.TokenHash, &ss.UserID, &created, &seen, &expires, &ss.IP, &ss.UserAgent, &ss.Data); err != nil {
+	if err := row.Scan(&ss.ID, &ss.TokenHash, &ss.UserID, &created, &seen, &expires, &ss.IP, &ss.UserAgent, &ss.Data,
+		&ss.AuthMethod, &ss.SecondFactor, &ss.Stage, &reauth); err != nil {
 		return Session{}, err
 	}
+	ss.ReauthAt = fromMillis(reauth)
 	ss.CreatedAt = fromMillis(created)
 	ss.LastSeenAt = fromMillis(seen)
 	ss.ExpiresAt = fromMillis(expires)
@@ -43,15 +54,19 @@ func scanSession(row scanner) (Session, error) {
 
 var errSessionNotFound = Errorf(ErrNotFound, "No such session.")
 
-const insertSessionSQL = `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+const insertSessionSQL = `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, data,
+		auth_method, second_factor, stage)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 // CreateSession signs a user in: it stores sess (filling in its ID),
 // records the user's last sign-in and writes the login.success audit event
 // (by the user, from sess.IP), all in one transaction, so no sign-in goes
 // unrecorded. Every way in
-// (password, setup, invite, reset) passes here. Zero CreatedAt and
-// LastSeenAt default to now; ExpiresAt and TokenHash are required.
+// (password, setup, invite, reset, passkey, SSO) passes here. Zero CreatedAt and
+// LastSeenAt default to now, an empty AuthMethod is "password"; ExpiresAt
+// and TokenHash are required. A session waiting for its second factor
+// (StageMFA) is not a sign-in yet: it records login.first_factor and
+// leaves last_login_at alone.
 func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	if len(sess.TokenHash) == 0 || sess.ExpiresAt.IsZero() || sess.UserID == 0 {
 		return fmt.Errorf("db: create session: token hash, user and expiry are required")
@@ -63,6 +78,13 @@ func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	if sess.LastSeenAt.IsZero() {
 		sess.LastSeenAt = sess.CreatedAt
 	}
+	if sess.AuthMethod == "" {
+		sess.AuthMethod = AuthPassword
+	}
+	sess.ReauthAt = sess.CreatedAt
+	if !validStage(sess.Stage) {
+		return fmt.Errorf("db: create session: unknown stage %q", sess.Stage)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: create session: %w", err)
@@ -70,16 +92,30 @@ func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	defer tx.Rollback()
 	if err := tx.QueryRowContext(ctx, insertSessionSQL, sess.TokenHash, sess.UserID,
 		toMillis(sess.CreatedAt), toMillis(sess.LastSeenAt), toMillis(sess.ExpiresAt),
-		sess.IP, sess.UserAgent, sess.Data).Scan(&sess.ID); err != nil {
+		sess.IP, sess.UserAgent, sess.Data, sess.AuthMethod, sess.SecondFactor, sess.Stage).Scan(&sess.ID); err != nil {
 		return fmt.Errorf("db: create session: %w", err)
 	}
 	var email string
-	if err := tx.QueryRowContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ? RETURNING email`,
+	action := ActionLoginSuccess
+	if sess.Stage == StageMFA {
+		action = ActionLoginFirstFactor
+		if err := tx.QueryRowContext(ctx, `SELECT email FROM users WHERE id = ?`, sess.UserID).Scan(&email); err != nil {
+			return fmt.Errorf("db: record sign-in: %w", err)
+		}
+	} else if err := tx.QueryRowContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ? RETURNING email`,
 		toMillis(sess.CreatedAt), sess.UserID).Scan(&email); err != nil {
 		return fmt.Errorf("db: record sign-in: %w", err)
 	}
 	a := Actor{UserID: sess.UserID, Label: email, IP: sess.IP}
-	if err := insertAudit(ctx, tx, now, a.event(ActionLoginSuccess, "user", sess.UserID, email)); err != nil {
+	e := a.event(action, "user", sess.UserID, email)
+	e.Detail = map[string]string{"method": sess.AuthMethod}
+	if sess.SecondFactor != "" {
+		e.Detail["second_factor"] = sess.SecondFactor
+	}
+	if sess.Stage == StageEnrol {
+		e.Detail["stage"] = "enrolment required"
+	}
+	if err := insertAudit(ctx, tx, now, e); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

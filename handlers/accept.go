@@ -89,8 +89,14 @@ func (h *Handler) acceptSubmit(c echo.Context, kind string) error {
 	if err != nil {
 		return err
 	}
-	if err := h.startSession(c, u); err != nil {
+	to, err := h.completeSignIn(c, u, db.AuthPassword, "", "/keys")
+	if err != nil {
 		return err
+	}
+	if to != "/keys" {
+		// A second factor is still due (or must be set up first): the
+		// password alone does not sign anyone in where two are needed.
+		return c.Redirect(http.StatusSeeOther, to)
 	}
 	if kind == "invite" {
 		h.flash(c, "success", "Welcome to Keyward. Create your first API key to get started.")

@@ -111,12 +111,13 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	}
 	// Knowing the password, they need no password-change guesses.
 	h.passwordThrottle.reset(u.ID)
-	if err := h.startSession(c, u); err != nil {
+	to, err := h.completeSignIn(c, u, db.AuthPassword, "", next)
+	if err != nil {
 		return err
 	}
 	h.trustDevice(c, who)
 	h.metrics.login(loginSuccess)
-	return c.Redirect(http.StatusSeeOther, next)
+	return c.Redirect(http.StatusSeeOther, to)
 }
 
 // Logout is POST /logout: the session row is deleted, so the cookie is
@@ -172,11 +173,12 @@ func (h *Handler) SetupSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.startSession(c, u); err != nil {
+	to, err := h.completeSignIn(c, u, db.AuthPassword, "", "/keys")
+	if err != nil {
 		return err
 	}
 	h.flash(c, "success", "Welcome to Keyward. Your admin account is ready — create your first API key.")
-	return c.Redirect(http.StatusSeeOther, "/keys")
+	return c.Redirect(http.StatusSeeOther, to)
 }
 
 // SetupLinkToken is the token /setup accepts while no admin exists: the

@@ -38,6 +38,10 @@ const (
 	valIP       = "ip"
 	valUA       = "ua"
 	valFlashes  = "flashes"
+	valStage    = "stage"
+	valMethod   = "method"
+	valFactor   = "factor"
+	valReauthAt = "reauth"
 )
 
 // Session is the browser session of a request, read through typed
@@ -59,6 +63,29 @@ func (s Session) AuthTime() time.Time { return s.time(valAuthAt) }
 // LastSeen is when the session last showed activity (to within
 // touchInterval).
 func (s Session) LastSeen() time.Time { return s.time(valLastSeen) }
+
+// Stage is the session's sign-in stage (db.StageDone, db.StageMFA,
+// db.StageEnrol).
+func (s Session) Stage() string { return s.str(valStage) }
+
+// AuthMethod is the first factor the session signed in with (db.AuthPassword,
+// db.AuthPasskey, db.AuthSSO).
+func (s Session) AuthMethod() string { return s.str(valMethod) }
+
+// SecondFactor is what completed the sign-in (db.FactorTOTP, …) or "".
+func (s Session) SecondFactor() string { return s.str(valFactor) }
+
+// ReauthAt is when the person last proved who they are in this session:
+// the sign-in, or the latest re-authentication.
+func (s Session) ReauthAt() time.Time { return s.time(valReauthAt) }
+
+func (s Session) str(key string) string {
+	if s.g == nil {
+		return ""
+	}
+	v, _ := s.g.Values[key].(string)
+	return v
+}
 
 // Flashes are the one-time messages queued for the next page.
 func (s Session) Flashes() []views.Flash {
@@ -137,6 +164,21 @@ func (h *Handler) LoadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if !typed.SignedIn() {
 			return next(c)
 		}
+		// A session waiting for its second factor is no sign-in: only the
+		// second-factor handlers see it (pendingSignIn), everything else a
+		// visitor.
+		if typed.Stage() == db.StageMFA {
+			u, err := ss.store.GetUser(r.Context(), typed.UserID())
+			switch {
+			case errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled()):
+				ss.expire(c, sess)
+			case err != nil:
+				return err
+			default:
+				c.Set(pendingKey, &signedIn{user: u, session: typed})
+			}
+			return next(c)
+		}
 		u, err := ss.store.GetUser(r.Context(), typed.UserID())
 		switch {
 		case errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled()):
@@ -157,14 +199,18 @@ func (h *Handler) LoadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		setSignedIn(c, &signedIn{user: u, session: typed})
+		if typed.Stage() == db.StageEnrol && !enrolmentPath(c.Request().URL.Path) {
+			return h.toEnrolment(c)
+		}
 		return next(c)
 	}
 }
 
-// startSession signs u in: a sign-in always gets a new session id, and the
-// old session (if any) is deleted, so a cookie planted before sign-in is
-// worthless after it.
-func (h *Handler) startSession(c echo.Context, u db.User) error {
+// startSession signs u in (or, with stage db.StageMFA, half in): a sign-in
+// always gets a new session id, and the old session (if any) is deleted,
+// so a cookie planted before sign-in is worthless after it. Handlers sign
+// people in through completeSignIn, which picks the stage.
+func (h *Handler) startSession(c echo.Context, u db.User, a sessionAuth) error {
 	ss := h.sessions
 	r := c.Request()
 	if old, err := ss.Get(r, sessionName); err == nil && !old.IsNew {
@@ -178,13 +224,22 @@ func (h *Handler) startSession(c echo.Context, u db.User) error {
 	sess.Values[valUserID] = u.ID
 	sess.Values[valIP] = c.RealIP()
 	sess.Values[valUA] = r.UserAgent()
+	sess.Values[valStage] = a.stage
+	sess.Values[valMethod] = a.method
+	sess.Values[valFactor] = a.factor
 	if err := ss.Save(r, c.Response(), sess); err != nil {
 		return err
 	}
 	// Replace the request-cached session so later calls in this request see it.
 	old, _ := ss.Get(r, sessionName)
 	*old = *sess
-	setSignedIn(c, &signedIn{user: u, session: Session{old}})
+	if a.stage == db.StageMFA {
+		setSignedIn(c, nil)
+		c.Set(pendingKey, &signedIn{user: u, session: Session{old}})
+	} else {
+		c.Set(pendingKey, nil)
+		setSignedIn(c, &signedIn{user: u, session: Session{old}})
+	}
 	return rotateCSRF(c)
 }
 

@@ -101,6 +101,10 @@ func (ss *sessionStore) New(r *http.Request, _ string) (*sessions.Session, error
 	}
 	now := ss.now().UTC()
 	idle, absolute := ss.timeouts(r.Context())
+	if row.Stage == db.StageMFA {
+		// Half signed in: the second factor is due within minutes.
+		absolute = min(absolute, pendingSignInTTL)
+	}
 	if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || now.Sub(row.CreatedAt) >= absolute {
 		_ = ss.store.DeleteSession(r.Context(), row.ID)
 		return sess, nil
@@ -111,6 +115,10 @@ func (ss *sessionStore) New(r *http.Request, _ string) (*sessions.Session, error
 	sess.Values[valRowID] = row.ID
 	sess.Values[valAuthAt] = row.CreatedAt
 	sess.Values[valLastSeen] = row.LastSeenAt
+	sess.Values[valStage] = row.Stage
+	sess.Values[valMethod] = row.AuthMethod
+	sess.Values[valFactor] = row.SecondFactor
+	sess.Values[valReauthAt] = row.ReauthAt
 	var data sessionData
 	if len(row.Data) > 0 && json.Unmarshal(row.Data, &data) == nil && len(data.Flashes) > 0 {
 		sess.Values[valFlashes] = data.Flashes
@@ -159,6 +167,7 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 		row := db.Session{
 			TokenHash: hash[:], UserID: uid, CreatedAt: now, LastSeenAt: now,
 			ExpiresAt: now.Add(absolute), IP: ip, UserAgent: ua, Data: data,
+			Stage: typed.Stage(), AuthMethod: typed.AuthMethod(), SecondFactor: typed.SecondFactor(),
 		}
 		if err := ss.store.CreateSession(ctx, &row); err != nil {
 			return fmt.Errorf("handlers: create session: %w", err)
@@ -168,6 +177,7 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 		sess.Values[valRowID] = row.ID
 		sess.Values[valAuthAt] = now
 		sess.Values[valLastSeen] = now
+		sess.Values[valReauthAt] = now
 		http.SetCookie(w, sessionCookie(r, name, tok, int(absolute/time.Second)))
 		return nil
 	}

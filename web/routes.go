@@ -96,6 +96,10 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.POST("/alerts/:id/acknowledge", h.AlertAcknowledge)
 	u.POST("/alerts/:id/resolve", h.AlertResolve)
 	u.GET("/account", h.AccountShow)
+	// Sign-in methods. While policy requires a second factor the person
+	// has not set up, /account/security and what lies under it (with
+	// passkey registration and sign-out) is all they can reach.
+	u.GET("/account/security", h.SecurityShow)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
