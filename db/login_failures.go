@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,6 +24,7 @@ type LoginSubject []byte
 const (
 	loginSubjectAccount = 'a'
 	loginSubjectDevice  = 'd'
+	loginSubjectCode    = 'c'
 	// maxLoginSubjects bounds the subjects one LoginBlockedUntil reads.
 	maxLoginSubjects = 8
 )
@@ -31,6 +33,14 @@ const (
 // the back-off of the clients that have not signed in to it before.
 func AccountSubject(digest [sha256.Size]byte) LoginSubject {
 	return append(LoginSubject{loginSubjectAccount}, digest[:]...)
+}
+
+// CodeSubject names the second-factor codes (authenticator and recovery)
+// of user id: their own back-off, which a right password does not clear,
+// so whoever knows the password cannot buy fresh code guesses with it.
+func CodeSubject(userID int64) LoginSubject {
+	d := sha256.Sum256([]byte("code:" + strconv.FormatInt(userID, 10)))
+	return append(LoginSubject{loginSubjectCode}, d[:]...)
 }
 
 // DeviceSubject names a trusted device by its device cookie's nonce: its

@@ -34,6 +34,9 @@ const (
 	// EventEndpointDisabled tells an endpoint's owner that 24 hours of
 	// failures disabled it (e-mail only).
 	EventEndpointDisabled = "webhook.endpoint_disabled"
+	// EventRecoveryUsed tells a person that one of their recovery codes
+	// signed in to their account (e-mail only, cannot be turned off).
+	EventRecoveryUsed = "mfa.recovery_used"
 )
 
 // WebhookEventTypes are the types an endpoint can subscribe to, in the

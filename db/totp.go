@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base32"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -185,4 +186,34 @@ func (s *Store) DisableTOTP(ctx context.Context, userID int64, a Actor) error {
 		}
 		return insertAudit(ctx, tx, now, a.event(ActionTOTPDisable, "user", userID, a.Label))
 	})
+}
+
+// PendingTOTP returns the setup begun by BeginTOTP and not yet confirmed,
+// to show its QR code again after a wrong first code. Nothing pending (or
+// already confirmed: its secret is never shown again): ErrNotFound.
+func (s *Store) PendingTOTP(ctx context.Context, userID int64, issuer, account string) (TOTPSetup, error) {
+	var sealed []byte
+	err := s.r.QueryRowContext(ctx, `SELECT secret FROM totp_factors WHERE user_id = ? AND confirmed_at IS NULL`, userID).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TOTPSetup{}, errNoTOTP
+	}
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("db: pending authenticator: %w", err)
+	}
+	secret, err := s.unseal(ctx, sealed)
+	if err != nil {
+		return TOTPSetup{}, err
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(string(secret))
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("db: pending authenticator: %w", err)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: issuer, AccountName: account, Period: totpPeriod, Secret: raw,
+		Digits: totpDigits, Algorithm: otp.AlgorithmSHA1,
+	})
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("db: pending authenticator: %w", err)
+	}
+	return TOTPSetup{Secret: key.Secret(), URL: key.URL()}, nil
 }
