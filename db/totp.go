@@ -3,8 +3,8 @@ package db
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base32"
 	"database/sql"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
