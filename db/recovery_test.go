@@ -132,9 +132,9 @@ func TestRecoveryCodesSingleUse(t *testing.T) {
 	})
 }
 
-// TestPendingTOTP: the pending setup reads back with its secret (for the
+// TestPendingTOTPAndStatus: the pending setup reads back with its secret (for the
 // QR after a wrong first code); a confirmed one never does.
-func TestPendingTOTP(t *testing.T) {
+func TestPendingTOTPAndStatus(t *testing.T) {
 	forEachEngine(t, func(t *testing.T) {
 		ctx := context.Background()
 		clock := newFakeClock()
@@ -143,9 +143,15 @@ func TestPendingTOTP(t *testing.T) {
 		if _, err := s.PendingTOTP(ctx, ann.ID, "Keyward", ann.Email); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("nothing begun: got %v, want ErrNotFound", err)
 		}
+		if st, err := s.TOTPStatus(ctx, ann.ID); err != nil || st != (TOTPStatus{}) {
+			t.Fatalf("status before: got %+v, %v, want none", st, err)
+		}
 		setup, err := s.BeginTOTP(ctx, ann.ID, "Keyward", ann.Email)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if st, err := s.TOTPStatus(ctx, ann.ID); err != nil || st != (TOTPStatus{Pending: true}) {
+			t.Fatalf("status pending: got %+v, %v, want pending", st, err)
 		}
 		got, err := s.PendingTOTP(ctx, ann.ID, "Keyward", ann.Email)
 		if err != nil || got != setup {
@@ -156,6 +162,9 @@ func TestPendingTOTP(t *testing.T) {
 		}
 		if _, err := s.PendingTOTP(ctx, ann.ID, "Keyward", ann.Email); !errors.Is(err, ErrNotFound) {
 			t.Errorf("confirmed: got %v, want ErrNotFound", err)
+		}
+		if st, err := s.TOTPStatus(ctx, ann.ID); err != nil || !st.Confirmed || !st.ConfirmedAt.Equal(clock.Now()) {
+			t.Errorf("status confirmed: got %+v, %v, want confirmed at %v", st, err, clock.Now())
 		}
 	})
 }

@@ -217,3 +217,28 @@ func (s *Store) PendingTOTP(ctx context.Context, userID int64, issuer, account s
 	}
 	return TOTPSetup{Secret: key.Secret(), URL: key.URL()}, nil
 }
+
+// TOTPStatus is the state of a person's authenticator app.
+type TOTPStatus struct {
+	// Confirmed: set up, since ConfirmedAt.
+	Confirmed   bool
+	ConfirmedAt time.Time
+	// Pending: begun and waiting for its first code.
+	Pending bool
+}
+
+// TOTPStatus returns the state of userID's authenticator app.
+func (s *Store) TOTPStatus(ctx context.Context, userID int64) (TOTPStatus, error) {
+	var confirmed sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT confirmed_at FROM totp_factors WHERE user_id = ?`, userID).Scan(&confirmed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TOTPStatus{}, nil
+	}
+	if err != nil {
+		return TOTPStatus{}, fmt.Errorf("db: authenticator status: %w", err)
+	}
+	if !confirmed.Valid {
+		return TOTPStatus{Pending: true}, nil
+	}
+	return TOTPStatus{Confirmed: true, ConfirmedAt: fromMillis(confirmed.Int64)}, nil
+}

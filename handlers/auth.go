@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,10 @@ var loginNotices = map[string]views.Flash{
 func (h *Handler) LoginShow(c echo.Context) error {
 	if currentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	if pendingSignIn(c) != nil {
+		// The password was right: the second factor is what is left.
+		return c.Redirect(http.StatusSeeOther, SecondFactorPath+"?next="+url.QueryEscape(safeNext(c.QueryParam("next"))))
 	}
 	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Next: safeNext(c.QueryParam("next"))}
 	if f, ok := loginNotices[c.QueryParam("m")]; ok {
