@@ -48,10 +48,10 @@ func (t *loginThrottle) codeSuccess(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// throttledMessage sets Retry-After for wait and returns the message shown
-// next to the field, with the status to answer (429).
-func throttledMessage(c echo.Context, wait time.Duration) (string, int) {
+// throttledMessage sets Retry-After for wait and returns the status to
+// answer (429) with the message shown next to the field.
+func throttledMessage(c echo.Context, wait time.Duration) (int, string) {
 	secs := int(math.Ceil(wait.Seconds()))
 	c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
-	return fmt.Sprintf("Too many wrong codes. Try again in %s.", plural(secs, "second")), http.StatusTooManyRequests
+	return http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes. Try again in %s.", plural(secs, "second"))
 }

@@ -77,8 +77,7 @@ func (h *Handler) secondFactorSubmit(c echo.Context, factor, field string, check
 		return err
 	}
 	if wait > 0 {
-		msg, status := throttledMessage(c, wait)
-		return fail(status, msg)
+		return fail(throttledMessage(c, wait))
 	}
 	if code == "" {
 		return fail(http.StatusUnprocessableEntity, "Enter a code.")

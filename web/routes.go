@@ -66,6 +66,10 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.GET("/login", h.LoginShow)
 	b.POST("/login", h.LoginSubmit)
 	b.POST("/logout", h.Logout)
+	// The second factor, after a right password (a pending sign-in only).
+	b.GET("/login/2fa", h.SecondFactorShow)
+	b.POST("/login/2fa", h.SecondFactorCode)
+	b.POST("/login/2fa/recovery", h.SecondFactorRecovery)
 	// The management API's reference, open like the document it renders.
 	b.GET("/docs/api", h.APIDocs)
 
@@ -100,6 +104,10 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// has not set up, /account/security and what lies under it (with
 	// passkey registration and sign-out) is all they can reach.
 	u.GET("/account/security", h.SecurityShow)
+	u.POST("/account/security/totp", h.SecurityTOTPBegin, h.RequireRecentAuth)
+	u.POST("/account/security/totp/confirm", h.SecurityTOTPConfirm, h.RequireRecentAuth)
+	u.POST("/account/security/totp/remove", h.SecurityTOTPRemove, h.RequireRecentAuth)
+	u.POST("/account/security/recovery-codes", h.SecurityRecoveryGenerate, h.RequireRecentAuth)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
