@@ -347,14 +347,14 @@ func recoveryCodesOnce(m RecoveryCard) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<p><strong class=\"font-semibold\">Save these codes now.</strong> They are shown only this once; each works one time. Earlier codes no longer work.</p></div><pre id=\"recovery-codes-list\" class=\"columns-2 gap-x-6 rounded-lg border border-slate-200 bg-slate-50 p-4 font-mono text-sm leading-7 text-slate-900 dark:border-slate-700 dark:bg-slate-800/40 dark:text-slate-100\" aria-label=\"Your recovery codes\" tabindex=\"0\" data-testid=\"recovery-code-list\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<p><strong class=\"font-semibold\">Save these codes now.</strong> They are shown only this once; each works one time. Earlier codes no longer work.</p></div><pre id=\"recovery-codes-list\" class=\"columns-2 gap-x-6 rounded-lg border border-slate-200 bg-slate-50 p-4 font-mono text-sm leading-7 text-slate-900 dark:border-slate-700 dark:bg-slate-800/40 dark:text-slate-100\" data-testid=\"recovery-code-list\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var15 string
 		templ_7745c5c3_Var15, templ_7745c5c3_Err = templ.JoinStringErrs(strings.Join(m.Codes, "\n"))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/security_recovery.templ`, Line: 66, Col: 323}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/security_recovery.templ`, Line: 66, Col: 277}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var15))
 		if templ_7745c5c3_Err != nil {

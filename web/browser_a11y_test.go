@@ -118,6 +118,9 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 	tb.allowHTTPError(404)
 	tb.allowHTTPError(422)
 	var invite string // the invite link the admin created, for the accept page
+	// Setting up an authenticator app, then the second-factor page: last
+	// of the member's pages, as it leaves them half signed in.
+	sec := totpTour(a, tb, "ada@example.com")
 	return []tourPage{
 		{"login", func() { tb.open("/login") }},
 		{"setup", func() { tb.open("/setup?token=" + url.QueryEscape(a.setupToken)) }},
@@ -146,6 +149,7 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 		}},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
+		sec[0], sec[1], sec[2], sec[3], sec[4], sec[5],
 		{"admin overview", func() {
 			tb.clearCookies()
 			tb.login("root@example.com", testPassword)

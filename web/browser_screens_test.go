@@ -156,6 +156,10 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "key-created")
 		tb.navigates("Done", chromedp.Click(link("Done — I've saved my key")))
 	}
+	for _, vp := range screenshotViewports {
+		setViewport(vp)
+		shootSecurity(t, a, tb, vp, shoot)
+	}
 	// The admin console as an auditor sees it: everything, read-only.
 	a.createUser("iris@acme.dev", db.RoleAuditor)
 	for _, vp := range screenshotViewports {
