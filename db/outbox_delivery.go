@@ -264,7 +264,7 @@ func (s subscriptions) endpointsFor(ev OutboxEvent) []int64 {
 			return []int64{ev.EndpointID}
 		}
 		return nil
-	case EventDigest, EventEndpointDisabled:
+	case EventDigest, EventEndpointDisabled, EventFactorsReset:
 		return nil
 	}
 	var ids []int64

@@ -28,6 +28,8 @@ func composeEvent(ev db.OutboxEvent, base string) (views.MailMessage, error) {
 		return c.endpointDisabled(), nil
 	case db.EventAlertOpened:
 		return c.alert(), nil
+	case db.EventFactorsReset:
+		return c.factorsReset(), nil
 	case db.EventKeyExpiring, db.EventKeyExpired, db.EventKeyDisabled, db.EventKeyRevoked,
 		db.EventKeyApproved, db.EventKeyDenied, db.EventKeyNewAddress:
 		return c.key(), nil
