@@ -42,7 +42,7 @@ var notifyActions = []string{ActionWebhookCreate, ActionWebhookUpdate, ActionWeb
 // event nobody can turn off; ok is false when ev sends no e-mail at all.
 func emailKind(ev OutboxEvent) (kind string, ok bool) {
 	switch ev.Type {
-	case EventKeyRevoked, EventUserInvited, EventPasswordReset, EventEndpointDisabled, EventAlertOpened, EventFactorsReset:
+	case EventKeyRevoked, EventUserInvited, EventPasswordReset, EventEndpointDisabled, EventAlertOpened:
 		return "", true
 	case EventKeyDisabled:
 		// Disabled for being unused (the auto-disable policy) is the
@@ -60,6 +60,8 @@ func emailKind(ev OutboxEvent) (kind string, ok bool) {
 		return NotifyApproval, true
 	case EventDigest:
 		return NotifyDigest, true
+	case EventFactorsReset:
+		return "", true
 	}
 	return "", false
 }

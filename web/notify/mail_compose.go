@@ -18,6 +18,8 @@ import (
 func composeEvent(ev db.OutboxEvent, base string) (views.MailMessage, error) {
 	c := eventData{ev: ev, base: base}
 	switch ev.Type {
+	case db.EventFactorsReset:
+		return c.factorsReset(), nil
 	case db.EventUserInvited:
 		return c.invite()
 	case db.EventPasswordReset:
@@ -28,8 +30,6 @@ func composeEvent(ev db.OutboxEvent, base string) (views.MailMessage, error) {
 		return c.endpointDisabled(), nil
 	case db.EventAlertOpened:
 		return c.alert(), nil
-	case db.EventFactorsReset:
-		return c.factorsReset(), nil
 	case db.EventKeyExpiring, db.EventKeyExpired, db.EventKeyDisabled, db.EventKeyRevoked,
 		db.EventKeyApproved, db.EventKeyDenied, db.EventKeyNewAddress:
 		return c.key(), nil
