@@ -60,6 +60,8 @@ func emailKind(ev OutboxEvent) (kind string, ok bool) {
 		return NotifyApproval, true
 	case EventDigest:
 		return NotifyDigest, true
+	case EventFactorsReset:
+		return "", true
 	}
 	return "", false
 }

@@ -259,6 +259,8 @@ func loadSubscriptions(ctx context.Context, tx *Tx) (subscriptions, error) {
 // subscribed to ev's type or to all ("*").
 func (s subscriptions) endpointsFor(ev OutboxEvent) []int64 {
 	switch ev.Type {
+	case EventFactorsReset: // e-mail only
+		return nil
 	case EventWebhookTest:
 		if s.exists[ev.EndpointID] {
 			return []int64{ev.EndpointID}

@@ -43,9 +43,13 @@ func (h *Handler) accountPage(c echo.Context) (views.AccountPage, error) {
 		return views.AccountPage{}, err
 	}
 	for _, s := range rows {
+		if !listedSession(s) {
+			continue
+		}
 		m.Sessions = append(m.Sessions, views.SessionRow{
 			ID: s.ID, Device: describeUserAgent(s.UserAgent), UserAgent: s.UserAgent, IP: s.IP,
 			CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, Current: s.ID == sess.ID(),
+			SignIn: signInLabel(s.AuthMethod, s.SecondFactor),
 		})
 	}
 	return m, nil

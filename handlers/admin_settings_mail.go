@@ -123,5 +123,8 @@ func (h *Handler) withMail(c echo.Context, page views.AdminSettingsPage, f views
 	if page.Leaks, err = h.leakCard(c); err != nil {
 		return page, err
 	}
+	if page, err = h.withSignIn(c, page); err != nil { // the Sign-in card (admin_signin.go)
+		return page, err
+	}
 	return h.withActivity(c, page) // the Unusual activity card (admin_activity.go)
 }

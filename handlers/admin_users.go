@@ -30,12 +30,16 @@ func (h *Handler) usersPage(c echo.Context) (views.AdminUsersPage, error) {
 	if err != nil {
 		return views.AdminUsersPage{}, err
 	}
+	factors, err := h.userFactors(c, users)
+	if err != nil {
+		return views.AdminUsersPage{}, err
+	}
 	self := currentUser(c).ID
 	m := views.AdminUsersPage{Layout: h.layout(c, "Users", "admin"), Invite: views.InviteForm{Role: string(db.RoleMember)}}
 	for _, u := range users {
 		m.Users = append(m.Users, views.UserRow{
 			ID: u.ID, Email: u.Email, Role: string(u.Role), CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt,
-			ActiveKeys: u.ActiveKeys, Disabled: u.Disabled(), IsSelf: u.ID == self,
+			ActiveKeys: u.ActiveKeys, Disabled: u.Disabled(), IsSelf: u.ID == self, Factors: factors[u.ID],
 		})
 	}
 	for _, p := range invites {

@@ -36,6 +36,7 @@ type UserRow struct {
 	ActiveKeys  int
 	Disabled    bool
 	IsSelf      bool // the signed-in admin: no disable/demote buttons
+	Factors     UserFactors
 }
 
 // InviteForm is the "Invite a user" form.
@@ -83,6 +84,8 @@ type AdminUsersPage struct {
 	Invite       InviteForm
 	Link         *TokenLink    // set right after creating an invite or a reset link
 	ResetConfirm *ResetConfirm // set when a reset link for an admin needs the password
+	// FactorsConfirm asks before resetting someone's second factors.
+	FactorsConfirm *FactorsResetConfirm
 }
 
 // AdminKeyRow is one key in the admin list.
@@ -167,6 +170,8 @@ type AdminSettingsPage struct {
 	Leaks LeakSettingsCard
 	// Activity is the Unusual activity card (admin_activity.templ).
 	Activity ActivitySection
+	// SignIn is the Sign-in card (admin_signin.templ).
+	SignIn SignInCard
 }
 
 // AuditFilterForm is the audit log's filter, as typed.

@@ -86,6 +86,8 @@ type SessionRow struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	Current    bool
+	// SignIn is how the session signed in ("Password + passkey", "SSO").
+	SignIn string
 }
 
 // ErrorPage is the generic error page (403, 404, 429, 500...).

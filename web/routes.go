@@ -131,6 +131,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/users/:id/role", h.AdminUserRole)
 	adw.POST("/users/:id/sessions/end", h.AdminUserEndSessions)
 	adw.POST("/users/:id/reset-link", h.AdminUserResetLink)
+	adw.POST("/users/:id/reset-factors", h.AdminUserResetFactors, h.RequireRecentAuth)
 	adw.POST("/keys/bulk", h.AdminKeysBulk)
 	adw.POST("/settings", h.AdminSettingsSave)
 	adw.POST("/settings/test-email", h.AdminSettingsTestEmail)
@@ -147,6 +148,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/webhooks", h.AdminWebhookCreate)
 	adw.POST("/webhook-settings", h.AdminWebhookSettings)
 	adw.POST("/activity-settings", h.AdminActivitySettings)
+	// Sign-in policy: weakening it is a dangerous action.
+	adw.POST("/signin-settings", h.AdminSignInSettings, h.RequireRecentAuth)
 	adw.POST("/webhooks/:id", h.AdminWebhookUpdate)
 	adw.POST("/webhooks/:id/disable", h.AdminWebhookDisable)
 	adw.POST("/webhooks/:id/enable", h.AdminWebhookEnable)

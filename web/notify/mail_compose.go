@@ -18,6 +18,8 @@ import (
 func composeEvent(ev db.OutboxEvent, base string) (views.MailMessage, error) {
 	c := eventData{ev: ev, base: base}
 	switch ev.Type {
+	case db.EventFactorsReset:
+		return c.factorsReset(), nil
 	case db.EventUserInvited:
 		return c.invite()
 	case db.EventPasswordReset:

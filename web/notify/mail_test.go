@@ -131,6 +131,11 @@ func TestMailEveryKind(t *testing.T) {
 			Data: data(t, `{"endpoint":{"id":4,"url":"https://hooks.example.net/keyward"},"reason":"failing for 24 hours"}`)},
 			"admin@example.com", "Webhook endpoint disabled: hooks.example.net",
 			[]string{"https://hooks.example.net/keyward", "failing for 24 hours"}, testBase + "/admin/webhooks/4"},
+		{"second factors reset", db.OutboxEvent{Type: db.EventFactorsReset, ActorID: 1,
+			Data: data(t, `{"user":{"id":7,"email":"ann@example.com"},"actor":"admin@example.com"}`)},
+			"ann@example.com", "Your Keyward second factors were reset",
+			[]string{"admin@example.com removed the authenticator app, passkeys and recovery codes", "signed you out everywhere", "cannot be turned off"},
+			testBase + "/account/security"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
