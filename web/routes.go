@@ -71,13 +71,15 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 
 	u := b.Group("", handlers.RequireAuth)
 	u.GET("/keys", h.KeysList)
-	u.POST("/keys", h.KeysCreate)
+	// Dangerous changes ask for a fresh proof of identity first
+	// (RequireRecentAuth: /sudo, then the form resumes).
+	u.POST("/keys", h.KeysCreate, h.RequireRecentAuth)
 	u.GET("/keys/new", h.KeysNew)
 	u.GET("/keys/:id", h.KeyShow)
 	u.POST("/keys/:id/edit", h.KeyEdit)
 	u.POST("/keys/:id/disable", h.KeyDisable)
 	u.POST("/keys/:id/enable", h.KeyEnable)
-	u.POST("/keys/:id/roll", h.KeyRoll)
+	u.POST("/keys/:id/roll", h.KeyRoll, h.RequireRecentAuth)
 	u.POST("/keys/:id/revoke", h.KeyRevoke)
 	u.POST("/keys/:id/limits", h.KeyLimits)
 	u.POST("/keys/:id/scopes", h.KeyScopes)
@@ -100,11 +102,15 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// has not set up, /account/security and what lies under it (with
 	// passkey registration and sign-out) is all they can reach.
 	u.GET("/account/security", h.SecurityShow)
+	// Re-authentication ("sudo mode") and the form it kept.
+	u.GET("/sudo", h.SudoShow)
+	u.POST("/sudo", h.SudoSubmit)
+	u.GET("/sudo/resume", h.SudoResume)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
 	u.POST("/account/sessions/:id/end", h.AccountSessionEnd)
-	u.POST("/account/tokens", h.AccountTokenCreate)
+	u.POST("/account/tokens", h.AccountTokenCreate, h.RequireRecentAuth)
 	u.POST("/account/tokens/:id/revoke", h.AccountTokenRevoke)
 
 	// One-time links: invitations and password resets.
@@ -118,12 +124,12 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/invites", h.AdminInviteCreate)
 	adw.POST("/invites/:id/revoke", h.AdminInviteRevoke)
 	adw.POST("/invites/:id/renew", h.AdminInviteRenew)
-	adw.POST("/users/:id/disable", h.AdminUserDisable)
+	adw.POST("/users/:id/disable", h.AdminUserDisable, h.RequireRecentAuth)
 	adw.POST("/users/:id/enable", h.AdminUserEnable)
-	adw.POST("/users/:id/role", h.AdminUserRole)
+	adw.POST("/users/:id/role", h.AdminUserRole, h.RequireRecentAuth)
 	adw.POST("/users/:id/sessions/end", h.AdminUserEndSessions)
-	adw.POST("/users/:id/reset-link", h.AdminUserResetLink)
-	adw.POST("/keys/bulk", h.AdminKeysBulk)
+	adw.POST("/users/:id/reset-link", h.AdminUserResetLink, h.RequireRecentAuth)
+	adw.POST("/keys/bulk", h.AdminKeysBulk, h.RequireRecentAuth)
 	adw.POST("/settings", h.AdminSettingsSave)
 	adw.POST("/settings/test-email", h.AdminSettingsTestEmail)
 	adw.POST("/secret-scanning", h.AdminSecretScanningSave)
