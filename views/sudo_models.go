@@ -27,7 +27,7 @@ type SudoResumePage struct {
 	// Action is where the form goes (its original path), Label what it
 	// does ("Roll key “deploy”"), Back where Cancel leads.
 	Action, Label, Back string
-	Fields             []HiddenField
+	Fields              []HiddenField
 }
 
 // HiddenField is one kept form value.
