@@ -49,6 +49,15 @@ func resumeForm(t *testing.T, r response) (string, url.Values, string) {
 	return action, vals, strings.TrimSpace(f.Find(`[data-testid="sudo-continue"]`).Text())
 }
 
+// reauth confirms the password on /sudo, as a person asked to does
+// before a dangerous change long after signing in.
+func (b *browser) reauth() {
+	b.t.Helper()
+	if r := b.post("/sudo", url.Values{"password": {testPassword}}); r.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("re-authenticate: got %d, want 303; body: %.300s", r.StatusCode, r.body)
+	}
+}
+
 // auditCount is how many events the log holds (up to 500).
 func (a *testApp) auditCount(action string) int {
 	a.t.Helper()
