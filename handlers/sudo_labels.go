@@ -34,8 +34,6 @@ func (h *Handler) describeSudoAction(c echo.Context) sudoAction {
 		return sudoAction{h.userLabel(c, id, "Change the role of"), "/admin/users"}
 	case "/admin/users/:id/disable":
 		return sudoAction{h.userLabel(c, id, "Disable"), "/admin/users"}
-	case "/admin/users/:id/reset-link":
-		return sudoAction{h.userLabel(c, id, "Create a password reset link for"), "/admin/users"}
 	case "/admin/keys/bulk":
 		if c.FormValue("action") == "revoke" {
 			return sudoAction{"Revoke the selected keys", "/admin/keys"}

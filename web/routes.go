@@ -128,7 +128,7 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	adw.POST("/users/:id/enable", h.AdminUserEnable)
 	adw.POST("/users/:id/role", h.AdminUserRole, h.RequireRecentAuth)
 	adw.POST("/users/:id/sessions/end", h.AdminUserEndSessions)
-	adw.POST("/users/:id/reset-link", h.AdminUserResetLink, h.RequireRecentAuth)
+	adw.POST("/users/:id/reset-link", h.AdminUserResetLink)
 	adw.POST("/keys/bulk", h.AdminKeysBulk, h.RequireRecentAuth)
 	adw.POST("/settings", h.AdminSettingsSave)
 	adw.POST("/settings/test-email", h.AdminSettingsTestEmail)
