@@ -21,6 +21,16 @@ type SudoPage struct {
 	Errors FieldErrors
 }
 
+// Intro explains why the page asks: the window has passed, and (when a
+// form was kept) that nothing was lost.
+func (m SudoPage) Intro() string {
+	s := "You last confirmed who you are more than " + m.Window + " ago, and this change needs a fresh proof."
+	if m.Return != "" {
+		s += " Nothing has changed yet: what you submitted continues right after."
+	}
+	return s
+}
+
 // SudoResumePage is /sudo/resume: the kept form, to continue.
 type SudoResumePage struct {
 	Layout

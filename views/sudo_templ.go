@@ -493,7 +493,7 @@ func Sudo(m SudoPage) templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = authShell("Confirm it's you", "This change needs a fresh proof of who you are (asked again after "+m.Window+"). Nothing has changed yet: what you submitted is kept and continues right after.").Render(templ.WithChildren(ctx, templ_7745c5c3_Var3), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = authShell("Confirm it's you", m.Intro()).Render(templ.WithChildren(ctx, templ_7745c5c3_Var3), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/keyward/keyward/db"
 )
@@ -66,4 +68,56 @@ func TestBrowserSudoResumesRoll(t *testing.T) {
 	}
 	tb.navigates("Done", chromedp.Click(link("Done — I've saved my key")))
 	tb.wantKeyGone(newKey, "new key's page")
+}
+
+// shootSudo takes the re-authentication pages as ada, signed in: a roll
+// eleven minutes on, the page that interrupts it (with a wrong password,
+// then with an authenticator app too), and the resumed form, which it
+// cancels, so later screenshots show the key unrolled.
+func shootSudo(t *testing.T, a *testApp, tb *tab, vp viewport, keyID int64, shoot func(viewport, string)) {
+	t.Helper()
+	a.clock.Advance(11 * time.Minute)
+	tb.open(fmt.Sprintf("/keys/%d", keyID))
+	tb.choose("Old key keeps working", "Keep the old key for 24 hours")
+	tb.navigates("roll", chromedp.Click(button("Roll key")))
+	tb.waitVisible(testID("sudo"))
+	sudo := tb.path()
+	shoot(vp, "sudo")
+	tb.allowHTTPError(422)
+	tb.fill("Password", "not my password at all")
+	tb.navigates("confirm", chromedp.Click(button("Confirm with password")))
+	tb.waitVisible(`#sudo-password[aria-invalid="true"]`)
+	shoot(vp, "sudo-failed")
+
+	// With an authenticator app the code comes first (set up here, after
+	// the sign-in, which would otherwise ask for it).
+	ctx := context.Background()
+	ada, err := a.store.GetUserByEmail(ctx, "ada@acme.dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := a.store.BeginTOTP(ctx, ada.ID, "Keyward", ada.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCodeCustom(setup.Secret, a.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.ConfirmTOTP(ctx, ada.ID, code, db.Actor{UserID: ada.ID, Label: ada.Email}); err != nil {
+		t.Fatal(err)
+	}
+	tb.open(sudo)
+	tb.waitVisible(testID("sudo-code-form"))
+	shoot(vp, "sudo-with-code")
+	if err := a.store.DisableTOTP(ctx, ada.ID, db.Actor{UserID: ada.ID, Label: ada.Email}); err != nil {
+		t.Fatal(err)
+	}
+
+	tb.open(sudo)
+	tb.fill("Password", testPassword)
+	tb.navigates("confirm", chromedp.Click(button("Confirm with password")))
+	tb.waitVisible(testID("sudo-resume-form"))
+	shoot(vp, "sudo-resume")
+	tb.navigates("cancel", chromedp.Click(link("Cancel")))
 }
