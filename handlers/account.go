@@ -81,7 +81,7 @@ func (h *Handler) AccountPassword(c echo.Context) error {
 	if fe := db.FieldErrors(err); fe != nil {
 		if _, wrong := fe["current_password"]; wrong {
 			if h.passwordThrottle.fail(u.ID) >= passwordChangeMaxFailures {
-				return h.endSessionAfterGuesses(c)
+				return h.endSessionAfterGuesses(c, "password_attempts")
 			}
 		}
 		return h.accountPasswordErrors(c, http.StatusUnprocessableEntity, fe)
@@ -107,8 +107,9 @@ func (h *Handler) accountPasswordErrors(c echo.Context, status int, fe views.Fie
 
 // endSessionAfterGuesses ends the session that kept guessing the current
 // password (audited as an ended session, after the failures) and sends the
-// person to sign in, where the sign-in throttles apply.
-func (h *Handler) endSessionAfterGuesses(c echo.Context) error {
+// person to sign in, where the sign-in throttles apply; notice names the
+// sign-in page's message (loginNotices).
+func (h *Handler) endSessionAfterGuesses(c echo.Context, notice string) error {
 	u, sess := currentUser(c), currentSession(c)
 	if err := h.Store.DeleteUserSession(ctx(c), u.ID, sess.ID(), actor(c)); err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
@@ -116,7 +117,7 @@ func (h *Handler) endSessionAfterGuesses(c echo.Context) error {
 	if err := h.endSession(c); err != nil {
 		return err
 	}
-	return redirect(c, "/login?m=password_attempts")
+	return redirect(c, "/login?m="+notice)
 }
 
 // AccountSessionEnd is POST /account/sessions/{id}/end: sign out one of the

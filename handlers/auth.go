@@ -33,6 +33,8 @@ var loginNotices = map[string]views.Flash{
 	"password":   {Kind: "success", Message: "Your password was changed. Please sign in again."},
 	"password_attempts": {Kind: "error", Message: "You were signed out after too many wrong current passwords. " +
 		"Sign in again to change your password."},
+	"reauth_attempts": {Kind: "error", Message: "You were signed out after too many failed attempts to confirm it's you. " +
+		"Sign in again to continue."},
 }
 
 // LoginShow is GET /login.

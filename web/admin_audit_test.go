@@ -38,6 +38,7 @@ func TestAdminAuditFilters(t *testing.T) {
 	// Day 3 (2026-11-27): another key, and the admin disables carol.
 	a.clock.Advance(2 * day)
 	k2, _ := a.storeKey(bob.ID, db.KeyInput{Name: "bob two"})
+	admin.reauth()
 	wantRedirect(t, admin.post("/admin/users/"+itoa(carol.ID)+"/disable", nil), "/admin/users")
 
 	tests := []struct {

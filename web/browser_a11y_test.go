@@ -147,6 +147,23 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.click(notifyLabel("A key of mine is used from a new address"))
 			tb.saveNotifyChoices()
 		}},
+		{"sudo wrong password", func() {
+			tb.open("/sudo?next=%2Faccount")
+			tb.fill("Password", "not my password at all")
+			tb.navigates("confirm", chromedp.Click(button("Confirm with password")))
+			tb.waitVisible(`#sudo-password[aria-invalid="true"]`)
+		}},
+		{"sudo interrupting a roll", func() {
+			a.clock.Advance(11 * time.Minute)
+			tb.open(fmt.Sprintf("/keys/%d", keyID))
+			tb.navigates("roll", chromedp.Click(button("Roll key")))
+			tb.waitVisible(testID("sudo"))
+		}},
+		{"sudo resume", func() {
+			tb.fill("Password", testPassword)
+			tb.navigates("confirm", chromedp.Click(button("Confirm with password")))
+			tb.waitVisible(testID("sudo-resume-form"))
+		}},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
 		sec[0], sec[1], sec[2], sec[3], sec[4], sec[5],

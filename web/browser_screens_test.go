@@ -136,6 +136,7 @@ func TestScreenshots(t *testing.T) {
 		tb.waitVisible(testID("token-reveal"))
 		shoot(vp, "account-token-created")
 		tb.navigates("Done", chromedp.Click(link("Done — I've saved my token")))
+		shootSudo(t, a, tb, vp, billing, shoot)
 		tb.open("/keys/999999")
 		shoot(vp, "error")
 

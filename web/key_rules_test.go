@@ -114,6 +114,8 @@ func TestKeyDisableLiftedByWhoDisabled(t *testing.T) {
 	if _, err := a.store.AutoDisableStale(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A month on, rolling asks for the password first (sudo mode).
+	owner.reauth()
 
 	tests := []struct {
 		name          string
