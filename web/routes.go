@@ -66,6 +66,9 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.GET("/login", h.LoginShow)
 	b.POST("/login", h.LoginSubmit)
 	b.POST("/logout", h.Logout)
+	// Single sign-on (OpenID Connect): off unless configured (404).
+	b.GET("/login/sso", h.SSOStart)
+	b.GET("/login/sso/callback", h.SSOCallback)
 	// The management API's reference, open like the document it renders.
 	b.GET("/docs/api", h.APIDocs)
 
@@ -100,6 +103,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// has not set up, /account/security and what lies under it (with
 	// passkey registration and sign-out) is all they can reach.
 	u.GET("/account/security", h.SecurityShow)
+	u.GET("/account/security/sso/link", h.SSOLinkShow)
+	u.POST("/account/security/sso/link", h.SSOLinkConfirm, h.RequireRecentAuth)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
