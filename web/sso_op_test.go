@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -31,6 +32,9 @@ type testOP struct {
 	issuer   string
 	storage  *opStorage
 	provider *op.Provider
+
+	// down makes the provider answer 503 to everything.
+	down atomic.Bool
 
 	mu       sync.Mutex
 	user     string
@@ -135,7 +139,13 @@ func newTestOP(t *testing.T) *testOP {
 	mux.Handle("/login/username", op.NewIssuerInterceptor(p.IssuerFromRequest).HandlerFunc(o.login))
 	mux.Handle(p.TokenEndpoint().Relative(), o.tokens(p))
 	mux.Handle("/", p)
-	o.srv.Config.Handler = mux
+	o.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.down.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	o.srv.Start()
 	t.Cleanup(o.srv.Close)
 	return o
