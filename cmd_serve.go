@@ -97,7 +97,8 @@ func (a *app) serve(ctx context.Context, args []string) (err error) {
 		// The handlers' clock is the store's: nil (time.Now) but in
 		// tests, which must not see a key created at one time and
 		// judged at another.
-		Now: a.dbOptions.Now,
+		Now:  a.dbOptions.Now,
+		OIDC: cfg.OIDC,
 	}, store, verifier)
 	if err != nil {
 		_ = ln.Close() // nothing was served; the error above is the news

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/web"
 )
 
 // setting is one global option: a flag with an environment twin. It records
@@ -72,6 +74,8 @@ type globals struct {
 	// auditMirror copies every committed audit event to stdout or a file
 	// as JSON lines, for a SIEM (db.AuditMirror).
 	auditMirror setting
+	// Single sign-on through an OpenID provider (config_oidc.go).
+	oidcIssuer, oidcClientID, oidcClientSecret, oidcButtonLabel, oidcAllowedDomains, oidcAdminGroup, oidcGroupsClaim setting
 }
 
 func newGlobals() *globals {
@@ -104,6 +108,7 @@ func newGlobals() *globals {
 	g.smtpHost, g.smtpPort, g.smtpTLS, g.smtpUser, g.smtpPasswordFile, g.smtpFrom = smtpSettings()
 	g.auditMirror = setting{flag: "audit-mirror", env: "KEYWARD_AUDIT_MIRROR",
 		usage: "copy every audit event, once committed, as a JSON line to stdout or to this file (appended, created 0600); none: off"}
+	g.oidcIssuer, g.oidcClientID, g.oidcClientSecret, g.oidcButtonLabel, g.oidcAllowedDomains, g.oidcAdminGroup, g.oidcGroupsClaim = oidcSettings()
 	return g
 }
 
@@ -111,7 +116,8 @@ func (g *globals) all() []*setting {
 	return []*setting{&g.addr, &g.db, &g.baseURL, &g.trustedProxies, &g.logFormat, &g.sessionIdle, &g.sessionAbsolute, &g.metricsToken, &g.apiRate, &g.notifyLease,
 		&g.server, &g.insecureHTTP,
 		&g.smtpHost, &g.smtpPort, &g.smtpTLS, &g.smtpUser, &g.smtpPasswordFile, &g.smtpFrom,
-		&g.auditMirror}
+		&g.auditMirror,
+		&g.oidcIssuer, &g.oidcClientID, &g.oidcClientSecret, &g.oidcButtonLabel, &g.oidcAllowedDomains, &g.oidcAdminGroup, &g.oidcGroupsClaim}
 }
 
 // register adds the global flags to fs, bound to g, so that a value given
@@ -157,6 +163,9 @@ type config struct {
 	// AuditMirror is "" (off), "stdout" or the path of the file the
 	// audit log is mirrored to.
 	AuditMirror string
+	// OIDC is single sign-on; nil without --oidc-issuer. Its client
+	// secret is never printed.
+	OIDC *web.OIDCConfig
 }
 
 // load resolves every global option and validates it, reporting the first
@@ -219,6 +228,9 @@ func (g *globals) load(env func(string) string) (config, error) {
 
 	c.AuditMirror, _ = g.auditMirror.resolve(env)
 	c.AuditMirror = strings.TrimSpace(c.AuditMirror)
+	if c.OIDC, err = g.loadOIDC(env, c.BaseURL); err != nil {
+		return config{}, err
+	}
 	return c, nil
 }
 

@@ -47,6 +47,7 @@ func (h *Handler) LoginShow(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, SecondFactorPath+"?next="+url.QueryEscape(safeNext(c.QueryParam("next"))))
 	}
 	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Next: safeNext(c.QueryParam("next"))}
+	m.SSO = h.ssoLoginOptions(c, m.Next)
 	if f, ok := loginNotices[c.QueryParam("m")]; ok {
 		m.Flashes = append(m.Flashes, f)
 	}
@@ -62,6 +63,7 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 	next := safeNext(c.FormValue("next"))
 	ip := c.RealIP()
 	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: truncate(email, db.MaxEmailLength), Next: next}
+	m.SSO = h.ssoLoginOptions(c, next)
 	who := h.loginAttemptOf(c, email)
 
 	wait, err := h.loginThrottle.Wait(ctx(c), who)
@@ -109,6 +111,10 @@ func (h *Handler) LoginSubmit(c echo.Context) error {
 		return render(c, http.StatusUnauthorized, views.Login(m))
 	}
 	if err != nil {
+		return err
+	}
+	// Password sign-in off: a right password is refused all the same.
+	if refused, err := h.passwordSignInRefused(c, who, u, m); refused || err != nil {
 		return err
 	}
 	if err := h.loginThrottle.Success(ctx(c), who); err != nil {

@@ -52,6 +52,8 @@ type Config struct {
 	// LeakAnswerFloor is the least time a leak report's answer takes from
 	// its receipt (0: DefaultLeakAnswerFloor; negative: none, for tests).
 	LeakAnswerFloor time.Duration
+	// OIDC is the single sign-on configuration (nil: off; see sso.go).
+	OIDC *OIDCConfig
 }
 
 // Notifier is what the handlers need of the notification service, which
@@ -90,6 +92,8 @@ type Handler struct {
 	// apiAuthFailures its per-address back-off of failed authentications.
 	apiLimiter      *tokenLimiter
 	apiAuthFailures *backoff[netip.Addr]
+	// sso is single sign-on: the provider and the failures' back-off.
+	sso *ssoService
 }
 
 // New builds the handlers from cfg.
@@ -114,6 +118,7 @@ func New(cfg Config) *Handler {
 		metrics:          newMetrics(cfg.Metrics, cfg.Verifier),
 		apiLimiter:       newTokenLimiter(cfg.Now, cfg.APIRate),
 		apiAuthFailures:  newAPIAuthFailures(cfg.Now),
+		sso:              newSSO(cfg),
 	}
 }
 

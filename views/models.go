@@ -54,6 +54,9 @@ type LoginPage struct {
 	Email string
 	Error string // the one generic message, or a throttling message
 	Next  string // where to go after sign-in (a local path)
+
+	// SSO is single sign-on's button and the password policy (sso.templ).
+	SSO SSOLogin
 }
 
 // SetupPage is /setup: the first admin account.

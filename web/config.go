@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/keyward/keyward/handlers"
 	"github.com/keyward/keyward/web/notify"
 
 	"log/slog"
@@ -63,7 +64,14 @@ type Config struct {
 	// negative: none, for tests), so that timing does not tell a real key
 	// from a guess.
 	LeakAnswerFloor time.Duration
+	// OIDC turns on single sign-on (nil: off). Its redirect URL is BaseURL
+	// + /login/sso/callback; the provider is discovered at first use.
+	OIDC *OIDCConfig
 }
+
+// OIDCConfig is the single sign-on configuration: the handlers' own, so
+// that main configures it without importing package handlers.
+type OIDCConfig = handlers.OIDCConfig
 
 func (c *Config) setDefaults() {
 	if c.Addr == "" {

@@ -72,7 +72,7 @@ func TestRecoveryCodeSignIn(t *testing.T) {
 	if len(evs) != 1 || evs[0].Detail["factor"] != db.FactorRecovery {
 		t.Errorf("audit: got %+v, want one recovery failure", evs)
 	}
-	if got := a.auditCount(db.ActionRecoveryUse, u.ID); got != 1 {
+	if got := a.auditCountFor(db.ActionRecoveryUse, u.ID); got != 1 {
 		t.Errorf("mfa.recovery_use events: got %d, want 1", got)
 	}
 	if f, _ := a.store.SecondFactors(t.Context(), u.ID); f.RecoveryLeft != 9 {
@@ -147,7 +147,7 @@ func TestTOTPRemove(t *testing.T) {
 	if f, _ := a.store.SecondFactors(t.Context(), u.ID); f.TOTP {
 		t.Error("the app is still on")
 	}
-	if got := a.auditCount(db.ActionTOTPDisable, u.ID); got != 1 {
+	if got := a.auditCountFor(db.ActionTOTPDisable, u.ID); got != 1 {
 		t.Errorf("mfa.totp_disable events: got %d, want 1", got)
 	}
 }

@@ -70,6 +70,9 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.GET("/login/2fa", h.SecondFactorShow)
 	b.POST("/login/2fa", h.SecondFactorCode)
 	b.POST("/login/2fa/recovery", h.SecondFactorRecovery)
+	// Single sign-on (OpenID Connect): off unless configured (404).
+	b.GET("/login/sso", h.SSOStart)
+	b.GET("/login/sso/callback", h.SSOCallback)
 	// The management API's reference, open like the document it renders.
 	b.GET("/docs/api", h.APIDocs)
 
@@ -114,6 +117,8 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.GET("/sudo", h.SudoShow)
 	u.POST("/sudo", h.SudoSubmit)
 	u.GET("/sudo/resume", h.SudoResume)
+	u.GET("/account/security/sso/link", h.SSOLinkShow)
+	u.POST("/account/security/sso/link", h.SSOLinkConfirm, h.RequireRecentAuth)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)

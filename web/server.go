@@ -93,6 +93,7 @@ func New(cfg Config, store *db.Store, verifier *db.Verifier) (*Server, error) {
 		Logger:          cfg.Logger,
 		APIRate:         cfg.APIRate,
 		LeakAnswerFloor: cfg.LeakAnswerFloor,
+		OIDC:            cfg.OIDC,
 	})
 	s.echo = s.newEcho(reg)
 	s.http = &http.Server{

@@ -78,8 +78,8 @@ func (b *browser) signedIn() bool {
 	return b.get("/keys").StatusCode == http.StatusOK
 }
 
-// auditActions counts the audit events of action about user id.
-func (a *testApp) auditCount(action string, userID int64) int {
+// auditCountFor counts the audit events of action about user id.
+func (a *testApp) auditCountFor(action string, userID int64) int {
 	a.t.Helper()
 	evs, err := a.store.ListAudit(context.Background(), db.AuditFilter{Action: action, TargetID: userID, TargetType: "user"})
 	if err != nil {

@@ -77,7 +77,7 @@ func TestTOTPEnrolment(t *testing.T) {
 		t.Error("reload: the secret is shown again")
 	}
 	for _, action := range []string{db.ActionTOTPEnable, db.ActionRecoveryGenerate} {
-		if got := a.auditCount(action, ann.ID); got != 1 {
+		if got := a.auditCountFor(action, ann.ID); got != 1 {
 			t.Errorf("audit %s: got %d, want 1", action, got)
 		}
 	}
@@ -128,7 +128,7 @@ func TestSecondFactorWindow(t *testing.T) {
 			if b.signedIn() {
 				t.Error("signed in after a wrong code")
 			}
-			if got := a.auditCount(db.ActionLoginMFAFailure, u.ID); got != 1 {
+			if got := a.auditCountFor(db.ActionLoginMFAFailure, u.ID); got != 1 {
 				t.Errorf("login.mfa_failure events: got %d, want 1", got)
 			}
 		})
