@@ -52,8 +52,9 @@ var (
 	errNoWebAuthnHandle = Errorf(ErrNotFound, "No account uses this passkey.")
 )
 
-// validPasskeyName trims name and checks it.
-func validPasskeyName(name string) (string, error) {
+// CheckPasskeyName trims name and checks it (registration checks it
+// before the ceremony, so the gesture is not wasted on a bad name).
+func CheckPasskeyName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	var ve ValidationError
 	switch {
@@ -176,7 +177,7 @@ type NewPasskey struct {
 // AddPasskey stores p for userID and audits mfa.passkey_add by a. A
 // credential id already registered (by anyone): ErrPasskeyExists.
 func (s *Store) AddPasskey(ctx context.Context, userID int64, p NewPasskey, a Actor) (Passkey, error) {
-	name, err := validPasskeyName(p.Name)
+	name, err := CheckPasskeyName(p.Name)
 	if err != nil {
 		return Passkey{}, err
 	}
@@ -207,7 +208,7 @@ func (s *Store) AddPasskey(ctx context.Context, userID int64, p NewPasskey, a Ac
 
 // RenamePasskey renames userID's passkey id and audits it by a.
 func (s *Store) RenamePasskey(ctx context.Context, userID, id int64, name string, a Actor) error {
-	name, err := validPasskeyName(name)
+	name, err := CheckPasskeyName(name)
 	if err != nil {
 		return err
 	}

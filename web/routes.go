@@ -66,6 +66,12 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	b.GET("/login", h.LoginShow)
 	b.POST("/login", h.LoginSubmit)
 	b.POST("/logout", h.Logout)
+	// Passkeys (JSON, static/js/passkeys.js): passwordless sign-in, and
+	// the second factor of a pending sign-in (the handlers check it).
+	b.POST("/webauthn/login/begin", h.WebAuthnLoginBegin)
+	b.POST("/webauthn/login/finish", h.WebAuthnLoginFinish)
+	b.POST("/webauthn/2fa/begin", h.WebAuthnSecondBegin)
+	b.POST("/webauthn/2fa/finish", h.WebAuthnSecondFinish)
 	// The management API's reference, open like the document it renders.
 	b.GET("/docs/api", h.APIDocs)
 
@@ -100,6 +106,12 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// has not set up, /account/security and what lies under it (with
 	// passkey registration and sign-out) is all they can reach.
 	u.GET("/account/security", h.SecurityShow)
+	u.POST("/webauthn/register/begin", h.WebAuthnRegisterBegin, h.RequireRecentAuth)
+	u.POST("/webauthn/register/finish", h.WebAuthnRegisterFinish, h.RequireRecentAuth)
+	u.POST("/account/security/passkeys/:id/rename", h.PasskeyRename, h.RequireRecentAuth)
+	u.POST("/account/security/passkeys/:id/remove", h.PasskeyRemove, h.RequireRecentAuth)
+	u.POST("/webauthn/sudo/begin", h.WebAuthnSudoBegin)
+	u.POST("/webauthn/sudo/finish", h.WebAuthnSudoFinish)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
