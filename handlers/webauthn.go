@@ -86,7 +86,18 @@ func (h *Handler) relyingParty(c echo.Context) (*webauthn.WebAuthn, error) {
 // errNoPasskeyOrigin: the base URL cannot serve as a relying party.
 var errNoPasskeyOrigin = BadRequest("PASSKEYS_UNAVAILABLE", "Passkeys need Keyward's address (--base-url) to be set.")
 
+// errPasskeyIP: browsers accept only domain names as relying-party ids.
+var errPasskeyIP = BadRequest("PASSKEYS_UNAVAILABLE", "Passkeys work only at a domain name, not an IP address: open Keyward at localhost (or its domain) instead.")
+
 func (h *Handler) passkeyOrigin(c echo.Context) (*url.URL, error) {
+	o, err := h.passkeyOriginURL(c)
+	if err == nil && net.ParseIP(o.Hostname()) != nil {
+		return nil, errPasskeyIP
+	}
+	return o, err
+}
+
+func (h *Handler) passkeyOriginURL(c echo.Context) (*url.URL, error) {
 	r := c.Request()
 	reqHost := r.Host
 	if hn, _, err := net.SplitHostPort(reqHost); err == nil {
