@@ -133,6 +133,8 @@
 
   function run(button) {
     var purpose = button.getAttribute("data-passkey");
+    // Passwordless sign-in is the "login" ceremony.
+    var route = "/webauthn/" + (purpose === "signin" ? "login" : purpose);
     var status = button.parentNode.querySelector("[data-passkey-status]");
     var next = button.getAttribute("data-next") || "";
     var name = "";
@@ -148,7 +150,7 @@
     show("");
     button.disabled = true;
     var token = "";
-    post("/webauthn/" + purpose + "/begin", { name: name })
+    post(route + "/begin", { name: name })
       .then(function (begin) {
         token = begin.token;
         var pk = begin.options.publicKey;
@@ -160,7 +162,7 @@
         });
       })
       .then(function (cred) {
-        return post("/webauthn/" + purpose + "/finish", { token: token, name: name, next: next, credential: credentialJSON(cred) });
+        return post(route + "/finish", { token: token, name: name, next: next, credential: credentialJSON(cred) });
       })
       .then(function (done) {
         window.location.assign(done.redirect || "/keys");
