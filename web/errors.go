@@ -156,6 +156,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 			Detail: p.message, Code: p.code})
 		return
 	}
+	if strings.HasPrefix(req.URL.Path, "/webauthn/") {
+		// The passkey ceremonies' JSON endpoints: static/js/passkeys.js
+		// shows the message beside its button.
+		_ = handlers.WriteJSON(c, p.status, map[string]string{"error": p.message})
+		return
+	}
 	if isAPIPath(req.URL.Path) || req.URL.Path == "/metrics" {
 		_ = handlers.WriteJSON(c, p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
 		return

@@ -73,6 +73,12 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	// Single sign-on (OpenID Connect): off unless configured (404).
 	b.GET("/login/sso", h.SSOStart)
 	b.GET("/login/sso/callback", h.SSOCallback)
+	// Passkeys (JSON, static/js/passkeys.js): passwordless sign-in, and
+	// the second factor of a pending sign-in (the handlers check it).
+	b.POST("/webauthn/login/begin", h.WebAuthnLoginBegin)
+	b.POST("/webauthn/login/finish", h.WebAuthnLoginFinish)
+	b.POST("/webauthn/2fa/begin", h.WebAuthnSecondBegin)
+	b.POST("/webauthn/2fa/finish", h.WebAuthnSecondFinish)
 	// The management API's reference, open like the document it renders.
 	b.GET("/docs/api", h.APIDocs)
 
@@ -119,6 +125,12 @@ func (s *Server) newEcho(reg *prometheus.Registry) *echo.Echo {
 	u.GET("/sudo/resume", h.SudoResume)
 	u.GET("/account/security/sso/link", h.SSOLinkShow)
 	u.POST("/account/security/sso/link", h.SSOLinkConfirm, h.RequireRecentAuth)
+	u.POST("/webauthn/register/begin", h.WebAuthnRegisterBegin, h.RequireRecentAuth)
+	u.POST("/webauthn/register/finish", h.WebAuthnRegisterFinish, h.RequireRecentAuth)
+	u.POST("/account/security/passkeys/:id/rename", h.PasskeyRename, h.RequireRecentAuth)
+	u.POST("/account/security/passkeys/:id/remove", h.PasskeyRemove, h.RequireRecentAuth)
+	u.POST("/webauthn/sudo/begin", h.WebAuthnSudoBegin)
+	u.POST("/webauthn/sudo/finish", h.WebAuthnSudoFinish)
 	u.POST("/account/password", h.AccountPassword)
 	u.POST("/account/notifications", h.AccountNotifications)
 	u.POST("/account/sessions/end-others", h.AccountSessionsEndOthers)
