@@ -131,6 +131,11 @@ func TestMailEveryKind(t *testing.T) {
 			Data: data(t, `{"endpoint":{"id":4,"url":"https://hooks.example.net/keyward"},"reason":"failing for 24 hours"}`)},
 			"admin@example.com", "Webhook endpoint disabled: hooks.example.net",
 			[]string{"https://hooks.example.net/keyward", "failing for 24 hours"}, testBase + "/admin/webhooks/4"},
+		{"recovery code used", db.OutboxEvent{Type: db.EventRecoveryUsed,
+			Data: data(t, `{"user":{"id":3,"email":"ann@example.com"},"left":2,"ip":"203.0.113.7","at":"2026-11-25T12:00:00Z"}`)},
+			"ann@example.com", "A recovery code was used to sign in to Keyward",
+			[]string{"2 recovery codes left", "If this wasn't you", "203.0.113.7", "Wed 25 Nov 2026 12:00 UTC", "Running low"},
+			testBase + "/account/security"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
