@@ -178,26 +178,9 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, code string, 
 // matches norm. The hashes are compared outside any transaction: each is
 // an argon2id run. A wrong code always costs every comparison.
 func (s *Store) matchRecoveryCode(ctx context.Context, userID int64, norm string) (int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, code_hash FROM recovery_codes WHERE user_id = ? AND used_at IS NULL ORDER BY id`, userID)
+	all, err := s.unusedRecoveryCodes(ctx, userID)
 	if err != nil {
-		return 0, fmt.Errorf("db: read recovery codes: %w", err)
-	}
-	type stored struct {
-		id   int64
-		hash string
-	}
-	var all []stored
-	for rows.Next() {
-		var c stored
-		if err := rows.Scan(&c.id, &c.hash); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("db: read recovery codes: %w", err)
-		}
-		all = append(all, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("db: read recovery codes: %w", err)
+		return 0, err
 	}
 	if len(all) == 0 {
 		// No codes at all still costs one comparison.
@@ -214,4 +197,32 @@ func (s *Store) matchRecoveryCode(ctx context.Context, userID int64, norm string
 		}
 	}
 	return 0, ErrRecoveryCodeWrong
+}
+
+// storedRecoveryCode is one unused code's row.
+type storedRecoveryCode struct {
+	id   int64
+	hash string
+}
+
+// unusedRecoveryCodes reads userID's unused codes, read in full before
+// any hash is compared, so no connection waits on argon2id.
+func (s *Store) unusedRecoveryCodes(ctx context.Context, userID int64) ([]storedRecoveryCode, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, code_hash FROM recovery_codes WHERE user_id = ? AND used_at IS NULL ORDER BY id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("db: read recovery codes: %w", err)
+	}
+	defer rows.Close()
+	var all []storedRecoveryCode
+	for rows.Next() {
+		var c storedRecoveryCode
+		if err := rows.Scan(&c.id, &c.hash); err != nil {
+			return nil, fmt.Errorf("db: read recovery codes: %w", err)
+		}
+		all = append(all, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: read recovery codes: %w", err)
+	}
+	return all, nil
 }

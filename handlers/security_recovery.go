@@ -40,6 +40,7 @@ func (h *Handler) showNewRecoveryCodes(c echo.Context, m *views.SecurityPage) er
 	if err != nil {
 		return err
 	}
+	m.Recovery.Replaced = m.Recovery.Left > 0
 	m.Recovery.Codes, m.Recovery.Left = codes, len(codes)
 	m.Recovery.Account, m.Recovery.Made = u.Email, h.now()
 	return nil

@@ -170,7 +170,7 @@ func qrDataURI(otpURL string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("handlers: totp key: %w", err)
 	}
-	img, err := key.Image(240, 240)
+	img, err := key.Image(220, 220)
 	if err != nil {
 		return "", fmt.Errorf("handlers: qr code: %w", err)
 	}

@@ -19,7 +19,7 @@ func (tb *tab) beginTOTP() string {
 	tb.open("/account/security")
 	tb.navigates("set up", chromedp.Click(button("Set up authenticator app")))
 	tb.waitVisible(testID("totp-qr"))
-	return strings.ReplaceAll(tb.value("#totp-secret"), " ", "")
+	return strings.ReplaceAll(tb.text("#totp-secret"), " ", "")
 }
 
 // confirmTOTP enters code as the first code of the app being set up.

@@ -169,7 +169,7 @@ func TestEnrolmentByTOTPEndsEnrolStage(t *testing.T) {
 		t.Fatalf("before enrolment: /keys got %d to %q, want the security page", r.StatusCode, r.Header.Get("Location"))
 	}
 	r := b.post("/account/security/totp", nil)
-	secret, _ := r.doc(t).Find("#totp-secret").Attr("value")
+	secret := r.doc(t).Find("#totp-secret").Text()
 	secret = strings.ReplaceAll(secret, " ", "")
 	r = b.post("/account/security/totp/confirm", url.Values{"code": {totpCode(t, secret, a.clock.Now())}})
 	if doc := r.doc(t); r.StatusCode != http.StatusOK || doc.Find(`[data-testid="enrol-required"]`).Length() != 0 {

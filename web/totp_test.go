@@ -30,7 +30,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	doc := r.doc(t)
 	qr, _ := doc.Find(`[data-testid="totp-qr"]`).Attr("src")
 	alt, _ := doc.Find(`[data-testid="totp-qr"]`).Attr("alt")
-	secretShown, _ := doc.Find("#totp-secret").Attr("value")
+	secretShown, _ := doc.Find("#totp-secret").Text(), true
 	secret := strings.ReplaceAll(secretShown, " ", "")
 	if r.StatusCode != http.StatusOK || !strings.HasPrefix(qr, "data:image/png;base64,") || alt == "" || len(secret) != 32 {
 		t.Fatalf("set up: got %d, QR %.40q, alt %q, secret %q; want 200, a PNG data URI with alt text, a 32-character secret",
@@ -42,7 +42,7 @@ func TestTOTPEnrolment(t *testing.T) {
 
 	r = b.post("/account/security/totp/confirm", url.Values{"code": {wrongTOTPCode(t, secret, a.clock.Now())}})
 	doc = r.doc(t)
-	again, _ := doc.Find("#totp-secret").Attr("value")
+	again, _ := doc.Find("#totp-secret").Text(), true
 	if r.StatusCode != http.StatusUnprocessableEntity || doc.Find(`[data-testid="code-error"]`).Length() != 1 || again != secretShown {
 		t.Fatalf("wrong first code: got %d, error shown %d, secret %q; want 422 with the message and the same secret %q",
 			r.StatusCode, doc.Find(`[data-testid="code-error"]`).Length(), again, secretShown)

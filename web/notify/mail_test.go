@@ -136,6 +136,11 @@ func TestMailEveryKind(t *testing.T) {
 			"ann@example.com", "Your Keyward second factors were reset",
 			[]string{"admin@example.com removed the authenticator app, passkeys and recovery codes", "signed you out everywhere", "cannot be turned off"},
 			testBase + "/account/security"},
+		{"recovery code used", db.OutboxEvent{Type: db.EventRecoveryUsed,
+			Data: data(t, `{"user":{"id":3,"email":"ann@example.com"},"left":2,"ip":"203.0.113.7","at":"2026-11-25T12:00:00Z"}`)},
+			"ann@example.com", "A recovery code was used to sign in to Keyward",
+			[]string{"2 recovery codes left", "If this wasn't you", "203.0.113.7", "Wed 25 Nov 2026 12:00 UTC", "Running low"},
+			testBase + "/account/security"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
