@@ -128,3 +128,24 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 		}
 	})
 }
+
+// TestResetLinkStillAsksSecondFactor: a password reset does not get around
+// a second factor (ASVS 6.4.3): after the new password, a person with an
+// authenticator app is half signed in, on the second-factor page.
+func TestResetLinkStillAsksSecondFactor(t *testing.T) {
+	a := newTestApp(t, longSessions)
+	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+	ann := a.createUser("ann@example.com", db.RoleMember)
+	policyTOTP(t, a, ann)
+	path := tokenLink(t, a, admin.post("/admin/users/"+itoa(ann.ID)+"/reset-link", nil), "reset")
+	b := a.browser()
+	b.get(path)
+	const pw = "correct horse battery staple orbit 42"
+	r := b.post(path, url.Values{"password": {pw}, "password_confirm": {pw}})
+	if loc := r.Header.Get("Location"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/2fa") {
+		t.Fatalf("reset: got %d to %q, want 303 to the second-factor page", r.StatusCode, loc)
+	}
+	if r := b.get("/keys"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Errorf("GET /keys after the reset: got %d to %q, want sent to sign in", r.StatusCode, r.Header.Get("Location"))
+	}
+}
