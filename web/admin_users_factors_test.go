@@ -44,8 +44,8 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 	}{
 		{annUser.ID, "App", true, "has an app"},
 		{bob.ID, "None", false, "a member without a factor: not required"},
-		{lee.ID, "None: must add one", false, "an admin without a factor: the policy requires one"},
-		{adminUser.ID, "None: must add one", false, "yourself"},
+		{lee.ID, "Must add one", false, "an admin without a factor: the policy requires one"},
+		{adminUser.ID, "Must add one", false, "yourself"},
 	} {
 		r := doc.Find(row(tt.id))
 		if got := squish(r.Find(`[data-testid="user-factors"]`).Text()); got != tt.factors {
