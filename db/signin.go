@@ -56,9 +56,9 @@ const (
 	ActionLoginSSOFailure  = "login.sso_failure"
 	ActionTOTPEnable       = "mfa.totp_enable"
 	ActionTOTPDisable      = "mfa.totp_disable"
-	ActionPasskeyAdd       = "mfa.passkey_add"
-	ActionPasskeyRename    = "mfa.passkey_rename"
-	ActionPasskeyRemove    = "mfa.passkey_remove"
+	ActionPasskeyAdd       = "mfa.passkey_add"    // #nosec G101 -- an audit action name, not a credential
+	ActionPasskeyRename    = "mfa.passkey_rename" // #nosec G101 -- an audit action name, not a credential
+	ActionPasskeyRemove    = "mfa.passkey_remove" // #nosec G101 -- an audit action name, not a credential
 	ActionRecoveryGenerate = "mfa.recovery_generate"
 	ActionRecoveryUse      = "mfa.recovery_use"
 	// ActionFactorsReset: an admin removed another person's second factors.

@@ -43,6 +43,7 @@ func notifyAlwaysFor(role db.Role) []string {
 	if role == db.RoleAdmin {
 		always = append(always, "A webhook endpoint you created is disabled")
 	}
+	always = append(always, "An admin resets your second factors")
 	return always
 }
 

@@ -39,9 +39,9 @@ func TestAccountNotificationsCard(t *testing.T) {
 		wantKinds  []string
 		wantAlways int
 	}{
-		{"member@example.com", db.RoleMember, []string{db.NotifyExpiry, db.NotifyNewAddress, db.NotifyUnused, db.NotifyApproval}, 2},
-		{"auditor@example.com", db.RoleAuditor, []string{db.NotifyExpiry, db.NotifyNewAddress, db.NotifyUnused, db.NotifyApproval}, 2},
-		{"admin@example.com", db.RoleAdmin, db.NotifyKinds(), 3},
+		{"member@example.com", db.RoleMember, []string{db.NotifyExpiry, db.NotifyNewAddress, db.NotifyUnused, db.NotifyApproval}, 3},
+		{"auditor@example.com", db.RoleAuditor, []string{db.NotifyExpiry, db.NotifyNewAddress, db.NotifyUnused, db.NotifyApproval}, 3},
+		{"admin@example.com", db.RoleAdmin, db.NotifyKinds(), 4},
 	} {
 		t.Run(string(tt.role), func(t *testing.T) {
 			b := a.signedIn(tt.email, tt.role)

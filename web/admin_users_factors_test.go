@@ -44,8 +44,8 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 	}{
 		{annUser.ID, "App", true, "has an app"},
 		{bob.ID, "None", false, "a member without a factor: not required"},
-		{lee.ID, "None: must add one", false, "an admin without a factor: the policy requires one"},
-		{adminUser.ID, "None: must add one", false, "yourself"},
+		{lee.ID, "Must add one", false, "an admin without a factor: the policy requires one"},
+		{adminUser.ID, "Must add one", false, "yourself"},
 	} {
 		r := doc.Find(row(tt.id))
 		if got := squish(r.Find(`[data-testid="user-factors"]`).Text()); got != tt.factors {
@@ -127,4 +127,25 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 			t.Errorf("ann's factors after a stale admin's reset: got %+v, want kept", f)
 		}
 	})
+}
+
+// TestResetLinkStillAsksSecondFactor: a password reset does not get around
+// a second factor (ASVS 6.4.3): after the new password, a person with an
+// authenticator app is half signed in, on the second-factor page.
+func TestResetLinkStillAsksSecondFactor(t *testing.T) {
+	a := newTestApp(t, longSessions)
+	admin, _ := a.userBrowser("admin@example.com", db.RoleAdmin)
+	ann := a.createUser("ann@example.com", db.RoleMember)
+	policyTOTP(t, a, ann)
+	path := tokenLink(t, a, admin.post("/admin/users/"+itoa(ann.ID)+"/reset-link", nil), "reset")
+	b := a.browser()
+	b.get(path)
+	const pw = "correct horse battery staple orbit 42"
+	r := b.post(path, url.Values{"password": {pw}, "password_confirm": {pw}})
+	if loc := r.Header.Get("Location"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/2fa") {
+		t.Fatalf("reset: got %d to %q, want 303 to the second-factor page", r.StatusCode, loc)
+	}
+	if r := b.get("/keys"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Errorf("GET /keys after the reset: got %d to %q, want sent to sign in", r.StatusCode, r.Header.Get("Location"))
+	}
 }

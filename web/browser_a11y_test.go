@@ -189,6 +189,22 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.navigates("create reset link", chromedp.Click(button("Create reset link")))
 			tb.waitVisible(`#reset-current-password[aria-invalid="true"]`)
 		}},
+		{"admin reset 2FA confirm", func() {
+			ops, err := a.store.GetUserByEmail(context.Background(), "ops@example.com")
+			if err != nil {
+				a.t.Fatal(err)
+			}
+			policyTOTP(a.t, a, ops)
+			tb.open("/admin/users")
+			tb.navigates("reset 2FA", chromedp.Click(button("Reset 2FA ops@example.com")))
+			tb.waitVisible(testID("factors-reset-confirm"))
+		}},
+		{"admin settings sign-in error", func() {
+			tb.open("/admin/settings")
+			tb.fill("Confirm identity again after (minutes)", "soon")
+			tb.navigates("save", chromedp.Click(button("Save sign-in rules")))
+			tb.waitVisible(`#s-reauth_minutes[aria-invalid="true"]`)
+		}},
 		{"admin keys", func() { tb.open("/admin/keys") }},
 		{"admin stale review", func() {
 			tb.open("/admin/keys?stale=1")
