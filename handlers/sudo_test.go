@@ -28,7 +28,7 @@ func TestKeepField(t *testing.T) {
 // name's values in theirs.
 func TestHiddenFields(t *testing.T) {
 	got := hiddenFields(url.Values{"scopes": {"b", "a"}, "name": {"deploy"}, "empty": {""}})
-	want := []views.HiddenField{{"empty", ""}, {"name", "deploy"}, {"scopes", "b"}, {"scopes", "a"}}
+	want := []views.HiddenField{{Name: "empty"}, {Name: "name", Value: "deploy"}, {Name: "scopes", Value: "b"}, {Name: "scopes", Value: "a"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
