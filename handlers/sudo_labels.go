@@ -35,10 +35,18 @@ func (h *Handler) describeSudoAction(c echo.Context) sudoAction {
 	case "/admin/users/:id/disable":
 		return sudoAction{h.userLabel(c, id, "Disable"), "/admin/users"}
 	case "/admin/keys/bulk":
+		verb := "Disable"
 		if c.FormValue("action") == "revoke" {
-			return sudoAction{"Revoke the selected keys", "/admin/keys"}
+			verb = "Revoke"
 		}
-		return sudoAction{"Disable the selected keys", "/admin/keys"}
+		if c.FormValue("all") == "1" {
+			return sudoAction{verb + " every matching key", "/admin/keys"}
+		}
+		n := 0
+		if form, err := c.FormParams(); err == nil {
+			n = len(form["id"])
+		}
+		return sudoAction{verb + " " + plural(n, "key"), "/admin/keys"}
 	}
 	if strings.HasPrefix(c.Path(), EnrolmentPath) || strings.HasPrefix(c.Path(), "/webauthn/") {
 		return sudoAction{"Change your sign-in methods", EnrolmentPath}

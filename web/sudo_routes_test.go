@@ -51,7 +51,7 @@ func TestSudoGuardsDangerousRoutes(t *testing.T) {
 		{"change a role", "/admin/users/" + itoa(bob.ID) + "/role", url.Values{"role": {"auditor"}},
 			"Continue: Change the role of bob@example.com", func() bool { return user().Role == db.RoleMember }},
 		{"bulk revoke", "/admin/keys/bulk", url.Values{"action": {"revoke"}, "id": {itoa(bobKey.ID)}, "confirm": {"1"}, "reason": {"left"}},
-			"Continue: Revoke the selected keys", func() bool { return a.getKey(bobKey.ID).RevokedAt == nil }},
+			"Continue: Revoke 1 key", func() bool { return a.getKey(bobKey.ID).RevokedAt == nil }},
 		{"disable a person", "/admin/users/" + itoa(bob.ID) + "/disable", url.Values{"keys": {"user"}, "user": {"admin@example.com"}},
 			"Continue: Disable bob@example.com", func() bool { return !user().Disabled() }},
 	}
