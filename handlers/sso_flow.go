@@ -49,7 +49,7 @@ func (h *Handler) SSOStart(c echo.Context) error {
 	p, err := h.sso.discover(ctx(c))
 	if err != nil {
 		h.Logger.LogAttrs(ctx(c), slog.LevelError, "single sign-on unavailable", slog.String("error", err.Error()))
-		return h.ssoRefuse(c, http.StatusServiceUnavailable, "", "The single sign-on provider can't be reached right now. Try again in a moment.")
+		return h.ssoRefuse(c, http.StatusServiceUnavailable, "The single sign-on provider can't be reached right now. Try again in a moment.")
 	}
 	var raw [32]byte
 	nonce, err := randomBytes(raw[:])
@@ -110,7 +110,7 @@ func (h *Handler) SSOCallback(c echo.Context) error {
 	if wait := h.sso.failures.wait(ip); wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
-		return h.ssoRefuse(c, http.StatusTooManyRequests, "",
+		return h.ssoRefuse(c, http.StatusTooManyRequests,
 			fmt.Sprintf("Too many failed single sign-on attempts. Try again in %s.", plural(secs, "second")))
 	}
 	id, claims, next, err := h.ssoVerify(c)
@@ -119,7 +119,7 @@ func (h *Handler) SSOCallback(c echo.Context) error {
 		h.sso.failures.fail(ip)
 		h.audit(c, db.AuditEvent{Actor: "anonymous", Action: db.ActionLoginSSOFailure, TargetType: "user",
 			Target: truncate(f.email, db.MaxEmailLength), IP: c.RealIP(), Detail: map[string]string{"reason": f.reason}})
-		return h.ssoRefuse(c, f.status, f.email, f.message)
+		return h.ssoRefuse(c, f.status, f.message)
 	}
 	if err != nil {
 		return err
@@ -248,8 +248,9 @@ func exchangeError(err error) string {
 }
 
 // ssoRefuse shows the sign-in page with message, and nobody signed in.
-func (h *Handler) ssoRefuse(c echo.Context, status int, email, message string) error {
-	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Email: email, Error: message, Next: "/keys"}
+func (h *Handler) ssoRefuse(c echo.Context, status int, message string) error {
+	m := views.LoginPage{Layout: h.layout(c, "Sign in", ""), Next: "/keys"}
 	m.SSO = h.ssoLoginOptions(c, m.Next)
+	m.SSO.Error = message
 	return render(c, status, views.Login(m))
 }

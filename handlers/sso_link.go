@@ -57,7 +57,7 @@ func (h *Handler) ssoPendingLink(c echo.Context, id db.OIDCIdentity) error {
 	h.audit(c, db.AuditEvent{Actor: "anonymous", Action: db.ActionLoginSSOFailure, TargetType: "user",
 		TargetID: u.ID, Target: u.Email, IP: c.RealIP(), Detail: map[string]string{"reason": reason}})
 	if msg != "" {
-		return h.ssoRefuse(c, status, "", msg)
+		return h.ssoRefuse(c, status, msg)
 	}
 	data, err := json.Marshal(ssoLink{UserID: u.ID, Issuer: id.Issuer, Subject: id.Subject, Email: u.Email})
 	if err != nil {

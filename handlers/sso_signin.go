@@ -47,7 +47,7 @@ func (h *Handler) ssoSignIn(c echo.Context, id db.OIDCIdentity, claims ssoClaims
 			h.sso.failures.fail(addrKey(c.RealIP()))
 			h.audit(c, db.AuditEvent{Actor: "anonymous", Action: db.ActionLoginSSOFailure, TargetType: "user",
 				TargetID: u.ID, Target: u.Email, IP: c.RealIP(), Detail: map[string]string{"reason": "disabled"}})
-			return h.ssoRefuse(c, http.StatusForbidden, "", "This account is disabled. Ask an administrator.")
+			return h.ssoRefuse(c, http.StatusForbidden, "This account is disabled. Ask an administrator.")
 		}
 		if err := h.Store.TouchOIDCIdentity(ctx(c), id); err != nil {
 			return err

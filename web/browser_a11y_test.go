@@ -107,7 +107,14 @@ func seedTour(t *testing.T, a *testApp) int64 {
 // delivery worker (the logs stay as seedNotifications leaves them).
 func newTourApp(t *testing.T) *testApp {
 	t.Helper()
-	return newTestApp(t, withMail(t, smtptest.Start(t, smtptest.Options{})))
+	return newTestApp(t, withMail(t, smtptest.Start(t, smtptest.Options{})), withSSOButton)
+}
+
+// withSSOButton configures single sign-on, so the sign-in page shows its
+// button; the provider is discovered only when someone presses it (the
+// flow itself: TestBrowserSSO).
+func withSSOButton(c *Config) {
+	c.OIDC = &OIDCConfig{Issuer: "https://login.example.com", ClientID: "keyward", ButtonLabel: "Sign in with Acme", GroupsClaim: "groups"}
 }
 
 // tour lists every kind of page in an order that needs one sign-in per
@@ -125,6 +132,11 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 		{"login", func() { tb.open("/login") }},
 		{"setup", func() { tb.open("/setup?token=" + url.QueryEscape(a.setupToken)) }},
 		{"setup 403", func() { tb.open("/setup?token=wrong") }},
+		{"login sso refused", func() {
+			tb.allowHTTPError(400)
+			tb.open("/login/sso/callback?state=forged")
+			tb.waitVisible(testID("login-error"))
+		}},
 		{"keys empty", func() { tb.login("new@example.com", testPassword) }},
 		{"alerts empty", func() { tb.open("/alerts") }},
 		{"keys", func() {
@@ -164,6 +176,7 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.navigates("confirm", chromedp.Click(button("Confirm with password")))
 			tb.waitVisible(testID("sudo-resume-form"))
 		}},
+		{"sso link", func() { tb.open("/account/security/sso/link") }},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
 		sec[0], sec[1], sec[2], sec[3], sec[4], sec[5],

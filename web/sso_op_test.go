@@ -129,8 +129,8 @@ func newTestOP(t *testing.T) *testOP {
 	users := &opUsers{users: map[string]*opUser{}}
 	clients := map[string]*storage.Client{}
 	o.storage = &opStorage{Storage: storage.NewStorageWithClients(users, clients), users: users, clients: clients}
-	p, err := op.NewOpenIDProvider(o.issuer, &op.Config{CryptoKey: sha256.Sum256([]byte("test")), CodeMethodS256: true, AuthMethodPost: true},
-		o.storage, op.WithAllowInsecure())
+	p, err := op.NewProvider(&op.Config{CryptoKey: sha256.Sum256([]byte("test")), CodeMethodS256: true, AuthMethodPost: true},
+		o.storage, op.StaticIssuer(o.issuer), op.WithAllowInsecure())
 	if err != nil {
 		t.Fatalf("op: %v", err)
 	}
