@@ -140,14 +140,14 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 		{"key disabled by an admin", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Paused by an admin"))) }},
 		{"key revoked", func() { tb.open(fmt.Sprintf("/keys/%d", tourKeyID(a, "Retired key"))) }},
 		{"account", func() { tb.open("/account") }},
+		{"account notifications saved", func() {
+			tb.click(notifyLabel("A key of mine is used from a new address"))
+			tb.saveNotifyChoices()
+		}},
 		{"security with a passkey", func() {
 			seedPasskey(tb.t, a, "ada@example.com", "Work laptop")
 			tb.open("/account/security")
 			tb.waitVisible(testID("passkey-row"))
-		}},
-		{"account notifications saved", func() {
-			tb.click(notifyLabel("A key of mine is used from a new address"))
-			tb.saveNotifyChoices()
 		}},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
