@@ -68,7 +68,7 @@ func CheckPasskeyName(name string) (string, error) {
 	return name, ve.Err()
 }
 
-const passkeyColumns = `id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at`
+const passkeyColumns = `id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at` // #nosec G101 -- column names, not a credential
 
 func scanPasskey(row interface{ Scan(...any) error }) (Passkey, error) {
 	var (

@@ -177,6 +177,11 @@ func tour(a *testApp, tb *tab, keyID int64) []tourPage {
 			tb.waitVisible(testID("sudo-resume-form"))
 		}},
 		{"sso link", func() { tb.open("/account/security/sso/link") }},
+		{"security with a passkey", func() {
+			seedPasskey(tb.t, a, "ada@example.com", "Work laptop")
+			tb.open("/account/security")
+			tb.waitVisible(testID("passkey-row"))
+		}},
 		{"404", func() { tb.open("/keys/999999") }},
 		{"admin 403", func() { tb.open("/admin") }},
 		sec[0], sec[1], sec[2], sec[3], sec[4], sec[5],

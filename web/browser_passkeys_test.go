@@ -132,3 +132,22 @@ func seedPasskey(t *testing.T, a *testApp, email, name string) {
 		t.Fatal(err)
 	}
 }
+
+// unseedPasskeys removes email's passkeys.
+func unseedPasskeys(t *testing.T, a *testApp, email string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := a.store.GetUserByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := a.store.Passkeys(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := a.store.RemovePasskey(ctx, u.ID, k.ID, db.CLIActor()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -124,6 +124,12 @@ func TestScreenshots(t *testing.T) {
 		shoot(vp, "key-with-alerts")
 		tb.open("/keys/new")
 		shoot(vp, "keys-new")
+		// Only for this screen: with a passkey, her password alone would
+		// no longer sign her in on the next round.
+		seedPasskey(t, a, "ada@acme.dev", "Work laptop")
+		tb.open("/account/security")
+		shoot(vp, "security-passkeys")
+		unseedPasskeys(t, a, "ada@acme.dev")
 		tb.open("/account")
 		shoot(vp, "account")
 		tb.click(notifyLabel("A key of mine is used from a new address"))

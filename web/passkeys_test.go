@@ -274,3 +274,60 @@ func TestPasskeyFailuresThrottled(t *testing.T) {
 		t.Errorf("begin while throttled: got %d, want 429", r.StatusCode)
 	}
 }
+
+// TestPasskeyEnrolmentAndRefusedRegistration: with a second factor
+// required of everyone, a member without one registers a passkey from the
+// enrolment stage and is then fully signed in; a registration answered for
+// another origin stores nothing; a disabled member's passkey signs nobody in.
+func TestPasskeyEnrolmentAndRefusedRegistration(t *testing.T) {
+	a := newTestApp(t).onLocalhost()
+	ctx := context.Background()
+	ann := a.createUser("ann@example.com", db.RoleMember)
+	p := db.DefaultSignInPolicy()
+	p.RequireMFA = db.MFAEveryone
+	if err := a.store.SetSignInPolicy(ctx, p, db.CLIActor()); err != nil {
+		t.Fatal(err)
+	}
+	b := a.browser()
+	r := b.post("/login", url.Values{"email": {ann.Email}, "password": {testPassword}})
+	if loc := r.Header.Get("Location"); loc != "/account/security" {
+		t.Fatalf("sign-in under policy: got %d to %q, want enrolment", r.StatusCode, loc)
+	}
+	forged := newSoftKey(t, a)
+	forged.origin = "https://evil.example"
+	beg := b.begin("register", map[string]string{"name": "Forged"})
+	r = b.postJSON("/webauthn/register/finish", map[string]any{"token": beg.Token, "name": "Forged", "credential": forged.register(beg.Options)})
+	if r.StatusCode != http.StatusBadRequest || jsonError(t, r) == "" {
+		t.Errorf("registration for another origin: got %d %s, want 400 with a message", r.StatusCode, r.body)
+	}
+	if keys, _ := a.store.Passkeys(ctx, ann.ID); len(keys) != 0 {
+		t.Fatalf("passkeys after a forged registration: got %d, want 0", len(keys))
+	}
+	if r := b.postJSON("/webauthn/register/begin", map[string]string{"name": strings.Repeat("n", 65)}); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(jsonError(t, r), "at most 64") {
+		t.Errorf("begin with a long name: got %d %s, want 422 naming the limit", r.StatusCode, r.body)
+	}
+	if r := b.get("/keys"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("GET /keys before enrolling: got %d, want 303 to enrolment", r.StatusCode)
+	}
+	key := newSoftKey(t, a)
+	b.registerPasskey(key, "")
+	if r := b.get("/keys"); r.StatusCode != http.StatusOK {
+		t.Fatalf("GET /keys after enrolling a passkey: got %d, want 200", r.StatusCode)
+	}
+	if keys, _ := a.store.Passkeys(ctx, ann.ID); len(keys) != 1 || !strings.HasPrefix(keys[0].Name, "Passkey ") {
+		t.Errorf("passkeys: got %+v, want one named by default", keys)
+	}
+
+	if err := a.store.SetUserDisabled(ctx, ann.ID, true, db.CLIActor()); err != nil {
+		t.Fatal(err)
+	}
+	v := a.browser()
+	beg = v.begin("login", map[string]string{})
+	r = v.postJSON("/webauthn/login/finish", map[string]any{"token": beg.Token, "credential": key.assert(beg.Options)})
+	if r.StatusCode != http.StatusUnauthorized || !strings.Contains(jsonError(t, r), "cannot sign in") {
+		t.Errorf("disabled member's passkey: got %d %s, want 401", r.StatusCode, r.body)
+	}
+	if r := v.get("/keys"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("after a disabled member's passkey: got %d, want 303 to sign-in", r.StatusCode)
+	}
+}
