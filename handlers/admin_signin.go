@@ -134,7 +134,5 @@ func (h *Handler) AdminSignInSettings(c echo.Context) error {
 }
 
 // signInCardSSO reports whether single sign-on is configured, which
-// changes what the card says turning passwords off leaves. The single
-// sign-on part of the server owns that configuration; until it is wired
-// here the card explains the switch for a server without it.
-func (h *Handler) signInCardSSO() bool { return false }
+// changes what the card says turning passwords off leaves.
+func (h *Handler) signInCardSSO() bool { return h.sso.enabled() }
