@@ -156,13 +156,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			Detail: p.message, Code: p.code})
 		return
 	}
-	if strings.HasPrefix(req.URL.Path, "/webauthn/") {
-		// The passkey ceremonies' JSON endpoints: static/js/passkeys.js
-		// shows the message beside its button.
-		_ = handlers.WriteJSON(c, p.status, map[string]string{"error": p.message})
-		return
-	}
-	if isAPIPath(req.URL.Path) || req.URL.Path == "/metrics" {
+	// The passkey ceremonies' JSON endpoints answer like the API (their
+	// script, static/js/passkeys.js, shows the message beside its button).
+	if isAPIPath(req.URL.Path) || req.URL.Path == "/metrics" || strings.HasPrefix(req.URL.Path, "/webauthn/") {
 		_ = handlers.WriteJSON(c, p.status, map[string]any{"error": map[string]string{"code": p.code, "message": p.message}})
 		return
 	}
