@@ -34,6 +34,12 @@ func TestRemoteRefusedBeforeAnyRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The last character changed (a checksum character): one in 62
+	// tokens already ends in "x", which would leave it well-formed.
+	mangled := tok[:len(tok)-1] + "x"
+	if strings.HasSuffix(tok, "x") {
+		mangled = tok[:len(tok)-1] + "y"
+	}
 	tests := []struct {
 		name, server, token string
 		args                []string
@@ -43,7 +49,7 @@ func TestRemoteRefusedBeforeAnyRequest(t *testing.T) {
 			"KEYWARD_SERVER needs a management token in KEYWARD_TOKEN (there is no flag for it"},
 		{"an API key as token", "https://keys.example.com", key, []string{"keys", "list"},
 			"KEYWARD_TOKEN is not a management token (kwt_…"},
-		{"a mangled token", "https://keys.example.com", tok[:len(tok)-1] + "x", []string{"keys", "list"},
+		{"a mangled token", "https://keys.example.com", mangled, []string{"keys", "list"},
 			"KEYWARD_TOKEN is not a management token"},
 		{"http to another host", "http://keys.example.com", tok, []string{"keys", "list"},
 			"KEYWARD_SERVER: refusing http:// to keys.example.com"},
